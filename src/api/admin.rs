@@ -1,0 +1,314 @@
+//! `/admin/api/v1`: content types (with their JSON Schemas, for forms) and entries of every
+//! type, drafts included, with publish and unpublish. Until accounts exist every route here
+//! requires the admin token as a bearer token.
+
+use std::sync::Arc;
+
+use poem::http::{StatusCode, header};
+use poem::web::{Data, Path};
+use poem::{Body, IntoResponse, Request, Response, Route, get, handler, post};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::delivery::{page_body, query_error};
+use super::{AppState, is_admin, query_pairs, read_json};
+use crate::content::query::{Audience, parse_list_query};
+use crate::content::{Actor, Write};
+use crate::error::{Error, Result};
+use crate::schema::{Audience as SchemaAudience, ContentType, ValidateMode, json_schema};
+
+pub fn routes() -> Route {
+    Route::new()
+        .at("/types", get(list_types))
+        .at("/types/:type", get(get_type))
+        .at("/content/:type", get(list_entries).post(create_entry))
+        .at(
+            "/content/:type/:id",
+            get(get_entry)
+                .put(replace_entry)
+                .patch(patch_entry)
+                .delete(delete_entry),
+        )
+        .at("/content/:type/:id/publish", post(publish_entry))
+        .at("/content/:type/:id/unpublish", post(unpublish_entry))
+}
+
+const ACTOR: &str = "admin-token";
+
+fn authorise(req: &Request, state: &AppState) -> Result<Actor> {
+    if is_admin(req, state) {
+        Ok(Actor(ACTOR.into()))
+    } else {
+        Err(Error::Unauthenticated)
+    }
+}
+
+fn type_summary(ct: &ContentType) -> Value {
+    json!({
+        "id": ct.id,
+        "kind": match ct.kind { crate::schema::Kind::Collection => "collection", crate::schema::Kind::Single => "single" },
+        "name": ct.name,
+        "description": ct.description,
+        "drafts": ct.drafts,
+        "locales": ct.locales,
+        "search": ct.search,
+        "admin": { "title_field": ct.admin.title_field, "list_columns": ct.admin.list_columns },
+    })
+}
+
+#[handler]
+async fn list_types(req: &Request, state: Data<&Arc<AppState>>) -> Result<Response> {
+    authorise(req, &state)?;
+    let types: Vec<Value> = state
+        .content
+        .schema()
+        .types()
+        .map(|ct| type_summary(ct))
+        .collect();
+    Ok(json_response(StatusCode::OK, json!({ "data": types })))
+}
+
+#[handler]
+async fn get_type(
+    req: &Request,
+    Path(type_id): Path<String>,
+    state: Data<&Arc<AppState>>,
+) -> Result<Response> {
+    authorise(req, &state)?;
+    let ct = state.content.content_type(&type_id)?;
+    let mut body = type_summary(&ct);
+    body["schema"] = json_schema(&ct, SchemaAudience::Admin);
+    Ok(json_response(StatusCode::OK, json!({ "data": body })))
+}
+
+#[handler]
+async fn list_entries(
+    req: &Request,
+    Path(type_id): Path<String>,
+    state: Data<&Arc<AppState>>,
+) -> Result<Response> {
+    authorise(req, &state)?;
+    let ct = state.content.content_type(&type_id)?;
+    let pairs = query_pairs(req)?;
+    let schema = state.content.schema().clone();
+    let q = parse_list_query(&schema, &ct, &pairs, Audience::Admin, &state.limits)
+        .map_err(query_error)?;
+    if q.search.is_some() {
+        return Err(Error::bad_request(
+            "search_unavailable",
+            "text search in lists arrives with the search engine; filter with `contains` meanwhile",
+        ));
+    }
+    let page = state.content.list_entries(&ct, &q).await?;
+    Ok(json_response(StatusCode::OK, page_body(page)))
+}
+
+/// `{"fields": {...}, "version": 3, "publish": true}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WriteBody {
+    fields: Map<String, Value>,
+    #[serde(default)]
+    version: Option<u64>,
+    #[serde(default)]
+    publish: bool,
+}
+
+/// `{"version": 3}` or nothing.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ActionBody {
+    #[serde(default)]
+    version: Option<u64>,
+}
+
+/// The version the client last read, from `If-Match` (`"3"` or `3`) or the body; they must
+/// agree when both are given.
+fn expected_version(req: &Request, body: Option<u64>) -> Result<Option<u64>> {
+    let header = match req.headers().get(header::IF_MATCH) {
+        None => None,
+        Some(v) => {
+            let s = v
+                .to_str()
+                .unwrap_or("")
+                .trim()
+                .trim_start_matches("W/")
+                .trim_matches('"');
+            Some(s.parse::<u64>().map_err(|_| {
+                Error::bad_request(
+                    "invalid_if_match",
+                    "If-Match must carry the entry's version, such as \"3\"",
+                )
+            })?)
+        }
+    };
+    match (header, body) {
+        (Some(h), Some(b)) if h != b => Err(Error::bad_request(
+            "version_mismatch",
+            "If-Match and the body's version disagree",
+        )),
+        (h, b) => Ok(h.or(b)),
+    }
+}
+
+fn entry_response(status: StatusCode, entry: Map<String, Value>) -> Response {
+    let version = entry.get("version").and_then(Value::as_u64).unwrap_or(0);
+    let mut resp = json_response(status, json!({ "data": entry }));
+    if let Ok(v) = format!("\"{version}\"").parse() {
+        resp.headers_mut().insert(header::ETAG, v);
+    }
+    resp
+}
+
+fn json_response(status: StatusCode, body: Value) -> Response {
+    Response::builder()
+        .status(status)
+        .content_type("application/json")
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(body.to_string())
+}
+
+#[handler]
+async fn create_entry(
+    req: &Request,
+    Path(type_id): Path<String>,
+    body: Body,
+    state: Data<&Arc<AppState>>,
+) -> Result<Response> {
+    let actor = authorise(req, &state)?;
+    let ct = state.content.content_type(&type_id)?;
+    let body: WriteBody = read_json(body, state.config.limits.max_body_bytes).await?;
+    let write = Write {
+        fields: body.fields,
+        expected_version: None,
+    };
+    let entry = state
+        .content
+        .create_entry(&ct, write, body.publish, &actor)
+        .await?;
+    Ok(entry_response(StatusCode::CREATED, entry))
+}
+
+#[handler]
+async fn get_entry(
+    req: &Request,
+    Path((type_id, id)): Path<(String, String)>,
+    state: Data<&Arc<AppState>>,
+) -> Result<Response> {
+    authorise(req, &state)?;
+    let ct = state.content.content_type(&type_id)?;
+    let entry = state.content.get_entry(&ct, &id).await?;
+    Ok(entry_response(StatusCode::OK, entry))
+}
+
+async fn write(
+    req: &Request,
+    type_id: String,
+    id: String,
+    body: Body,
+    state: &AppState,
+    mode: ValidateMode,
+) -> Result<Response> {
+    let actor = authorise(req, state)?;
+    let ct = state.content.content_type(&type_id)?;
+    let body: WriteBody = read_json(body, state.config.limits.max_body_bytes).await?;
+    let expected = expected_version(req, body.version)?;
+    let write = Write {
+        fields: body.fields,
+        expected_version: expected,
+    };
+    let mut entry = state
+        .content
+        .update_entry(&ct, &id, write, mode, &actor)
+        .await?;
+    if body.publish && ct.drafts {
+        let version = entry.get("version").and_then(Value::as_u64);
+        entry = state
+            .content
+            .publish_entry(&ct, &id, version, &actor)
+            .await?;
+    }
+    Ok(entry_response(StatusCode::OK, entry))
+}
+
+#[handler]
+async fn replace_entry(
+    req: &Request,
+    Path((type_id, id)): Path<(String, String)>,
+    body: Body,
+    state: Data<&Arc<AppState>>,
+) -> Result<Response> {
+    write(req, type_id, id, body, &state, ValidateMode::Full).await
+}
+
+#[handler]
+async fn patch_entry(
+    req: &Request,
+    Path((type_id, id)): Path<(String, String)>,
+    body: Body,
+    state: Data<&Arc<AppState>>,
+) -> Result<Response> {
+    write(req, type_id, id, body, &state, ValidateMode::Partial).await
+}
+
+async fn action_body(req: &Request, body: Body, state: &AppState) -> Result<Option<u64>> {
+    let has_body = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v != "0");
+    let parsed: ActionBody = if has_body {
+        read_json(body, state.config.limits.max_body_bytes).await?
+    } else {
+        ActionBody::default()
+    };
+    expected_version(req, parsed.version)
+}
+
+#[handler]
+async fn delete_entry(
+    req: &Request,
+    Path((type_id, id)): Path<(String, String)>,
+    body: Body,
+    state: Data<&Arc<AppState>>,
+) -> Result<Response> {
+    authorise(req, &state)?;
+    let ct = state.content.content_type(&type_id)?;
+    let expected = action_body(req, body, &state).await?;
+    state.content.delete_entry(&ct, &id, expected).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[handler]
+async fn publish_entry(
+    req: &Request,
+    Path((type_id, id)): Path<(String, String)>,
+    body: Body,
+    state: Data<&Arc<AppState>>,
+) -> Result<Response> {
+    let actor = authorise(req, &state)?;
+    let ct = state.content.content_type(&type_id)?;
+    let expected = action_body(req, body, &state).await?;
+    let entry = state
+        .content
+        .publish_entry(&ct, &id, expected, &actor)
+        .await?;
+    Ok(entry_response(StatusCode::OK, entry))
+}
+
+#[handler]
+async fn unpublish_entry(
+    req: &Request,
+    Path((type_id, id)): Path<(String, String)>,
+    body: Body,
+    state: Data<&Arc<AppState>>,
+) -> Result<Response> {
+    let actor = authorise(req, &state)?;
+    let ct = state.content.content_type(&type_id)?;
+    let expected = action_body(req, body, &state).await?;
+    let entry = state
+        .content
+        .unpublish_entry(&ct, &id, expected, &actor)
+        .await?;
+    Ok(entry_response(StatusCode::OK, entry))
+}

@@ -1,0 +1,276 @@
+//! HTTP: the only place that imports poem. It parses and authorises requests, calls the
+//! content service, and shapes responses (JSON bodies, ETags, caching headers, errors).
+//!
+//! - `delivery`: `/api/v1` — published content for websites;
+//! - `admin`: `/admin/api/v1` — everything editors and the admin UI need;
+//! - `openapi`: the two OpenAPI documents (fixed endpoints from poem-openapi, per-type paths
+//!   and schemas merged in at start-up) and `/docs`;
+//! - `system`: `/healthz`, `/readyz`.
+//!
+//! Every response passes through [`around`], which gives it a request id, security headers and
+//! an access-log line, and turns every error — ours, poem's, or a panic — into the JSON error
+//! body with a stable code.
+
+mod admin;
+mod delivery;
+mod openapi;
+mod system;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use poem::http::{HeaderValue, StatusCode, header};
+use poem::middleware::CatchPanic;
+use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::config::Config;
+use crate::content::Content;
+use crate::content::query::QueryLimits;
+use crate::error::Error;
+
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// What every handler can reach.
+pub struct AppState {
+    pub content: Content,
+    pub config: Config,
+    pub admin_token: String,
+    pub limits: QueryLimits,
+    pub ready: AtomicBool,
+    pub docs: openapi::Docs,
+}
+
+impl AppState {
+    pub fn new(content: Content, config: Config, admin_token: String) -> Arc<AppState> {
+        let limits = QueryLimits {
+            default_limit: config.limits.default_limit,
+            max_limit: config.limits.max_limit,
+            max_filters: config.limits.max_filters,
+            max_populate_depth: config.limits.max_populate_depth,
+            ..QueryLimits::default()
+        };
+        let docs = openapi::Docs::build(content.schema());
+        Arc::new(AppState {
+            content,
+            config,
+            admin_token,
+            limits,
+            ready: AtomicBool::new(false),
+            docs,
+        })
+    }
+
+    pub fn set_ready(&self) {
+        self.ready.store(true, Ordering::SeqCst);
+    }
+}
+
+/// The whole HTTP application.
+pub fn app(state: Arc<AppState>) -> impl Endpoint {
+    Route::new()
+        .nest("/api/v1", delivery::routes())
+        .nest("/admin/api/v1", admin::routes())
+        .nest("/", system::routes())
+        .nest("/openapi", openapi::routes())
+        .at("/docs", openapi::docs_index)
+        .at("/docs/:which", openapi::docs_page)
+        .data(state)
+        .with(CatchPanic::new())
+        .around(around)
+}
+
+/// Request id, security headers, access log, and JSON errors for everything.
+async fn around<E: Endpoint>(next: E, mut req: Request) -> poem::Result<Response> {
+    let started = Instant::now();
+    let request_id = ulid::Ulid::new().to_string();
+    req.extensions_mut().insert(RequestId(request_id.clone()));
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let mut resp = match next.call(req).await {
+        Ok(r) => r.into_response(),
+        Err(e) => error_response(e),
+    };
+    if resp.status() == StatusCode::INTERNAL_SERVER_ERROR
+        && resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_none_or(|v| v != "application/json")
+    {
+        // A panic caught by CatchPanic: give it the usual body.
+        resp = json_error(&Error::internal("panic"));
+    }
+    let headers = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        headers.insert(REQUEST_ID, v);
+    }
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    if !path.starts_with("/docs") {
+        headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    }
+    let status = resp.status().as_u16();
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    tracing::info!(request_id, %method, path, status, latency_ms, "request");
+    Ok(resp)
+}
+
+#[derive(Clone)]
+pub struct RequestId(pub String);
+
+impl poem::error::ResponseError for Error {
+    fn status(&self) -> StatusCode {
+        StatusCode::from_u16(Error::status(self)).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn as_response(&self) -> Response {
+        json_error(self)
+    }
+}
+
+/// Turns any poem error into our JSON body, logging server-side failures in full.
+fn error_response(e: poem::Error) -> Response {
+    if let Some(ours) = e.downcast_ref::<Error>() {
+        if ours.status() >= 500 {
+            tracing::error!(error = %ours, "request failed");
+        }
+        return json_error(ours);
+    }
+    let status = e.status();
+    let (code, message) = match status {
+        StatusCode::NOT_FOUND => ("route_not_found", "no such route".to_owned()),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "this route does not take that method".to_owned(),
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the body is too large".to_owned()),
+        s if s.is_client_error() => ("bad_request", e.to_string()),
+        _ => {
+            tracing::error!(error = %e, "request failed");
+            return json_error(&Error::internal(e.to_string()));
+        }
+    };
+    let body = serde_json::json!({ "code": code, "message": message });
+    Response::builder()
+        .status(status)
+        .content_type("application/json")
+        .body(body.to_string())
+}
+
+fn json_error(e: &Error) -> Response {
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = serde_json::to_vec(&e.body()).unwrap_or_default();
+    Response::builder()
+        .status(status)
+        .content_type("application/json")
+        .body(body)
+}
+
+/// A JSON response with a strong ETag, answering 304 when the client has it already.
+pub(crate) fn json_with_etag(req: &Request, value: &Value, cache_control: &str) -> Response {
+    let body = serde_json::to_vec(value).unwrap_or_default();
+    let etag = etag_of(&body);
+    let matches = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let builder = Response::builder()
+        .header(header::ETAG, etag)
+        .header(header::CACHE_CONTROL, cache_control);
+    if matches {
+        builder.status(StatusCode::NOT_MODIFIED).finish()
+    } else {
+        builder.content_type("application/json").body(body)
+    }
+}
+
+pub(crate) fn etag_of(body: &[u8]) -> String {
+    let digest = Sha256::digest(body);
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("\"{hex}\"")
+}
+
+/// Decoded query-string pairs, in order.
+pub(crate) fn query_pairs(req: &Request) -> Result<Vec<(String, String)>, Error> {
+    let raw = req.uri().query().unwrap_or("");
+    if raw.len() > 16 * 1024 {
+        return Err(Error::bad_request(
+            "query_too_long",
+            "the query string is longer than 16 KiB",
+        ));
+    }
+    serde_urlencoded::from_str::<Vec<(String, String)>>(raw)
+        .map_err(|_| Error::bad_request("invalid_query", "the query string is not valid"))
+}
+
+/// Reads a JSON body no larger than the configured limit.
+pub(crate) async fn read_json<T: serde::de::DeserializeOwned>(
+    body: poem::Body,
+    limit: usize,
+) -> Result<T, Error> {
+    let bytes = body.into_bytes_limit(limit).await.map_err(|e| match e {
+        poem::error::ReadBodyError::PayloadTooLarge => Error::PayloadTooLarge { limit },
+        _ => Error::bad_request("invalid_body", "the request body could not be read"),
+    })?;
+    if bytes.is_empty() {
+        return Err(Error::bad_request(
+            "empty_body",
+            "the request needs a JSON body",
+        ));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| {
+        let code = if e.is_syntax() || e.is_eof() {
+            "invalid_json"
+        } else {
+            "invalid_body"
+        };
+        Error::bad_request(code, format!("the body is not valid: {e}"))
+    })
+}
+
+/// Compares secrets without leaking where they differ through timing.
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let da = Sha256::digest(a);
+    let db = Sha256::digest(b);
+    da.iter()
+        .zip(db.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
+}
+
+/// Whether the request carries the admin token.
+pub(crate) fn is_admin(req: &Request, state: &AppState) -> bool {
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|token| {
+            constant_time_eq(token.trim().as_bytes(), state.admin_token.as_bytes())
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn etags_are_strong_and_stable() {
+        let a = etag_of(b"{\"a\":1}");
+        assert_eq!(a, etag_of(b"{\"a\":1}"));
+        assert_ne!(a, etag_of(b"{\"a\":2}"));
+        assert!(a.starts_with('"') && !a.starts_with("W/"));
+    }
+
+    #[test]
+    fn secrets_compare_by_value() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+    }
+}

@@ -1,0 +1,327 @@
+//! The OpenAPI 3 documents. The fixed endpoints come from poem-openapi; the content paths and
+//! a schema for every content type are generated from the schema at start-up and merged in.
+//! Both documents and their Swagger UI pages are built once and served from memory.
+
+use std::sync::Arc;
+
+use poem::web::{Data, Html, Path};
+use poem::{Response, Route, get, handler};
+use serde_json::{Map, Value, json};
+
+use super::AppState;
+use crate::error::{Error, Result};
+use crate::schema::{Audience, ContentType, Kind, Schema, json_schema};
+
+pub struct Docs {
+    pub delivery: String,
+    pub admin: String,
+    delivery_html: String,
+    admin_html: String,
+}
+
+impl Docs {
+    pub fn build(schema: &Schema) -> Docs {
+        let delivery = serde_json::to_string_pretty(&delivery_document(schema)).unwrap_or_default();
+        let admin = serde_json::to_string_pretty(&admin_document(schema)).unwrap_or_default();
+        let svc = super::system::service();
+        let template = svc.swagger_ui_html();
+        let fixed = svc.spec();
+        Docs {
+            delivery_html: template.replacen(&fixed, &delivery, 1),
+            admin_html: template.replacen(&fixed, &admin, 1),
+            delivery,
+            admin,
+        }
+    }
+}
+
+pub fn routes() -> Route {
+    Route::new()
+        .at("/delivery.json", get(delivery_json))
+        .at("/admin.json", get(admin_json))
+}
+
+#[handler]
+fn delivery_json(state: Data<&Arc<AppState>>) -> Response {
+    Response::builder()
+        .content_type("application/json")
+        .body(state.docs.delivery.clone())
+}
+
+#[handler]
+fn admin_json(state: Data<&Arc<AppState>>) -> Response {
+    Response::builder()
+        .content_type("application/json")
+        .body(state.docs.admin.clone())
+}
+
+#[handler]
+pub fn docs_index() -> Html<&'static str> {
+    Html(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Folio API docs</title></head>\
+         <body style=\"font-family: system-ui, sans-serif; max-width: 40rem; margin: 3rem auto\">\
+         <h1>Folio API</h1><ul>\
+         <li><a href=\"/docs/delivery\">Delivery API</a> (<a href=\"/openapi/delivery.json\">delivery.json</a>): published content for websites</li>\
+         <li><a href=\"/docs/admin\">Admin API</a> (<a href=\"/openapi/admin.json\">admin.json</a>): entries, drafts, publishing</li>\
+         </ul></body></html>",
+    )
+}
+
+#[handler]
+pub fn docs_page(Path(which): Path<String>, state: Data<&Arc<AppState>>) -> Result<Html<String>> {
+    match which.as_str() {
+        "delivery" => Ok(Html(state.docs.delivery_html.clone())),
+        "admin" => Ok(Html(state.docs.admin_html.clone())),
+        _ => Err(Error::bad_request(
+            "unknown_document",
+            "documents: delivery, admin",
+        )),
+    }
+}
+
+/// The fixed part (poem-openapi) as JSON, to merge into.
+fn fixed_document(title: &str, description: &str) -> Value {
+    let mut doc: Value =
+        serde_json::from_str(&super::system::service().spec()).unwrap_or(json!({}));
+    doc["info"]["title"] = json!(title);
+    doc["info"]["description"] = json!(description);
+    if doc.get("components").is_none() {
+        doc["components"] = json!({});
+    }
+    if doc["components"].get("schemas").is_none() {
+        doc["components"]["schemas"] = json!({});
+    }
+    doc
+}
+
+fn error_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["code", "message"],
+        "properties": {
+            "code": { "type": "string", "description": "Stable, snake_case cause: `entry_not_found`, `validation_failed`, `invalid_filter`, ..." },
+            "message": { "type": "string" },
+            "fields": { "type": "object", "description": "Validation errors by field path (`fields.tags[2]`).", "additionalProperties": { "type": "object", "properties": { "code": { "type": "string" }, "message": { "type": "string" } } } },
+            "param": { "type": "string", "description": "The query parameter at fault." },
+            "current_version": { "type": "integer", "description": "The entry's version now, on a 409." }
+        }
+    })
+}
+
+fn error_responses(codes: &[&str]) -> Map<String, Value> {
+    let mut m = Map::new();
+    for code in codes {
+        let desc = match *code {
+            "400" => "Invalid request (query or body)",
+            "401" => "Missing or wrong token",
+            "404" => "No such type or entry",
+            "409" => "Version conflict",
+            "413" => "Body too large",
+            "422" => "Validation failed; `fields` names each failing field",
+            _ => "Error",
+        };
+        m.insert((*code).into(), json!({ "description": desc, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }));
+    }
+    m
+}
+
+fn schema_name(ct: &ContentType, suffix: &str) -> String {
+    let mut name: String = ct
+        .id
+        .split('-')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect();
+    name.push_str(suffix);
+    name
+}
+
+fn entry_schema(ct: &ContentType, fields_ref: &str, admin: bool) -> Value {
+    let mut props = json!({
+        "id": { "type": "string", "description": "Entry id (ULID)" },
+        "created_at": { "type": "string", "format": "date-time" },
+        "updated_at": { "type": "string", "format": "date-time" },
+        "published_at": { "type": "string", "format": "date-time", "nullable": true },
+        "fields": { "$ref": fields_ref }
+    });
+    if admin {
+        props["type"] = json!({ "type": "string", "enum": [ct.id] });
+        props["status"] = json!({ "type": "string", "enum": ["draft", "published", "changed"] });
+        props["version"] = json!({ "type": "integer", "description": "Send it back (body `version` or `If-Match`) to guard against overwriting someone else's change." });
+        props["created_by"] = json!({ "type": "string", "nullable": true });
+        props["updated_by"] = json!({ "type": "string", "nullable": true });
+    }
+    if ct.is_localized() && !admin {
+        props["locale"] = json!({ "type": "string", "enum": ct.locales });
+    }
+    json!({ "type": "object", "properties": props })
+}
+
+fn list_parameters(ct: &ContentType) -> Value {
+    let filterable: Vec<&str> = ct
+        .fields
+        .iter()
+        .filter(|f| !f.private)
+        .map(|f| f.name.as_str())
+        .collect();
+    json!([
+        { "name": "filter", "in": "query", "style": "deepObject", "explode": true, "schema": { "type": "object" },
+          "description": format!("`filter[field][op]=value`; ops: eq ne lt lte gt gte in nin contains starts_with exists; nested on relations: `filter[author.name][eq]=...`. Fields: {}", filterable.join(", ")) },
+        { "name": "sort", "in": "query", "schema": { "type": "string" }, "description": "Comma-separated keys, `-` for descending: `-published_at,title`" },
+        { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1 } },
+        { "name": "page", "in": "query", "schema": { "type": "integer", "minimum": 1 }, "description": "Offset pagination (1-based)" },
+        { "name": "cursor", "in": "query", "schema": { "type": "string" }, "description": "Keyset pagination: empty for the first page, then `meta.next_cursor`" },
+        { "name": "fields", "in": "query", "schema": { "type": "string" }, "description": "Sparse fields: `title,slug`" },
+        { "name": "populate", "in": "query", "schema": { "type": "string" }, "description": "Relations to expand: `author,tags` or `*`" },
+        { "name": "locale", "in": "query", "schema": { "type": "string" } },
+        { "name": "render", "in": "query", "schema": { "type": "string", "enum": ["html"] }, "description": "Markdown fields as sanitised HTML" },
+        { "name": "format", "in": "query", "schema": { "type": "string", "enum": ["json", "csv", "ndjson"] } }
+    ])
+}
+
+fn list_meta_schema() -> Value {
+    json!({ "type": "object", "properties": {
+        "total": { "type": "integer" },
+        "total_is_lower_bound": { "type": "boolean" },
+        "limit": { "type": "integer" },
+        "page": { "type": "integer" },
+        "next_cursor": { "type": "string", "nullable": true }
+    }})
+}
+
+fn delivery_document(schema: &Schema) -> Value {
+    let mut doc = fixed_document(
+        "Folio delivery API",
+        "Published content for websites. Types whose `[access] read` lists `public` need no token; others need a bearer token.",
+    );
+    doc["components"]["schemas"]["Error"] = error_schema();
+    doc["components"]["securitySchemes"] =
+        json!({ "bearer": { "type": "http", "scheme": "bearer" } });
+    for ct in schema.types() {
+        let fields_name = schema_name(ct, "Fields");
+        let entry_name = schema_name(ct, "");
+        doc["components"]["schemas"][&fields_name] = json_schema(ct, Audience::Delivery);
+        doc["components"]["schemas"][&entry_name] =
+            entry_schema(ct, &format!("#/components/schemas/{fields_name}"), false);
+        let entry_ref = json!({ "$ref": format!("#/components/schemas/{entry_name}") });
+        let one = json!({ "type": "object", "properties": { "data": entry_ref } });
+        let security = if ct.access.public_read() {
+            json!([{}, { "bearer": [] }])
+        } else {
+            json!([{ "bearer": [] }])
+        };
+        let mut ok = Map::new();
+        ok.insert("200".into(), json!({ "description": "OK", "content": { "application/json": { "schema": if ct.kind == Kind::Single { one.clone() } else { json!({ "type": "object", "properties": { "data": { "type": "array", "items": entry_ref }, "meta": list_meta_schema() } }) } } } }));
+        ok.insert(
+            "304".into(),
+            json!({ "description": "Not modified (If-None-Match matched the ETag)" }),
+        );
+        ok.extend(error_responses(&["400", "404"]));
+        let path = format!("/api/v1/content/{}", ct.id);
+        doc["paths"][&path] = json!({ "get": {
+            "tags": [ct.name], "operationId": format!("list_{}", ct.id.replace('-', "_")),
+            "summary": if ct.kind == Kind::Single { format!("The {} entry", ct.name) } else { format!("List published {}", ct.name) },
+            "parameters": if ct.kind == Kind::Single { json!([]) } else { list_parameters(ct) },
+            "security": security, "responses": ok }});
+        if ct.kind == Kind::Collection {
+            let mut r = Map::new();
+            r.insert("200".into(), json!({ "description": "OK", "content": { "application/json": { "schema": one } } }));
+            r.insert("304".into(), json!({ "description": "Not modified" }));
+            r.extend(error_responses(&["400", "404"]));
+            doc["paths"][format!("{path}/{{key}}")] = json!({ "get": {
+                "tags": [ct.name], "operationId": format!("get_{}", ct.id.replace('-', "_")),
+                "summary": format!("One published {} by id or {}", ct.name, ct.lookup_uid_field().map_or("id", |f| f.name.as_str())),
+                "parameters": [
+                    { "name": "key", "in": "path", "required": true, "schema": { "type": "string" } },
+                    { "name": "fields", "in": "query", "schema": { "type": "string" } },
+                    { "name": "populate", "in": "query", "schema": { "type": "string" } },
+                    { "name": "locale", "in": "query", "schema": { "type": "string" } },
+                    { "name": "render", "in": "query", "schema": { "type": "string", "enum": ["html"] } }
+                ],
+                "security": security, "responses": r }});
+        }
+    }
+    doc
+}
+
+fn admin_document(schema: &Schema) -> Value {
+    let mut doc = fixed_document(
+        "Folio admin API",
+        "Entries of every type, drafts included, publishing, and content types. Every route needs the admin token as a bearer token.",
+    );
+    // The system endpoints belong to the delivery document.
+    doc["paths"] = json!({});
+    doc["components"]["schemas"]["Error"] = error_schema();
+    doc["components"]["securitySchemes"] =
+        json!({ "bearer": { "type": "http", "scheme": "bearer" } });
+    doc["security"] = json!([{ "bearer": [] }]);
+    let mut types_ok = Map::new();
+    types_ok.insert("200".into(), json!({ "description": "Every content type" }));
+    types_ok.extend(error_responses(&["401"]));
+    doc["paths"]["/admin/api/v1/types"] = json!({ "get": { "tags": ["Content types"], "operationId": "list_types", "summary": "List content types", "responses": types_ok } });
+    let mut type_ok = Map::new();
+    type_ok.insert(
+        "200".into(),
+        json!({ "description": "The type, with the JSON Schema of its fields" }),
+    );
+    type_ok.extend(error_responses(&["401", "404"]));
+    doc["paths"]["/admin/api/v1/types/{type}"] = json!({ "get": { "tags": ["Content types"], "operationId": "get_type", "summary": "One content type and its JSON Schema",
+        "parameters": [{ "name": "type", "in": "path", "required": true, "schema": { "type": "string" } }], "responses": type_ok } });
+    for ct in schema.types() {
+        let fields_name = schema_name(ct, "FieldsInput");
+        let entry_name = schema_name(ct, "AdminEntry");
+        doc["components"]["schemas"][&fields_name] = json_schema(ct, Audience::Admin);
+        doc["components"]["schemas"][&entry_name] =
+            entry_schema(ct, &format!("#/components/schemas/{fields_name}"), true);
+        let entry_ref = json!({ "$ref": format!("#/components/schemas/{entry_name}") });
+        let one = json!({ "type": "object", "properties": { "data": entry_ref } });
+        let write_body = json!({ "required": true, "content": { "application/json": { "schema": {
+            "type": "object", "required": ["fields"], "additionalProperties": false,
+            "properties": {
+                "fields": { "$ref": format!("#/components/schemas/{fields_name}") },
+                "version": { "type": "integer", "description": "The version you read; a stale one gets 409" },
+                "publish": { "type": "boolean", "description": "Publish right after saving" }
+            } } } } });
+        let resp = |codes: &[&str], ok: &str| {
+            let mut m = Map::new();
+            m.insert(ok.into(), json!({ "description": "OK", "content": { "application/json": { "schema": one } } }));
+            m.extend(error_responses(codes));
+            Value::Object(m)
+        };
+        let tag = json!([ct.name]);
+        let t = ct.id.replace('-', "_");
+        let base = format!("/admin/api/v1/content/{}", ct.id);
+        let id_param =
+            json!({ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } });
+        let if_match = json!({ "name": "If-Match", "in": "header", "schema": { "type": "string" }, "description": "The version you read, e.g. \"3\"" });
+        let mut list_ok = Map::new();
+        list_ok.insert("200".into(), json!({ "description": "OK", "content": { "application/json": { "schema": { "type": "object", "properties": { "data": { "type": "array", "items": entry_ref }, "meta": list_meta_schema() } } } } }));
+        list_ok.extend(error_responses(&["400", "401", "404"]));
+        doc["paths"][&base] = json!({
+            "get": { "tags": tag, "operationId": format!("admin_list_{t}"), "summary": format!("List {} (drafts included)", ct.name), "parameters": list_parameters(ct), "responses": list_ok },
+            "post": { "tags": tag, "operationId": format!("admin_create_{t}"), "summary": format!("Create a {}", ct.name), "requestBody": write_body, "responses": resp(&["400", "401", "404", "409", "413", "422"], "201") }
+        });
+        let mut del = Map::new();
+        del.insert("204".into(), json!({ "description": "Deleted" }));
+        del.extend(error_responses(&["401", "404", "409"]));
+        doc["paths"][format!("{base}/{{id}}")] = json!({
+            "get": { "tags": tag, "operationId": format!("admin_get_{t}"), "summary": format!("One {} (working copy)", ct.name), "parameters": [id_param], "responses": resp(&["401", "404"], "200") },
+            "put": { "tags": tag, "operationId": format!("admin_replace_{t}"), "summary": "Replace every field", "parameters": [id_param, if_match], "requestBody": write_body, "responses": resp(&["400", "401", "404", "409", "413", "422"], "200") },
+            "patch": { "tags": tag, "operationId": format!("admin_patch_{t}"), "summary": "Change the fields given", "parameters": [id_param, if_match], "requestBody": write_body, "responses": resp(&["400", "401", "404", "409", "413", "422"], "200") },
+            "delete": { "tags": tag, "operationId": format!("admin_delete_{t}"), "summary": "Delete the entry and its published snapshot", "parameters": [id_param, if_match], "responses": del }
+        });
+        if ct.drafts {
+            for action in ["publish", "unpublish"] {
+                doc["paths"][format!("{base}/{{id}}/{action}")] = json!({ "post": {
+                    "tags": tag, "operationId": format!("admin_{action}_{t}"),
+                    "summary": if action == "publish" { "Publish the working copy" } else { "Withdraw the published snapshot" },
+                    "parameters": [id_param, if_match], "responses": resp(&["400", "401", "404", "409", "422"], "200") } });
+            }
+        }
+    }
+    doc
+}

@@ -1,0 +1,79 @@
+//! `/healthz` and `/readyz`, declared with poem-openapi so they document themselves.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use poem::web::Data;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi, OpenApiService};
+
+use super::AppState;
+
+pub struct SystemApi;
+
+#[derive(Object)]
+pub struct Health {
+    /// `ok`.
+    status: String,
+}
+
+#[derive(Object)]
+pub struct Readiness {
+    /// `ready` or `not_ready`.
+    status: String,
+    /// The database answers queries.
+    database: bool,
+    /// Start-up (schema migration) is complete.
+    started: bool,
+}
+
+#[derive(ApiResponse)]
+enum ReadyResponse {
+    /// Ready to serve traffic.
+    #[oai(status = 200)]
+    Ready(Json<Readiness>),
+    /// Not ready: the body says what is missing.
+    #[oai(status = 503)]
+    NotReady(Json<Readiness>),
+}
+
+#[OpenApi]
+impl SystemApi {
+    /// Liveness: the process is up and answering.
+    #[oai(path = "/healthz", method = "get", operation_id = "healthz")]
+    async fn healthz(&self) -> Json<Health> {
+        Json(Health {
+            status: "ok".into(),
+        })
+    }
+
+    /// Readiness: the database is reachable and start-up has finished.
+    #[oai(path = "/readyz", method = "get", operation_id = "readyz")]
+    async fn readyz(&self, state: Data<&Arc<AppState>>) -> ReadyResponse {
+        let started = state.ready.load(Ordering::SeqCst);
+        let database = state.content.store().ping().await;
+        let body = Readiness {
+            status: if started && database {
+                "ready"
+            } else {
+                "not_ready"
+            }
+            .into(),
+            database,
+            started,
+        };
+        if started && database {
+            ReadyResponse::Ready(Json(body))
+        } else {
+            ReadyResponse::NotReady(Json(body))
+        }
+    }
+}
+
+pub fn service() -> OpenApiService<SystemApi, ()> {
+    OpenApiService::new(SystemApi, "Folio", env!("CARGO_PKG_VERSION"))
+}
+
+pub fn routes() -> poem::Route {
+    poem::Route::new().nest("/", service())
+}

@@ -1,0 +1,236 @@
+//! The `folio` command line: `serve`, `types check|plan`, `import`, `export`. Each command
+//! builds the one [`Config`] from the layers and calls into the library; nothing here holds
+//! logic of its own beyond presenting results.
+
+use std::fs::File;
+use std::io::{BufReader, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::config::{Config, LogFormat, Overrides};
+use crate::error::{Error, Result};
+
+#[derive(Parser)]
+#[command(
+    name = "folio",
+    version,
+    about = "A headless CMS: typed content, an admin API and a fast delivery API"
+)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct Global {
+    /// Config file (default: ./folio.toml when it exists).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Data directory (database, generated secrets). [env: FOLIO_DATA_DIR]
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Address to listen on. [env: FOLIO_LISTEN]
+    #[arg(long, global = true, value_name = "ADDR")]
+    listen: Option<std::net::SocketAddr>,
+    /// Content-type directory. [env: FOLIO_CONTENT_TYPES]
+    #[arg(long, global = true, value_name = "DIR")]
+    content_types: Option<PathBuf>,
+    /// Database URL: surrealkv://PATH, mem://, ws://HOST:PORT. [env: FOLIO_DATABASE]
+    #[arg(long, global = true, value_name = "URL")]
+    database: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server.
+    Serve {
+        /// Apply content-type changes that drop stored data.
+        #[arg(long)]
+        allow_destructive: bool,
+    },
+    /// Check or preview content types.
+    #[command(subcommand)]
+    Types(TypesCommand),
+    /// Import entries from a JSON Lines file.
+    Import {
+        /// The content type to import into.
+        #[arg(long = "type", value_name = "TYPE")]
+        type_id: String,
+        /// The file: one entry per line.
+        file: PathBuf,
+    },
+    /// Export every entry of a type as JSON Lines to standard output.
+    Export {
+        /// The content type to export.
+        #[arg(long = "type", value_name = "TYPE")]
+        type_id: String,
+        /// Write to this file instead of standard output.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TypesCommand {
+    /// Validate the content-type files and report every error with file and line.
+    Check,
+    /// Print what start-up would change in the database.
+    Plan,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let allow_destructive = match &cli.command {
+        Command::Serve { allow_destructive } => Some(*allow_destructive).filter(|a| *a),
+        _ => None,
+    };
+    let overrides = Overrides {
+        listen: cli.global.listen,
+        data_dir: cli.global.data_dir.clone(),
+        content_types: cli.global.content_types.clone(),
+        database: cli.global.database.clone(),
+        allow_destructive,
+    };
+    let config = match Config::load(cli.global.config.as_deref(), &overrides) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&config);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log.level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log.format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn run(command: Command, config: Config) -> Result<ExitCode> {
+    match command {
+        Command::Serve { .. } => {
+            crate::run(config).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Types(TypesCommand::Check) => {
+            let schema = crate::load_schema(&config.content_types)?;
+            if let Err(errors) = crate::plugins::PluginHost::default().check(&schema) {
+                for e in &errors {
+                    eprintln!("{e}");
+                }
+                return Ok(ExitCode::FAILURE);
+            }
+            for ct in schema.types() {
+                println!(
+                    "ok  {:<20} {} field(s)  {}",
+                    ct.id,
+                    ct.fields.len(),
+                    ct.source.display()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Types(TypesCommand::Plan) => {
+            let schema = crate::load_schema(&config.content_types)?;
+            let store = crate::storage::Store::connect(&config).await?;
+            let plan = store.plan_schema(&schema).await?;
+            print!("{plan}");
+            if plan.destructive().next().is_some() {
+                println!(
+                    "\nChanges marked ! drop stored data: start-up refuses them without --allow-destructive."
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import { type_id, file } => {
+            let prepared = crate::prepare(&config).await?;
+            let ct = prepared.content.content_type(&type_id)?;
+            let f =
+                File::open(&file).map_err(|e| Error::Config(format!("{}: {e}", file.display())))?;
+            let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+            let bar = ProgressBar::new(size);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            let started = std::time::Instant::now();
+            let report = prepared
+                .content
+                .import(&ct, BufReader::new(f), "import", |read| {
+                    bar.set_position(read)
+                })
+                .await?;
+            bar.finish_and_clear();
+            let secs = started.elapsed().as_secs_f64();
+            for (line, msg) in &report.errors {
+                eprintln!("{}:{line}: {msg}", file.display());
+            }
+            println!(
+                "imported {} {} entr{} in {secs:.1}s ({:.0}/s); {} line(s) refused",
+                report.imported,
+                type_id,
+                if report.imported == 1 { "y" } else { "ies" },
+                report.imported as f64 / secs.max(0.001),
+                report.errors.len()
+            );
+            prepared.content.store().clone().close().await;
+            Ok(if report.errors.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(3)
+            })
+        }
+        Command::Export { type_id, output } => {
+            let prepared = crate::prepare(&config).await?;
+            let ct = prepared.content.content_type(&type_id)?;
+            let n = match output {
+                Some(path) => {
+                    let mut f = std::io::BufWriter::new(File::create(&path)?);
+                    let n = prepared.content.export(&ct, &mut f).await?;
+                    f.flush()?;
+                    n
+                }
+                None => {
+                    let stdout = std::io::stdout();
+                    let mut lock = std::io::BufWriter::new(stdout.lock());
+                    let n = prepared.content.export(&ct, &mut lock).await?;
+                    lock.flush()?;
+                    n
+                }
+            };
+            eprintln!("exported {n} {type_id} entries");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

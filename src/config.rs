@@ -1,0 +1,318 @@
+//! The one configuration type, read from defaults, then `folio.toml`, then `FOLIO_*`
+//! environment variables, then command-line flags — each layer overriding the one before.
+//!
+//! Unknown keys are refused at every layer so a typo never silently falls back to a default.
+//! Derived values (the database URL, resolved paths) are computed once in [`Config::load`];
+//! nothing else in the crate reads the environment or the config file.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Default config file, read if it exists (an explicit `--config` must exist).
+pub const DEFAULT_CONFIG_FILE: &str = "folio.toml";
+
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address the HTTP server binds.
+    pub listen: SocketAddr,
+    /// Where the embedded database, search index, media and generated secrets live.
+    pub data_dir: PathBuf,
+    /// Directory of content-type files.
+    pub content_types: PathBuf,
+    /// Database URL: `surrealkv://PATH` (default: `DATA_DIR/db`), `mem://`, or `ws://host:port`.
+    pub database: Option<String>,
+    pub database_namespace: String,
+    pub database_name: String,
+    /// Root credentials for a `ws://` database server.
+    pub database_username: Option<String>,
+    pub database_password: Option<String>,
+    /// The token the admin API accepts until accounts exist. When unset a random one is
+    /// generated into `DATA_DIR/admin-token` on first start.
+    pub admin_token: Option<String>,
+    /// Apply schema changes that drop data.
+    pub allow_destructive: bool,
+    pub limits: Limits,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// `limit` when a list request gives none.
+    pub default_limit: u32,
+    /// Largest `limit` a list request may ask for.
+    pub max_limit: u32,
+    /// Most `filter[...]` parameters in one request.
+    pub max_filters: usize,
+    /// Deepest `populate` path (`author.avatar` is 2).
+    pub max_populate_depth: usize,
+    /// Filtered list totals are counted up to this many and reported as a lower bound beyond.
+    pub max_count: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 2 * 1024 * 1024,
+            default_limit: 25,
+            max_limit: 100,
+            max_filters: 20,
+            max_populate_depth: 2,
+            max_count: 10_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text` for people, `json` for log collectors.
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info` or `folio=debug,info`.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info,surrealdb=warn,surrealkv=warn".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./data"),
+            content_types: PathBuf::from("./content-types"),
+            database: None,
+            database_namespace: "folio".into(),
+            database_name: "main".into(),
+            database_username: None,
+            database_password: None,
+            admin_token: None,
+            allow_destructive: false,
+            limits: Limits::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+/// The command-line layer: only what was given on the command line is `Some`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_types: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allow_destructive: Option<bool>,
+}
+
+impl Config {
+    /// Layers defaults, the config file, `FOLIO_*` variables and `overrides`.
+    ///
+    /// `file` is the `--config` path; without it `folio.toml` in the working directory is
+    /// read when present. Nested keys come from the environment with `__`:
+    /// `FOLIO_LIMITS__MAX_LIMIT=50`.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) => {
+                if !path.is_file() {
+                    return Err(Error::Config(format!(
+                        "config file {} does not exist",
+                        path.display()
+                    )));
+                }
+                figment = figment.merge(Toml::file_exact(path));
+            }
+            None if Path::new(DEFAULT_CONFIG_FILE).is_file() => {
+                figment = figment.merge(Toml::file_exact(DEFAULT_CONFIG_FILE));
+            }
+            None => {}
+        }
+        let config: Config = figment
+            .merge(Env::prefixed("FOLIO_").split("__"))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(|e| Error::Config(format!("configuration: {e}")))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<()> {
+        let l = &self.limits;
+        if l.max_limit == 0 || l.default_limit == 0 || l.default_limit > l.max_limit {
+            return Err(Error::Config(
+                "configuration: limits.default_limit must be between 1 and limits.max_limit".into(),
+            ));
+        }
+        if l.max_body_bytes < 1024 {
+            return Err(Error::Config(
+                "configuration: limits.max_body_bytes must be at least 1024".into(),
+            ));
+        }
+        if let Some(url) = &self.database {
+            let known = ["mem://", "memory", "surrealkv://", "ws://", "wss://"];
+            if !known.iter().any(|p| url.starts_with(p)) {
+                return Err(Error::Config(format!(
+                    "configuration: database `{url}` is not a supported URL \
+                     (surrealkv://PATH, mem://, ws://HOST:PORT)"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The database URL to connect to, defaulting to SurrealKV inside the data directory.
+    pub fn database_url(&self) -> String {
+        match &self.database {
+            Some(url) => url.clone(),
+            None => format!("surrealkv://{}", self.data_dir.join("db").display()),
+        }
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let redact = |s: &Option<String>| s.as_ref().map(|_| "<redacted>");
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("content_types", &self.content_types)
+            .field("database", &self.database)
+            .field("database_namespace", &self.database_namespace)
+            .field("database_name", &self.database_name)
+            .field("database_username", &self.database_username)
+            .field("database_password", &redact(&self.database_password))
+            .field("admin_token", &redact(&self.admin_token))
+            .field("allow_destructive", &self.allow_destructive)
+            .field("limits", &self.limits)
+            .field("log", &self.log)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+#[expect(
+    clippy::result_large_err,
+    reason = "figment's Jail closures return figment::Error, which is large"
+)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    #[test]
+    fn each_layer_overrides_the_one_before() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "folio.toml",
+                r#"
+                listen = "127.0.0.1:9000"
+                data_dir = "/from/file"
+                content_types = "/types/from/file"
+                [limits]
+                max_limit = 50
+                "#,
+            )?;
+            // Defaults alone where nothing else speaks.
+            let c = Config::load(None, &Overrides::default()).unwrap();
+            assert_eq!(c.listen.port(), 9000);
+            assert_eq!(c.data_dir, PathBuf::from("/from/file"));
+            assert_eq!(c.limits.max_limit, 50);
+            assert_eq!(c.limits.default_limit, 25);
+
+            // The environment beats the file, nested keys included.
+            jail.set_env("FOLIO_DATA_DIR", "/from/env");
+            jail.set_env("FOLIO_LIMITS__MAX_LIMIT", "60");
+            let c = Config::load(None, &Overrides::default()).unwrap();
+            assert_eq!(c.data_dir, PathBuf::from("/from/env"));
+            assert_eq!(c.limits.max_limit, 60);
+            assert_eq!(c.listen.port(), 9000);
+
+            // Flags beat the environment.
+            let flags = Overrides {
+                data_dir: Some("/from/flag".into()),
+                listen: Some("127.0.0.1:9100".parse().unwrap()),
+                ..Overrides::default()
+            };
+            let c = Config::load(None, &flags).unwrap();
+            assert_eq!(c.data_dir, PathBuf::from("/from/flag"));
+            assert_eq!(c.listen.port(), 9100);
+            assert_eq!(c.content_types, PathBuf::from("/types/from/file"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn defaults_without_a_file() {
+        Jail::expect_with(|_| {
+            let c = Config::load(None, &Overrides::default()).unwrap();
+            assert_eq!(c.listen, "127.0.0.1:8080".parse::<SocketAddr>().unwrap());
+            assert_eq!(c.data_dir, PathBuf::from("./data"));
+            assert_eq!(c.database_url(), "surrealkv://./data/db");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_in_the_file_and_the_environment() {
+        Jail::expect_with(|jail| {
+            jail.create_file("folio.toml", "lisen = \"127.0.0.1:1\"\n")?;
+            let err = Config::load(None, &Overrides::default()).unwrap_err();
+            assert!(err.to_string().contains("lisen"), "{err}");
+            Ok(())
+        });
+        Jail::expect_with(|jail| {
+            jail.set_env("FOLIO_DATADIR", "/x");
+            let err = Config::load(None, &Overrides::default()).unwrap_err();
+            assert!(err.to_string().contains("datadir"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_missing_explicit_config_file_is_an_error() {
+        Jail::expect_with(|_| {
+            let err = Config::load(Some(Path::new("nope.toml")), &Overrides::default());
+            assert!(err.is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn debug_output_redacts_secrets() {
+        let c = Config {
+            admin_token: Some("s3cret-token".into()),
+            database_password: Some("pw-value".into()),
+            ..Config::default()
+        };
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("s3cret-token") && !shown.contains("pw-value"));
+        assert!(shown.contains("<redacted>"));
+    }
+}

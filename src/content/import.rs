@@ -1,0 +1,409 @@
+//! Bulk import from JSON Lines and export to it.
+//!
+//! A line is either an export line (`{"id": ..., "status": ..., "fields": {...}}`) or a flat
+//! object of fields with entry metadata beside them (`status`, `published_at`, ...), as the
+//! benchmark generator writes. Relation values may be entry ids, or name the related entry by
+//! a unique field of its type: a string (a tag's slug) or an object carrying a unique field (an
+//! author's email). Lines are written in batches, each one transaction; a bad line is reported
+//! with its number and skipped without losing the good lines around it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::BufRead;
+
+use serde_json::{Map, Value, json};
+
+use super::{Content, fields_of, now};
+use crate::error::{Error, Result};
+use crate::plugins::HookOutcome;
+use crate::schema::{ContentType, FieldType, ValidateMode, validate_fields};
+use crate::storage::{self, Row};
+
+/// Lines per transaction.
+pub const BATCH: usize = 1000;
+
+/// Metadata keys a flat line may carry beside its fields.
+const LINE_META: &[&str] = &[
+    "id",
+    "type",
+    "status",
+    "version",
+    "created_at",
+    "updated_at",
+    "published_at",
+    "created_by",
+    "updated_by",
+];
+
+#[derive(Debug, Default)]
+pub struct ImportReport {
+    pub imported: u64,
+    /// (line number, message)
+    pub errors: Vec<(u64, String)>,
+}
+
+struct Prepared {
+    line: u64,
+    row: Row,
+    snapshot: Option<Row>,
+}
+
+impl Content {
+    /// Imports every line of `input` into `ct`, calling `progress` with the bytes read so far.
+    pub async fn import(
+        &self,
+        ct: &ContentType,
+        input: impl BufRead,
+        actor: &str,
+        mut progress: impl FnMut(u64),
+    ) -> Result<ImportReport> {
+        let mut report = ImportReport::default();
+        let mut cache: HashMap<(String, String, String), Option<String>> = HashMap::new();
+        let mut batch: Vec<(u64, Map<String, Value>)> = Vec::with_capacity(BATCH);
+        let mut read = 0u64;
+        for (n, line) in input.lines().enumerate() {
+            let line_no = n as u64 + 1;
+            let line = line?;
+            read += line.len() as u64 + 1;
+            if line.trim().is_empty() {
+                continue;
+            }
+            match serde_json::from_str::<Value>(&line) {
+                Ok(Value::Object(obj)) => batch.push((line_no, obj)),
+                Ok(_) => report
+                    .errors
+                    .push((line_no, "a line must be a JSON object".into())),
+                Err(e) => report
+                    .errors
+                    .push((line_no, format!("not valid JSON: {e}"))),
+            }
+            if batch.len() >= BATCH {
+                self.import_batch(
+                    ct,
+                    std::mem::take(&mut batch),
+                    actor,
+                    &mut cache,
+                    &mut report,
+                )
+                .await?;
+                progress(read);
+            }
+        }
+        if !batch.is_empty() {
+            self.import_batch(ct, batch, actor, &mut cache, &mut report)
+                .await?;
+        }
+        progress(read);
+        Ok(report)
+    }
+
+    async fn import_batch(
+        &self,
+        ct: &ContentType,
+        lines: Vec<(u64, Map<String, Value>)>,
+        actor: &str,
+        cache: &mut HashMap<(String, String, String), Option<String>>,
+        report: &mut ImportReport,
+    ) -> Result<()> {
+        self.resolve_lookups(ct, &lines, cache).await?;
+        let mut prepared = Vec::with_capacity(lines.len());
+        for (line, obj) in lines {
+            match self.prepare_line(ct, obj, actor, cache).await {
+                Ok((row, snapshot)) => prepared.push(Prepared {
+                    line,
+                    row,
+                    snapshot,
+                }),
+                Err(msg) => report.errors.push((line, msg)),
+            }
+        }
+        let rows: Vec<Row> = prepared.iter().map(|p| p.row.clone()).collect();
+        let snaps: Vec<Row> = prepared.iter().filter_map(|p| p.snapshot.clone()).collect();
+        match self.store.insert_entries(ct, rows, snaps).await {
+            Ok(()) => report.imported += prepared.len() as u64,
+            Err(_) => {
+                // Something in the batch was refused (a duplicate, most likely): find it.
+                for p in prepared {
+                    let snaps: Vec<Row> = p.snapshot.into_iter().collect();
+                    match self.store.insert_entries(ct, vec![p.row], snaps).await {
+                        Ok(()) => report.imported += 1,
+                        Err(Error::Validation(errs)) => report.errors.push((
+                            p.line,
+                            errs.iter()
+                                .map(|e| format!("{}: {}", e.path, e.message))
+                                .collect::<Vec<_>>()
+                                .join("; "),
+                        )),
+                        Err(e) => {
+                            tracing::warn!(error = %e, line = p.line, "import line refused");
+                            report
+                                .errors
+                                .push((p.line, "refused by the database".into()));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Looks up, in one query per (type, field), every relation value given by a unique field.
+    async fn resolve_lookups(
+        &self,
+        ct: &ContentType,
+        lines: &[(u64, Map<String, Value>)],
+        cache: &mut HashMap<(String, String, String), Option<String>>,
+    ) -> Result<()> {
+        let mut wanted: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+        for (_, obj) in lines {
+            let fields = line_fields(obj);
+            for f in &ct.fields {
+                let FieldType::Relation { target, .. } = &f.ty else {
+                    continue;
+                };
+                let Ok(target_ct) = self.content_type(target) else {
+                    continue;
+                };
+                let values = match fields.get(&f.name) {
+                    Some(Value::Array(items)) => items.iter().collect::<Vec<_>>(),
+                    Some(v) => vec![v],
+                    None => continue,
+                };
+                for v in values {
+                    if let Some((field, key)) = lookup_key(&target_ct, v)
+                        && !cache.contains_key(&(target.clone(), field.clone(), key.clone()))
+                    {
+                        wanted.entry((target.clone(), field)).or_default().push(key);
+                    }
+                }
+            }
+        }
+        for ((target, field), mut keys) in wanted {
+            keys.sort();
+            keys.dedup();
+            let found = self
+                .store
+                .ids_by_field(
+                    &storage::entry_table(&target),
+                    &field,
+                    keys.iter().map(|k| json!(k)).collect(),
+                )
+                .await?;
+            let found: HashMap<String, String> = found
+                .into_iter()
+                .filter_map(|(v, id)| v.as_str().map(|s| (s.to_owned(), id)))
+                .collect();
+            for k in keys {
+                let id = found.get(&k).cloned();
+                cache.insert((target.clone(), field.clone(), k), id);
+            }
+        }
+        Ok(())
+    }
+
+    /// One line to a stored row (and published snapshot), or the reason it is refused.
+    async fn prepare_line(
+        &self,
+        ct: &ContentType,
+        obj: Map<String, Value>,
+        actor: &str,
+        cache: &HashMap<(String, String, String), Option<String>>,
+    ) -> std::result::Result<(Row, Option<Row>), String> {
+        let mut fields = line_fields(&obj);
+        // Relations named by a unique field become ids.
+        for f in &ct.fields {
+            let FieldType::Relation { target, many } = &f.ty else {
+                continue;
+            };
+            let Ok(target_ct) = self.content_type(target) else {
+                continue;
+            };
+            let Some(value) = fields.get(&f.name).cloned() else {
+                continue;
+            };
+            let resolve = |v: &Value| -> std::result::Result<Value, String> {
+                match lookup_key(&target_ct, v) {
+                    None => Ok(v.clone()),
+                    Some((field, key)) => cache
+                        .get(&(target.clone(), field.clone(), key.clone()))
+                        .cloned()
+                        .flatten()
+                        .map(Value::String)
+                        .ok_or_else(|| format!("{}: no `{target}` with {field} `{key}`", f.name)),
+                }
+            };
+            let resolved = match (value, many) {
+                (Value::Array(items), true) => Value::Array(
+                    items
+                        .iter()
+                        .map(resolve)
+                        .collect::<std::result::Result<Vec<_>, _>>()?,
+                ),
+                (Value::Null, _) => Value::Null,
+                (v, _) => resolve(&v)?,
+            };
+            fields.insert(f.name.clone(), resolved);
+        }
+        let fmt_errors = |errs: Vec<crate::schema::FieldError>| {
+            errs.iter()
+                .map(|e| format!("{} ({}): {}", e.path, e.code, e.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        let id = match obj.get("id").and_then(Value::as_str) {
+            Some(id) => ulid::Ulid::from_string(id)
+                .map_err(|_| format!("id `{id}` is not a valid entry id"))?
+                .to_string(),
+            None => ulid::Ulid::new().to_string(),
+        };
+        let fields = validate_fields(ct, &fields, ValidateMode::Full).map_err(fmt_errors)?;
+        let fields = match self.plugins.before_save(ct, Some(&id), fields) {
+            HookOutcome::Fields(f) => f,
+            HookOutcome::Rejected(errs) => return Err(fmt_errors(errs)),
+        };
+        let mut fields = validate_fields(ct, &fields, ValidateMode::Full).map_err(fmt_errors)?;
+        let needs_uid = ct
+            .uid_fields()
+            .any(|(f, _)| fields.get(&f.name).is_none_or(Value::is_null));
+        if needs_uid {
+            self.fill_uids(ct, Some(&id), &mut fields, None)
+                .await
+                .map_err(|e| match e {
+                    Error::Validation(errs) => fmt_errors(errs),
+                    other => other.to_string(),
+                })?;
+        }
+
+        let meta_str = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_owned);
+        let status = meta_str("status").unwrap_or_else(|| "published".into());
+        let published = match status.as_str() {
+            "published" | "changed" => true,
+            "draft" => false,
+            other => return Err(format!("status `{other}` is not draft or published")),
+        } || !ct.drafts;
+        let stamp = |k: &str| -> std::result::Result<Option<String>, String> {
+            match meta_str(k) {
+                None => Ok(None),
+                Some(s) => chrono::DateTime::parse_from_rfc3339(&s)
+                    .map(|d| {
+                        Some(
+                            d.with_timezone(&chrono::Utc)
+                                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                        )
+                    })
+                    .map_err(|_| format!("{k} `{s}` is not an RFC 3339 date and time")),
+            }
+        };
+        let now = now();
+        let created_at = stamp("created_at")?.unwrap_or_else(|| now.clone());
+        let updated_at = stamp("updated_at")?.unwrap_or_else(|| created_at.clone());
+        let published_at = if published {
+            Some(stamp("published_at")?.unwrap_or_else(|| now.clone()))
+        } else {
+            None
+        };
+        let mut row = Row::new();
+        row.insert("id".into(), json!(id));
+        row.insert("version".into(), json!(1));
+        row.insert(
+            "status".into(),
+            json!(if published { "published" } else { "draft" }),
+        );
+        row.insert("created_at".into(), json!(created_at));
+        row.insert("updated_at".into(), json!(updated_at));
+        row.insert("published_at".into(), json!(published_at));
+        row.insert(
+            "created_by".into(),
+            json!(meta_str("created_by").unwrap_or_else(|| actor.to_owned())),
+        );
+        row.insert(
+            "updated_by".into(),
+            json!(meta_str("updated_by").unwrap_or_else(|| actor.to_owned())),
+        );
+        row.extend(fields);
+        let snapshot = (published && ct.drafts).then(|| {
+            let mut s = row.clone();
+            s.remove("status");
+            s
+        });
+        Ok((row, snapshot))
+    }
+
+    /// Writes every entry of `ct` as JSON Lines, oldest first, in pages.
+    pub async fn export(&self, ct: &ContentType, out: &mut impl std::io::Write) -> Result<u64> {
+        use super::query::{MetaField, Pagination, Sort, SortKey};
+        let sort = [Sort {
+            key: SortKey::Meta(MetaField::CreatedAt),
+            desc: false,
+        }];
+        let mut cursor: Option<String> = None;
+        let mut written = 0;
+        loop {
+            let page = self
+                .store
+                .list(&storage::ListPlan {
+                    schema: &self.schema,
+                    ct,
+                    table: storage::entry_table(&ct.id),
+                    filters: &[],
+                    sort: &sort,
+                    limit: 500,
+                    pagination: &Pagination::Cursor(cursor.clone()),
+                    locale: None,
+                    max_count: 0,
+                })
+                .await?;
+            for row in &page.rows {
+                let mut line = Map::new();
+                for k in LINE_META.iter().filter(|k| **k != "type") {
+                    line.insert((*k).into(), row.get(*k).cloned().unwrap_or(Value::Null));
+                }
+                if !ct.drafts {
+                    line.insert("status".into(), json!("published"));
+                }
+                line.insert("fields".into(), Value::Object(fields_of(ct, row)));
+                serde_json::to_writer(&mut *out, &line)
+                    .map_err(|e| Error::internal(e.to_string()))?;
+                out.write_all(b"\n")?;
+                written += 1;
+            }
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        Ok(written)
+    }
+}
+
+/// The fields of a line: its `fields` object, or every key that is not metadata.
+fn line_fields(obj: &Map<String, Value>) -> Map<String, Value> {
+    match obj.get("fields") {
+        Some(Value::Object(f)) => f.clone(),
+        _ => obj
+            .iter()
+            .filter(|(k, _)| !LINE_META.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    }
+}
+
+/// How a relation value names its target when it is not an id: (unique field, value).
+fn lookup_key(target: &ContentType, v: &Value) -> Option<(String, String)> {
+    match v {
+        Value::String(s) if ulid::Ulid::from_string(s).is_ok() && s.len() == 26 => None,
+        Value::String(s) => target
+            .lookup_uid_field()
+            .or_else(|| target.fields.iter().find(|f| f.rules.unique))
+            .map(|f| (f.name.clone(), s.clone())),
+        Value::Object(o) => target
+            .fields
+            .iter()
+            .filter(|f| f.rules.unique)
+            .find_map(|f| {
+                o.get(&f.name)
+                    .and_then(Value::as_str)
+                    .map(|s| (f.name.clone(), s.to_owned()))
+            }),
+        _ => None,
+    }
+}

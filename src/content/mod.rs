@@ -1,0 +1,966 @@
+//! Entries and the editorial workflow: create, read, update, delete, publish and unpublish,
+//! with validation, generated uids, relation checks, plugin hooks and optimistic concurrency;
+//! and the delivery reads (published snapshots only) with populate, locale resolution, sparse
+//! fields and rendered Markdown.
+//!
+//! This is the domain service the HTTP layer calls. It knows nothing of HTTP; it reaches the
+//! database only through `storage`, and never writes SurrealQL itself.
+
+pub mod import;
+pub mod query;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use chrono::{SecondsFormat, Utc};
+use serde_json::{Map, Value, json};
+
+use crate::error::{Error, Result};
+use crate::markdown;
+use crate::plugins::{HookOutcome, PluginHost};
+use crate::schema::{
+    ContentType, FieldError, FieldType, Kind, Schema, ValidateMode, validate_fields,
+};
+use crate::storage::{self, ListPlan, Row, Store, WriteOutcome};
+
+use query::{Audience, EntryQuery, ListQuery, MetaField, Sort, SortKey};
+
+/// Metadata columns a stored row carries beside its fields.
+const META: &[&str] = &[
+    "id",
+    "version",
+    "status",
+    "created_at",
+    "updated_at",
+    "published_at",
+    "created_by",
+    "updated_by",
+];
+
+/// Who is acting, recorded in `created_by`/`updated_by`.
+#[derive(Debug, Clone)]
+pub struct Actor(pub String);
+
+/// The content service. Cheap to clone.
+#[derive(Clone)]
+pub struct Content {
+    store: Store,
+    schema: Arc<Schema>,
+    plugins: PluginHost,
+    max_count: u64,
+}
+
+/// An entry in the shape the APIs send: metadata, then `fields`.
+pub type Entry = Map<String, Value>;
+
+/// One page of a list.
+#[derive(Debug)]
+pub struct Page {
+    pub data: Vec<Entry>,
+    pub total: u64,
+    pub total_capped: bool,
+    pub next_cursor: Option<String>,
+    pub page: Option<u32>,
+    pub limit: u32,
+}
+
+/// A write request: the fields, and the version the editor last read.
+#[derive(Debug, Clone, Default)]
+pub struct Write {
+    pub fields: Map<String, Value>,
+    pub expected_version: Option<u64>,
+}
+
+pub fn now() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+impl Content {
+    pub fn new(store: Store, schema: Arc<Schema>, plugins: PluginHost, max_count: u64) -> Self {
+        Self {
+            store,
+            schema,
+            plugins,
+            max_count,
+        }
+    }
+
+    pub fn schema(&self) -> &Arc<Schema> {
+        &self.schema
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn content_type(&self, id: &str) -> Result<Arc<ContentType>> {
+        self.schema
+            .get(id)
+            .cloned()
+            .ok_or_else(|| Error::TypeNotFound(id.to_owned()))
+    }
+
+    // ---- admin -------------------------------------------------------------------------
+
+    /// One entry's working copy (drafts included).
+    pub async fn get_entry(&self, ct: &ContentType, id: &str) -> Result<Entry> {
+        let row = self.load(ct, id).await?;
+        Ok(admin_entry(ct, row))
+    }
+
+    async fn load(&self, ct: &ContentType, id: &str) -> Result<Row> {
+        if ulid::Ulid::from_string(id).is_err() {
+            return Err(Error::EntryNotFound);
+        }
+        self.store
+            .get_row(&storage::entry_table(&ct.id), id)
+            .await?
+            .ok_or(Error::EntryNotFound)
+    }
+
+    /// Lists working copies, drafts included.
+    pub async fn list_entries(&self, ct: &ContentType, q: &ListQuery) -> Result<Page> {
+        let sort = default_sort(ct, &q.sort, Audience::Admin);
+        let result = self
+            .store
+            .list(&ListPlan {
+                schema: &self.schema,
+                ct,
+                table: storage::entry_table(&ct.id),
+                filters: &q.filters,
+                sort: &sort,
+                limit: q.limit,
+                pagination: &q.pagination,
+                locale: q.locale.as_deref(),
+                max_count: self.max_count,
+            })
+            .await?;
+        Ok(Page {
+            data: result
+                .rows
+                .into_iter()
+                .map(|r| admin_entry(ct, r))
+                .collect(),
+            total: result.total.count,
+            total_capped: result.total.capped,
+            next_cursor: result.next_cursor,
+            page: match q.pagination {
+                query::Pagination::Page(p) => Some(p),
+                query::Pagination::Cursor(_) => None,
+            },
+            limit: q.limit,
+        })
+    }
+
+    /// Creates an entry; with `publish` (or for a type without drafts) it is published at once.
+    pub async fn create_entry(
+        &self,
+        ct: &ContentType,
+        write: Write,
+        publish: bool,
+        actor: &Actor,
+    ) -> Result<Entry> {
+        if ct.kind == Kind::Single && self.single_id(ct).await?.is_some() {
+            return Err(Error::Conflict {
+                code: "single_exists",
+                message: format!(
+                    "`{}` is a single type and already has its entry; update that one",
+                    ct.id
+                ),
+            });
+        }
+        let id = ulid::Ulid::new().to_string();
+        let fields = self
+            .prepare(ct, Some(&id), write.fields, ValidateMode::Full, None)
+            .await?;
+        let now = now();
+        let published = publish || !ct.drafts;
+        let mut row = Row::new();
+        row.insert("version".into(), json!(1));
+        row.insert(
+            "status".into(),
+            json!(if published { "published" } else { "draft" }),
+        );
+        row.insert("created_at".into(), json!(now));
+        row.insert("updated_at".into(), json!(now));
+        row.insert(
+            "published_at".into(),
+            if published { json!(now) } else { Value::Null },
+        );
+        row.insert("created_by".into(), json!(actor.0));
+        row.insert("updated_by".into(), json!(actor.0));
+        row.extend(fields.clone());
+        let stored = self.store.create_entry(ct, &id, row.clone()).await?;
+        let stored = if ct.drafts && publish {
+            // A second, guarded write publishes it; the entry exists at version 1.
+            match self
+                .store
+                .write_entry(ct, &id, 1, stored.clone(), storage_snapshot(&stored))
+                .await?
+            {
+                WriteOutcome::Written(r) => r,
+                _ => stored,
+            }
+        } else {
+            stored
+        };
+        self.plugins.after(ct, &id, &fields, false);
+        if published {
+            self.plugins.after(ct, &id, &fields, true);
+        }
+        Ok(admin_entry(ct, stored))
+    }
+
+    /// Replaces (`Full`) or patches (`Partial`) an entry's fields.
+    pub async fn update_entry(
+        &self,
+        ct: &ContentType,
+        id: &str,
+        write: Write,
+        mode: ValidateMode,
+        actor: &Actor,
+    ) -> Result<Entry> {
+        let current = self.load(ct, id).await?;
+        let current_version = version_of(&current);
+        let expected = write.expected_version.unwrap_or(current_version);
+        if expected != current_version {
+            return Err(Error::VersionConflict {
+                current: current_version,
+            });
+        }
+        let input = match mode {
+            ValidateMode::Full => write.fields,
+            ValidateMode::Partial => {
+                // Validate the patch alone (precise paths), then the merged whole.
+                let mut merged = fields_of(ct, &current);
+                merged.extend(write.fields);
+                merged
+            }
+        };
+        let fields = self
+            .prepare(ct, Some(id), input, ValidateMode::Full, Some(&current))
+            .await?;
+        let mut row = current.clone();
+        row.remove("id");
+        for f in &ct.fields {
+            row.remove(&f.name);
+        }
+        row.extend(fields.clone());
+        row.insert("version".into(), json!(current_version + 1));
+        row.insert("updated_at".into(), json!(now()));
+        row.insert("updated_by".into(), json!(actor.0));
+        let (snapshot, status) = if ct.drafts {
+            let status = match current.get("status").and_then(Value::as_str) {
+                Some("published") | Some("changed") => "changed",
+                _ => "draft",
+            };
+            (storage::Snapshot::Keep, status)
+        } else {
+            (storage::Snapshot::Keep, "published")
+        };
+        row.insert("status".into(), json!(status));
+        let stored = self.guarded(ct, id, expected, row, snapshot).await?;
+        self.plugins.after(ct, id, &fields, false);
+        Ok(admin_entry(ct, stored))
+    }
+
+    /// Publishes the entry's current fields.
+    pub async fn publish_entry(
+        &self,
+        ct: &ContentType,
+        id: &str,
+        expected: Option<u64>,
+        actor: &Actor,
+    ) -> Result<Entry> {
+        if !ct.drafts {
+            return Err(Error::bad_request(
+                "drafts_disabled",
+                format!(
+                    "`{}` has no draft/publish workflow: every save is published",
+                    ct.id
+                ),
+            ));
+        }
+        let current = self.load(ct, id).await?;
+        let version = version_of(&current);
+        if expected.is_some_and(|e| e != version) {
+            return Err(Error::VersionConflict { current: version });
+        }
+        // What is published must satisfy the type as it is now.
+        let fields = fields_of(ct, &current);
+        if let Err(errors) = validate_fields(ct, &fields, ValidateMode::Full) {
+            return Err(Error::Validation(errors));
+        }
+        let mut row = current.clone();
+        row.remove("id");
+        let now = now();
+        row.insert("version".into(), json!(version + 1));
+        row.insert("status".into(), json!("published"));
+        row.insert("updated_at".into(), json!(now));
+        row.insert("updated_by".into(), json!(actor.0));
+        if row.get("published_at").is_none_or(Value::is_null) {
+            row.insert("published_at".into(), json!(now));
+        }
+        let snapshot = storage_snapshot(&row);
+        let stored = self.guarded(ct, id, version, row, snapshot).await?;
+        self.plugins.after(ct, id, &fields, true);
+        Ok(admin_entry(ct, stored))
+    }
+
+    /// Withdraws the published snapshot; the working copy stays as a draft.
+    pub async fn unpublish_entry(
+        &self,
+        ct: &ContentType,
+        id: &str,
+        expected: Option<u64>,
+        actor: &Actor,
+    ) -> Result<Entry> {
+        if !ct.drafts {
+            return Err(Error::bad_request(
+                "drafts_disabled",
+                format!("`{}` has no draft/publish workflow", ct.id),
+            ));
+        }
+        let current = self.load(ct, id).await?;
+        let version = version_of(&current);
+        if expected.is_some_and(|e| e != version) {
+            return Err(Error::VersionConflict { current: version });
+        }
+        let mut row = current.clone();
+        row.remove("id");
+        row.insert("version".into(), json!(version + 1));
+        row.insert("status".into(), json!("draft"));
+        row.insert("published_at".into(), Value::Null);
+        row.insert("updated_at".into(), json!(now()));
+        row.insert("updated_by".into(), json!(actor.0));
+        let stored = self
+            .guarded(ct, id, version, row, storage::Snapshot::Unpublish)
+            .await?;
+        Ok(admin_entry(ct, stored))
+    }
+
+    pub async fn delete_entry(
+        &self,
+        ct: &ContentType,
+        id: &str,
+        expected: Option<u64>,
+    ) -> Result<()> {
+        if ulid::Ulid::from_string(id).is_err() {
+            return Err(Error::EntryNotFound);
+        }
+        match self.store.delete_entry(ct, id, expected).await? {
+            WriteOutcome::Written(_) => Ok(()),
+            WriteOutcome::NotFound => Err(Error::EntryNotFound),
+            WriteOutcome::Conflict { current } => Err(Error::VersionConflict { current }),
+        }
+    }
+
+    async fn guarded(
+        &self,
+        ct: &ContentType,
+        id: &str,
+        expected: u64,
+        row: Row,
+        snapshot: storage::Snapshot,
+    ) -> Result<Row> {
+        match self
+            .store
+            .write_entry(ct, id, expected, row, snapshot)
+            .await?
+        {
+            WriteOutcome::Written(r) => Ok(r),
+            WriteOutcome::NotFound => Err(Error::EntryNotFound),
+            WriteOutcome::Conflict { current } => Err(Error::VersionConflict { current }),
+        }
+    }
+
+    async fn single_id(&self, ct: &ContentType) -> Result<Option<String>> {
+        let page = self
+            .store
+            .list(&ListPlan {
+                schema: &self.schema,
+                ct,
+                table: storage::entry_table(&ct.id),
+                filters: &[],
+                sort: &[Sort {
+                    key: SortKey::Meta(MetaField::CreatedAt),
+                    desc: false,
+                }],
+                limit: 1,
+                pagination: &query::Pagination::Page(1),
+                locale: None,
+                max_count: 1,
+            })
+            .await?;
+        Ok(page
+            .rows
+            .first()
+            .and_then(|r| r.get("id"))
+            .and_then(Value::as_str)
+            .map(str::to_owned))
+    }
+
+    /// Validates, runs `before_save` hooks, validates again, fills uids and checks that
+    /// related entries exist. Returns the fields to store.
+    async fn prepare(
+        &self,
+        ct: &ContentType,
+        id: Option<&str>,
+        input: Map<String, Value>,
+        mode: ValidateMode,
+        current: Option<&Row>,
+    ) -> Result<Map<String, Value>> {
+        let fields = validate_fields(ct, &input, mode).map_err(Error::Validation)?;
+        let fields = match self.plugins.before_save(ct, id, fields) {
+            HookOutcome::Fields(f) => f,
+            HookOutcome::Rejected(errors) => return Err(Error::Validation(errors)),
+        };
+        let mut fields =
+            validate_fields(ct, &fields, ValidateMode::Full).map_err(Error::Validation)?;
+        self.fill_uids(ct, id, &mut fields, current).await?;
+        self.check_relations(ct, &fields).await?;
+        Ok(fields)
+    }
+
+    /// Generates empty uid fields from their source and keeps unique uids unique by suffixing
+    /// `-2`, `-3`, ... to a generated value. A value the editor typed that is taken is an error.
+    async fn fill_uids(
+        &self,
+        ct: &ContentType,
+        id: Option<&str>,
+        fields: &mut Map<String, Value>,
+        current: Option<&Row>,
+    ) -> Result<()> {
+        let table = storage::entry_table(&ct.id);
+        let mut errors = Vec::new();
+        for (field, from) in ct.uid_fields() {
+            let given = fields
+                .get(&field.name)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned);
+            let (base, generated) = match (given, from) {
+                (Some(v), _) => (v, false),
+                (None, Some(src)) => {
+                    let source = fields.get(src).map(|v| match v {
+                        Value::Object(per_locale) => ct
+                            .default_locale()
+                            .and_then(|l| per_locale.get(l))
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned(),
+                        other => other.as_str().unwrap_or_default().to_owned(),
+                    });
+                    let slug = slugify(&source.unwrap_or_default());
+                    if slug.is_empty() {
+                        if field.rules.required {
+                            errors.push(FieldError {
+                                path: format!("fields.{}", field.name),
+                                code: "required",
+                                message: format!(
+                                    "give a {} or a {src} to generate it from",
+                                    field.name
+                                ),
+                            });
+                        }
+                        continue;
+                    }
+                    (slug, true)
+                }
+                (None, None) => continue,
+            };
+            // Keeping the stored value is always fine.
+            let unchanged = current
+                .and_then(|r| r.get(&field.name))
+                .and_then(Value::as_str)
+                == Some(base.as_str());
+            if !field.rules.unique || unchanged {
+                fields.insert(field.name.clone(), Value::String(base));
+                continue;
+            }
+            let mut candidate = base.clone();
+            let mut n = 1;
+            loop {
+                if !self
+                    .store
+                    .value_taken(&table, &field.name, &candidate, id)
+                    .await?
+                {
+                    break;
+                }
+                if !generated {
+                    errors.push(FieldError {
+                        path: format!("fields.{}", field.name),
+                        code: "not_unique",
+                        message: format!("another entry already uses `{candidate}`"),
+                    });
+                    break;
+                }
+                n += 1;
+                candidate = if n > 20 {
+                    format!(
+                        "{base}-{}",
+                        &ulid::Ulid::new().to_string()[20..].to_lowercase()
+                    )
+                } else {
+                    format!("{base}-{n}")
+                };
+            }
+            fields.insert(field.name.clone(), Value::String(candidate));
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Validation(errors))
+        }
+    }
+
+    /// Every relation points at an existing entry of its target type (one query per field).
+    async fn check_relations(&self, ct: &ContentType, fields: &Map<String, Value>) -> Result<()> {
+        let mut errors = Vec::new();
+        for f in &ct.fields {
+            let FieldType::Relation { target, .. } = &f.ty else {
+                continue;
+            };
+            let ids: Vec<(String, String)> = match fields.get(&f.name) {
+                Some(Value::String(id)) => vec![(format!("fields.{}", f.name), id.clone())],
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, v)| {
+                        v.as_str()
+                            .map(|id| (format!("fields.{}[{i}]", f.name), id.to_owned()))
+                    })
+                    .collect(),
+                _ => continue,
+            };
+            if ids.is_empty() {
+                continue;
+            }
+            let wanted: Vec<String> = ids.iter().map(|(_, id)| id.clone()).collect();
+            let found: BTreeSet<String> = self
+                .store
+                .existing_ids(&storage::entry_table(target), &wanted)
+                .await?
+                .into_iter()
+                .collect();
+            for (path, id) in ids {
+                if !found.contains(&id) {
+                    errors.push(FieldError {
+                        path,
+                        code: "relation_not_found",
+                        message: format!("no `{target}` entry has id {id}"),
+                    });
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Validation(errors))
+        }
+    }
+
+    // ---- delivery ----------------------------------------------------------------------
+
+    /// A page of published entries.
+    pub async fn list_published(&self, ct: &ContentType, q: &ListQuery) -> Result<Page> {
+        let sort = default_sort(ct, &q.sort, Audience::Delivery);
+        let result = self
+            .store
+            .list(&ListPlan {
+                schema: &self.schema,
+                ct,
+                table: storage::delivery_table(ct),
+                filters: &q.filters,
+                sort: &sort,
+                limit: q.limit,
+                pagination: &q.pagination,
+                locale: q.locale.as_deref(),
+                max_count: self.max_count,
+            })
+            .await?;
+        let shape = Shape {
+            fields: q.fields.as_deref(),
+            locale: q.locale.as_deref(),
+            render_html: q.render_html,
+        };
+        let data = self.deliver(ct, result.rows, &q.populate, &shape).await?;
+        Ok(Page {
+            data,
+            total: result.total.count,
+            total_capped: result.total.capped,
+            next_cursor: result.next_cursor,
+            page: match q.pagination {
+                query::Pagination::Page(p) => Some(p),
+                query::Pagination::Cursor(_) => None,
+            },
+            limit: q.limit,
+        })
+    }
+
+    /// One published entry by id or by the type's uid field; for a single type, its entry.
+    pub async fn get_published(
+        &self,
+        ct: &ContentType,
+        key: Option<&str>,
+        q: &EntryQuery,
+    ) -> Result<Entry> {
+        let table = storage::delivery_table(ct);
+        let row = match key {
+            None => {
+                let id = self.single_id(ct).await?.ok_or(Error::EntryNotFound)?;
+                self.store.get_row(&table, &id).await?
+            }
+            Some(key) if key.len() > 200 => None,
+            Some(key) if ulid::Ulid::from_string(key).is_ok() && key.len() == 26 => {
+                self.store
+                    .get_row(&table, &key.to_ascii_uppercase())
+                    .await?
+            }
+            Some(key) => match ct.lookup_uid_field() {
+                Some(f) => self.store.find_row(&table, &f.name, json!(key)).await?,
+                None => None,
+            },
+        };
+        let row = row.ok_or(Error::EntryNotFound)?;
+        let shape = Shape {
+            fields: q.fields.as_deref(),
+            locale: q.locale.as_deref(),
+            render_html: q.render_html,
+        };
+        self.deliver(ct, vec![row], &q.populate, &shape)
+            .await?
+            .pop()
+            .ok_or(Error::EntryNotFound)
+    }
+
+    /// Shapes published rows for the delivery API: populate (one query per relation path,
+    /// whatever the page size), locale, private fields, sparse fields, Markdown rendering.
+    async fn deliver(
+        &self,
+        ct: &ContentType,
+        rows: Vec<Row>,
+        populate: &[Vec<String>],
+        shape: &Shape<'_>,
+    ) -> Result<Vec<Entry>> {
+        let mut entries: Vec<Entry> = rows
+            .into_iter()
+            .map(|r| delivery_entry(ct, r, shape))
+            .collect();
+        // Paths arrive parents first, so a child path finds its parents already populated.
+        for path in populate {
+            self.populate_path(ct, &mut entries, path, shape).await?;
+        }
+        Ok(entries)
+    }
+
+    async fn populate_path(
+        &self,
+        ct: &ContentType,
+        entries: &mut [Entry],
+        path: &[String],
+        shape: &Shape<'_>,
+    ) -> Result<()> {
+        // Walk to the type that owns the last segment.
+        let mut owner: Arc<ContentType> = self.content_type(&ct.id)?;
+        for seg in &path[..path.len() - 1] {
+            let next = match owner.field(seg).map(|f| &f.ty) {
+                Some(FieldType::Relation { target, .. }) => self.content_type(target)?,
+                _ => return Ok(()),
+            };
+            owner = next;
+        }
+        let last = &path[path.len() - 1];
+        let Some(FieldType::Relation { target, .. }) = owner.field(last).map(|f| &f.ty) else {
+            // Media population arrives with the media library.
+            return Ok(());
+        };
+        let target_ct = self.content_type(target)?;
+        // Collect the ids at this path across every entry.
+        let mut ids = BTreeSet::new();
+        for e in entries.iter() {
+            collect_ids(e, &path[..path.len() - 1], last, &mut ids);
+        }
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<String> = ids.into_iter().collect();
+        let rows = self
+            .store
+            .get_rows(&storage::delivery_table(&target_ct), &ids)
+            .await?;
+        let nested_shape = Shape {
+            fields: None,
+            locale: shape.locale,
+            render_html: shape.render_html,
+        };
+        let by_id: BTreeMap<String, Entry> = rows
+            .into_iter()
+            .map(|r| {
+                let e = delivery_entry(&target_ct, r, &nested_shape);
+                (
+                    e.get("id")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                    e,
+                )
+            })
+            .collect();
+        for e in entries.iter_mut() {
+            replace_ids(e, &path[..path.len() - 1], last, &by_id);
+        }
+        Ok(())
+    }
+}
+
+/// How delivery entries are shaped.
+struct Shape<'a> {
+    fields: Option<&'a [String]>,
+    locale: Option<&'a str>,
+    render_html: bool,
+}
+
+fn version_of(row: &Row) -> u64 {
+    row.get("version").and_then(Value::as_u64).unwrap_or(0)
+}
+
+/// The type's fields out of a stored row, in declaration order, absent ones as null.
+fn fields_of(ct: &ContentType, row: &Row) -> Map<String, Value> {
+    ct.fields
+        .iter()
+        .map(|f| {
+            (
+                f.name.clone(),
+                row.get(&f.name).cloned().unwrap_or(Value::Null),
+            )
+        })
+        .collect()
+}
+
+/// The published snapshot written beside a row: its fields and the public metadata.
+fn storage_snapshot(row: &Row) -> storage::Snapshot {
+    let mut snap = row.clone();
+    snap.remove("id");
+    snap.remove("status");
+    storage::Snapshot::Publish(snap)
+}
+
+fn admin_entry(ct: &ContentType, row: Row) -> Entry {
+    let mut e = Entry::new();
+    e.insert("id".into(), row.get("id").cloned().unwrap_or(Value::Null));
+    e.insert("type".into(), json!(ct.id));
+    for m in &META[1..] {
+        e.insert((*m).into(), row.get(*m).cloned().unwrap_or(Value::Null));
+    }
+    if !ct.drafts {
+        e.insert("status".into(), json!("published"));
+    }
+    e.insert("fields".into(), Value::Object(fields_of(ct, &row)));
+    e
+}
+
+fn delivery_entry(ct: &ContentType, row: Row, shape: &Shape<'_>) -> Entry {
+    let mut e = Entry::new();
+    e.insert("id".into(), row.get("id").cloned().unwrap_or(Value::Null));
+    for m in ["created_at", "updated_at", "published_at"] {
+        e.insert(m.into(), row.get(m).cloned().unwrap_or(Value::Null));
+    }
+    let locale = shape.locale.or(ct.default_locale()).map(str::to_owned);
+    if ct.is_localized() {
+        e.insert("locale".into(), json!(locale));
+    }
+    let mut fields = Map::new();
+    for f in &ct.fields {
+        if f.private {
+            continue;
+        }
+        if let Some(only) = shape.fields
+            && !only.iter().any(|n| n == &f.name)
+        {
+            continue;
+        }
+        let mut value = row.get(&f.name).cloned().unwrap_or(Value::Null);
+        if f.localized {
+            value = resolve_locale(value, locale.as_deref(), ct.default_locale());
+        }
+        if shape.render_html
+            && matches!(f.ty, FieldType::Markdown)
+            && let Value::String(md) = &value
+        {
+            value = Value::String(markdown::to_html(md));
+        }
+        fields.insert(f.name.clone(), value);
+    }
+    e.insert("fields".into(), Value::Object(fields));
+    e
+}
+
+/// Picks one locale's value, falling back to the default locale.
+fn resolve_locale(value: Value, locale: Option<&str>, default: Option<&str>) -> Value {
+    let Value::Object(mut per_locale) = value else {
+        return value;
+    };
+    let pick = |m: &mut Map<String, Value>, l: Option<&str>| {
+        l.and_then(|l| m.remove(l))
+            .filter(|v| !v.is_null() && v != &json!(""))
+    };
+    pick(&mut per_locale, locale)
+        .or_else(|| pick(&mut per_locale, default))
+        .unwrap_or(Value::Null)
+}
+
+/// Lists default to newest first: by `published_at` on delivery, `updated_at` in the admin.
+fn default_sort(ct: &ContentType, sort: &[Sort], audience: Audience) -> Vec<Sort> {
+    if !sort.is_empty() {
+        return sort.to_vec();
+    }
+    let key = match audience {
+        Audience::Delivery => MetaField::PublishedAt,
+        Audience::Admin => MetaField::UpdatedAt,
+    };
+    let _ = ct;
+    vec![Sort {
+        key: SortKey::Meta(key),
+        desc: true,
+    }]
+}
+
+/// Walks `prefix` (already-populated relation objects) and gathers the ids in field `last`.
+fn collect_ids(entry: &Entry, prefix: &[String], last: &str, out: &mut BTreeSet<String>) {
+    let Some(Value::Object(fields)) = entry.get("fields") else {
+        return;
+    };
+    match prefix.split_first() {
+        None => match fields.get(last) {
+            Some(Value::String(id)) => {
+                out.insert(id.clone());
+            }
+            Some(Value::Array(items)) => {
+                out.extend(items.iter().filter_map(Value::as_str).map(str::to_owned));
+            }
+            _ => {}
+        },
+        Some((seg, rest)) => match fields.get(seg) {
+            Some(Value::Object(child)) => collect_ids(child, rest, last, out),
+            Some(Value::Array(children)) => {
+                for c in children {
+                    if let Value::Object(child) = c {
+                        collect_ids(child, rest, last, out);
+                    }
+                }
+            }
+            _ => {}
+        },
+    }
+}
+
+/// Replaces ids in field `last` under `prefix` with the entries found; an id with no
+/// published entry becomes null (one) or is dropped (many).
+fn replace_ids(entry: &mut Entry, prefix: &[String], last: &str, by_id: &BTreeMap<String, Entry>) {
+    let Some(Value::Object(fields)) = entry.get_mut("fields") else {
+        return;
+    };
+    match prefix.split_first() {
+        None => {
+            if let Some(v) = fields.get_mut(last) {
+                *v = match std::mem::take(v) {
+                    Value::String(id) => by_id.get(&id).cloned().map_or(Value::Null, Value::Object),
+                    Value::Array(items) => Value::Array(
+                        items
+                            .iter()
+                            .filter_map(Value::as_str)
+                            .filter_map(|id| by_id.get(id).cloned().map(Value::Object))
+                            .collect(),
+                    ),
+                    other => other,
+                };
+            }
+        }
+        Some((seg, rest)) => match fields.get_mut(seg) {
+            Some(Value::Object(child)) => replace_ids(child, rest, last, by_id),
+            Some(Value::Array(children)) => {
+                for c in children {
+                    if let Value::Object(child) = c {
+                        replace_ids(child, rest, last, by_id);
+                    }
+                }
+            }
+            _ => {}
+        },
+    }
+}
+
+/// A URL-safe slug: lowercase ASCII letters and digits joined by single hyphens, at most 200
+/// characters. Accented Latin letters lose their accents; other characters separate words.
+pub fn slugify(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut pending_dash = false;
+    for c in text.chars() {
+        let mapped: Option<&str> = match c {
+            'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'À' | 'Á' | 'Â' | 'Ã' | 'Ä' | 'Å' => {
+                Some("a")
+            }
+            'ç' | 'Ç' => Some("c"),
+            'è' | 'é' | 'ê' | 'ë' | 'È' | 'É' | 'Ê' | 'Ë' => Some("e"),
+            'ì' | 'í' | 'î' | 'ï' | 'Ì' | 'Í' | 'Î' | 'Ï' => Some("i"),
+            'ñ' | 'Ñ' => Some("n"),
+            'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'Ò' | 'Ó' | 'Ô' | 'Õ' | 'Ö' | 'ø' | 'Ø' => {
+                Some("o")
+            }
+            'ù' | 'ú' | 'û' | 'ü' | 'Ù' | 'Ú' | 'Û' | 'Ü' => Some("u"),
+            'ý' | 'ÿ' | 'Ý' => Some("y"),
+            'ß' => Some("ss"),
+            'æ' | 'Æ' => Some("ae"),
+            'œ' | 'Œ' => Some("oe"),
+            _ => None,
+        };
+        let piece: String = match mapped {
+            Some(s) => s.to_owned(),
+            None if c.is_ascii_alphanumeric() => c.to_ascii_lowercase().to_string(),
+            None => {
+                pending_dash = true;
+                continue;
+            }
+        };
+        if pending_dash && !out.is_empty() {
+            out.push('-');
+        }
+        pending_dash = false;
+        out.push_str(&piece);
+        if out.len() >= 200 {
+            break;
+        }
+    }
+    out.truncate(200);
+    out.trim_end_matches('-').to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_url_safe() {
+        assert_eq!(slugify("Hello, World!"), "hello-world");
+        assert_eq!(
+            slugify("  Crème brûlée  à la carte "),
+            "creme-brulee-a-la-carte"
+        );
+        assert_eq!(slugify("Rust 2024: async -- fn"), "rust-2024-async-fn");
+        assert_eq!(slugify("日本語"), "");
+        assert!(slugify(&"a".repeat(500)).len() <= 200);
+    }
+
+    #[test]
+    fn locales_fall_back_to_the_default() {
+        let v = json!({ "en": "Hello", "fr": "" });
+        assert_eq!(
+            resolve_locale(v.clone(), Some("fr"), Some("en")),
+            json!("Hello")
+        );
+        let v = json!({ "en": "Hello", "fr": "Bonjour" });
+        assert_eq!(resolve_locale(v, Some("fr"), Some("en")), json!("Bonjour"));
+    }
+}

@@ -1,0 +1,163 @@
+//! The crate-wide error: one enum whose variants carry what the caller needs, and one table
+//! ([`Error::code`], [`Error::status`]) giving each a stable snake_case code and an HTTP status.
+//!
+//! Infrastructure errors (database, I/O) come in through `#[from]` and are logged in full by
+//! the API layer but never shown to a client: their public message is generic.
+
+use serde::Serialize;
+
+use crate::schema::FieldError;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("content type `{0}` does not exist")]
+    TypeNotFound(String),
+
+    #[error("entry not found")]
+    EntryNotFound,
+
+    #[error("the entry is not valid")]
+    Validation(Vec<FieldError>),
+
+    #[error("the entry was changed by someone else: it is now at version {current}")]
+    VersionConflict { current: u64 },
+
+    #[error("{message}")]
+    InvalidQuery {
+        code: &'static str,
+        param: String,
+        message: String,
+    },
+
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+
+    #[error("the request body is larger than the limit of {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+
+    #[error("authentication is required")]
+    Unauthenticated,
+
+    #[error("this action is not allowed")]
+    Forbidden,
+
+    #[error("{0}")]
+    Config(String),
+
+    #[error("database error: {0}")]
+    Database(#[from] surrealdb::Error),
+
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Error::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Error::Internal(message.into())
+    }
+
+    /// The stable code clients match on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::TypeNotFound(_) => "type_not_found",
+            Error::EntryNotFound => "entry_not_found",
+            Error::Validation(_) => "validation_failed",
+            Error::VersionConflict { .. } => "version_conflict",
+            Error::InvalidQuery { code, .. } => code,
+            Error::BadRequest { code, .. } => code,
+            Error::Conflict { code, .. } => code,
+            Error::PayloadTooLarge { .. } => "payload_too_large",
+            Error::Unauthenticated => "unauthenticated",
+            Error::Forbidden => "forbidden",
+            Error::Config(_) => "config_error",
+            Error::Database(_) | Error::Io(_) | Error::Internal(_) => "internal_error",
+        }
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            Error::TypeNotFound(_) | Error::EntryNotFound => 404,
+            Error::Validation(_) => 422,
+            Error::VersionConflict { .. } | Error::Conflict { .. } => 409,
+            Error::InvalidQuery { .. } | Error::BadRequest { .. } => 400,
+            Error::PayloadTooLarge { .. } => 413,
+            Error::Unauthenticated => 401,
+            Error::Forbidden => 403,
+            Error::Config(_) | Error::Database(_) | Error::Io(_) | Error::Internal(_) => 500,
+        }
+    }
+
+    /// The body a client sees. Server-side failures say only that something went wrong.
+    pub fn body(&self) -> ErrorBody {
+        let message = if self.status() >= 500 {
+            "the server could not complete the request; it has been logged".to_owned()
+        } else {
+            self.to_string()
+        };
+        let fields = match self {
+            Error::Validation(errors) => Some(
+                errors
+                    .iter()
+                    .map(|e| {
+                        (
+                            e.path.clone(),
+                            FieldErrorBody {
+                                code: e.code,
+                                message: e.message.clone(),
+                            },
+                        )
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        };
+        let (param, current_version) = match self {
+            Error::InvalidQuery { param, .. } => (Some(param.clone()), None),
+            Error::VersionConflict { current } => (None, Some(*current)),
+            _ => (None, None),
+        };
+        ErrorBody {
+            code: self.code(),
+            message,
+            fields,
+            param,
+            current_version,
+        }
+    }
+}
+
+/// `{"code": "...", "message": "...", "fields": {"fields.title": {...}}}`.
+#[derive(Debug, Serialize)]
+pub struct ErrorBody {
+    pub code: &'static str,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fields: Option<indexmap::IndexMap<String, FieldErrorBody>>,
+    /// The query parameter at fault, for query errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub param: Option<String>,
+    /// The entry's version now, for a 409.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_version: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FieldErrorBody {
+    pub code: &'static str,
+    pub message: String,
+}

@@ -1,0 +1,176 @@
+//! Folio: a headless CMS in one binary.
+//!
+//! Content types are TOML files (`schema`); entries live in SurrealDB (`storage`) behind the
+//! content service (`content`), which the HTTP layer (`api`) exposes as an admin API and a
+//! delivery API. `serve` runs the whole server; the CLI (`cli`) wraps it and the offline
+//! commands. See ARCHITECTURE.md for the map and the rules between modules.
+
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod content;
+pub mod error;
+pub mod markdown;
+pub mod plugins;
+pub mod schema;
+pub mod storage;
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+
+use poem::listener::{Acceptor, Listener, TcpListener};
+
+pub use config::Config;
+pub use error::{Error, Result};
+
+use content::Content;
+use plugins::PluginHost;
+use storage::Store;
+
+/// Everything start-up prepares before the first request: the content types, the database
+/// with the schema applied, and the admin token.
+pub struct Prepared {
+    pub content: Content,
+    pub admin_token: String,
+}
+
+/// Loads the content types, checks their hooks, connects to the database and applies the
+/// schema (refusing destructive changes unless allowed).
+pub async fn prepare(config: &Config) -> Result<Prepared> {
+    let schema = load_schema(&config.content_types)?;
+    let plugins = PluginHost::default();
+    if let Err(errors) = plugins.check(&schema) {
+        let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        return Err(Error::Config(text.join("\n")));
+    }
+    std::fs::create_dir_all(&config.data_dir)?;
+    let store = Store::connect(config).await?;
+    let plan = store.plan_schema(&schema).await?;
+    if !plan.is_empty() {
+        tracing::info!("applying content-type changes:\n{plan}");
+    }
+    store.apply_schema(plan, config.allow_destructive).await?;
+    let admin_token = admin_token(config)?;
+    Ok(Prepared {
+        content: Content::new(store, Arc::new(schema), plugins, config.limits.max_count),
+        admin_token,
+    })
+}
+
+/// Reads and checks every content-type file.
+pub fn load_schema(dir: &Path) -> Result<schema::Schema> {
+    if !dir.is_dir() {
+        return Err(Error::Config(format!(
+            "content-type directory {} does not exist (set content_types in folio.toml, \
+             FOLIO_CONTENT_TYPES or --content-types)",
+            dir.display()
+        )));
+    }
+    schema::load_dir(dir).map_err(|errors| {
+        let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        Error::Config(format!(
+            "{} error(s) in content types:\n{}",
+            errors.len(),
+            text.join("\n")
+        ))
+    })
+}
+
+/// The configured admin token, or one generated once into `DATA_DIR/admin-token`.
+fn admin_token(config: &Config) -> Result<String> {
+    if let Some(token) = &config.admin_token {
+        if token.len() < 16 {
+            return Err(Error::Config(
+                "admin_token must be at least 16 characters".into(),
+            ));
+        }
+        return Ok(token.clone());
+    }
+    let path = config.data_dir.join("admin-token");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        let t = existing.trim().to_owned();
+        if t.len() >= 16 {
+            return Ok(t);
+        }
+    }
+    use rand::Rng;
+    let bytes: [u8; 32] = rand::rng().random();
+    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    write_private(&path, &token)?;
+    tracing::info!(
+        path = %path.display(),
+        "generated an admin token; send it as `Authorization: Bearer <token>`"
+    );
+    Ok(token)
+}
+
+fn write_private(path: &Path, contents: &str) -> Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options.open(path)?;
+    f.write_all(contents.as_bytes())?;
+    Ok(())
+}
+
+/// Runs the server on `acceptor` until `shutdown` completes, then lets in-flight requests
+/// finish and closes the database.
+pub async fn serve<A, F>(prepared: Prepared, config: Config, acceptor: A, shutdown: F) -> Result<()>
+where
+    A: Acceptor + 'static,
+    F: Future<Output = ()> + Send + 'static,
+{
+    let state = api::AppState::new(prepared.content.clone(), config, prepared.admin_token);
+    state.set_ready();
+    let app = api::app(state);
+    poem::Server::new_with_acceptor(acceptor)
+        .run_with_graceful_shutdown(app, shutdown, Some(std::time::Duration::from_secs(30)))
+        .await?;
+    prepared.content.store().clone().close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Binds `config.listen` and serves until SIGTERM or Ctrl-C.
+pub async fn run(config: Config) -> Result<()> {
+    let prepared = prepare(&config).await?;
+    let acceptor = TcpListener::bind(config.listen).into_acceptor().await?;
+    for addr in acceptor.local_addr() {
+        tracing::info!(
+            "listening on http://{} (delivery API /api/v1, admin API /admin/api/v1, docs /docs)",
+            addr.0
+        );
+    }
+    serve(prepared, config, acceptor, shutdown_signal()).await
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

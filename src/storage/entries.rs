@@ -1,0 +1,392 @@
+//! Reads and writes of single entries and batches of them.
+//!
+//! Writes that must agree with each other (an entry and its published snapshot, a version
+//! check and the change it guards) run in one transaction, with `THROW` turning a failed
+//! check into a rollback.
+
+use serde_json::{Map, Value};
+use surrealdb::types::RecordId;
+
+use super::{Store, delivery_table, entry_table, ident, record_key, take_rows};
+use crate::error::{Error, Result};
+use crate::schema::{ContentType, FieldError};
+
+/// One stored row: metadata columns and fields side by side, `id` being the entry id.
+pub type Row = Map<String, Value>;
+
+/// What a guarded write found.
+#[derive(Debug)]
+pub enum WriteOutcome {
+    Written(Row),
+    NotFound,
+    /// The stored version is not the one the caller read.
+    Conflict {
+        current: u64,
+    },
+}
+
+const VERSION_CONFLICT: &str = "folio:version_conflict";
+const NOT_FOUND: &str = "folio:not_found";
+
+impl Store {
+    /// One entry by id from `table`.
+    pub async fn get_row(&self, table: &str, id: &str) -> Result<Option<Row>> {
+        let mut res = self
+            .counted()
+            .query("SELECT * FROM type::record($tb, $id)")
+            .bind(("tb", table.to_owned()))
+            .bind(("id", id.to_owned()))
+            .await?;
+        Ok(take_rows(&mut res, 0)?.into_iter().next().map(normalize_id))
+    }
+
+    /// Many entries by id from `table` in one query, in no particular order.
+    pub async fn get_rows(&self, table: &str, ids: &[String]) -> Result<Vec<Row>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let records: Vec<RecordId> = ids
+            .iter()
+            .map(|id| RecordId::new(table.to_owned(), id.clone()))
+            .collect();
+        let mut res = self
+            .counted()
+            .query("SELECT * FROM $records")
+            .bind(("records", records))
+            .await?;
+        Ok(take_rows(&mut res, 0)?
+            .into_iter()
+            .map(normalize_id)
+            .collect())
+    }
+
+    /// Which of `ids` exist in `table`.
+    pub async fn existing_ids(&self, table: &str, ids: &[String]) -> Result<Vec<String>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let records: Vec<RecordId> = ids
+            .iter()
+            .map(|id| RecordId::new(table.to_owned(), id.clone()))
+            .collect();
+        let mut res = self
+            .counted()
+            .query("SELECT id FROM $records")
+            .bind(("records", records))
+            .await?;
+        Ok(take_rows(&mut res, 0)?
+            .into_iter()
+            .filter_map(|r| r.get("id").and_then(Value::as_str).map(record_key))
+            .collect())
+    }
+
+    /// The first row of `table` whose `field` equals `value` (a unique field, so at most one).
+    pub async fn find_row(&self, table: &str, field: &str, value: Value) -> Result<Option<Row>> {
+        let q = format!(
+            "SELECT * FROM {} WHERE {} = $value LIMIT 1",
+            ident(table)?,
+            ident(field)?
+        );
+        let mut res = self.counted().query(q).bind(("value", value)).await?;
+        Ok(take_rows(&mut res, 0)?.into_iter().next().map(normalize_id))
+    }
+
+    /// Ids of rows in `table` whose `field` equals any of `values` (unique-field lookups for
+    /// import), as value → id.
+    pub async fn ids_by_field(
+        &self,
+        table: &str,
+        field: &str,
+        values: Vec<Value>,
+    ) -> Result<Vec<(Value, String)>> {
+        if values.is_empty() {
+            return Ok(Vec::new());
+        }
+        let q = format!(
+            "SELECT id, {f} AS v FROM {t} WHERE {f} IN $values",
+            t = ident(table)?,
+            f = ident(field)?
+        );
+        let mut res = self.counted().query(q).bind(("values", values)).await?;
+        Ok(take_rows(&mut res, 0)?
+            .into_iter()
+            .filter_map(|mut r| {
+                let id = r.get("id").and_then(Value::as_str).map(record_key)?;
+                Some((r.remove("v").unwrap_or(Value::Null), id))
+            })
+            .collect())
+    }
+
+    /// Whether a row of `table` other than `except` has `field = value`.
+    pub async fn value_taken(
+        &self,
+        table: &str,
+        field: &str,
+        value: &str,
+        except: Option<&str>,
+    ) -> Result<bool> {
+        let q = format!(
+            "SELECT id FROM {} WHERE {} = $value LIMIT 2",
+            ident(table)?,
+            ident(field)?
+        );
+        let mut res = self
+            .counted()
+            .query(q)
+            .bind(("value", value.to_owned()))
+            .await?;
+        Ok(take_rows(&mut res, 0)?.into_iter().any(|r| {
+            r.get("id")
+                .and_then(Value::as_str)
+                .map(record_key)
+                .as_deref()
+                != except
+        }))
+    }
+
+    /// Creates an entry; for a type without drafts the row is its published state too.
+    pub async fn create_entry(&self, ct: &ContentType, id: &str, row: Row) -> Result<Row> {
+        let mut res = self
+            .counted()
+            .query("CREATE type::record($tb, $id) CONTENT $row")
+            .bind(("tb", entry_table(&ct.id)))
+            .bind(("id", id.to_owned()))
+            .bind(("row", Value::Object(strip_nulls(row))))
+            .await?;
+        check(&mut res, ct)?;
+        take_rows(&mut res, 0)?
+            .into_iter()
+            .next()
+            .map(normalize_id)
+            .ok_or_else(|| Error::internal("create returned nothing"))
+    }
+
+    /// Replaces an entry's row if its version is still `expected`. With `publish`, the row's
+    /// fields also become the published snapshot (types with drafts) in the same transaction;
+    /// with `unpublish`, the snapshot is removed.
+    pub async fn write_entry(
+        &self,
+        ct: &ContentType,
+        id: &str,
+        expected: u64,
+        row: Row,
+        snapshot: Snapshot,
+    ) -> Result<WriteOutcome> {
+        let snapshot_stmt = match (&snapshot, ct.drafts) {
+            (Snapshot::Publish(_), true) => "UPSERT type::record($pub, $id) CONTENT $snapshot;",
+            (Snapshot::Unpublish, true) => "DELETE type::record($pub, $id);",
+            _ => "",
+        };
+        let script = format!(
+            "BEGIN;
+             LET $current = (SELECT VALUE version FROM type::record($tb, $id))[0];
+             IF $current = NONE {{ THROW '{NOT_FOUND}' }};
+             IF $current != $expected {{ THROW '{VERSION_CONFLICT}:' + <string>$current }};
+             UPDATE type::record($tb, $id) CONTENT $row RETURN AFTER;
+             {snapshot_stmt}
+             COMMIT;"
+        );
+        let snapshot_row = match snapshot {
+            Snapshot::Publish(s) => strip_nulls(s),
+            _ => Map::new(),
+        };
+        let mut res = self
+            .counted()
+            .query(script)
+            .bind(("tb", entry_table(&ct.id)))
+            .bind(("pub", delivery_table(ct)))
+            .bind(("id", id.to_owned()))
+            .bind(("expected", expected))
+            .bind(("row", Value::Object(strip_nulls(row))))
+            .bind(("snapshot", Value::Object(snapshot_row)))
+            .await?;
+        if let Some(outcome) = thrown(&mut res)? {
+            return Ok(outcome);
+        }
+        check(&mut res, ct)?;
+        // Statement 0 is BEGIN; the UPDATE is the fifth.
+        let row = take_rows(&mut res, 4)?
+            .into_iter()
+            .next()
+            .map(normalize_id)
+            .ok_or_else(|| Error::internal("update returned nothing"))?;
+        Ok(WriteOutcome::Written(row))
+    }
+
+    /// Deletes an entry and its published snapshot, if its version is still `expected` (or
+    /// unconditionally with `None`).
+    pub async fn delete_entry(
+        &self,
+        ct: &ContentType,
+        id: &str,
+        expected: Option<u64>,
+    ) -> Result<WriteOutcome> {
+        let pub_stmt = if ct.drafts {
+            "DELETE type::record($pub, $id);"
+        } else {
+            ""
+        };
+        let script = format!(
+            "BEGIN;
+             LET $current = (SELECT VALUE version FROM type::record($tb, $id))[0];
+             IF $current = NONE {{ THROW '{NOT_FOUND}' }};
+             IF $expected != NONE AND $current != $expected {{ THROW '{VERSION_CONFLICT}:' + <string>$current }};
+             DELETE type::record($tb, $id);
+             {pub_stmt}
+             COMMIT;"
+        );
+        let mut res = self
+            .counted()
+            .query(script)
+            .bind(("tb", entry_table(&ct.id)))
+            .bind(("pub", delivery_table(ct)))
+            .bind(("id", id.to_owned()))
+            .bind(("expected", expected))
+            .await?;
+        if let Some(outcome) = thrown(&mut res)? {
+            return Ok(outcome);
+        }
+        check(&mut res, ct)?;
+        Ok(WriteOutcome::Written(Row::new()))
+    }
+
+    /// Inserts many new entries (and their published snapshots) in one query. On any failure
+    /// nothing of the batch is written, and the caller retries row by row to find the culprit.
+    pub async fn insert_entries(
+        &self,
+        ct: &ContentType,
+        rows: Vec<Row>,
+        snapshots: Vec<Row>,
+    ) -> Result<()> {
+        let rows: Vec<Value> = rows
+            .into_iter()
+            .map(|r| Value::Object(strip_nulls(r)))
+            .collect();
+        let snapshots: Vec<Value> = snapshots
+            .into_iter()
+            .map(|r| Value::Object(strip_nulls(r)))
+            .collect();
+        let mut script = format!(
+            "BEGIN; INSERT INTO {} $rows RETURN NONE;",
+            ident(&entry_table(&ct.id))?
+        );
+        if ct.drafts && !snapshots.is_empty() {
+            script.push_str(&format!(
+                " INSERT INTO {} $snapshots RETURN NONE;",
+                ident(&delivery_table(ct))?
+            ));
+        }
+        script.push_str(" COMMIT;");
+        let mut res = self
+            .counted()
+            .query(script)
+            .bind(("rows", rows))
+            .bind(("snapshots", snapshots))
+            .await?;
+        check(&mut res, ct)
+    }
+}
+
+/// What a write does to the published snapshot.
+#[derive(Debug)]
+pub enum Snapshot {
+    Keep,
+    Publish(Row),
+    Unpublish,
+}
+
+/// Rows come back with `id` as a record id; callers see the bare entry id.
+fn normalize_id(mut row: Row) -> Row {
+    if let Some(Value::String(id)) = row.get("id") {
+        let key = record_key(id);
+        row.insert("id".into(), Value::String(key));
+    }
+    row
+}
+
+/// NONE, not NULL, marks an absent value in storage.
+fn strip_nulls(mut row: Row) -> Row {
+    row.retain(|_, v| !v.is_null());
+    row
+}
+
+/// Turns our own `THROW`s into outcomes.
+fn thrown(res: &mut surrealdb::IndexedResults) -> Result<Option<WriteOutcome>> {
+    let errors = res.take_errors();
+    for e in errors.values() {
+        let text = e.to_string();
+        if text.contains(NOT_FOUND) {
+            return Ok(Some(WriteOutcome::NotFound));
+        }
+        if let Some(pos) = text.find(VERSION_CONFLICT) {
+            let rest = &text[pos + VERSION_CONFLICT.len()..];
+            let digits: String = rest
+                .trim_start_matches(':')
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            return Ok(Some(WriteOutcome::Conflict {
+                current: digits.parse().unwrap_or(0),
+            }));
+        }
+    }
+    // Not ours: put the first back as an error for `check`.
+    match errors.into_iter().next() {
+        Some((_, e)) => Err(map_db_error(e, None)),
+        None => Ok(None),
+    }
+}
+
+/// Fails with the first statement error, mapped to a client error where it is the client's.
+fn check(res: &mut surrealdb::IndexedResults, ct: &ContentType) -> Result<()> {
+    match res.take_errors().into_iter().next() {
+        Some((_, e)) => Err(map_db_error(e, Some(ct))),
+        None => Ok(()),
+    }
+}
+
+/// A unique-index violation becomes a validation error on the field; anything else stays an
+/// internal error (its text is logged, never shown).
+fn map_db_error(e: surrealdb::Error, ct: Option<&ContentType>) -> Error {
+    let text = e.to_string();
+    if let Some(field) = unique_violation_field(&text)
+        && ct.is_none_or(|ct| ct.field(&field).is_some())
+    {
+        return Error::Validation(vec![FieldError {
+            path: format!("fields.{field}"),
+            code: "not_unique",
+            message: format!("another entry already uses this {field}"),
+        }]);
+    }
+    Error::Database(e)
+}
+
+/// SurrealDB reports "Database index `idx_slug` already contains ...".
+fn unique_violation_field(text: &str) -> Option<String> {
+    let start = text.find("index `idx_")? + "index `idx_".len();
+    let rest = &text[start..];
+    if !text.contains("already contains") {
+        return None;
+    }
+    rest.find('`').map(|end| rest[..end].to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn unique_violations_name_the_field() {
+        let text =
+            "Database index `idx_slug` already contains 'hello', with record `entry_article:x`";
+        assert_eq!(unique_violation_field(text).as_deref(), Some("slug"));
+        assert_eq!(unique_violation_field("something else"), None);
+    }
+
+    #[test]
+    fn nulls_are_not_stored() {
+        let row = json!({ "a": null, "b": 1 }).as_object().cloned().unwrap();
+        assert_eq!(Value::Object(strip_nulls(row)), json!({ "b": 1 }));
+    }
+}

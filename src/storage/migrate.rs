@@ -1,0 +1,427 @@
+//! Schema migrations: the database layout derived from the content types, compared with what
+//! was applied last time, applied as the smallest set of DDL statements.
+//!
+//! The applied layout is kept in `folio_schema:current` as a map from a stable key
+//! (`entry_article/field/title`) to the statement that created it, plus each field's storage
+//! kind. Re-running a `DEFINE INDEX` rebuilds the index, so start-up runs only the statements
+//! that changed: with nothing changed, start-up sends one read.
+
+use std::collections::BTreeMap;
+
+use super::{Store, delivery_table, entry_table, ident, take_json};
+use crate::error::{Error, Result};
+use crate::schema::{ContentType, Field, FieldType, Schema};
+use serde::{Deserialize, Serialize};
+
+const STATE_RECORD: &str = "current";
+
+/// What a start-up would change, in order.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub changes: Vec<Change>,
+    desired: AppliedState,
+    statements: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub description: String,
+    /// Applying it loses stored data.
+    pub destructive: bool,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    pub fn destructive(&self) -> impl Iterator<Item = &Change> {
+        self.changes.iter().filter(|c| c.destructive)
+    }
+}
+
+impl std::fmt::Display for Plan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.changes.is_empty() {
+            return writeln!(f, "The database is up to date with the content types.");
+        }
+        for c in &self.changes {
+            let mark = if c.destructive { "!" } else { "+" };
+            writeln!(f, "  {mark} {}", c.description)?;
+        }
+        Ok(())
+    }
+}
+
+/// The layout as applied: statement per key, and each table's fields with their kinds.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+struct AppliedState {
+    statements: BTreeMap<String, String>,
+    /// table → field → storage kind
+    fields: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// The SurrealQL type a field is stored as. Nested and per-locale values are validated by the
+/// schema module before they get here, so the database only checks the outer shape.
+fn storage_kind(f: &Field) -> &'static str {
+    if f.localized {
+        return "any";
+    }
+    match &f.ty {
+        FieldType::Text
+        | FieldType::LongText
+        | FieldType::Markdown
+        | FieldType::Uid { .. }
+        | FieldType::Email
+        | FieldType::Url
+        | FieldType::Enum { .. }
+        | FieldType::Date
+        | FieldType::Datetime => "option<string>",
+        FieldType::Integer => "option<int>",
+        FieldType::Float => "option<number>",
+        FieldType::Boolean => "option<bool>",
+        FieldType::Relation { many: false, .. } | FieldType::Media { many: false, .. } => {
+            "option<string>"
+        }
+        FieldType::Relation { many: true, .. } | FieldType::Media { many: true, .. } => {
+            "option<array<string>>"
+        }
+        FieldType::Json | FieldType::Group { .. } | FieldType::Repeater { .. } => "any",
+    }
+}
+
+/// Fields worth an index in the delivery table: what lists sort and filter on.
+fn delivery_indexed(f: &Field) -> bool {
+    !f.localized
+        && matches!(
+            f.ty,
+            FieldType::Uid { .. }
+                | FieldType::Integer
+                | FieldType::Float
+                | FieldType::Boolean
+                | FieldType::Date
+                | FieldType::Datetime
+                | FieldType::Enum { .. }
+                | FieldType::Relation { many: false, .. }
+        )
+}
+
+fn desired_state(schema: &Schema) -> Result<AppliedState> {
+    let mut state = AppliedState::default();
+    for ct in schema.types() {
+        let entry = entry_table(&ct.id);
+        define_table(&mut state, ct, &entry, true)?;
+        if ct.drafts {
+            define_table(&mut state, ct, &delivery_table(ct), false)?;
+        }
+    }
+    Ok(state)
+}
+
+fn define_table(
+    state: &mut AppliedState,
+    ct: &ContentType,
+    table: &str,
+    is_entry_table: bool,
+) -> Result<()> {
+    let t = ident(table)?;
+    let mut put = |key: String, stmt: String| {
+        state.statements.insert(format!("{table}/{key}"), stmt);
+    };
+    put("table".into(), format!("DEFINE TABLE {t} SCHEMAFULL"));
+    let mut meta = vec![
+        ("version", "int"),
+        ("created_at", "string"),
+        ("updated_at", "string"),
+        ("published_at", "option<string>"),
+        ("created_by", "option<string>"),
+        ("updated_by", "option<string>"),
+    ];
+    if is_entry_table {
+        meta.push(("status", "string"));
+    }
+    for (name, kind) in &meta {
+        put(
+            format!("meta/{name}"),
+            format!("DEFINE FIELD {name} ON {t} TYPE {kind}"),
+        );
+    }
+    for index in ["created_at", "updated_at", "published_at"] {
+        put(
+            format!("index/{index}"),
+            format!("DEFINE INDEX idx_{index} ON {t} FIELDS {index}"),
+        );
+    }
+    let mut kinds = BTreeMap::new();
+    for f in &ct.fields {
+        let name = ident(&f.name)?;
+        let kind = storage_kind(f);
+        kinds.insert(f.name.clone(), kind.to_owned());
+        put(
+            format!("field/{}", f.name),
+            format!("DEFINE FIELD {name} ON {t} TYPE {kind}"),
+        );
+        let index = format!("idx_{}", f.name);
+        if f.rules.unique {
+            put(
+                format!("index/{}", f.name),
+                format!("DEFINE INDEX {index} ON {t} FIELDS {name} UNIQUE"),
+            );
+        } else if delivery_indexed(f)
+            && (!is_entry_table || !ct.drafts || matches!(f.ty, FieldType::Relation { .. }))
+        {
+            put(
+                format!("index/{}", f.name),
+                format!("DEFINE INDEX {index} ON {t} FIELDS {name}"),
+            );
+        }
+    }
+    state.fields.insert(table.to_owned(), kinds);
+    Ok(())
+}
+
+impl Store {
+    async fn applied_state(&self) -> Result<AppliedState> {
+        let mut res = self
+            .counted()
+            .query(
+                "DEFINE TABLE IF NOT EXISTS folio_schema SCHEMALESS; \
+                 SELECT VALUE state FROM type::record('folio_schema', $id)",
+            )
+            .bind(("id", STATE_RECORD))
+            .await?;
+        match take_json(&mut res, 1)? {
+            serde_json::Value::Array(mut v) if !v.is_empty() => {
+                serde_json::from_value(v.swap_remove(0))
+                    .map_err(|e| Error::internal(format!("stored schema state unreadable: {e}")))
+            }
+            _ => Ok(AppliedState::default()),
+        }
+    }
+
+    /// Works out what applying `schema` would change.
+    pub async fn plan_schema(&self, schema: &Schema) -> Result<Plan> {
+        let applied = self.applied_state().await?;
+        let desired = desired_state(schema)?;
+        let mut plan = Plan {
+            desired: desired.clone(),
+            ..Plan::default()
+        };
+
+        // Tables and fields that go away, or change kind, lose data if they hold any.
+        for (table, old_fields) in &applied.fields {
+            let Some(new_fields) = desired.fields.get(table) else {
+                let n = self.count_rows(table).await?;
+                plan.changes.push(Change {
+                    description: format!("remove table `{table}` ({n} rows)"),
+                    destructive: n > 0,
+                });
+                plan.statements
+                    .push(format!("REMOVE TABLE IF EXISTS {}", ident(table)?));
+                continue;
+            };
+            for (field, old_kind) in old_fields {
+                let renamed_to = renamed_to(schema, table, field);
+                match (new_fields.get(field), renamed_to) {
+                    (_, Some(new)) if !old_fields.contains_key(&new) => {
+                        plan.changes.push(Change {
+                            description: format!("rename `{table}.{field}` to `{new}`"),
+                            destructive: false,
+                        });
+                        // The new field is defined first (statements below are ordered).
+                        plan.statements.push(format!(
+                            "DEFINE FIELD OVERWRITE {} ON {} TYPE {}",
+                            ident(&new)?,
+                            ident(table)?,
+                            desired.fields[table][&new]
+                        ));
+                        plan.statements.push(format!(
+                            "UPDATE {t} SET {n} = {o}, {o} = NONE WHERE {o} != NONE RETURN NONE",
+                            t = ident(table)?,
+                            n = ident(&new)?,
+                            o = ident(field)?
+                        ));
+                        plan.statements.push(format!(
+                            "REMOVE FIELD IF EXISTS {} ON {}",
+                            ident(field)?,
+                            ident(table)?
+                        ));
+                    }
+                    (None, _) => {
+                        let n = self.count_values(table, field).await?;
+                        plan.changes.push(Change {
+                            description: format!(
+                                "remove field `{table}.{field}` ({n} values would be lost)"
+                            ),
+                            destructive: n > 0,
+                        });
+                        plan.statements.push(format!(
+                            "UPDATE {t} SET {f} = NONE WHERE {f} != NONE RETURN NONE",
+                            t = ident(table)?,
+                            f = ident(field)?
+                        ));
+                        plan.statements.push(format!(
+                            "REMOVE FIELD IF EXISTS {} ON {}",
+                            ident(field)?,
+                            ident(table)?
+                        ));
+                    }
+                    (Some(new_kind), _) if new_kind != old_kind => {
+                        let n = self.count_values(table, field).await?;
+                        plan.changes.push(Change {
+                            description: format!(
+                                "change `{table}.{field}` from {old_kind} to {new_kind} \
+                                 ({n} values would be lost)"
+                            ),
+                            destructive: n > 0,
+                        });
+                        plan.statements.push(format!(
+                            "UPDATE {t} SET {f} = NONE WHERE {f} != NONE RETURN NONE",
+                            t = ident(table)?,
+                            f = ident(field)?
+                        ));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        // Statements that are new or different.
+        for (key, stmt) in &desired.statements {
+            if applied.statements.get(key) != Some(stmt) {
+                let overwrite = stmt.replacen("DEFINE TABLE ", "DEFINE TABLE OVERWRITE ", 1);
+                let overwrite = overwrite
+                    .replacen("DEFINE FIELD ", "DEFINE FIELD OVERWRITE ", 1)
+                    .replacen("DEFINE INDEX ", "DEFINE INDEX OVERWRITE ", 1);
+                if !applied.statements.contains_key(key) || !key.ends_with("/table") {
+                    plan.changes.push(Change {
+                        description: describe(key, applied.statements.contains_key(key)),
+                        destructive: false,
+                    });
+                }
+                plan.statements.push(overwrite);
+            }
+        }
+        // Indexes that are no longer wanted.
+        for key in applied.statements.keys() {
+            if key.contains("/index/") && !desired.statements.contains_key(key) {
+                let (table, rest) = key.split_once('/').unwrap_or((key, ""));
+                let name = rest.rsplit('/').next().unwrap_or(rest);
+                if desired.fields.contains_key(table) {
+                    plan.changes.push(Change {
+                        description: format!("drop index on `{table}.{name}`"),
+                        destructive: false,
+                    });
+                    plan.statements.push(format!(
+                        "REMOVE INDEX IF EXISTS {} ON {}",
+                        ident(&format!("idx_{name}"))?,
+                        ident(table)?
+                    ));
+                }
+            }
+        }
+        // Statements were pushed in discovery order; removals first would drop a field a
+        // rename still reads, so keep the order as built: renames, then removals, then defines.
+        Ok(plan)
+    }
+
+    /// Applies `plan` (from [`Store::plan_schema`]); refuses destructive changes unless allowed.
+    pub async fn apply_schema(&self, plan: Plan, allow_destructive: bool) -> Result<()> {
+        if !allow_destructive && plan.destructive().next().is_some() {
+            let lines: Vec<String> = plan
+                .destructive()
+                .map(|c| format!("  ! {}", c.description))
+                .collect();
+            return Err(Error::Config(format!(
+                "the content types would drop stored data:\n{}\n\
+                 Add `renamed_from = \"old_name\"` to a renamed field, restore the removed \
+                 fields, or start with --allow-destructive to accept the loss.",
+                lines.join("\n")
+            )));
+        }
+        if plan.statements.is_empty() {
+            return Ok(());
+        }
+        let mut script = String::from("BEGIN;\n");
+        for stmt in &plan.statements {
+            script.push_str(stmt);
+            script.push_str(";\n");
+        }
+        script.push_str(
+            "UPSERT type::record('folio_schema', $id) CONTENT { state: $state };\nCOMMIT;\n",
+        );
+        let state = serde_json::to_value(&plan.desired)
+            .map_err(|e| Error::internal(format!("schema state: {e}")))?;
+        let mut res = self
+            .counted()
+            .query(script)
+            .bind(("id", STATE_RECORD))
+            .bind(("state", state))
+            .await?;
+        let errors = res.take_errors();
+        if let Some((_, e)) = errors.into_iter().next() {
+            return Err(Error::Config(format!(
+                "applying the content types to the database failed: {e}"
+            )));
+        }
+        Ok(())
+    }
+
+    async fn count_rows(&self, table: &str) -> Result<u64> {
+        let q = format!("SELECT count() FROM {} GROUP ALL", ident(table)?);
+        let mut res = self.counted().query(q).await?;
+        Ok(count_of(take_json(&mut res, 0)?))
+    }
+
+    async fn count_values(&self, table: &str, field: &str) -> Result<u64> {
+        let q = format!(
+            "SELECT count() FROM {} WHERE {} != NONE GROUP ALL",
+            ident(table)?,
+            ident(field)?
+        );
+        let mut res = self.counted().query(q).await?;
+        Ok(count_of(take_json(&mut res, 0)?))
+    }
+}
+
+pub(crate) fn count_of(v: serde_json::Value) -> u64 {
+    let row = match v {
+        serde_json::Value::Array(a) => a.into_iter().next(),
+        other => Some(other),
+    };
+    row.and_then(|r| r.get("count").and_then(serde_json::Value::as_u64))
+        .unwrap_or(0)
+}
+
+/// The field of the same table whose `renamed_from` names `old`.
+fn renamed_to(schema: &Schema, table: &str, old: &str) -> Option<String> {
+    schema
+        .types()
+        .filter(|ct| entry_table(&ct.id) == table || delivery_table(ct) == table)
+        .flat_map(|ct| ct.fields.iter())
+        .find(|f| f.renamed_from.as_deref() == Some(old))
+        .map(|f| f.name.clone())
+}
+
+fn describe(key: &str, existed: bool) -> String {
+    let verb = if existed { "update" } else { "add" };
+    let parts: Vec<&str> = key.split('/').collect();
+    match parts.as_slice() {
+        [table, "table"] => format!("{verb} table `{table}`"),
+        [table, "field", f] => format!("{verb} field `{table}.{f}`"),
+        [table, "meta", f] => format!("{verb} column `{table}.{f}`"),
+        [table, "index", f] => format!("{verb} index on `{table}.{f}`"),
+        _ => format!("{verb} `{key}`"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn count_is_read_from_a_grouped_row() {
+        assert_eq!(count_of(json!([{ "count": 7 }])), 7);
+        assert_eq!(count_of(json!([])), 0);
+    }
+}

@@ -1,0 +1,176 @@
+//! Storage: the only module that writes SurrealQL.
+//!
+//! It owns the connection (embedded SurrealKV, `mem://`, or a `ws://` server), the database
+//! layout derived from the content types (see [`layout`]), schema migrations applied at
+//! start-up, and the queries behind entries and lists. Every value reaches SurrealDB as a
+//! bound parameter; identifiers spliced into query text come only from validated content-type
+//! files (never from a request), and go through [`ident`].
+//!
+//! Layout, per content type `T`:
+//! - `entry_T`: every entry's working copy (the draft, for types with drafts) and metadata;
+//! - `published_T`: the published snapshots, for types with `drafts = true` (for the others
+//!   the delivery API reads `entry_T` directly, every saved entry being published).
+//!
+//! Fields sit at the top level of a row beside the metadata columns (`version`, `status`,
+//! `created_at`, ...), whose names content types may not use. Datetimes are stored as RFC 3339
+//! UTC strings of fixed width, so string order is time order; relations as entry id strings.
+//! Absent values are stored as NONE, never NULL.
+
+mod entries;
+mod list;
+mod migrate;
+
+use std::sync::Arc;
+
+use surrealdb::Surreal;
+use surrealdb::engine::any::{self, Any};
+use surrealdb::opt::auth::Root;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+
+pub use entries::{Row, Snapshot, WriteOutcome};
+pub use list::{Cursor, ListPlan, ListResult, Total};
+pub use migrate::{Change, Plan};
+
+/// A handle on the database. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    db: Arc<Surreal<Any>>,
+    /// Counts every query sent, so tests can check that list pages batch their reads.
+    queries: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Store {
+    /// Connects to the configured database and selects the namespace and database.
+    pub async fn connect(config: &Config) -> Result<Store> {
+        let url = config.database_url();
+        if let Some(path) = url.strip_prefix("surrealkv://") {
+            std::fs::create_dir_all(path)?;
+        }
+        let db = any::connect(url.as_str()).await?;
+        if let (Some(user), Some(pass)) = (&config.database_username, &config.database_password) {
+            db.signin(Root {
+                username: user.clone(),
+                password: pass.clone(),
+            })
+            .await?;
+        }
+        db.use_ns(config.database_namespace.as_str())
+            .use_db(config.database_name.as_str())
+            .await?;
+        Ok(Store {
+            db: Arc::new(db),
+            queries: Arc::default(),
+        })
+    }
+
+    /// True when the database answers a trivial query.
+    pub async fn ping(&self) -> bool {
+        self.db.query("RETURN true").await.is_ok()
+    }
+
+    /// The number of queries sent so far.
+    pub fn query_count(&self) -> u64 {
+        self.queries.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn counted(&self) -> &Surreal<Any> {
+        self.queries
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        &self.db
+    }
+
+    /// Waits for pending writes to reach disk. The embedded engine syncs on drop; this gives
+    /// shutdown a point to log from.
+    pub async fn close(self) {
+        drop(self.db);
+    }
+}
+
+/// Quotes an identifier from a content-type file for splicing into SurrealQL. Only the
+/// characters the schema loader lets through are accepted, so nothing can break out of the
+/// backticks.
+pub(crate) fn ident(name: &str) -> Result<String> {
+    if !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+    {
+        Ok(format!("`{name}`"))
+    } else {
+        Err(Error::internal(format!("refusing identifier {name:?}")))
+    }
+}
+
+/// The table holding every entry of a type (drafts included).
+pub fn entry_table(type_id: &str) -> String {
+    format!("entry_{type_id}")
+}
+
+/// The table the delivery API reads for a type.
+pub fn delivery_table(ct: &crate::schema::ContentType) -> String {
+    if ct.drafts {
+        format!("published_{}", ct.id)
+    } else {
+        entry_table(&ct.id)
+    }
+}
+
+/// Turns a SurrealDB record id as JSON (`` `entry_article`:`01H...` ``) into our entry id.
+pub(crate) fn record_key(id: &str) -> String {
+    let key = id.rsplit_once(':').map_or(id, |(_, k)| k);
+    key.trim_matches(|c| c == '`' || c == '⟨' || c == '⟩')
+        .to_owned()
+}
+
+/// Takes statement `index` of a response as JSON.
+pub(crate) fn take_json(
+    response: &mut surrealdb::IndexedResults,
+    index: usize,
+) -> Result<serde_json::Value> {
+    Ok(response
+        .take::<surrealdb::types::Value>(index)?
+        .into_json_value())
+}
+
+/// Takes statement `index` of a response as a list of JSON objects.
+pub(crate) fn take_rows(
+    response: &mut surrealdb::IndexedResults,
+    index: usize,
+) -> Result<Vec<serde_json::Map<String, serde_json::Value>>> {
+    match take_json(response, index)? {
+        serde_json::Value::Array(items) => Ok(items
+            .into_iter()
+            .filter_map(|v| match v {
+                serde_json::Value::Object(o) => Some(o),
+                _ => None,
+            })
+            .collect()),
+        serde_json::Value::Object(o) => Ok(vec![o]),
+        _ => Ok(Vec::new()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_are_quoted_and_checked() {
+        assert_eq!(
+            ident("entry_site-settings").unwrap(),
+            "`entry_site-settings`"
+        );
+        assert!(ident("a`; DELETE x; --").is_err());
+        assert!(ident("").is_err());
+        assert!(ident("Title").is_err());
+    }
+
+    #[test]
+    fn record_keys_are_extracted() {
+        assert_eq!(record_key("`entry_article`:`01HZ`"), "01HZ");
+        assert_eq!(record_key("entry_tag:⟨01HZ⟩"), "01HZ");
+        assert_eq!(record_key("entry_tag:ABC"), "ABC");
+    }
+}
