@@ -204,7 +204,9 @@ async fn run(command: Command, config: Config) -> Result<ExitCode> {
                 report.imported as f64 / secs.max(0.001),
                 report.errors.len()
             );
-            prepared.content.store().clone().close().await;
+            let store = prepared.content.store().clone();
+            drop(prepared);
+            store.close().await;
             Ok(if report.errors.is_empty() {
                 ExitCode::SUCCESS
             } else {
@@ -230,6 +232,9 @@ async fn run(command: Command, config: Config) -> Result<ExitCode> {
                 }
             };
             eprintln!("exported {n} {type_id} entries");
+            let store = prepared.content.store().clone();
+            drop(prepared);
+            store.close().await;
             Ok(ExitCode::SUCCESS)
         }
     }

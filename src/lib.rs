@@ -128,15 +128,17 @@ where
     A: Acceptor + 'static,
     F: Future<Output = ()> + Send + 'static,
 {
-    let state = api::AppState::new(prepared.content.clone(), config, prepared.admin_token);
+    let store = prepared.content.store().clone();
+    let state = api::AppState::new(prepared.content, config, prepared.admin_token);
     state.set_ready();
     let app = api::app(state);
-    poem::Server::new_with_acceptor(acceptor)
+    let served = poem::Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(app, shutdown, Some(std::time::Duration::from_secs(30)))
-        .await?;
-    prepared.content.store().clone().close().await;
+        .await;
+    // The app (and every handle it held) is gone: close the database for good.
+    store.close().await;
     tracing::info!("stopped");
-    Ok(())
+    Ok(served?)
 }
 
 /// Binds `config.listen` and serves until SIGTERM or Ctrl-C.

@@ -209,7 +209,7 @@ pub(crate) fn query_pairs(req: &Request) -> Result<Vec<(String, String)>, Error>
         .map_err(|_| Error::bad_request("invalid_query", "the query string is not valid"))
 }
 
-/// Reads a JSON body no larger than the configured limit.
+/// Reads a JSON object body no larger than the configured limit.
 pub(crate) async fn read_json<T: serde::de::DeserializeOwned>(
     body: poem::Body,
     limit: usize,
@@ -224,14 +224,18 @@ pub(crate) async fn read_json<T: serde::de::DeserializeOwned>(
             "the request needs a JSON body",
         ));
     }
-    serde_json::from_slice(&bytes).map_err(|e| {
-        let code = if e.is_syntax() || e.is_eof() {
-            "invalid_json"
-        } else {
-            "invalid_body"
-        };
-        Error::bad_request(code, format!("the body is not valid: {e}"))
-    })
+    let value: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| Error::bad_request("invalid_json", format!("the body is not JSON: {e}")))?;
+    // Derived structs also deserialize from arrays, by position: `[{...}, null, true]` would
+    // be read as fields, version and publish. Bodies are objects, so anything else is refused.
+    if !value.is_object() {
+        return Err(Error::bad_request(
+            "invalid_body",
+            "the body must be a JSON object",
+        ));
+    }
+    serde_json::from_value(value)
+        .map_err(|e| Error::bad_request("invalid_body", format!("the body is not valid: {e}")))
 }
 
 /// Compares secrets without leaking where they differ through timing.

@@ -104,16 +104,15 @@ impl Content {
 
     /// One entry's working copy (drafts included).
     pub async fn get_entry(&self, ct: &ContentType, id: &str) -> Result<Entry> {
+        let id = &entry_id(id)?;
         let row = self.load(ct, id).await?;
         Ok(admin_entry(ct, row))
     }
 
     async fn load(&self, ct: &ContentType, id: &str) -> Result<Row> {
-        if ulid::Ulid::from_string(id).is_err() {
-            return Err(Error::EntryNotFound);
-        }
+        let id = entry_id(id)?;
         self.store
-            .get_row(&storage::entry_table(&ct.id), id)
+            .get_row(&storage::entry_table(&ct.id), &id)
             .await?
             .ok_or(Error::EntryNotFound)
     }
@@ -220,6 +219,7 @@ impl Content {
         mode: ValidateMode,
         actor: &Actor,
     ) -> Result<Entry> {
+        let id = &entry_id(id)?;
         let current = self.load(ct, id).await?;
         let current_version = version_of(&current);
         let expected = write.expected_version.unwrap_or(current_version);
@@ -272,6 +272,7 @@ impl Content {
         expected: Option<u64>,
         actor: &Actor,
     ) -> Result<Entry> {
+        let id = &entry_id(id)?;
         if !ct.drafts {
             return Err(Error::bad_request(
                 "drafts_disabled",
@@ -315,6 +316,7 @@ impl Content {
         expected: Option<u64>,
         actor: &Actor,
     ) -> Result<Entry> {
+        let id = &entry_id(id)?;
         if !ct.drafts {
             return Err(Error::bad_request(
                 "drafts_disabled",
@@ -345,10 +347,8 @@ impl Content {
         id: &str,
         expected: Option<u64>,
     ) -> Result<()> {
-        if ulid::Ulid::from_string(id).is_err() {
-            return Err(Error::EntryNotFound);
-        }
-        match self.store.delete_entry(ct, id, expected).await? {
+        let id = entry_id(id)?;
+        match self.store.delete_entry(ct, &id, expected).await? {
             WriteOutcome::Written(_) => Ok(()),
             WriteOutcome::NotFound => Err(Error::EntryNotFound),
             WriteOutcome::Conflict { current } => Err(Error::VersionConflict { current }),
@@ -410,16 +410,33 @@ impl Content {
         mode: ValidateMode,
         current: Option<&Row>,
     ) -> Result<Map<String, Value>> {
-        let fields = validate_fields(ct, &input, mode).map_err(Error::Validation)?;
+        let fields = match validate_fields(ct, &input, mode) {
+            Ok(fields) => fields,
+            Err(mut errors) => {
+                // One answer names every failing field: dangling relations too, for the ids
+                // that are at least well formed, so an editor does not fix errors in rounds.
+                let ids = well_formed_relations(ct, &input);
+                errors.extend(self.relation_errors(ct, &ids).await?);
+                return Err(Error::Validation(errors));
+            }
+        };
         let fields = match self.plugins.before_save(ct, id, fields) {
             HookOutcome::Fields(f) => f,
             HookOutcome::Rejected(errors) => return Err(Error::Validation(errors)),
         };
         let mut fields =
             validate_fields(ct, &fields, ValidateMode::Full).map_err(Error::Validation)?;
-        self.fill_uids(ct, id, &mut fields, current).await?;
-        self.check_relations(ct, &fields).await?;
-        Ok(fields)
+        let mut errors = match self.fill_uids(ct, id, &mut fields, current).await {
+            Ok(()) => Vec::new(),
+            Err(Error::Validation(errors)) => errors,
+            Err(other) => return Err(other),
+        };
+        errors.extend(self.relation_errors(ct, &fields).await?);
+        if errors.is_empty() {
+            Ok(fields)
+        } else {
+            Err(Error::Validation(errors))
+        }
     }
 
     /// Generates empty uid fields from their source and keeps unique uids unique by suffixing
@@ -515,8 +532,13 @@ impl Content {
         }
     }
 
-    /// Every relation points at an existing entry of its target type (one query per field).
-    async fn check_relations(&self, ct: &ContentType, fields: &Map<String, Value>) -> Result<()> {
+    /// A `relation_not_found` error for every relation that does not point at an existing entry
+    /// of its target type (one query per field).
+    async fn relation_errors(
+        &self,
+        ct: &ContentType,
+        fields: &Map<String, Value>,
+    ) -> Result<Vec<FieldError>> {
         let mut errors = Vec::new();
         for f in &ct.fields {
             let FieldType::Relation { target, .. } = &f.ty else {
@@ -554,11 +576,7 @@ impl Content {
                 }
             }
         }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::Validation(errors))
-        }
+        Ok(errors)
     }
 
     // ---- delivery ----------------------------------------------------------------------
@@ -715,11 +733,48 @@ impl Content {
     }
 }
 
+/// The relation fields of unvalidated input, each id in its canonical form, for
+/// [`Content::relation_errors`]. Ids that are not well formed (validation reports those)
+/// become null, so the others keep their index in the path.
+fn well_formed_relations(ct: &ContentType, input: &Map<String, Value>) -> Map<String, Value> {
+    let canonical = |v: &Value| {
+        v.as_str()
+            .and_then(|s| {
+                ulid::Ulid::from_string(s)
+                    .ok()
+                    .filter(|id| id.to_string().eq_ignore_ascii_case(s))
+            })
+            .map_or(Value::Null, |id| Value::String(id.to_string()))
+    };
+    ct.fields
+        .iter()
+        .filter(|f| matches!(f.ty, FieldType::Relation { .. }) && !f.localized)
+        .filter_map(|f| {
+            let value = match input.get(&f.name)? {
+                Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
+                one => canonical(one),
+            };
+            Some((f.name.clone(), value))
+        })
+        .collect()
+}
+
 /// How delivery entries are shaped.
 struct Shape<'a> {
     fields: Option<&'a [String]>,
     locale: Option<&'a str>,
     render_html: bool,
+}
+
+/// An entry id from a request in its stored, upper-case form; anything that is not an id
+/// names no entry. The round trip refuses a first character above 7, which the parser would
+/// silently wrap onto another entry's id.
+fn entry_id(raw: &str) -> Result<String> {
+    ulid::Ulid::from_string(raw)
+        .ok()
+        .map(|id| id.to_string())
+        .filter(|id| id.eq_ignore_ascii_case(raw))
+        .ok_or(Error::EntryNotFound)
 }
 
 fn version_of(row: &Row) -> u64 {

@@ -819,10 +819,10 @@ impl Shared {
     fn finish(mut self) -> EntryQuery {
         if let Some(fields) = &mut self.fields {
             for path in &self.populate {
-                if let Some(root) = path.first() {
-                    if !fields.contains(root) {
-                        fields.push(root.clone());
-                    }
+                if let Some(root) = path.first()
+                    && !fields.contains(root)
+                {
+                    fields.push(root.clone());
                 }
             }
         }
@@ -1035,14 +1035,13 @@ impl<'s> FilterSet<'s> {
                     values,
                     ..
                 } = entry
+                    && k == key
                 {
-                    if k == key {
-                        if values.len() >= cx.limits.max_in_values {
-                            return Err(too_many_values(key, cx.limits));
-                        }
-                        values.push(typed_value(*kind, raw, key)?);
-                        return Ok(());
+                    if values.len() >= cx.limits.max_in_values {
+                        return Err(too_many_values(key, cx.limits));
                     }
+                    values.push(typed_value(*kind, raw, key)?);
+                    return Ok(());
                 }
             }
         }

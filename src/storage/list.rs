@@ -165,16 +165,26 @@ fn meta_column(m: &MetaField) -> &'static str {
     }
 }
 
-/// Column expression for a field, resolving localised fields to one locale's value.
+/// Column expression for a field, resolving localised fields to one locale's value. Another
+/// locale than the default falls back to the default's value where it is empty, as delivery
+/// does, so that lists filter and sort by the values they show.
 fn field_column(ct: &ContentType, name: &str, locale: Option<&str>) -> Result<String> {
     let col = ident(name)?;
     match ct.field(name) {
         Some(f) if f.localized => {
-            let loc = locale.or(ct.default_locale()).unwrap_or("en");
-            if !loc.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-                return Err(Error::internal("bad locale"));
+            let default = ct.default_locale().unwrap_or("en");
+            let loc = locale.unwrap_or(default);
+            for l in [loc, default] {
+                if !l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                    return Err(Error::internal("bad locale"));
+                }
             }
-            Ok(format!("{col}.`{loc}`"))
+            if loc == default {
+                Ok(format!("{col}.`{loc}`"))
+            } else {
+                // `?:` takes the first truthy value: "" and NONE both fall back.
+                Ok(format!("({col}.`{loc}` ?: {col}.`{default}`)"))
+            }
         }
         _ => Ok(col),
     }
@@ -200,12 +210,19 @@ impl Store {
         let t = ident(&plan.table)?;
         let mut order = Vec::new();
         let mut sort_cols = Vec::new();
-        for s in plan.sort {
+        for (i, s) in plan.sort.iter().enumerate() {
             let col = match &s.key {
                 SortKey::Meta(m) => meta_column(m).to_owned(),
                 SortKey::Field(f) => field_column(plan.ct, f, plan.locale)?,
             };
-            order.push(format!("{col} {}", if s.desc { "DESC" } else { "ASC" }));
+            // ORDER BY takes selected names, not expressions: a nested path or a locale
+            // fallback is selected under an alias (below) and ordered by that.
+            let key = if col.contains('.') {
+                format!("__sort{i}")
+            } else {
+                col.clone()
+            };
+            order.push(format!("{key} {}", if s.desc { "DESC" } else { "ASC" }));
             sort_cols.push((col, s.desc));
         }
         let first_desc = plan.sort.first().is_some_and(|s| s.desc);
@@ -364,14 +381,24 @@ impl Store {
             records: clause.records.clone(),
             record_lists: clause.record_lists.clone(),
         };
+        // A row without a value stores NONE, which the cursor carries as JSON null; bound as
+        // it is, null would be a different value (NONE = NULL is false) and the walk would
+        // repeat or skip the rows without one.
+        let value = |clause: &mut Clause, v: &Value| {
+            if v.is_null() {
+                "NONE".to_owned()
+            } else {
+                clause.param(v.clone())
+            }
+        };
         let (first_col, first_desc) = &sort_cols[0];
-        let p = tied.param(cursor.values[0].clone());
-        tied.parts.push(format!("{first_col} = {p}"));
+        let first = value(&mut tied, &cursor.values[0]);
+        tied.parts.push(format!("{first_col} = {first}"));
         let mut rest = Vec::new();
         // Within the tie: later keys then id, as a (small) OR chain over the tied rows only.
         let mut eq_prefix: Vec<String> = Vec::new();
         for (i, (col, desc)) in sort_cols.iter().enumerate().skip(1) {
-            let p = tied.param(cursor.values[i].clone());
+            let p = value(&mut tied, &cursor.values[i]);
             let cmp = if *desc { "<" } else { ">" };
             let mut terms = eq_prefix.clone();
             terms.push(format!("{col} {cmp} {p}"));
@@ -397,13 +424,7 @@ impl Store {
         beyond.records = tied.records.clone();
         beyond.record_lists = tied.record_lists.clone();
         let cmp = if *first_desc { "<" } else { ">" };
-        let first_param = format!(
-            "$p{}",
-            clause.params.len() + clause.records.len() + clause.record_lists.len()
-        );
-        beyond
-            .parts
-            .push(format!("{first_col} {cmp} {first_param}"));
+        beyond.parts.push(format!("{first_col} {cmp} {first}"));
 
         let sql = format!(
             "{select}{} ORDER BY {order_sql} LIMIT {n}; {select}{} ORDER BY {order_sql} LIMIT {n}; {count_sql};",

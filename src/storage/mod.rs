@@ -39,13 +39,18 @@ pub struct Store {
     db: Arc<Surreal<Any>>,
     /// Counts every query sent, so tests can check that list pages batch their reads.
     queries: Arc<std::sync::atomic::AtomicU64>,
+    /// The SurrealKV directory, when the database is embedded on disk.
+    path: Option<std::path::PathBuf>,
 }
 
 impl Store {
     /// Connects to the configured database and selects the namespace and database.
     pub async fn connect(config: &Config) -> Result<Store> {
         let url = config.database_url();
-        if let Some(path) = url.strip_prefix("surrealkv://") {
+        let path = url
+            .strip_prefix("surrealkv://")
+            .map(std::path::PathBuf::from);
+        if let Some(path) = &path {
             std::fs::create_dir_all(path)?;
         }
         let db = any::connect(url.as_str()).await?;
@@ -62,6 +67,7 @@ impl Store {
         Ok(Store {
             db: Arc::new(db),
             queries: Arc::default(),
+            path,
         })
     }
 
@@ -75,16 +81,40 @@ impl Store {
         self.queries.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// A handle on the query counter that does not keep the database open.
+    pub fn query_counter(&self) -> Arc<std::sync::atomic::AtomicU64> {
+        self.queries.clone()
+    }
+
     fn counted(&self) -> &Surreal<Any> {
         self.queries
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         &self.db
     }
 
-    /// Waits for pending writes to reach disk. The embedded engine syncs on drop; this gives
-    /// shutdown a point to log from.
+    /// Closes the database. The embedded engine shuts down in the background once the last
+    /// handle is dropped, and releases its lock file when done; for an on-disk store this
+    /// waits (up to 30 s) for that, so a restart in the same process can open it again.
     pub async fn close(self) {
-        drop(self.db);
+        let Store { db, path, .. } = self;
+        let last = Arc::strong_count(&db) == 1;
+        drop(db);
+        let Some(path) = path.filter(|_| last) else {
+            return;
+        };
+        let lock = path.join("LOCK");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::time::Instant::now() < deadline {
+            match std::fs::File::open(&lock) {
+                Ok(f) if f.try_lock().is_ok() => {
+                    let _ = f.unlock();
+                    return;
+                }
+                Err(_) => return,
+                Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
+            }
+        }
+        tracing::warn!("the database did not close within 30 s");
     }
 }
 

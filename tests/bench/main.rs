@@ -1,0 +1,435 @@
+//! The benchmark harness: imports generated articles into a fresh data directory with the
+//! release `folio` binary, starts `folio serve`, and measures the delivery API under load.
+//!
+//! ```text
+//! cargo bench --bench delivery -- --n 10000           # or --n 100000
+//! cargo bench --bench delivery -- --n 100000 --seconds 10 --connections 32
+//! ```
+//!
+//! Data comes from `../shared/bench/data/gen_articles.py` (override with `--generator` or
+//! reuse a directory with `--data DIR`). Everything runs on 127.0.0.1 and stops by itself.
+//! Results are printed as a Markdown table for the README.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+struct Args {
+    n: usize,
+    seconds: u64,
+    connections: usize,
+    data: Option<PathBuf>,
+    generator: PathBuf,
+    keep: bool,
+}
+
+fn parse_args() -> Args {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut args = Args {
+        n: 10_000,
+        seconds: 8,
+        connections: 32,
+        data: None,
+        generator: root.join("../shared/bench/data/gen_articles.py"),
+        keep: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--n" => args.n = it.next().and_then(|v| v.parse().ok()).expect("--n N"),
+            "--seconds" => {
+                args.seconds = it.next().and_then(|v| v.parse().ok()).expect("--seconds S")
+            }
+            "--connections" => {
+                args.connections = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--connections C")
+            }
+            "--data" => args.data = it.next().map(PathBuf::from),
+            "--generator" => {
+                args.generator = it.next().map(PathBuf::from).expect("--generator PATH")
+            }
+            "--keep" => args.keep = true,
+            "--bench" => {}
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    args
+}
+
+fn folio_binary() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--release", "--bin", "folio"])
+        .current_dir(root)
+        .status()
+        .expect("cargo build");
+    assert!(status.success(), "release build failed");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    target.join("release/folio")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+struct Server {
+    child: Child,
+    base: String,
+    start_to_ready: Duration,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+fn folio(bin: &Path, data_dir: &Path) -> Command {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut c = Command::new(bin);
+    c.env("FOLIO_DATA_DIR", data_dir)
+        .env("FOLIO_CONTENT_TYPES", root.join("content-types"))
+        .env("FOLIO_LOG__LEVEL", "warn")
+        .current_dir(data_dir);
+    c
+}
+
+async fn start_server(bin: &Path, data_dir: &Path) -> Server {
+    let port = free_port();
+    let started = Instant::now();
+    let child = folio(bin, data_dir)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start folio serve");
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    loop {
+        if let Ok(r) = client.get(format!("{base}/readyz")).send().await
+            && r.status().is_success()
+        {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "server never became ready"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    Server {
+        child,
+        base,
+        start_to_ready: started.elapsed(),
+    }
+}
+
+struct LoadResult {
+    requests: u64,
+    errors: u64,
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+/// `connections` workers, each with its own connection, requesting `urls` round-robin for
+/// `seconds`.
+async fn load(urls: Arc<Vec<String>>, connections: usize, seconds: u64) -> LoadResult {
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..connections {
+        let urls = urls.clone();
+        let stop = stop.clone();
+        tasks.push(tokio::spawn(async move {
+            let client = reqwest::Client::builder()
+                .pool_max_idle_per_host(1)
+                .build()
+                .expect("client");
+            let mut lat = Vec::with_capacity(100_000);
+            let mut errors = 0u64;
+            let mut i = w;
+            while !stop.load(Ordering::Relaxed) {
+                let url = &urls[i % urls.len()];
+                i += connections;
+                let t = Instant::now();
+                match client.get(url).send().await {
+                    Ok(r) if r.status().is_success() => {
+                        let _ = r.bytes().await;
+                        lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                    }
+                    _ => errors += 1,
+                }
+            }
+            (lat, errors)
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (lat, e) = t.await.expect("worker");
+        all.extend(lat);
+        errors += e;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort_by(|a, b| a.total_cmp(b));
+    let pct = |p: f64| {
+        if all.is_empty() {
+            0.0
+        } else {
+            all[((all.len() as f64 * p) as usize).min(all.len() - 1)]
+        }
+    };
+    LoadResult {
+        requests: all.len() as u64,
+        errors,
+        rps: all.len() as f64 / elapsed,
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+    }
+}
+
+/// A bare poem server answering every request with `body`: the ceiling for "GET one entry".
+async fn bare_server(body: Vec<u8>) -> (String, tokio::sync::oneshot::Sender<()>) {
+    use poem::listener::{Acceptor, Listener, TcpListener};
+    let acceptor = TcpListener::bind("127.0.0.1:0")
+        .into_acceptor()
+        .await
+        .expect("bind");
+    let addr = *acceptor.local_addr()[0].as_socket_addr().expect("addr");
+    let body = Arc::new(body);
+    let app = poem::endpoint::make_sync(move |_| {
+        poem::Response::builder()
+            .content_type("application/json")
+            .body(body.as_ref().clone())
+    });
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = poem::Server::new_with_acceptor(acceptor)
+            .run_with_graceful_shutdown(
+                app,
+                async move {
+                    let _ = rx.await;
+                },
+                None,
+            )
+            .await;
+    });
+    (format!("http://{addr}"), tx)
+}
+
+#[tokio::main]
+async fn main() {
+    let args = parse_args();
+    let bin = folio_binary();
+    let work = tempfile::tempdir().expect("temp dir");
+    let data = match &args.data {
+        Some(d) => d.clone(),
+        None => {
+            let out = work.path().join("input");
+            let status = Command::new("python3")
+                .arg(&args.generator)
+                .args(["--n", &args.n.to_string(), "--seed", "42", "--out-dir"])
+                .arg(&out)
+                .status()
+                .expect("python3");
+            assert!(status.success(), "data generator failed");
+            out
+        }
+    };
+    let data_dir = work.path().join("data");
+    std::fs::create_dir_all(&data_dir).expect("data dir");
+
+    // Import: tags, authors, then articles, each a separate `folio import`.
+    let mut import_rate = 0.0;
+    for (ty, file) in [
+        ("tag", "tags.jsonl"),
+        ("author", "authors.jsonl"),
+        ("article", "articles.jsonl"),
+    ] {
+        let started = Instant::now();
+        let out = folio(&bin, &data_dir)
+            .args(["import", "--type", ty])
+            .arg(data.join(file))
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("folio import");
+        let secs = started.elapsed().as_secs_f64();
+        let text = String::from_utf8_lossy(&out.stdout);
+        eprintln!("{}", text.trim());
+        assert!(out.status.success(), "import of {ty} failed");
+        if ty == "article" {
+            import_rate = args.n as f64 / secs;
+        }
+    }
+
+    let server = start_server(&bin, &data_dir).await;
+    let pid = server.child.id();
+    let rss_start = rss_mib(pid);
+    let client = reqwest::Client::new();
+    let base = server.base.clone();
+
+    // Urls for the scenarios, taken from the data itself.
+    let first: Value = client
+        .get(format!(
+            "{base}/api/v1/content/article?limit=100&fields=slug"
+        ))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    let slugs: Vec<String> = first["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .filter_map(|e| e["fields"]["slug"].as_str().map(str::to_owned))
+        .collect();
+    let total = first["meta"]["total"].as_u64().unwrap_or(0);
+    let one_url = format!("{base}/api/v1/content/article/{}", slugs[0]);
+    let one_body = client
+        .get(&one_url)
+        .send()
+        .await
+        .expect("one")
+        .bytes()
+        .await
+        .expect("body");
+
+    // A cursor deep in the list: follow next_cursor to about the middle.
+    let mut cursor = String::new();
+    let deep_target = (total as usize / 2).min(5000);
+    let mut walked = 0;
+    while walked < deep_target {
+        let page: Value = client
+            .get(format!("{base}/api/v1/content/article"))
+            .query(&[
+                ("limit", "100"),
+                ("fields", "slug"),
+                ("cursor", cursor.as_str()),
+            ])
+            .send()
+            .await
+            .expect("page")
+            .json()
+            .await
+            .expect("json");
+        walked += page["data"].as_array().map_or(0, Vec::len);
+        match page["meta"]["next_cursor"].as_str() {
+            Some(c) => cursor = c.to_owned(),
+            None => break,
+        }
+    }
+    let encode = |s: &str| -> String {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    };
+    let scenarios: Vec<(&str, Vec<String>)> = vec![
+        (
+            "GET one entry by slug",
+            slugs
+                .iter()
+                .take(50)
+                .map(|s| format!("{base}/api/v1/content/article/{s}"))
+                .collect(),
+        ),
+        (
+            "list 25 by published_at, populate=author,tags",
+            vec![format!(
+                "{base}/api/v1/content/article?limit=25&sort=-published_at&populate=author,tags"
+            )],
+        ),
+        (
+            "list 25 filtered by tag, populate=author,tags",
+            vec![format!(
+                "{base}/api/v1/content/article?limit=25&populate=author,tags&{}=rust",
+                encode("filter[tags.slug][eq]")
+            )],
+        ),
+        (
+            "list 25 after a cursor deep in the list",
+            vec![format!(
+                "{base}/api/v1/content/article?limit=25&populate=author,tags&cursor={}",
+                encode(&cursor)
+            )],
+        ),
+    ];
+
+    let mut rows = Vec::new();
+    for (name, urls) in scenarios {
+        let r = load(Arc::new(urls), args.connections, args.seconds).await;
+        rows.push((name.to_owned(), r));
+    }
+    let (bare_base, bare_stop) = bare_server(one_body.to_vec()).await;
+    let bare = load(
+        Arc::new(vec![format!("{bare_base}/x")]),
+        args.connections,
+        args.seconds,
+    )
+    .await;
+    let _ = bare_stop.send(());
+    rows.push(("bare poem handler, same bytes as GET one".to_owned(), bare));
+    let rss_after = rss_mib(pid);
+
+    println!(
+        "\n### {} articles ({} published), {} connections, {} s per scenario\n",
+        args.n, total, args.connections, args.seconds
+    );
+    println!("| scenario | req/s | p50 ms | p99 ms | errors |");
+    println!("|---|---:|---:|---:|---:|");
+    for (name, r) in &rows {
+        println!(
+            "| {name} | {:.0} | {:.2} | {:.2} | {} |",
+            r.rps, r.p50_ms, r.p99_ms, r.errors
+        );
+        let _ = r.requests;
+    }
+    println!();
+    println!("| measure | value |");
+    println!("|---|---:|");
+    println!("| import (articles, `folio import`, whole command) | {import_rate:.0} articles/s |");
+    println!(
+        "| start to ready (`folio serve` → `/readyz` 200) | {:.0} ms |",
+        server.start_to_ready.as_secs_f64() * 1000.0
+    );
+    println!("| resident memory after start | {rss_start:.0} MiB |");
+    println!("| resident memory after the benchmark | {rss_after:.0} MiB |");
+    drop(server);
+    if args.keep {
+        let kept = work.keep();
+        println!("\nkept data in {}", kept.display());
+    }
+}

@@ -1,0 +1,275 @@
+//! `TestApp`: a real Folio server on a random port, with a real HTTP client.
+
+use std::path::{Path, PathBuf};
+
+use folio::Config;
+use poem::listener::{Acceptor, Listener, TcpListener};
+use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub const TOKEN: &str = "test-admin-token-0123456789abcdef";
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    /// Queries sent to the database so far (does not hold the database open).
+    pub queries: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    shutdown: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<folio::Result<()>>>,
+    /// Keeps the data directory alive for the test's lifetime.
+    pub dir: tempfile::TempDir,
+}
+
+/// The repository's example content types.
+pub fn example_types() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("content-types")
+}
+
+pub struct Builder {
+    types: PathBuf,
+    dir: Option<tempfile::TempDir>,
+    persistent: bool,
+    max_body_bytes: Option<usize>,
+    allow_destructive: bool,
+}
+
+impl TestApp {
+    /// The example types, an in-memory database.
+    pub async fn spawn() -> TestApp {
+        TestApp::builder().start().await.expect("server starts")
+    }
+
+    pub fn builder() -> Builder {
+        Builder {
+            types: example_types(),
+            dir: None,
+            persistent: false,
+            max_body_bytes: None,
+            allow_destructive: false,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// An admin request with the token.
+    pub fn admin(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, self.url(&format!("/admin/api/v1{path}")))
+            .bearer_auth(TOKEN)
+    }
+
+    /// A delivery GET without a token; returns status and JSON body.
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        send(self.client.get(self.url(path))).await.parts()
+    }
+
+    /// A delivery GET with query pairs, which reqwest percent-encodes (brackets included).
+    pub async fn get_query(&self, path: &str, query: &[(&str, &str)]) -> (StatusCode, Value) {
+        send(self.client.get(self.url(path)).query(query))
+            .await
+            .parts()
+    }
+
+    /// Sends an admin request with a JSON body; returns status and JSON body.
+    pub async fn admin_json(&self, method: Method, path: &str, body: Value) -> (StatusCode, Value) {
+        send(self.admin(method, path).json(&body)).await.parts()
+    }
+
+    /// Sends an admin request without a body; returns status and JSON body.
+    pub async fn admin_call(&self, method: Method, path: &str) -> (StatusCode, Value) {
+        send(self.admin(method, path)).await.parts()
+    }
+
+    /// Creates an entry (optionally published) and returns its `data`.
+    pub async fn create(&self, type_id: &str, fields: Value, publish: bool) -> Value {
+        let (status, body) = self
+            .admin_json(
+                Method::POST,
+                &format!("/content/{type_id}"),
+                json!({ "fields": fields, "publish": publish }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "create {type_id}: {body}");
+        body["data"].clone()
+    }
+
+    /// An author, a tag and a published article using them.
+    pub async fn seed_article(&self, title: &str, tag_name: &str) -> (Value, Value, Value) {
+        let author = self
+            .create(
+                "author",
+                json!({ "name": format!("Author of {title}"), "email": format!("{}@example.com", ulid::Ulid::new().to_string().to_lowercase()) }),
+                false,
+            )
+            .await;
+        let tag = self.create("tag", json!({ "name": tag_name }), false).await;
+        let article = self
+            .create(
+                "article",
+                json!({
+                    "title": { "en": title },
+                    "body": { "en": format!("Body of *{title}*") },
+                    "author": author["id"],
+                    "tags": [tag["id"]],
+                }),
+                true,
+            )
+            .await;
+        (author, tag, article)
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            h.await.expect("server task").expect("server stops cleanly");
+        }
+        self.dir
+    }
+}
+
+/// A response read whole.
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or(Value::Null)
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    fn parts(self) -> (StatusCode, Value) {
+        (self.status, self.json())
+    }
+}
+
+/// Sends a request and reads the whole response. Every response, whatever the route or the
+/// error, must carry a request id and must not be a 5xx: hostile or wrong input is the
+/// client's fault, and a 500 would mean the server did not see it coming.
+pub async fn send(req: reqwest::RequestBuilder) -> Reply {
+    let resp = req.send().await.expect("request");
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.expect("response body");
+    assert!(
+        headers.contains_key("x-request-id"),
+        "{status} without an x-request-id header: {text}"
+    );
+    assert!(!status.is_server_error(), "server error {status}: {text}");
+    Reply {
+        status,
+        headers,
+        text,
+    }
+}
+
+/// Checks an error answer: its status and its stable `code`.
+#[track_caller]
+pub fn assert_error(status: StatusCode, body: &Value, expected: StatusCode, code: &str) {
+    assert_eq!(status, expected, "{body}");
+    assert_eq!(body["code"], code, "{body}");
+    assert!(
+        body["message"].is_string(),
+        "an error has a message: {body}"
+    );
+}
+
+/// Copies a directory tree (a stopped server's data directory, a content-type directory).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create dir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("dir entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy file");
+        }
+    }
+}
+
+impl Builder {
+    pub fn types(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.types = dir.into();
+        self
+    }
+
+    /// Keep the database on disk (SurrealKV) in this directory, for restart tests.
+    pub fn data_dir(mut self, dir: tempfile::TempDir) -> Self {
+        self.dir = Some(dir);
+        self.persistent = true;
+        self
+    }
+
+    pub fn persistent(mut self) -> Self {
+        self.persistent = true;
+        self
+    }
+
+    pub fn max_body_bytes(mut self, n: usize) -> Self {
+        self.max_body_bytes = Some(n);
+        self
+    }
+
+    pub fn allow_destructive(mut self) -> Self {
+        self.allow_destructive = true;
+        self
+    }
+
+    pub async fn start(self) -> folio::Result<TestApp> {
+        let dir = match self.dir {
+            Some(d) => d,
+            None => tempfile::tempdir().expect("temp dir"),
+        };
+        let mut config = Config {
+            data_dir: dir.path().to_path_buf(),
+            content_types: self.types,
+            database: if self.persistent {
+                None
+            } else {
+                Some("mem://".into())
+            },
+            admin_token: Some(TOKEN.into()),
+            allow_destructive: self.allow_destructive,
+            ..Config::default()
+        };
+        if let Some(n) = self.max_body_bytes {
+            config.limits.max_body_bytes = n;
+        }
+        let prepared = folio::prepare(&config).await?;
+        let queries = prepared.content.store().query_counter();
+        let acceptor = TcpListener::bind("127.0.0.1:0")
+            .into_acceptor()
+            .await
+            .expect("bind");
+        let addr = acceptor.local_addr()[0]
+            .as_socket_addr()
+            .copied()
+            .expect("tcp address");
+        let (tx, rx) = oneshot::channel::<()>();
+        let handle = tokio::spawn(folio::serve(prepared, config, acceptor, async move {
+            let _ = rx.await;
+        }));
+        Ok(TestApp {
+            base: format!("http://{addr}"),
+            client: reqwest::Client::new(),
+            queries,
+            shutdown: Some(tx),
+            handle: Some(handle),
+            dir,
+        })
+    }
+}

@@ -1,0 +1,11 @@
+//! The integration suite: one binary, each test driving a real server on 127.0.0.1:0 with its
+//! own data directory and database.
+
+mod harness;
+
+mod admin;
+mod delivery;
+mod hostile;
+mod lifecycle;
+mod openapi;
+mod schema_changes;

@@ -1,0 +1,264 @@
+//! Content-type changes applied at start-up: new fields and types just work, removing a field
+//! that holds data is refused unless destructive changes are allowed, and `renamed_from`
+//! carries the data over to the new name.
+
+use std::path::Path;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::harness::{TestApp, copy_dir, example_types};
+
+const EDITOR_NOTES: &str =
+    "[[fields]]\nname = \"editor_notes\"\ntype = \"long_text\"\nprivate = true\n";
+const SEO_START: &str = "[[fields]]\nname = \"seo\"";
+
+/// A copy of the example types with `article.toml` edited.
+fn types_with(edit: impl FnOnce(String) -> String) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    copy_dir(&example_types(), dir.path());
+    let file = dir.path().join("article.toml");
+    let before = std::fs::read_to_string(&file).expect("article.toml");
+    let after = edit(before.clone());
+    assert_ne!(before, after, "the edit changed the file");
+    std::fs::write(&file, after).expect("write article.toml");
+    dir
+}
+
+fn without_seo(toml: String) -> String {
+    let start = toml.find(SEO_START).expect("seo field");
+    let end = toml.find(EDITOR_NOTES).expect("editor_notes field");
+    format!("{}{}", &toml[..start], &toml[end..])
+}
+
+fn id_of(entry: &Value) -> String {
+    entry["id"].as_str().expect("entry id").to_owned()
+}
+
+/// A persistent server with one published article that has notes and an excerpt.
+async fn first_run() -> (tempfile::TempDir, String) {
+    let app = TestApp::builder().persistent().start().await.unwrap();
+    let entry = app
+        .create(
+            "article",
+            json!({
+                "title": { "en": "Before the change" },
+                "excerpt": { "en": "Short", "fr": "Court" },
+                "editor_notes": "keep me",
+            }),
+            true,
+        )
+        .await;
+    (app.stop().await, id_of(&entry))
+}
+
+async fn start(dir: tempfile::TempDir, types: &Path) -> TestApp {
+    TestApp::builder()
+        .data_dir(dir)
+        .types(types)
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("start-up refused: {e}"))
+}
+
+#[tokio::test]
+async fn new_fields_and_types_just_work() {
+    let (dir, id) = first_run().await;
+    let types = types_with(|toml| {
+        toml.replace(
+            EDITOR_NOTES,
+            &format!("[[fields]]\nname = \"subtitle\"\ntype = \"text\"\nmax_length = 80\n\n{EDITOR_NOTES}"),
+        )
+    });
+    std::fs::write(
+        types.path().join("page.toml"),
+        "id = \"page\"\nname = \"Page\"\n\n[access]\nread = [\"public\"]\n\n[[fields]]\nname = \"heading\"\ntype = \"text\"\nrequired = true\n",
+    )
+    .unwrap();
+    let app = start(dir, types.path()).await;
+
+    let (status, body) = app
+        .admin_call(Method::GET, &format!("/content/article/{id}"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let fields = &body["data"]["fields"];
+    assert_eq!(fields["subtitle"], Value::Null);
+    assert_eq!(fields["title"], json!({ "en": "Before the change" }));
+    assert_eq!(fields["editor_notes"], "keep me");
+
+    let (status, body) = app
+        .admin_json(
+            Method::PATCH,
+            &format!("/content/article/{id}"),
+            json!({ "fields": { "subtitle": "Now with more" }, "publish": true }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, delivered) = app.get(&format!("/api/v1/content/article/{id}")).await;
+    assert_eq!(delivered["data"]["fields"]["subtitle"], "Now with more");
+    assert_eq!(delivered["data"]["fields"]["excerpt"], "Short");
+    let (status, body) = app
+        .get_query(
+            "/api/v1/content/article",
+            &[("filter[subtitle][starts_with]", "Now")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["meta"]["total"], 1);
+    // The new field's rules apply.
+    let (status, body) = app
+        .admin_json(
+            Method::PATCH,
+            &format!("/content/article/{id}"),
+            json!({ "fields": { "subtitle": "s".repeat(81) } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["fields"]["fields.subtitle"]["code"], "too_long");
+
+    let page = app
+        .create("page", json!({ "heading": "About" }), false)
+        .await;
+    let (status, body) = app
+        .get(&format!("/api/v1/content/page/{}", id_of(&page)))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["fields"]["heading"], "About");
+
+    // And the next start with the same files has nothing left to change.
+    let dir = app.stop().await;
+    let app = start(dir, types.path()).await;
+    let (_, delivered) = app.get(&format!("/api/v1/content/article/{id}")).await;
+    assert_eq!(delivered["data"]["fields"]["subtitle"], "Now with more");
+}
+
+#[tokio::test]
+async fn removing_a_field_that_holds_data_needs_allow_destructive() {
+    let (dir, id) = first_run().await;
+
+    // A field no entry uses goes quietly.
+    let no_seo = types_with(without_seo);
+    let app = start(dir, no_seo.path()).await;
+    let (_, body) = app
+        .admin_call(Method::GET, &format!("/content/article/{id}"))
+        .await;
+    assert!(body["data"]["fields"].get("seo").is_none(), "{body}");
+    assert_eq!(body["data"]["fields"]["editor_notes"], "keep me");
+    let dir = app.stop().await;
+
+    // One that holds data is refused, naming it.
+    let no_notes = types_with(|toml| without_seo(toml).replace(EDITOR_NOTES, ""));
+    let copy = tempfile::tempdir().unwrap();
+    copy_dir(dir.path(), copy.path());
+    let refused = TestApp::builder()
+        .data_dir(copy)
+        .types(no_notes.path())
+        .start()
+        .await;
+    let Err(error) = refused else {
+        panic!("removing a field with data must be refused at start-up");
+    };
+    let message = error.to_string();
+    assert!(message.contains("editor_notes"), "{message}");
+    assert!(
+        message.contains("allow-destructive"),
+        "says how to go ahead: {message}"
+    );
+
+    // The original data directory still starts with the old files, data intact.
+    let app = start(dir, no_seo.path()).await;
+    let (_, body) = app
+        .admin_call(Method::GET, &format!("/content/article/{id}"))
+        .await;
+    assert_eq!(body["data"]["fields"]["editor_notes"], "keep me");
+    let dir = app.stop().await;
+
+    // With allow_destructive the field goes, and everything else stays.
+    let app = TestApp::builder()
+        .data_dir(dir)
+        .types(no_notes.path())
+        .allow_destructive()
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("allowed: {e}"));
+    let (status, body) = app
+        .admin_call(Method::GET, &format!("/content/article/{id}"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let fields = &body["data"]["fields"];
+    assert!(fields.get("editor_notes").is_none(), "{body}");
+    assert_eq!(fields["excerpt"], json!({ "en": "Short", "fr": "Court" }));
+    let (status, body) = app.get(&format!("/api/v1/content/article/{id}")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["fields"]["title"], "Before the change");
+    // Writes work against the new layout.
+    let (status, body) = app
+        .admin_json(
+            Method::PATCH,
+            &format!("/content/article/{id}"),
+            json!({ "fields": { "featured": true }, "publish": true }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn renamed_from_moves_the_data() {
+    let (dir, id) = first_run().await;
+    let types = types_with(|toml| {
+        toml.replace(
+            "name = \"excerpt\"\n",
+            "name = \"summary\"\nrenamed_from = \"excerpt\"\n",
+        )
+    });
+    // Not destructive: no allow_destructive needed.
+    let app = start(dir, types.path()).await;
+
+    let (status, body) = app
+        .admin_call(Method::GET, &format!("/content/article/{id}"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let fields = &body["data"]["fields"];
+    assert_eq!(fields["summary"], json!({ "en": "Short", "fr": "Court" }));
+    assert!(fields.get("excerpt").is_none(), "{body}");
+    assert_eq!(fields["editor_notes"], "keep me");
+
+    // The published snapshot moved too.
+    let (status, body) = app
+        .get_query(
+            &format!("/api/v1/content/article/{id}"),
+            &[("locale", "fr")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["fields"]["summary"], "Court");
+    let (_, body) = app
+        .get_query(
+            "/api/v1/content/article",
+            &[("filter[summary][eq]", "Short")],
+        )
+        .await;
+    assert_eq!(body["meta"]["total"], 1, "{body}");
+    let (status, body) = app
+        .get_query(
+            "/api/v1/content/article",
+            &[("filter[excerpt][exists]", "true")],
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "the old name is gone: {body}"
+    );
+
+    // Restarting with the same files changes nothing more.
+    let dir = app.stop().await;
+    let app = start(dir, types.path()).await;
+    let (_, body) = app
+        .admin_call(Method::GET, &format!("/content/article/{id}"))
+        .await;
+    assert_eq!(
+        body["data"]["fields"]["summary"],
+        json!({ "en": "Short", "fr": "Court" })
+    );
+}
