@@ -8,10 +8,12 @@ use poem::{Request, Response, Route, get, handler};
 use serde_json::{Value, json};
 
 use super::{AppState, is_admin, json_with_etag, query_pairs};
-use crate::content::query::{Audience, Format, parse_entry_query, parse_list_query};
+use crate::content::query::{
+    Audience, Filter, FilterTarget, Format, parse_entry_query, parse_list_query,
+};
 use crate::content::{Entry, Page};
 use crate::error::{Error, Result};
-use crate::schema::{ContentType, Kind};
+use crate::schema::{ContentType, FieldType, Kind};
 
 pub fn routes() -> Route {
     Route::new()
@@ -28,6 +30,60 @@ fn readable(state: &AppState, req: &Request, type_id: &str) -> Result<Arc<Conten
     } else {
         Err(Error::TypeNotFound(type_id.to_owned()))
     }
+}
+
+/// Every type a request reaches through `populate` or a nested filter must be readable too;
+/// otherwise the relation is reported as unknown, as a private field would be.
+fn check_related(
+    state: &AppState,
+    req: &Request,
+    ct: &ContentType,
+    populate: &[Vec<String>],
+    filters: &[Filter],
+) -> Result<()> {
+    if is_admin(req, state) {
+        return Ok(());
+    }
+    let refuse = |param: &str, path: &str| Error::InvalidQuery {
+        code: "unknown_field",
+        param: param.to_owned(),
+        message: format!("type \"{}\" has no field \"{path}\"", ct.id),
+    };
+    let schema = state.content.schema();
+    for path in populate {
+        let mut owner = state.content.content_type(&ct.id)?;
+        for seg in path {
+            let Some(FieldType::Relation { target, .. }) = owner.field(seg).map(|f| &f.ty) else {
+                break;
+            };
+            let Some(next) = schema.get(target) else {
+                break;
+            };
+            if !next.access.public_read() {
+                return Err(refuse("populate", &path.join(".")));
+            }
+            owner = next.clone();
+        }
+    }
+    for f in filters {
+        let mut target = &f.target;
+        while let FilterTarget::Related {
+            field,
+            target_type,
+            inner,
+            ..
+        } = target
+        {
+            if !schema
+                .get(target_type)
+                .is_some_and(|t| t.access.public_read())
+            {
+                return Err(refuse("filter", field));
+            }
+            target = inner;
+        }
+    }
+    Ok(())
 }
 
 fn cache_control(ct: &ContentType) -> String {
@@ -55,6 +111,7 @@ async fn list(
             &state.limits,
         )
         .map_err(query_error)?;
+        check_related(&state, req, &ct, &q.populate, &[])?;
         let entry = state.content.get_published(&ct, None, &q).await?;
         return Ok(json_with_etag(
             req,
@@ -65,6 +122,7 @@ async fn list(
     let schema = state.content.schema().clone();
     let q = parse_list_query(&schema, &ct, &pairs, Audience::Delivery, &state.limits)
         .map_err(query_error)?;
+    check_related(&state, req, &ct, &q.populate, &q.filters)?;
     let page = state.content.list_published(&ct, &q).await?;
     match q.format {
         Format::Json => Ok(json_with_etag(req, &page_body(page), &cache_control(&ct))),
@@ -99,6 +157,7 @@ async fn one(
     let schema = state.content.schema().clone();
     let q = parse_entry_query(&schema, &ct, &pairs, Audience::Delivery, &state.limits)
         .map_err(query_error)?;
+    check_related(&state, req, &ct, &q.populate, &[])?;
     let entry = state.content.get_published(&ct, Some(&key), &q).await?;
     Ok(json_with_etag(
         req,

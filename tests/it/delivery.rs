@@ -1066,3 +1066,66 @@ async fn populate_costs_the_same_queries_whatever_the_page_size() {
         "one list query and one per relation path, not {large}"
     );
 }
+
+/// A relation to a type the public may not read must not open a side door to it.
+#[tokio::test]
+async fn related_types_the_caller_may_not_read_stay_closed() {
+    let types = tempfile::tempdir().unwrap();
+    crate::harness::copy_dir(&crate::harness::example_types(), types.path());
+    let author = std::fs::read_to_string(types.path().join("author.toml")).unwrap();
+    std::fs::write(
+        types.path().join("author.toml"),
+        author.replace("read = [\"public\"]", "read = []"),
+    )
+    .unwrap();
+    let app = TestApp::builder()
+        .types(types.path())
+        .start()
+        .await
+        .unwrap();
+    let (_, _, article) = app.seed_article("Closed authors", "closed").await;
+
+    // The author list itself is hidden...
+    let (status, body) = app.get("/api/v1/content/author").await;
+    crate::harness::assert_error(status, &body, StatusCode::NOT_FOUND, "type_not_found");
+    // ...and so is reaching it through the article.
+    let (status, body) = app
+        .get_query("/api/v1/content/article", &[("populate", "author")])
+        .await;
+    crate::harness::assert_error(status, &body, StatusCode::BAD_REQUEST, "unknown_field");
+    let id = article["id"].as_str().unwrap();
+    let (status, body) = app
+        .get_query(
+            &format!("/api/v1/content/article/{id}"),
+            &[("populate", "author")],
+        )
+        .await;
+    crate::harness::assert_error(status, &body, StatusCode::BAD_REQUEST, "unknown_field");
+    let (status, body) = app
+        .get_query(
+            "/api/v1/content/article",
+            &[("filter[author.name][eq]", "Author of Closed authors")],
+        )
+        .await;
+    crate::harness::assert_error(status, &body, StatusCode::BAD_REQUEST, "unknown_field");
+
+    // The tags stay public, and the admin token opens everything.
+    let (status, _) = app
+        .get_query("/api/v1/content/article", &[("populate", "tags")])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let resp = app
+        .client
+        .get(app.url("/api/v1/content/article"))
+        .query(&[("populate", "author")])
+        .bearer_auth(crate::harness::TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(
+        body["data"][0]["fields"]["author"]["fields"]["name"],
+        "Author of Closed authors"
+    );
+}
