@@ -146,6 +146,7 @@ impl Store {
 
     /// Creates an entry; for a type without drafts the row is its published state too.
     pub async fn create_entry(&self, ct: &ContentType, id: &str, row: Row) -> Result<Row> {
+        self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
         let mut res = self
             .counted()
             .query("CREATE type::record($tb, $id) CONTENT $row")
@@ -186,6 +187,7 @@ impl Store {
              {snapshot_stmt}
              COMMIT;"
         );
+        self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
         let snapshot_row = match snapshot {
             Snapshot::Publish(s) => strip_nulls(s),
             _ => Map::new(),
@@ -221,6 +223,7 @@ impl Store {
         id: &str,
         expected: Option<u64>,
     ) -> Result<WriteOutcome> {
+        self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
         let pub_stmt = if ct.drafts {
             "DELETE type::record($pub, $id);"
         } else {
@@ -258,6 +261,7 @@ impl Store {
         rows: Vec<Row>,
         snapshots: Vec<Row>,
     ) -> Result<()> {
+        self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
         let rows: Vec<Value> = rows
             .into_iter()
             .map(|r| Value::Object(strip_nulls(r)))

@@ -254,6 +254,18 @@ impl Store {
                 plan.max_count + 1
             )
         };
+        // A total counted before, with no write since, is reused; the statement stays in the
+        // script (as a no-op) so result positions do not move.
+        let count_key = format!(
+            "{count_sql}\u{1f}{:?}\u{1f}{:?}\u{1f}{:?}",
+            clause.params, clause.records, clause.record_lists
+        );
+        let (cached_total, generation) = self.cached_total(&plan.table, &count_key);
+        let count_sql = if cached_total.is_some() {
+            "RETURN NONE".to_owned()
+        } else {
+            count_sql
+        };
 
         let (rows, count_json) = match plan.pagination {
             Pagination::Page(page) => {
@@ -347,7 +359,14 @@ impl Store {
                 r
             })
             .collect();
-        let counted = count_of(count_json);
+        let counted = match cached_total {
+            Some(n) => n,
+            None => {
+                let n = count_of(count_json);
+                self.store_total(&plan.table, count_key, generation, n);
+                n
+            }
+        };
         let capped = !plan.filters.is_empty() && counted > plan.max_count;
         Ok(ListResult {
             rows,

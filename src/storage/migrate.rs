@@ -349,6 +349,7 @@ impl Store {
         script.push_str(
             "UPSERT type::record('folio_schema', $id) CONTENT { state: $state };\nCOMMIT;\n",
         );
+        self.invalidate_all();
         let state = serde_json::to_value(&plan.desired)
             .map_err(|e| Error::internal(format!("schema state: {e}")))?;
         let mut res = self

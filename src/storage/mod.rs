@@ -41,7 +41,24 @@ pub struct Store {
     queries: Arc<std::sync::atomic::AtomicU64>,
     /// The SurrealKV directory, when the database is embedded on disk.
     path: Option<std::path::PathBuf>,
+    /// List totals already counted, per table, until the next write to that table.
+    totals: Arc<std::sync::Mutex<Totals>>,
 }
+
+/// Counting matching rows is the costly part of a list page; a total stays valid until the
+/// table changes, and every write to a table goes through this module, so totals are kept
+/// per table and dropped on each write. (With several nodes sharing one database, each
+/// node's writes only clear its own cache: see the note in ARCHITECTURE.md.)
+#[derive(Default)]
+struct Totals {
+    /// Bumped on every write to the table; a count started under an older generation is not
+    /// kept.
+    generation: std::collections::HashMap<String, u64>,
+    counts: std::collections::HashMap<String, std::collections::HashMap<String, u64>>,
+}
+
+/// Most totals kept per table before the table's cache is cleared.
+const MAX_TOTALS_PER_TABLE: usize = 1024;
 
 impl Store {
     /// Connects to the configured database and selects the namespace and database.
@@ -68,6 +85,7 @@ impl Store {
             db: Arc::new(db),
             queries: Arc::default(),
             path,
+            totals: Arc::default(),
         })
     }
 
@@ -79,6 +97,44 @@ impl Store {
     /// The number of queries sent so far.
     pub fn query_count(&self) -> u64 {
         self.queries.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The cached total for `key` on `table`, with the generation to store a fresh one under.
+    fn cached_total(&self, table: &str, key: &str) -> (Option<u64>, u64) {
+        let totals = self.totals.lock().unwrap_or_else(|e| e.into_inner());
+        let generation = totals.generation.get(table).copied().unwrap_or(0);
+        let hit = totals.counts.get(table).and_then(|m| m.get(key)).copied();
+        (hit, generation)
+    }
+
+    fn store_total(&self, table: &str, key: String, generation: u64, count: u64) {
+        let mut totals = self.totals.lock().unwrap_or_else(|e| e.into_inner());
+        if totals.generation.get(table).copied().unwrap_or(0) != generation {
+            return;
+        }
+        let map = totals.counts.entry(table.to_owned()).or_default();
+        if map.len() >= MAX_TOTALS_PER_TABLE {
+            map.clear();
+        }
+        map.insert(key, count);
+    }
+
+    /// Forgets the totals of tables that are about to change.
+    pub(crate) fn invalidate(&self, tables: &[&str]) {
+        let mut totals = self.totals.lock().unwrap_or_else(|e| e.into_inner());
+        for t in tables {
+            *totals.generation.entry((*t).to_owned()).or_default() += 1;
+            totals.counts.remove(*t);
+        }
+    }
+
+    fn invalidate_all(&self) {
+        let mut totals = self.totals.lock().unwrap_or_else(|e| e.into_inner());
+        let tables: Vec<String> = totals.generation.keys().cloned().collect();
+        for t in tables {
+            *totals.generation.entry(t).or_default() += 1;
+        }
+        totals.counts.clear();
     }
 
     /// A handle on the query counter that does not keep the database open.

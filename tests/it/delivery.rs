@@ -1129,3 +1129,45 @@ async fn related_types_the_caller_may_not_read_stay_closed() {
         "Author of Closed authors"
     );
 }
+
+/// Totals are counted once and reused, so every write must show in the next list's total.
+#[tokio::test]
+async fn totals_follow_every_write() {
+    let app = TestApp::spawn().await;
+    let total = |query: &'static [(&'static str, &'static str)]| {
+        let app = &app;
+        async move {
+            let (status, body) = app.get_query("/api/v1/content/article", query).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            body["meta"]["total"].as_u64().unwrap()
+        }
+    };
+    let featured: &[(&str, &str)] = &[("filter[featured][eq]", "true")];
+    assert_eq!(total(&[]).await, 0);
+    let (_, _, a) = app.seed_article("First", "t1").await;
+    assert_eq!(total(&[]).await, 1);
+    assert_eq!(total(featured).await, 0);
+    let id = a["id"].as_str().unwrap().to_owned();
+    let (status, _) = app
+        .admin_json(
+            Method::PATCH,
+            &format!("/content/article/{id}"),
+            json!({ "fields": { "featured": true }, "publish": true }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(total(featured).await, 1);
+    app.seed_article("Second", "t2").await;
+    assert_eq!(total(&[]).await, 2);
+    let (status, _) = app
+        .admin_call(Method::POST, &format!("/content/article/{id}/unpublish"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(total(&[]).await, 1);
+    assert_eq!(total(featured).await, 0);
+    let (status, _) = app
+        .admin_call(Method::DELETE, &format!("/content/article/{id}"))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(total(&[]).await, 1);
+}
