@@ -32,6 +32,7 @@ const LINE_META: &[&str] = &[
     "published_at",
     "created_by",
     "updated_by",
+    "locale",
 ];
 
 #[derive(Debug, Default)]
@@ -209,6 +210,13 @@ impl Content {
         cache: &HashMap<(String, String, String), Option<String>>,
     ) -> std::result::Result<(Row, Option<Row>), String> {
         let mut fields = line_fields(&obj);
+        let line_locale = obj.get("locale").and_then(Value::as_str);
+        if let Some(l) = line_locale
+            && !ct.locales.iter().any(|x| x == l)
+        {
+            return Err(format!("locale `{l}` is not one of the type's locales"));
+        }
+        super::localize_plain(ct, &mut fields, line_locale, None);
         // Relations named by a unique field become ids.
         for f in &ct.fields {
             let FieldType::Relation { target, many } = &f.ty else {
@@ -354,7 +362,10 @@ impl Content {
                 .await?;
             for row in &page.rows {
                 let mut line = Map::new();
-                for k in LINE_META.iter().filter(|k| **k != "type") {
+                for k in LINE_META
+                    .iter()
+                    .filter(|k| !matches!(**k, "type" | "locale"))
+                {
                     line.insert((*k).into(), row.get(*k).cloned().unwrap_or(Value::Null));
                 }
                 if !ct.drafts {

@@ -169,8 +169,10 @@ impl Content {
             });
         }
         let id = ulid::Ulid::new().to_string();
+        let mut input = write.fields;
+        localize_plain(ct, &mut input, None, None);
         let fields = self
-            .prepare(ct, Some(&id), write.fields, ValidateMode::Full, None)
+            .prepare(ct, Some(&id), input, ValidateMode::Full, None)
             .await?;
         let now = now();
         let published = publish || !ct.drafts;
@@ -228,12 +230,18 @@ impl Content {
                 current: current_version,
             });
         }
+        let mut patch = write.fields;
         let input = match mode {
-            ValidateMode::Full => write.fields,
+            ValidateMode::Full => {
+                localize_plain(ct, &mut patch, None, None);
+                patch
+            }
             ValidateMode::Partial => {
-                // Validate the patch alone (precise paths), then the merged whole.
+                // The patch over the stored fields is validated as a whole, so a change cannot
+                // leave the entry breaking a rule; paths still name the fields.
+                localize_plain(ct, &mut patch, None, Some(&current));
                 let mut merged = fields_of(ct, &current);
-                merged.extend(write.fields);
+                merged.extend(patch);
                 merged
             }
         };
@@ -757,6 +765,39 @@ fn well_formed_relations(ct: &ContentType, input: &Map<String, Value>) -> Map<St
             Some((f.name.clone(), value))
         })
         .collect()
+}
+
+/// A localised field given a plain value (not an object of locales) means that value in
+/// `locale` (the default locale when `None`). With `current`, the other locales' stored values
+/// are kept: a patch of one locale does not erase the others.
+pub(crate) fn localize_plain(
+    ct: &ContentType,
+    fields: &mut Map<String, Value>,
+    locale: Option<&str>,
+    current: Option<&Row>,
+) {
+    let Some(locale) = locale.or(ct.default_locale()) else {
+        return;
+    };
+    for f in ct
+        .fields
+        .iter()
+        .filter(|f| f.localized && !matches!(f.ty, FieldType::Json))
+    {
+        let Some(value) = fields.get_mut(&f.name) else {
+            continue;
+        };
+        if value.is_object() || value.is_null() {
+            continue;
+        }
+        let mut per_locale = current
+            .and_then(|r| r.get(&f.name))
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        per_locale.insert(locale.to_owned(), std::mem::take(value));
+        *value = Value::Object(per_locale);
+    }
 }
 
 /// How delivery entries are shaped.

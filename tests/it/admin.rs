@@ -1087,3 +1087,34 @@ async fn content_types_are_listed_with_a_json_schema_for_forms() {
     let (_, site) = app.admin_call(Method::GET, "/types/site-settings").await;
     assert_eq!(site["data"]["kind"], "single");
 }
+
+/// A plain value for a localised field is the default locale's; a patch keeps the others.
+#[tokio::test]
+async fn plain_values_of_localised_fields_mean_the_default_locale() {
+    let app = TestApp::spawn().await;
+    let e = app
+        .create("article", json!({ "title": "Plain title" }), false)
+        .await;
+    assert_eq!(e["fields"]["title"], json!({ "en": "Plain title" }));
+    let id = e["id"].as_str().unwrap();
+    let (status, body) = app
+        .admin_json(
+            Method::PATCH,
+            &format!("/content/article/{id}"),
+            json!({ "fields": { "title": { "en": "Plain title", "fr": "Titre" } } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app
+        .admin_json(
+            Method::PATCH,
+            &format!("/content/article/{id}"),
+            json!({ "fields": { "title": "New title" } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["data"]["fields"]["title"],
+        json!({ "en": "New title", "fr": "Titre" })
+    );
+}

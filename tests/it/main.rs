@@ -6,6 +6,7 @@ mod harness;
 mod admin;
 mod delivery;
 mod hostile;
+mod import;
 mod lifecycle;
 mod openapi;
 mod schema_changes;

@@ -1,0 +1,224 @@
+//! `folio import` and `folio export`, run as a user runs them: the real binary on a data
+//! directory, then the server on the same directory.
+
+use std::path::Path;
+use std::process::Command;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::harness::{TestApp, example_types};
+
+fn folio(data_dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_folio"));
+    c.env("FOLIO_DATA_DIR", data_dir)
+        .env("FOLIO_CONTENT_TYPES", example_types())
+        .env("FOLIO_LOG__LEVEL", "warn")
+        .current_dir(data_dir);
+    c
+}
+
+fn generate(n: usize, out: &Path) -> Value {
+    let generator =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/data/gen_articles.py");
+    let status = Command::new("python3")
+        .arg(&generator)
+        .args(["--n", &n.to_string(), "--seed", "7", "--out-dir"])
+        .arg(out)
+        .status()
+        .expect("python3 runs the generator");
+    assert!(status.success());
+    serde_json::from_str(&std::fs::read_to_string(out.join("expected.json")).unwrap()).unwrap()
+}
+
+fn import(data_dir: &Path, ty: &str, file: &Path) -> std::process::Output {
+    folio(data_dir)
+        .args(["import", "--type", ty])
+        .arg(file)
+        .output()
+        .expect("folio import runs")
+}
+
+#[tokio::test]
+async fn generated_articles_import_as_is_with_real_relations() {
+    let input = tempfile::tempdir().unwrap();
+    let expected = generate(300, input.path());
+    let data = tempfile::tempdir().unwrap();
+    for (ty, file) in [
+        ("tag", "tags.jsonl"),
+        ("author", "authors.jsonl"),
+        ("article", "articles.jsonl"),
+    ] {
+        let out = import(data.path(), ty, &input.path().join(file));
+        assert!(
+            out.status.success(),
+            "import {ty}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    let app = TestApp::builder().data_dir(data).start().await.unwrap();
+    // Status decides what is published.
+    let (status, body) = app
+        .get_query("/api/v1/content/article", &[("limit", "1")])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["meta"]["total"], expected["published"]);
+    // Tags are real relations: the delivery filter through them matches the generator's counts.
+    for tag in ["rust", "web", "security", "history"] {
+        let (_, body) = app
+            .get_query(
+                "/api/v1/content/article",
+                &[("filter[tags.slug][eq]", tag), ("limit", "1")],
+            )
+            .await;
+        assert_eq!(
+            body["meta"]["total"], expected["tag_published"][tag],
+            "tag {tag}"
+        );
+    }
+    // Authors too, resolved by their unique email, and published_at comes from the line.
+    let first: Value = serde_json::from_str(
+        std::fs::read_to_string(input.path().join("articles.jsonl"))
+            .unwrap()
+            .lines()
+            .find(|l| l.contains("\"published\""))
+            .unwrap(),
+    )
+    .unwrap();
+    let slug = first["slug"].as_str().unwrap();
+    let (status, body) = app
+        .get_query(
+            &format!("/api/v1/content/article/{slug}"),
+            &[("populate", "author,tags")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let e = &body["data"];
+    assert_eq!(
+        e["fields"]["author"]["fields"]["name"],
+        first["author"]["name"]
+    );
+    assert_eq!(e["published_at"], first["published_at"]);
+    let tags: Vec<&str> = e["fields"]["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["fields"]["slug"].as_str().unwrap())
+        .collect();
+    let want: Vec<&str> = first["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert_eq!(tags, want);
+    // The plugin ran on import.
+    assert!(e["fields"]["reading_time"].as_u64().unwrap() >= 1);
+}
+
+#[tokio::test]
+async fn bad_lines_are_reported_by_number_and_good_lines_kept() {
+    let data = tempfile::tempdir().unwrap();
+    let input = tempfile::tempdir().unwrap();
+    let tags = input.path().join("tags.jsonl");
+    std::fs::write(&tags, "{\"slug\": \"rust\", \"name\": \"Rust\"}\n").unwrap();
+    assert!(import(data.path(), "tag", &tags).status.success());
+    let articles = input.path().join("articles.jsonl");
+    std::fs::write(
+        &articles,
+        [
+            r#"{"title": {"en": "Good one"}, "tags": ["rust"], "status": "published"}"#,
+            r#"{"title": {"en": "Broken"#,
+            r#"{"title": {"en": "Unknown tag"}, "tags": ["nope"]}"#,
+            r#"{"title": {"en": "Good two"}, "status": "draft"}"#,
+            r#"{"title": 5}"#,
+            r#"[1, 2]"#,
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let out = import(data.path(), "article", &articles);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{stdout}{stderr}");
+    for line in [2, 3, 5, 6] {
+        assert!(
+            stderr.contains(&format!("articles.jsonl:{line}:")),
+            "line {line} reported: {stderr}"
+        );
+    }
+    assert!(!stderr.contains("articles.jsonl:1:") && !stderr.contains("articles.jsonl:4:"));
+    assert!(stdout.contains("imported 2 "), "{stdout}");
+
+    let app = TestApp::builder().data_dir(data).start().await.unwrap();
+    let (_, body) = app.get("/api/v1/content/article").await;
+    assert_eq!(
+        body["meta"]["total"], 1,
+        "only the published good line is public: {body}"
+    );
+    let (_, body) = app
+        .admin_call(reqwest::Method::GET, "/content/article")
+        .await;
+    assert_eq!(
+        body["meta"]["total"], 2,
+        "both good lines are stored: {body}"
+    );
+}
+
+#[tokio::test]
+async fn export_then_import_round_trips() {
+    let input = tempfile::tempdir().unwrap();
+    generate(60, input.path());
+    let first = tempfile::tempdir().unwrap();
+    for (ty, file) in [
+        ("tag", "tags.jsonl"),
+        ("author", "authors.jsonl"),
+        ("article", "articles.jsonl"),
+    ] {
+        assert!(
+            import(first.path(), ty, &input.path().join(file))
+                .status
+                .success()
+        );
+    }
+    let exported = tempfile::tempdir().unwrap();
+    for ty in ["tag", "author", "article"] {
+        let out = folio(first.path())
+            .args(["export", "--type", ty, "-o"])
+            .arg(exported.path().join(format!("{ty}.jsonl")))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let second = tempfile::tempdir().unwrap();
+    for ty in ["tag", "author", "article"] {
+        let out = import(
+            second.path(),
+            ty,
+            &exported.path().join(format!("{ty}.jsonl")),
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // The same ids, fields and metadata come back.
+    let again = tempfile::tempdir().unwrap();
+    let out = folio(second.path())
+        .args(["export", "--type", "article", "-o"])
+        .arg(again.path().join("article.jsonl"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let a = std::fs::read_to_string(exported.path().join("article.jsonl")).unwrap();
+    let b = std::fs::read_to_string(again.path().join("article.jsonl")).unwrap();
+    assert_eq!(a.lines().count(), 60);
+    assert_eq!(a, b);
+}
