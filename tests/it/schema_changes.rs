@@ -262,3 +262,83 @@ async fn renamed_from_moves_the_data() {
         json!({ "en": "Short", "fr": "Court" })
     );
 }
+
+/// Hooks name plugins by id; a wrong id, or a plugin whose field is missing, stops start-up
+/// with the file named.
+#[tokio::test]
+async fn hooks_must_name_known_plugins_with_their_fields() {
+    let types = types_with(|t| {
+        t.replace(
+            "before_save = [\"reading-time\"]",
+            "before_save = [\"reading-tme\"]",
+        )
+    });
+    let err = TestApp::builder()
+        .types(types.path())
+        .start()
+        .await
+        .err()
+        .expect("start-up fails");
+    let text = err.to_string();
+    assert!(
+        text.contains("article.toml") && text.contains("reading-tme"),
+        "{text}"
+    );
+    assert!(
+        text.contains("reading-time"),
+        "the available plugins are listed: {text}"
+    );
+
+    let types = types_with(|t| {
+        t.replace(
+            "name = \"reading_time\"\ntype = \"integer\"",
+            "name = \"reading_minutes\"\ntype = \"integer\"",
+        )
+    });
+    let err = TestApp::builder()
+        .types(types.path())
+        .start()
+        .await
+        .err()
+        .expect("start-up fails");
+    assert!(err.to_string().contains("reading_time"), "{err}");
+}
+
+/// `folio types check` and `folio types plan` as a developer runs them.
+#[test]
+fn types_check_and_plan_commands() {
+    let data = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], types: &Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_folio"))
+            .args(args)
+            .env("FOLIO_DATA_DIR", data.path())
+            .env("FOLIO_CONTENT_TYPES", types)
+            .env("FOLIO_LOG__LEVEL", "warn")
+            .current_dir(data.path())
+            .output()
+            .unwrap()
+    };
+    let out = run(&["types", "check"], &example_types());
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for t in ["article", "author", "tag", "site-settings"] {
+        assert!(stdout.contains(t), "{stdout}");
+    }
+    let plan = run(&["types", "plan"], &example_types());
+    assert!(plan.status.success());
+    assert!(String::from_utf8_lossy(&plan.stdout).contains("add table `entry_article`"));
+
+    let broken = types_with(|t| {
+        t.replace(
+            "required = true\nlocalized = true",
+            "requird = true\nlocalized = true",
+        )
+    });
+    let out = run(&["types", "check"], broken.path());
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("article.toml:") && stderr.contains("did you mean `required`"),
+        "{stderr}"
+    );
+}
