@@ -15,12 +15,11 @@ use super::{AppState, is_admin, query_pairs, read_json};
 use crate::content::query::{Audience, parse_list_query};
 use crate::content::{Actor, Write};
 use crate::error::{Error, Result};
-use crate::schema::{Audience as SchemaAudience, ContentType, ValidateMode, json_schema};
+use crate::schema::ValidateMode;
 
 pub fn routes() -> Route {
     Route::new()
-        .at("/types", get(list_types))
-        .at("/types/:type", get(get_type))
+        .nest("/", super::types::service())
         .at("/content/:type", get(list_entries).post(create_entry))
         .at(
             "/content/:type/:id",
@@ -41,44 +40,6 @@ fn authorise(req: &Request, state: &AppState) -> Result<Actor> {
     } else {
         Err(Error::Unauthenticated)
     }
-}
-
-fn type_summary(ct: &ContentType) -> Value {
-    json!({
-        "id": ct.id,
-        "kind": match ct.kind { crate::schema::Kind::Collection => "collection", crate::schema::Kind::Single => "single" },
-        "name": ct.name,
-        "description": ct.description,
-        "drafts": ct.drafts,
-        "locales": ct.locales,
-        "search": ct.search,
-        "admin": { "title_field": ct.admin.title_field, "list_columns": ct.admin.list_columns },
-    })
-}
-
-#[handler]
-async fn list_types(req: &Request, state: Data<&Arc<AppState>>) -> Result<Response> {
-    authorise(req, &state)?;
-    let types: Vec<Value> = state
-        .content
-        .schema()
-        .types()
-        .map(|ct| type_summary(ct))
-        .collect();
-    Ok(json_response(StatusCode::OK, json!({ "data": types })))
-}
-
-#[handler]
-async fn get_type(
-    req: &Request,
-    Path(type_id): Path<String>,
-    state: Data<&Arc<AppState>>,
-) -> Result<Response> {
-    authorise(req, &state)?;
-    let ct = state.content.content_type(&type_id)?;
-    let mut body = type_summary(&ct);
-    body["schema"] = json_schema(&ct, SchemaAudience::Admin);
-    Ok(json_response(StatusCode::OK, json!({ "data": body })))
 }
 
 #[handler]

@@ -15,6 +15,7 @@ mod admin;
 mod delivery;
 mod openapi;
 mod system;
+mod types;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -142,6 +143,18 @@ fn error_response(e: poem::Error) -> Response {
         return json_error(ours);
     }
     let status = e.status();
+    let text = e.to_string();
+    // poem-openapi operations answer their declared errors with our JSON body already.
+    if e.is_from_response() {
+        let resp = e.into_response();
+        if resp
+            .content_type()
+            .is_some_and(|ct| ct.starts_with("application/json"))
+        {
+            return resp;
+        }
+        return json_error(&Error::internal(format!("{status}: {text}")));
+    }
     let (code, message) = match status {
         StatusCode::NOT_FOUND => ("route_not_found", "no such route".to_owned()),
         StatusCode::METHOD_NOT_ALLOWED => (
@@ -149,10 +162,11 @@ fn error_response(e: poem::Error) -> Response {
             "this route does not take that method".to_owned(),
         ),
         StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the body is too large".to_owned()),
-        s if s.is_client_error() => ("bad_request", e.to_string()),
+        StatusCode::UNAUTHORIZED => ("unauthenticated", "authentication is required".to_owned()),
+        s if s.is_client_error() => ("bad_request", text),
         _ => {
-            tracing::error!(error = %e, "request failed");
-            return json_error(&Error::internal(e.to_string()));
+            tracing::error!(error = %text, "request failed");
+            return json_error(&Error::internal(text));
         }
     };
     let body = serde_json::json!({ "code": code, "message": message });

@@ -80,9 +80,8 @@ pub fn docs_page(Path(which): Path<String>, state: Data<&Arc<AppState>>) -> Resu
 }
 
 /// The fixed part (poem-openapi) as JSON, to merge into.
-fn fixed_document(title: &str, description: &str) -> Value {
-    let mut doc: Value =
-        serde_json::from_str(&super::system::service().spec()).unwrap_or(json!({}));
+fn fixed_document(spec: &str, title: &str, description: &str) -> Value {
+    let mut doc: Value = serde_json::from_str(spec).unwrap_or(json!({}));
     doc["info"]["title"] = json!(title);
     doc["info"]["description"] = json!(description);
     if doc.get("components").is_none() {
@@ -195,6 +194,7 @@ fn list_meta_schema() -> Value {
 
 fn delivery_document(schema: &Schema) -> Value {
     let mut doc = fixed_document(
+        &super::system::service().spec(),
         "Folio delivery API",
         "Published content for websites. Types whose `[access] read` lists `public` need no token; others need a bearer token.",
     );
@@ -250,27 +250,28 @@ fn delivery_document(schema: &Schema) -> Value {
 
 fn admin_document(schema: &Schema) -> Value {
     let mut doc = fixed_document(
+        &super::types::service().spec(),
         "Folio admin API",
         "Entries of every type, drafts included, publishing, and content types. Every route needs the admin token as a bearer token.",
     );
     // The system endpoints belong to the delivery document.
-    doc["paths"] = json!({});
-    doc["components"]["schemas"]["Error"] = error_schema();
-    doc["components"]["securitySchemes"] =
-        json!({ "bearer": { "type": "http", "scheme": "bearer" } });
-    doc["security"] = json!([{ "bearer": [] }]);
-    let mut types_ok = Map::new();
-    types_ok.insert("200".into(), json!({ "description": "Every content type" }));
-    types_ok.extend(error_responses(&["401"]));
-    doc["paths"]["/admin/api/v1/types"] = json!({ "get": { "tags": ["Content types"], "operationId": "list_types", "summary": "List content types", "responses": types_ok } });
-    let mut type_ok = Map::new();
-    type_ok.insert(
-        "200".into(),
-        json!({ "description": "The type, with the JSON Schema of its fields" }),
+    // The types endpoints come from poem-openapi with their paths relative to the prefix.
+    let fixed_paths = doc["paths"].as_object().cloned().unwrap_or_default();
+    doc["paths"] = Value::Object(
+        fixed_paths
+            .into_iter()
+            .map(|(p, v)| {
+                let full = if p.starts_with(super::types::PREFIX) {
+                    p
+                } else {
+                    format!("{}{p}", super::types::PREFIX)
+                };
+                (full, v)
+            })
+            .collect(),
     );
-    type_ok.extend(error_responses(&["401", "404"]));
-    doc["paths"]["/admin/api/v1/types/{type}"] = json!({ "get": { "tags": ["Content types"], "operationId": "get_type", "summary": "One content type and its JSON Schema",
-        "parameters": [{ "name": "type", "in": "path", "required": true, "schema": { "type": "string" } }], "responses": type_ok } });
+    doc["components"]["schemas"]["Error"] = error_schema();
+    doc["security"] = json!([{ "bearer": [] }]);
     for ct in schema.types() {
         let fields_name = schema_name(ct, "FieldsInput");
         let entry_name = schema_name(ct, "AdminEntry");

@@ -1,0 +1,178 @@
+//! `/admin/api/v1/types`: the content types, declared with poem-openapi so the operations,
+//! the bearer scheme and every error status are in the admin document.
+
+use std::sync::Arc;
+
+use poem::Request;
+use poem::web::Data;
+use poem_openapi::auth::Bearer;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi, OpenApiService, SecurityScheme};
+
+use super::{AppState, constant_time_eq};
+use crate::error::Error;
+use crate::schema::{Audience, ContentType, Kind, json_schema};
+
+/// The admin token, as a bearer token.
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer", rename = "bearer", checker = "check_admin")]
+pub struct AdminToken(());
+
+async fn check_admin(req: &Request, bearer: Bearer) -> poem::Result<()> {
+    let state = req
+        .data::<Arc<AppState>>()
+        .ok_or_else(|| Error::internal("no state"))?;
+    if constant_time_eq(bearer.token.trim().as_bytes(), state.admin_token.as_bytes()) {
+        Ok(())
+    } else {
+        Err(Error::Unauthenticated.into())
+    }
+}
+
+/// The error body every endpoint answers with.
+#[derive(Object)]
+pub struct ApiErrorBody {
+    /// Stable, snake_case cause.
+    code: String,
+    message: String,
+}
+
+#[derive(ApiResponse)]
+pub enum ApiError {
+    /// Missing or wrong token.
+    #[oai(status = 401)]
+    Unauthenticated(Json<ApiErrorBody>),
+    /// No such content type.
+    #[oai(status = 404)]
+    NotFound(Json<ApiErrorBody>),
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        let body = Json(ApiErrorBody {
+            code: e.code().to_owned(),
+            message: e.to_string(),
+        });
+        match e {
+            Error::Unauthenticated => ApiError::Unauthenticated(body),
+            _ => ApiError::NotFound(body),
+        }
+    }
+}
+
+#[derive(Object)]
+pub struct AdminSettings {
+    /// The field that titles an entry in lists.
+    title_field: Option<String>,
+    /// Columns of the admin list.
+    list_columns: Vec<String>,
+}
+
+/// A content type as its file declares it.
+#[derive(Object)]
+pub struct ContentTypeSummary {
+    /// API name: `/api/v1/content/{id}`.
+    id: String,
+    /// `collection` or `single`.
+    kind: String,
+    name: String,
+    description: Option<String>,
+    /// Draft/publish workflow.
+    drafts: bool,
+    /// Locales, the first being the default.
+    locales: Vec<String>,
+    search: bool,
+    admin: AdminSettings,
+}
+
+#[derive(Object)]
+pub struct ContentTypeDetail {
+    #[oai(flatten)]
+    summary: ContentTypeSummary,
+    /// JSON Schema of the entry's `fields` object, in field order.
+    schema: serde_json::Value,
+}
+
+#[derive(Object)]
+pub struct TypeList {
+    data: Vec<ContentTypeSummary>,
+}
+
+#[derive(Object)]
+pub struct TypeDetail {
+    data: ContentTypeDetail,
+}
+
+fn summary(ct: &ContentType) -> ContentTypeSummary {
+    ContentTypeSummary {
+        id: ct.id.clone(),
+        kind: match ct.kind {
+            Kind::Collection => "collection",
+            Kind::Single => "single",
+        }
+        .into(),
+        name: ct.name.clone(),
+        description: ct.description.clone(),
+        drafts: ct.drafts,
+        locales: ct.locales.clone(),
+        search: ct.search,
+        admin: AdminSettings {
+            title_field: ct.admin.title_field.clone(),
+            list_columns: ct.admin.list_columns.clone(),
+        },
+    }
+}
+
+pub struct TypesApi;
+
+#[OpenApi(tag = "ApiTags::ContentTypes")]
+impl TypesApi {
+    /// List content types.
+    #[oai(path = "/types", method = "get", operation_id = "list_types")]
+    async fn list_types(
+        &self,
+        _auth: AdminToken,
+        state: Data<&Arc<AppState>>,
+    ) -> Result<Json<TypeList>, ApiError> {
+        Ok(Json(TypeList {
+            data: state
+                .content
+                .schema()
+                .types()
+                .map(|ct| summary(ct))
+                .collect(),
+        }))
+    }
+
+    /// One content type with the JSON Schema of its fields, for generating forms.
+    #[oai(path = "/types/:type", method = "get", operation_id = "get_type")]
+    async fn get_type(
+        &self,
+        _auth: AdminToken,
+        state: Data<&Arc<AppState>>,
+        /// The type's id.
+        #[oai(name = "type")]
+        type_id: Path<String>,
+    ) -> Result<Json<TypeDetail>, ApiError> {
+        let ct = state.content.content_type(&type_id)?;
+        Ok(Json(TypeDetail {
+            data: ContentTypeDetail {
+                summary: summary(&ct),
+                schema: json_schema(&ct, Audience::Admin),
+            },
+        }))
+    }
+}
+
+#[derive(poem_openapi::Tags)]
+enum ApiTags {
+    /// Content types and their schemas.
+    ContentTypes,
+}
+
+pub const PREFIX: &str = "/admin/api/v1";
+
+pub fn service() -> OpenApiService<TypesApi, ()> {
+    OpenApiService::new(TypesApi, "Folio admin API", env!("CARGO_PKG_VERSION")).url_prefix(PREFIX)
+}
