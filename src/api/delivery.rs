@@ -3,11 +3,13 @@
 
 use std::sync::Arc;
 
+use poem::http::{StatusCode, header};
 use poem::web::{Data, Path};
 use poem::{Request, Response, Route, get, handler};
 use serde_json::{Value, json};
 
-use super::{AppState, is_admin, json_with_etag, query_pairs};
+use super::{AppState, etag_of, is_admin, query_pairs};
+use crate::cache::Cached;
 use crate::content::query::{
     Audience, Filter, FilterTarget, Format, parse_entry_query, parse_list_query,
 };
@@ -94,56 +96,112 @@ fn cache_control(ct: &ContentType) -> String {
     }
 }
 
+/// Serves a delivery GET from the response cache, or computes it with `make` and keeps it.
+/// The key is the path and query as sent, and whether the admin token came with it (it opens
+/// types the public may not read).
+async fn cached<F, Fut>(req: &Request, state: &AppState, make: F) -> Result<Response>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<Cached>>,
+{
+    let key = format!(
+        "{}{}",
+        if is_admin(req, state) { "a:" } else { "p:" },
+        req.uri().path_and_query().map_or("", |p| p.as_str())
+    );
+    let generation = state.content.store().change_count();
+    let hit = match state.cache.get(&key, generation) {
+        Some(hit) => hit,
+        None => {
+            let made = make().await?;
+            state.cache.put(key, generation, made.clone());
+            made
+        }
+    };
+    Ok(respond(req, hit))
+}
+
+fn respond(req: &Request, c: Cached) -> Response {
+    let not_modified = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == c.etag || t.trim() == "*"));
+    let builder = Response::builder()
+        .header(header::ETAG, c.etag)
+        .header(header::CACHE_CONTROL, c.cache_control);
+    if not_modified {
+        builder.status(StatusCode::NOT_MODIFIED).finish()
+    } else {
+        builder.content_type(c.content_type).body(c.body)
+    }
+}
+
+fn finished(body: Vec<u8>, content_type: &'static str, ct: &ContentType) -> Cached {
+    Cached {
+        etag: etag_of(&body),
+        body: body.into(),
+        content_type,
+        cache_control: cache_control(ct),
+    }
+}
+
+fn json_body(value: &Value) -> Vec<u8> {
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
 #[handler]
 async fn list(
     req: &Request,
     Path(type_id): Path<String>,
     state: Data<&Arc<AppState>>,
 ) -> Result<Response> {
-    let ct = readable(&state, req, &type_id)?;
-    let pairs = query_pairs(req)?;
-    if ct.kind == Kind::Single {
-        let q = parse_entry_query(
-            &state.content.schema().clone(),
-            &ct,
-            &pairs,
-            Audience::Delivery,
-            &state.limits,
-        )
-        .map_err(query_error)?;
-        check_related(&state, req, &ct, &q.populate, &[])?;
-        let entry = state.content.get_published(&ct, None, &q).await?;
-        return Ok(json_with_etag(
-            req,
-            &json!({ "data": entry }),
-            &cache_control(&ct),
-        ));
-    }
-    let schema = state.content.schema().clone();
-    let q = parse_list_query(&schema, &ct, &pairs, Audience::Delivery, &state.limits)
-        .map_err(query_error)?;
-    check_related(&state, req, &ct, &q.populate, &q.filters)?;
-    let page = state.content.list_published(&ct, &q).await?;
-    match q.format {
-        Format::Json => Ok(json_with_etag(req, &page_body(page), &cache_control(&ct))),
-        Format::Ndjson => Ok(Response::builder()
-            .content_type("application/x-ndjson")
-            .header("cache-control", cache_control(&ct))
-            .body(
-                page.data
+    let state: &AppState = &state;
+    let ct = readable(state, req, &type_id)?;
+    cached(req, state, || async {
+        let pairs = query_pairs(req)?;
+        let schema = state.content.schema().clone();
+        if ct.kind == Kind::Single {
+            let q = parse_entry_query(&schema, &ct, &pairs, Audience::Delivery, &state.limits)
+                .map_err(query_error)?;
+            check_related(state, req, &ct, &q.populate, &[])?;
+            let entry = state.content.get_published(&ct, None, &q).await?;
+            return Ok(finished(
+                json_body(&json!({ "data": entry })),
+                "application/json",
+                &ct,
+            ));
+        }
+        let q = parse_list_query(&schema, &ct, &pairs, Audience::Delivery, &state.limits)
+            .map_err(query_error)?;
+        check_related(state, req, &ct, &q.populate, &q.filters)?;
+        let page = state.content.list_published(&ct, &q).await?;
+        match q.format {
+            Format::Json => Ok(finished(
+                json_body(&page_body(page)),
+                "application/json",
+                &ct,
+            )),
+            Format::Ndjson => {
+                let body: String = page
+                    .data
                     .iter()
                     .map(|e| format!("{}\n", Value::Object(e.clone())))
-                    .collect::<String>(),
+                    .collect();
+                Ok(finished(body.into_bytes(), "application/x-ndjson", &ct))
+            }
+            Format::Csv => Ok(finished(
+                to_csv(&ct, &page.data).into_bytes(),
+                "text/csv; charset=utf-8",
+                &ct,
             )),
-        Format::Csv => Ok(Response::builder()
-            .content_type("text/csv; charset=utf-8")
-            .header("cache-control", cache_control(&ct))
-            .body(to_csv(&ct, &page.data))),
-        Format::Rss | Format::Atom => Err(Error::bad_request(
-            "format_unavailable",
-            "rss and atom feeds are not available yet; use json, ndjson or csv",
-        )),
-    }
+            Format::Rss | Format::Atom => Err(Error::bad_request(
+                "format_unavailable",
+                "rss and atom feeds are not available yet; use json, ndjson or csv",
+            )),
+        }
+    })
+    .await
 }
 
 #[handler]
@@ -152,18 +210,22 @@ async fn one(
     Path((type_id, key)): Path<(String, String)>,
     state: Data<&Arc<AppState>>,
 ) -> Result<Response> {
-    let ct = readable(&state, req, &type_id)?;
-    let pairs = query_pairs(req)?;
-    let schema = state.content.schema().clone();
-    let q = parse_entry_query(&schema, &ct, &pairs, Audience::Delivery, &state.limits)
-        .map_err(query_error)?;
-    check_related(&state, req, &ct, &q.populate, &[])?;
-    let entry = state.content.get_published(&ct, Some(&key), &q).await?;
-    Ok(json_with_etag(
-        req,
-        &json!({ "data": entry }),
-        &cache_control(&ct),
-    ))
+    let state: &AppState = &state;
+    let ct = readable(state, req, &type_id)?;
+    cached(req, state, || async {
+        let pairs = query_pairs(req)?;
+        let schema = state.content.schema().clone();
+        let q = parse_entry_query(&schema, &ct, &pairs, Audience::Delivery, &state.limits)
+            .map_err(query_error)?;
+        check_related(state, req, &ct, &q.populate, &[])?;
+        let entry = state.content.get_published(&ct, Some(&key), &q).await?;
+        Ok(finished(
+            json_body(&json!({ "data": entry })),
+            "application/json",
+            &ct,
+        ))
+    })
+    .await
 }
 
 pub(crate) fn query_error(e: crate::content::query::QueryError) -> Error {

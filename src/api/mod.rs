@@ -42,6 +42,7 @@ pub struct AppState {
     pub limits: QueryLimits,
     pub ready: AtomicBool,
     pub docs: openapi::Docs,
+    pub cache: crate::cache::ResponseCache,
 }
 
 impl AppState {
@@ -61,6 +62,7 @@ impl AppState {
             limits,
             ready: AtomicBool::new(false),
             docs,
+            cache: crate::cache::ResponseCache::default(),
         })
     }
 
@@ -185,25 +187,7 @@ fn json_error(e: &Error) -> Response {
         .body(body)
 }
 
-/// A JSON response with a strong ETag, answering 304 when the client has it already.
-pub(crate) fn json_with_etag(req: &Request, value: &Value, cache_control: &str) -> Response {
-    let body = serde_json::to_vec(value).unwrap_or_default();
-    let etag = etag_of(&body);
-    let matches = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
-    let builder = Response::builder()
-        .header(header::ETAG, etag)
-        .header(header::CACHE_CONTROL, cache_control);
-    if matches {
-        builder.status(StatusCode::NOT_MODIFIED).finish()
-    } else {
-        builder.content_type("application/json").body(body)
-    }
-}
-
+/// A strong ETag: a digest of the exact body bytes.
 pub(crate) fn etag_of(body: &[u8]) -> String {
     let digest = Sha256::digest(body);
     let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();

@@ -147,13 +147,16 @@ impl Store {
     /// Creates an entry; for a type without drafts the row is its published state too.
     pub async fn create_entry(&self, ct: &ContentType, id: &str, row: Row) -> Result<Row> {
         self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
-        let mut res = self
+        let res = self
             .counted()
             .query("CREATE type::record($tb, $id) CONTENT $row")
             .bind(("tb", entry_table(&ct.id)))
             .bind(("id", id.to_owned()))
             .bind(("row", Value::Object(strip_nulls(row))))
-            .await?;
+            .await;
+        // Again after the write, so nothing read while it ran is kept as current.
+        self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
+        let mut res = res?;
         check(&mut res, ct)?;
         take_rows(&mut res, 0)?
             .into_iter()
@@ -192,7 +195,7 @@ impl Store {
             Snapshot::Publish(s) => strip_nulls(s),
             _ => Map::new(),
         };
-        let mut res = self
+        let res = self
             .counted()
             .query(script)
             .bind(("tb", entry_table(&ct.id)))
@@ -201,7 +204,10 @@ impl Store {
             .bind(("expected", expected))
             .bind(("row", Value::Object(strip_nulls(row))))
             .bind(("snapshot", Value::Object(snapshot_row)))
-            .await?;
+            .await;
+        // Again after the write, so nothing read while it ran is kept as current.
+        self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
+        let mut res = res?;
         if let Some(outcome) = thrown(&mut res)? {
             return Ok(outcome);
         }
@@ -238,14 +244,17 @@ impl Store {
              {pub_stmt}
              COMMIT;"
         );
-        let mut res = self
+        let res = self
             .counted()
             .query(script)
             .bind(("tb", entry_table(&ct.id)))
             .bind(("pub", delivery_table(ct)))
             .bind(("id", id.to_owned()))
             .bind(("expected", expected))
-            .await?;
+            .await;
+        // Again after the write, so nothing read while it ran is kept as current.
+        self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
+        let mut res = res?;
         if let Some(outcome) = thrown(&mut res)? {
             return Ok(outcome);
         }
@@ -281,12 +290,15 @@ impl Store {
             ));
         }
         script.push_str(" COMMIT;");
-        let mut res = self
+        let res = self
             .counted()
             .query(script)
             .bind(("rows", rows))
             .bind(("snapshots", snapshots))
-            .await?;
+            .await;
+        // Again after the write, so nothing read while it ran is kept as current.
+        self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
+        let mut res = res?;
         check(&mut res, ct)
     }
 }

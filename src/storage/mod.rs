@@ -43,6 +43,8 @@ pub struct Store {
     path: Option<std::path::PathBuf>,
     /// List totals already counted, per table, until the next write to that table.
     totals: Arc<std::sync::Mutex<Totals>>,
+    /// Counts writes, so caches of what was read can tell they are stale.
+    changes: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Counting matching rows is the costly part of a list page; a total stays valid until the
@@ -86,6 +88,7 @@ impl Store {
             queries: Arc::default(),
             path,
             totals: Arc::default(),
+            changes: Arc::default(),
         })
     }
 
@@ -121,6 +124,8 @@ impl Store {
 
     /// Forgets the totals of tables that are about to change.
     pub(crate) fn invalidate(&self, tables: &[&str]) {
+        self.changes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let mut totals = self.totals.lock().unwrap_or_else(|e| e.into_inner());
         for t in tables {
             *totals.generation.entry((*t).to_owned()).or_default() += 1;
@@ -129,12 +134,20 @@ impl Store {
     }
 
     fn invalidate_all(&self) {
+        self.changes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let mut totals = self.totals.lock().unwrap_or_else(|e| e.into_inner());
         let tables: Vec<String> = totals.generation.keys().cloned().collect();
         for t in tables {
             *totals.generation.entry(t).or_default() += 1;
         }
         totals.counts.clear();
+    }
+
+    /// How many writes this store has made; it changes before each write starts, so anything
+    /// read under an older count may be stale.
+    pub fn change_count(&self) -> u64 {
+        self.changes.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// A handle on the query counter that does not keep the database open.

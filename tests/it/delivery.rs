@@ -1171,3 +1171,43 @@ async fn totals_follow_every_write() {
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(total(&[]).await, 1);
 }
+
+/// Delivery responses are cached, and a publish shows at once, with a new ETag.
+#[tokio::test]
+async fn cached_responses_change_with_the_next_publish() {
+    let app = TestApp::spawn().await;
+    let (_, _, a) = app.seed_article("Cached once", "cache").await;
+    let id = a["id"].as_str().unwrap().to_owned();
+    let url = app.url(&format!("/api/v1/content/article/{id}"));
+    let first = app.client.get(&url).send().await.unwrap();
+    let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+    let again = app.client.get(&url).send().await.unwrap();
+    assert_eq!(again.headers()["etag"].to_str().unwrap(), etag);
+
+    let (status, _) = app
+        .admin_json(
+            Method::PATCH,
+            &format!("/content/article/{id}"),
+            json!({ "fields": { "title": "Cached twice" }, "publish": true }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let after = app
+        .client
+        .get(&url)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        after.status(),
+        StatusCode::OK,
+        "the old ETag no longer matches"
+    );
+    assert_ne!(after.headers()["etag"].to_str().unwrap(), etag);
+    let body: Value = after.json().await.unwrap();
+    assert_eq!(body["data"]["fields"]["title"], "Cached twice");
+    // Lists too.
+    let (_, list) = app.get("/api/v1/content/article").await;
+    assert_eq!(list["data"][0]["fields"]["title"], "Cached twice");
+}
