@@ -4,9 +4,10 @@
 //! check and the change it guards) run in one transaction, with `THROW` turning a failed
 //! check into a rollback.
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 use surrealdb::types::RecordId;
 
+use super::migrate::{is_linked, link_table};
 use super::{Store, delivery_table, entry_table, ident, record_key, take_rows};
 use crate::error::{Error, Result};
 use crate::schema::{ContentType, FieldError};
@@ -147,18 +148,30 @@ impl Store {
     /// Creates an entry; for a type without drafts the row is its published state too.
     pub async fn create_entry(&self, ct: &ContentType, id: &str, row: Row) -> Result<Row> {
         self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
-        let res = self
+        // Without drafts the row is the published one, so its links are written with it.
+        let (links, link_binds) = if ct.drafts {
+            (String::new(), Vec::new())
+        } else {
+            link_script(ct, id, Some(&row))?
+        };
+        let mut query = self
             .counted()
-            .query("CREATE type::record($tb, $id) CONTENT $row")
+            .query(format!(
+                "BEGIN;\nCREATE type::record($tb, $id) CONTENT $row;\n{links}COMMIT;"
+            ))
             .bind(("tb", entry_table(&ct.id)))
             .bind(("id", id.to_owned()))
-            .bind(("row", Value::Object(strip_nulls(row))))
-            .await;
+            .bind(("row", Value::Object(strip_nulls(row))));
+        for b in link_binds {
+            query = query.bind(b);
+        }
+        let res = query.await;
         // Again after the write, so nothing read while it ran is kept as current.
         self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
         let mut res = res?;
         check(&mut res, ct)?;
-        take_rows(&mut res, 0)?
+        // Statement 0 is BEGIN.
+        take_rows(&mut res, 1)?
             .into_iter()
             .next()
             .map(normalize_id)
@@ -181,6 +194,14 @@ impl Store {
             (Snapshot::Unpublish, true) => "DELETE type::record($pub, $id);",
             _ => "",
         };
+        // The links follow the delivery row: the snapshot for types with drafts, the row itself
+        // for the others.
+        let (links, link_binds) = match (&snapshot, ct.drafts) {
+            (Snapshot::Publish(s), true) => link_script(ct, id, Some(s))?,
+            (Snapshot::Unpublish, true) => link_script(ct, id, None)?,
+            (Snapshot::Keep, true) => (String::new(), Vec::new()),
+            (_, false) => link_script(ct, id, Some(&row))?,
+        };
         let script = format!(
             "BEGIN;
              LET $current = (SELECT VALUE version FROM type::record($tb, $id))[0];
@@ -188,6 +209,7 @@ impl Store {
              IF $current != $expected {{ THROW '{VERSION_CONFLICT}:' + <string>$current }};
              UPDATE type::record($tb, $id) CONTENT $row RETURN AFTER;
              {snapshot_stmt}
+             {links}
              COMMIT;"
         );
         self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
@@ -195,7 +217,7 @@ impl Store {
             Snapshot::Publish(s) => strip_nulls(s),
             _ => Map::new(),
         };
-        let res = self
+        let mut query = self
             .counted()
             .query(script)
             .bind(("tb", entry_table(&ct.id)))
@@ -203,8 +225,11 @@ impl Store {
             .bind(("id", id.to_owned()))
             .bind(("expected", expected))
             .bind(("row", Value::Object(strip_nulls(row))))
-            .bind(("snapshot", Value::Object(snapshot_row)))
-            .await;
+            .bind(("snapshot", Value::Object(snapshot_row)));
+        for b in link_binds {
+            query = query.bind(b);
+        }
+        let res = query.await;
         // Again after the write, so nothing read while it ran is kept as current.
         self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
         let mut res = res?;
@@ -235,6 +260,7 @@ impl Store {
         } else {
             ""
         };
+        let (links, _) = link_script(ct, id, None)?;
         let script = format!(
             "BEGIN;
              LET $current = (SELECT VALUE version FROM type::record($tb, $id))[0];
@@ -242,6 +268,7 @@ impl Store {
              IF $expected != NONE AND $current != $expected {{ THROW '{VERSION_CONFLICT}:' + <string>$current }};
              DELETE type::record($tb, $id);
              {pub_stmt}
+             {links}
              COMMIT;"
         );
         let res = self
@@ -271,6 +298,26 @@ impl Store {
         snapshots: Vec<Row>,
     ) -> Result<()> {
         self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
+        // Links of the delivery rows: the snapshots, or the rows themselves without drafts.
+        let mut link_binds = Vec::new();
+        let mut link_stmts = String::new();
+        {
+            let published: &[Row] = if ct.drafts { &snapshots } else { &rows };
+            for (i, f) in ct.fields.iter().filter(|f| is_linked(f)).enumerate() {
+                let links: Vec<Value> = published
+                    .iter()
+                    .flat_map(|r| {
+                        let id = r.get("id").and_then(Value::as_str).unwrap_or_default();
+                        link_rows(r, &f.name, id)
+                    })
+                    .collect();
+                if !links.is_empty() {
+                    let rel = ident(&link_table(&delivery_table(ct), &f.name))?;
+                    link_stmts.push_str(&format!(" INSERT INTO {rel} $links{i} RETURN NONE;"));
+                    link_binds.push((format!("links{i}"), Value::Array(links)));
+                }
+            }
+        }
         let rows: Vec<Value> = rows
             .into_iter()
             .map(|r| Value::Object(strip_nulls(r)))
@@ -289,17 +336,62 @@ impl Store {
                 ident(&delivery_table(ct))?
             ));
         }
+        script.push_str(&link_stmts);
         script.push_str(" COMMIT;");
-        let res = self
+        let mut query = self
             .counted()
             .query(script)
             .bind(("rows", rows))
-            .bind(("snapshots", snapshots))
-            .await;
+            .bind(("snapshots", snapshots));
+        for b in link_binds {
+            query = query.bind(b);
+        }
+        let res = query.await;
         // Again after the write, so nothing read while it ran is kept as current.
         self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
         let mut res = res?;
         check(&mut res, ct)
+    }
+}
+
+/// Statements (and their bindings) that rewrite the link rows of entry `$id`: every link of
+/// the entry is removed, then, when `published` is its delivery row, one row per related id is
+/// inserted. They run inside the caller's transaction.
+fn link_script(
+    ct: &ContentType,
+    id: &str,
+    published: Option<&Row>,
+) -> Result<(String, Vec<(String, Value)>)> {
+    let mut script = String::new();
+    let mut binds = Vec::new();
+    for (i, f) in ct.fields.iter().filter(|f| is_linked(f)).enumerate() {
+        let rel = ident(&link_table(&delivery_table(ct), &f.name))?;
+        script.push_str(&format!("DELETE {rel} WHERE src = $id;\n"));
+        if let Some(row) = published {
+            let links = link_rows(row, &f.name, id);
+            if !links.is_empty() {
+                script.push_str(&format!("INSERT INTO {rel} $links{i} RETURN NONE;\n"));
+                binds.push((format!("links{i}"), Value::Array(links)));
+            }
+        }
+    }
+    Ok((script, binds))
+}
+
+/// The link rows of one delivery row's many-relation `field`.
+fn link_rows(row: &Row, field: &str, id: &str) -> Vec<Value> {
+    let published_at = row
+        .get("published_at")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let at = format!("{published_at}|{id}");
+    match row.get(field) {
+        Some(Value::Array(ids)) => ids
+            .iter()
+            .filter_map(Value::as_str)
+            .map(|dst| json!({ "src": id, "dst": dst, "at": at }))
+            .collect(),
+        _ => Vec::new(),
     }
 }
 
@@ -390,7 +482,6 @@ fn unique_violation_field(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn unique_violations_name_the_field() {

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use surrealdb::types::RecordId;
 
 use super::entries::Row;
-use super::migrate::count_of;
+use super::migrate::{count_of, is_linked, link_table};
 use super::{Store, delivery_table, ident, record_key, take_json, take_rows};
 use crate::content::query::{
     Filter, FilterTarget, FilterValue, MetaField, Op, Pagination, Sort, SortKey,
@@ -193,6 +193,11 @@ fn field_column(ct: &ContentType, name: &str, locale: Option<&str>) -> Result<St
 impl Store {
     /// Reads one page of `plan.table`, and the total of rows matching its filters.
     pub async fn list(&self, plan: &ListPlan<'_>) -> Result<ListResult> {
+        if plan.table == delivery_table(plan.ct)
+            && let Some((field, dst)) = self.linked_filter(plan).await?
+        {
+            return self.list_linked(plan, &field, dst).await;
+        }
         let mut clause = Clause::default();
         for filter in plan.filters {
             let part = self
@@ -459,6 +464,226 @@ impl Store {
         Ok((rows, take_json(&mut res, 2)?))
     }
 
+    /// The ids of the related entries a nested filter (`filter[tags.slug][eq]=rust`) matches,
+    /// from one bounded query on the related type's delivery table.
+    async fn related_ids(
+        &self,
+        schema: &Schema,
+        filter: &Filter,
+        field: &str,
+        target_type: &str,
+        inner: &FilterTarget,
+        locale: Option<&str>,
+    ) -> Result<Vec<Value>> {
+        let target = schema
+            .get(target_type)
+            .ok_or_else(|| Error::TypeNotFound(target_type.to_owned()))?;
+        let target_table = delivery_table(target);
+        let inner_filter = Filter {
+            target: inner.clone(),
+            op: filter.op,
+            value: filter.value.clone(),
+        };
+        let mut sub = Clause::default();
+        let cond = Box::pin(self.condition(
+            schema,
+            target,
+            &target_table,
+            &inner_filter,
+            locale,
+            &mut sub,
+        ))
+        .await?;
+        sub.parts.push(cond);
+        let sql = format!(
+            "SELECT VALUE id FROM {}{} LIMIT {}",
+            ident(&target_table)?,
+            sub.sql(),
+            MAX_RELATED_MATCHES + 1
+        );
+        let mut res = sub.bind(self.counted().query(sql)).await?;
+        fail_on_error(&mut res)?;
+        let ids: Vec<Value> = match take_json(&mut res, 0)? {
+            Value::Array(a) => a
+                .into_iter()
+                .filter_map(|v| v.as_str().map(|s| Value::String(record_key(s))))
+                .collect(),
+            _ => Vec::new(),
+        };
+        if ids.len() > MAX_RELATED_MATCHES {
+            return Err(Error::InvalidQuery {
+                code: "filter_too_broad",
+                param: "filter".into(),
+                message: format!(
+                    "the filter on `{field}` matches more than {MAX_RELATED_MATCHES} \
+                     related entries; narrow it"
+                ),
+            });
+        }
+        Ok(ids)
+    }
+
+    /// The one related entry a lone many-relation filter names, when the list can be read
+    /// from that field's link table: sorted by `published_at` only. `Some((field, None))`
+    /// means the filter matches no related entry at all.
+    async fn linked_filter(&self, plan: &ListPlan<'_>) -> Result<Option<(String, Option<String>)>> {
+        let ([filter], [sort]) = (plan.filters, plan.sort) else {
+            return Ok(None);
+        };
+        if sort.key != SortKey::Meta(MetaField::PublishedAt) {
+            return Ok(None);
+        }
+        let linked = |name: &str| plan.ct.field(name).is_some_and(is_linked);
+        match (&filter.target, filter.op, &filter.value) {
+            (
+                FilterTarget::Field(name),
+                Op::Contains | Op::Eq,
+                FilterValue::One(Value::String(id)),
+            ) if linked(name) => Ok(Some((name.clone(), Some(id.clone())))),
+            (
+                FilterTarget::Related {
+                    field,
+                    target_type,
+                    inner,
+                    ..
+                },
+                _,
+                _,
+            ) if linked(field) => {
+                let ids = self
+                    .related_ids(plan.schema, filter, field, target_type, inner, plan.locale)
+                    .await?;
+                match ids.as_slice() {
+                    [] => Ok(Some((field.clone(), None))),
+                    [Value::String(id)] => Ok(Some((field.clone(), Some(id.clone())))),
+                    _ => Ok(None),
+                }
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// A page of the entries related to `dst`, newest (or oldest) first, read through the
+    /// link table: one index range for the ids, one batched read for the rows, and an index
+    /// count for the total.
+    async fn list_linked(
+        &self,
+        plan: &ListPlan<'_>,
+        field: &str,
+        dst: Option<String>,
+    ) -> Result<ListResult> {
+        let desc = plan.sort.first().is_some_and(|s| s.desc);
+        let sort_sig = format!("{}published_at", if desc { "-" } else { "" });
+        let limit = plan.limit as usize;
+        let empty = ListResult {
+            rows: Vec::new(),
+            total: Total {
+                count: 0,
+                capped: false,
+            },
+            next_cursor: None,
+        };
+        let Some(dst) = dst else {
+            return Ok(empty);
+        };
+        let rel = ident(&link_table(&plan.table, field))?;
+        let order = if desc { "DESC" } else { "ASC" };
+        let count_key = format!("{rel}\u{1f}{dst}");
+        let (cached_total, generation) = self.cached_total(&plan.table, &count_key);
+        let count_sql = match cached_total {
+            Some(_) => "RETURN NONE".to_owned(),
+            None => format!("SELECT count() FROM {rel} WHERE dst = $dst GROUP ALL"),
+        };
+        let (range, fetch, start, after) = match plan.pagination {
+            Pagination::Page(page) => (
+                String::new(),
+                limit,
+                u64::from(page.saturating_sub(1)) * limit as u64,
+                None,
+            ),
+            Pagination::Cursor(token) => match token.as_deref().filter(|t| !t.is_empty()) {
+                None => (String::new(), limit + 1, 0, None),
+                Some(token) => {
+                    let cursor = Cursor::decode(token, &sort_sig)?;
+                    let at = match cursor.values.as_slice() {
+                        [Value::String(published_at)] => format!("{published_at}|{}", cursor.id),
+                        _ => {
+                            return Err(Error::InvalidQuery {
+                                code: "invalid_cursor",
+                                param: "cursor".into(),
+                                message: "the cursor is not valid for this list".into(),
+                            });
+                        }
+                    };
+                    let cmp = if desc { "<" } else { ">" };
+                    (format!(" AND at {cmp} $after"), limit + 1, 0, Some(at))
+                }
+            },
+        };
+        let sql = format!(
+            "SELECT VALUE src FROM {rel} WHERE dst = $dst{range} ORDER BY at {order} \
+             LIMIT {fetch} START {start}; {count_sql};"
+        );
+        let mut res = self
+            .counted()
+            .query(sql)
+            .bind(("dst", dst))
+            .bind(("after", after))
+            .await?;
+        fail_on_error(&mut res)?;
+        let ids: Vec<String> = match take_json(&mut res, 0)? {
+            Value::Array(a) => a
+                .into_iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let total = match cached_total {
+            Some(n) => n,
+            None => {
+                let n = count_of(take_json(&mut res, 1)?);
+                self.store_total(&plan.table, count_key, generation, n);
+                n
+            }
+        };
+        let mut by_id: std::collections::HashMap<String, Row> = self
+            .get_rows(&plan.table, &ids)
+            .await?
+            .into_iter()
+            .filter_map(|r| {
+                let id = r.get("id").and_then(Value::as_str)?.to_owned();
+                Some((id, r))
+            })
+            .collect();
+        let mut rows: Vec<Row> = ids.iter().filter_map(|id| by_id.remove(id)).collect();
+        let mut next_cursor = None;
+        if matches!(plan.pagination, Pagination::Cursor(_)) && rows.len() > limit {
+            rows.truncate(limit);
+            if let Some(last) = rows.last() {
+                next_cursor = Some(
+                    Cursor {
+                        sort: sort_sig,
+                        values: vec![last.get("published_at").cloned().unwrap_or(Value::Null)],
+                        id: last
+                            .get("id")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned(),
+                    }
+                    .encode(),
+                );
+            }
+        }
+        Ok(ListResult {
+            rows,
+            total: Total {
+                count: total,
+                capped: false,
+            },
+            next_cursor,
+        })
+    }
+
     /// One filter as a SurrealQL condition. A filter on a related type's field is resolved to
     /// the matching ids first (one query, bounded), then becomes a membership test.
     async fn condition(
@@ -477,51 +702,9 @@ impl Store {
                 many,
                 inner,
             } => {
-                let target = schema
-                    .get(target_type)
-                    .ok_or_else(|| Error::TypeNotFound(target_type.clone()))?;
-                let target_table = delivery_table(target);
-                let inner_filter = Filter {
-                    target: (**inner).clone(),
-                    op: filter.op,
-                    value: filter.value.clone(),
-                };
-                let mut sub = Clause::default();
-                let cond = Box::pin(self.condition(
-                    schema,
-                    target,
-                    &target_table,
-                    &inner_filter,
-                    locale,
-                    &mut sub,
-                ))
-                .await?;
-                sub.parts.push(cond);
-                let sql = format!(
-                    "SELECT VALUE id FROM {}{} LIMIT {}",
-                    ident(&target_table)?,
-                    sub.sql(),
-                    MAX_RELATED_MATCHES + 1
-                );
-                let mut res = sub.bind(self.counted().query(sql)).await?;
-                fail_on_error(&mut res)?;
-                let ids: Vec<Value> = match take_json(&mut res, 0)? {
-                    Value::Array(a) => a
-                        .into_iter()
-                        .filter_map(|v| v.as_str().map(|s| Value::String(record_key(s))))
-                        .collect(),
-                    _ => Vec::new(),
-                };
-                if ids.len() > MAX_RELATED_MATCHES {
-                    return Err(Error::InvalidQuery {
-                        code: "filter_too_broad",
-                        param: "filter".into(),
-                        message: format!(
-                            "the filter on `{field}` matches more than {MAX_RELATED_MATCHES} \
-                             related entries; narrow it"
-                        ),
-                    });
-                }
+                let ids = self
+                    .related_ids(schema, filter, field, target_type, inner, locale)
+                    .await?;
                 let col = ident(field)?;
                 let p = clause.param(Value::Array(ids));
                 Ok(if *many {

@@ -114,8 +114,69 @@ fn desired_state(schema: &Schema) -> Result<AppliedState> {
         if ct.drafts {
             define_table(&mut state, ct, &delivery_table(ct), false)?;
         }
+        for f in ct.fields.iter().filter(|f| is_linked(f)) {
+            define_links(&mut state, &delivery_table(ct), &f.name)?;
+        }
     }
     Ok(state)
+}
+
+/// Many-relations of the delivery table get a link table: SurrealDB cannot use an index for
+/// `array CONTAINS value`, so "entries tagged X, newest first" and its total are read from
+/// `(dst, at)` rows instead of scanning the entries.
+pub(crate) fn is_linked(f: &Field) -> bool {
+    !f.localized && matches!(f.ty, FieldType::Relation { many: true, .. })
+}
+
+/// The link table of a many-relation field of a delivery table. Its rows are derived data,
+/// rewritten with the entry's published row: `src` the entry, `dst` the related entry, `at`
+/// the entry's `published_at` and id joined, so ordering by `at` is the list's default order
+/// with its id tie-break, in one unique key.
+pub(crate) fn link_table(delivery_table: &str, field: &str) -> String {
+    format!("rel_{delivery_table}_{field}")
+}
+
+fn define_links(state: &mut AppliedState, table: &str, field: &str) -> Result<()> {
+    let rel = link_table(table, field);
+    let r = ident(&rel)?;
+    let mut put = |key: &str, stmt: String| {
+        state.statements.insert(format!("{rel}/{key}"), stmt);
+    };
+    put("table", format!("DEFINE TABLE {r} SCHEMAFULL"));
+    for col in ["src", "dst", "at"] {
+        put(
+            &format!("meta/{col}"),
+            format!("DEFINE FIELD {col} ON {r} TYPE string"),
+        );
+    }
+    put(
+        "index/dst_at",
+        format!("DEFINE INDEX idx_dst_at ON {r} FIELDS dst, at"),
+    );
+    put(
+        "index/src",
+        format!("DEFINE INDEX idx_src ON {r} FIELDS src"),
+    );
+    // Runs once, when the link table is new: links for the rows already published. The key
+    // sorts after the definitions above.
+    put(
+        "~backfill",
+        format!(
+            "FOR $e IN (SELECT record::id(id) AS src, {f} AS dst, published_at FROM {t} \
+             WHERE {f} != NONE) {{ FOR $d IN $e.dst {{ CREATE {r} CONTENT {{ src: $e.src, \
+             dst: $d, at: $e.published_at + '|' + $e.src }} }} }}",
+            f = ident(field)?,
+            t = ident(table)?
+        ),
+    );
+    state.fields.insert(
+        rel,
+        ["src", "dst", "at"]
+            .iter()
+            .map(|c| ((*c).to_owned(), "string".to_owned()))
+            .collect(),
+    );
+    Ok(())
 }
 
 fn define_table(
@@ -211,7 +272,13 @@ impl Store {
         // Tables and fields that go away, or change kind, lose data if they hold any.
         for (table, old_fields) in &applied.fields {
             let Some(new_fields) = desired.fields.get(table) else {
-                let n = self.count_rows(table).await?;
+                // Link tables are derived from the entries: dropping one loses nothing.
+                let derived = table.starts_with("rel_");
+                let n = if derived {
+                    0
+                } else {
+                    self.count_rows(table).await?
+                };
                 plan.changes.push(Change {
                     description: format!("remove table `{table}` ({n} rows)"),
                     destructive: n > 0,
@@ -411,6 +478,7 @@ fn describe(key: &str, existed: bool) -> String {
         [table, "field", f] => format!("{verb} field `{table}.{f}`"),
         [table, "meta", f] => format!("{verb} column `{table}.{f}`"),
         [table, "index", f] => format!("{verb} index on `{table}.{f}`"),
+        [table, "~backfill"] => format!("fill `{table}` from the published entries"),
         _ => format!("{verb} `{key}`"),
     }
 }

@@ -342,3 +342,29 @@ fn types_check_and_plan_commands() {
         "{stderr}"
     );
 }
+
+/// A renamed many-relation gets its link table filled from the published entries, so lists
+/// by the related entry keep working after the change.
+#[tokio::test]
+async fn renamed_relations_keep_their_lists() {
+    let app = TestApp::builder().persistent().start().await.unwrap();
+    let (_, tag, article) = app.seed_article("Labelled", "label-me").await;
+    let dir = app.stop().await;
+    let types = types_with(|t| {
+        t.replace(
+            "name = \"tags\"\ntype = \"relation\"",
+            "name = \"labels\"\nrenamed_from = \"tags\"\ntype = \"relation\"",
+        )
+    });
+    let app = start(dir, types.path()).await;
+    let (status, body) = app
+        .get_query(
+            "/api/v1/content/article",
+            &[("filter[labels.slug][eq]", "label-me")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["meta"]["total"], 1, "{body}");
+    assert_eq!(body["data"][0]["id"], article["id"]);
+    assert_eq!(body["data"][0]["fields"]["labels"][0], tag["id"]);
+}
