@@ -54,6 +54,19 @@ async fn list_entries(
     let schema = state.content.schema().clone();
     let q = parse_list_query(&schema, &ct, &pairs, Audience::Admin, &state.limits)
         .map_err(query_error)?;
+    let unsupported = [
+        ("fields", q.fields.is_some()),
+        ("populate", !q.populate.is_empty()),
+        ("render", q.render_html),
+        ("format", q.format != crate::content::query::Format::Json),
+    ];
+    if let Some((param, _)) = unsupported.iter().find(|(_, used)| *used) {
+        return Err(Error::InvalidQuery {
+            code: "unknown_parameter",
+            param: (*param).into(),
+            message: format!("admin lists do not take `{param}`; entries come whole, as JSON"),
+        });
+    }
     if q.search.is_some() {
         return Err(Error::bad_request(
             "search_unavailable",
@@ -213,15 +226,21 @@ async fn patch_entry(
 }
 
 async fn action_body(req: &Request, body: Body, state: &AppState) -> Result<Option<u64>> {
-    let has_body = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v != "0");
-    let parsed: ActionBody = if has_body {
-        read_json(body, state.config.limits.max_body_bytes).await?
-    } else {
+    // The body is optional: read it whatever the framing (a chunked body has no length), and
+    // take an empty one as "no version".
+    let bytes = body
+        .into_bytes_limit(state.config.limits.max_body_bytes)
+        .await
+        .map_err(|e| match e {
+            poem::error::ReadBodyError::PayloadTooLarge => Error::PayloadTooLarge {
+                limit: state.config.limits.max_body_bytes,
+            },
+            _ => Error::bad_request("invalid_body", "the request body could not be read"),
+        })?;
+    let parsed: ActionBody = if bytes.iter().all(u8::is_ascii_whitespace) {
         ActionBody::default()
+    } else {
+        read_json(Body::from(bytes), state.config.limits.max_body_bytes).await?
     };
     expected_version(req, parsed.version)
 }

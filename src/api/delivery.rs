@@ -126,7 +126,12 @@ fn respond(req: &Request, c: Cached) -> Response {
         .headers()
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == c.etag || t.trim() == "*"));
+        .is_some_and(|v| {
+            // If-None-Match compares weakly: a proxy may have marked our ETag weak.
+            v.split(',')
+                .map(|t| t.trim().trim_start_matches("W/"))
+                .any(|t| t == c.etag || t == "*")
+        });
     let builder = Response::builder()
         .header(header::ETAG, c.etag)
         .header(header::CACHE_CONTROL, c.cache_control);
@@ -137,12 +142,23 @@ fn respond(req: &Request, c: Cached) -> Response {
     }
 }
 
-fn finished(body: Vec<u8>, content_type: &'static str, ct: &ContentType) -> Cached {
+fn finished(
+    body: Vec<u8>,
+    content_type: &'static str,
+    ct: &ContentType,
+    req: &Request,
+    state: &AppState,
+) -> Cached {
     Cached {
         etag: etag_of(&body),
         body: body.into(),
         content_type,
-        cache_control: cache_control(ct),
+        // What the admin token opens must never sit in a shared cache.
+        cache_control: if is_admin(req, state) {
+            "private, no-store".into()
+        } else {
+            cache_control(ct)
+        },
     }
 }
 
@@ -170,6 +186,8 @@ async fn list(
                 json_body(&json!({ "data": entry })),
                 "application/json",
                 &ct,
+                req,
+                state,
             ));
         }
         let q = parse_list_query(&schema, &ct, &pairs, Audience::Delivery, &state.limits)
@@ -181,6 +199,8 @@ async fn list(
                 json_body(&page_body(page)),
                 "application/json",
                 &ct,
+                req,
+                state,
             )),
             Format::Ndjson => {
                 let body: String = page
@@ -188,12 +208,20 @@ async fn list(
                     .iter()
                     .map(|e| format!("{}\n", Value::Object(e.clone())))
                     .collect();
-                Ok(finished(body.into_bytes(), "application/x-ndjson", &ct))
+                Ok(finished(
+                    body.into_bytes(),
+                    "application/x-ndjson",
+                    &ct,
+                    req,
+                    state,
+                ))
             }
             Format::Csv => Ok(finished(
                 to_csv(&ct, &page.data).into_bytes(),
                 "text/csv; charset=utf-8",
                 &ct,
+                req,
+                state,
             )),
             Format::Rss | Format::Atom => Err(Error::bad_request(
                 "format_unavailable",
@@ -223,6 +251,8 @@ async fn one(
             json_body(&json!({ "data": entry })),
             "application/json",
             &ct,
+            req,
+            state,
         ))
     })
     .await

@@ -26,6 +26,7 @@ use poem::middleware::CatchPanic;
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use tracing::Instrument;
 
 use crate::config::Config;
 use crate::content::Content;
@@ -92,10 +93,16 @@ async fn around<E: Endpoint>(next: E, mut req: Request) -> poem::Result<Response
     req.extensions_mut().insert(RequestId(request_id.clone()));
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let mut resp = match next.call(req).await {
-        Ok(r) => r.into_response(),
-        Err(e) => error_response(e),
-    };
+    // Everything logged while handling the request carries its id.
+    let span = tracing::info_span!("request", request_id = %request_id);
+    let mut resp = async {
+        match next.call(req).await {
+            Ok(r) => r.into_response(),
+            Err(e) => error_response(e),
+        }
+    }
+    .instrument(span)
+    .await;
     if resp.status() == StatusCode::INTERNAL_SERVER_ERROR
         && resp
             .headers()

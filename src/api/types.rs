@@ -50,9 +50,10 @@ pub enum ApiError {
 
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
+        // Only a missing type reaches here today; anything else keeps its text out.
         let body = Json(ApiErrorBody {
             code: e.code().to_owned(),
-            message: e.to_string(),
+            message: e.body().message,
         });
         match e {
             Error::Unauthenticated => ApiError::Unauthenticated(body),

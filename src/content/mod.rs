@@ -269,6 +269,10 @@ impl Content {
         row.insert("status".into(), json!(status));
         let stored = self.guarded(ct, id, expected, row, snapshot).await?;
         self.plugins.after(ct, id, &fields, false);
+        if !ct.drafts {
+            // Without drafts every save is a publish.
+            self.plugins.after(ct, id, &fields, true);
+        }
         Ok(admin_entry(ct, stored))
     }
 
@@ -640,9 +644,18 @@ impl Content {
             }
             Some(key) if key.len() > 200 => None,
             Some(key) if ulid::Ulid::from_string(key).is_ok() && key.len() == 26 => {
-                self.store
+                match self
+                    .store
                     .get_row(&table, &key.to_ascii_uppercase())
                     .await?
+                {
+                    Some(row) => Some(row),
+                    // A 26-character slug can look like an id.
+                    None => match ct.lookup_uid_field() {
+                        Some(f) => self.store.find_row(&table, &f.name, json!(key)).await?,
+                        None => None,
+                    },
+                }
             }
             Some(key) => match ct.lookup_uid_field() {
                 Some(f) => self.store.find_row(&table, &f.name, json!(key)).await?,
@@ -787,7 +800,22 @@ pub(crate) fn localize_plain(
         let Some(value) = fields.get_mut(&f.name) else {
             continue;
         };
-        if value.is_object() || value.is_null() {
+        if value.is_null() {
+            continue;
+        }
+        if let Value::Object(patch) = value {
+            // A patch of some locales keeps the others; a null removes that locale's value.
+            if let Some(Value::Object(stored)) = current.and_then(|r| r.get(&f.name)) {
+                let mut merged = stored.clone();
+                for (l, v) in std::mem::take(patch) {
+                    if v.is_null() {
+                        merged.remove(&l);
+                    } else {
+                        merged.insert(l, v);
+                    }
+                }
+                *patch = merged;
+            }
             continue;
         }
         let mut per_locale = current

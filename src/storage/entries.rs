@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 use surrealdb::types::RecordId;
 
 use super::migrate::{is_linked, link_table};
-use super::{Store, delivery_table, entry_table, ident, record_key, take_rows};
+use super::{Store, cause, delivery_table, entry_table, ident, record_key, take_rows};
 use crate::error::{Error, Result};
 use crate::schema::{ContentType, FieldError};
 
@@ -438,17 +438,17 @@ fn thrown(res: &mut surrealdb::IndexedResults) -> Result<Option<WriteOutcome>> {
             }));
         }
     }
-    // Not ours: put the first back as an error for `check`.
-    match errors.into_iter().next() {
-        Some((_, e)) => Err(map_db_error(e, None)),
+    match cause(errors) {
+        Some(e) => Err(map_db_error(e, None)),
         None => Ok(None),
     }
 }
 
-/// Fails with the first statement error, mapped to a client error where it is the client's.
+/// Fails with the statement error that caused the failure, mapped to a client error where it
+/// is the client's.
 fn check(res: &mut surrealdb::IndexedResults, ct: &ContentType) -> Result<()> {
-    match res.take_errors().into_iter().next() {
-        Some((_, e)) => Err(map_db_error(e, Some(ct))),
+    match cause(res.take_errors()) {
+        Some(e) => Err(map_db_error(e, Some(ct))),
         None => Ok(()),
     }
 }

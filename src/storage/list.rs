@@ -823,8 +823,8 @@ fn scalar_condition(col: &str, filter: &Filter, clause: &mut Clause) -> Result<S
 }
 
 fn fail_on_error(res: &mut surrealdb::IndexedResults) -> Result<()> {
-    match res.take_errors().into_iter().next() {
-        Some((_, e)) => Err(Error::Database(e)),
+    match super::cause(res.take_errors()) {
+        Some(e) => Err(Error::Database(e)),
         None => Ok(()),
     }
 }

@@ -425,8 +425,7 @@ impl Store {
             .bind(("id", STATE_RECORD))
             .bind(("state", state))
             .await?;
-        let errors = res.take_errors();
-        if let Some((_, e)) = errors.into_iter().next() {
+        if let Some(e) = super::cause(res.take_errors()) {
             return Err(Error::Config(format!(
                 "applying the content types to the database failed: {e}"
             )));

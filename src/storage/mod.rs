@@ -251,6 +251,23 @@ pub(crate) fn take_rows(
     }
 }
 
+/// The error that failed a script. When one statement of a transaction fails, every other
+/// statement reports that it was not executed; the cause is the statement that reports
+/// something else (the earliest, when several do).
+pub(crate) fn cause(
+    errors: std::collections::HashMap<usize, surrealdb::Error>,
+) -> Option<surrealdb::Error> {
+    let mut errors: Vec<(usize, surrealdb::Error)> = errors.into_iter().collect();
+    errors.sort_by_key(|(i, _)| *i);
+    let first_real = errors
+        .iter()
+        .position(|(_, e)| !e.to_string().contains("not executed"));
+    match first_real {
+        Some(i) => Some(errors.swap_remove(i).1),
+        None => errors.into_iter().next().map(|(_, e)| e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

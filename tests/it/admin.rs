@@ -1118,3 +1118,90 @@ async fn plain_values_of_localised_fields_mean_the_default_locale() {
         json!({ "en": "New title", "fr": "Titre" })
     );
 }
+
+/// A slug taken by another entry's published snapshot refuses the publish with a 422 on the
+/// field, not a server error.
+#[tokio::test]
+async fn publishing_a_slug_another_published_entry_holds_is_a_422() {
+    let app = TestApp::spawn().await;
+    let a = app
+        .create(
+            "article",
+            json!({ "title": "Shared", "slug": "shared" }),
+            true,
+        )
+        .await;
+    let a_id = a["id"].as_str().unwrap();
+    // A's draft moves to another slug, freeing "shared" among drafts only.
+    let (status, _) = app
+        .admin_json(
+            Method::PATCH,
+            &format!("/content/article/{a_id}"),
+            json!({ "fields": { "slug": "moved" } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let b = app
+        .create(
+            "article",
+            json!({ "title": "Other", "slug": "shared" }),
+            false,
+        )
+        .await;
+    let b_id = b["id"].as_str().unwrap();
+    let (status, body) = app
+        .admin_call(Method::POST, &format!("/content/article/{b_id}/publish"))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["code"], "validation_failed");
+    assert_eq!(body["fields"]["fields.slug"]["code"], "not_unique");
+    // Nothing changed: B is still a draft, A still published as "shared".
+    let (_, b_now) = app
+        .admin_call(Method::GET, &format!("/content/article/{b_id}"))
+        .await;
+    assert_eq!(b_now["data"]["status"], "draft");
+    let (status, _) = app.get("/api/v1/content/article/shared").await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+/// A patch of one locale keeps the others; null removes one; admin lists refuse
+/// delivery-only parameters rather than ignoring them.
+#[tokio::test]
+async fn locale_patches_merge_and_admin_lists_refuse_delivery_parameters() {
+    let app = TestApp::spawn().await;
+    let e = app
+        .create("article", json!({ "title": { "en": "Hello", "fr": "Bonjour" }, "excerpt": { "en": "E", "fr": "F" } }), false)
+        .await;
+    let id = e["id"].as_str().unwrap();
+    let (status, body) = app
+        .admin_json(
+            Method::PATCH,
+            &format!("/content/article/{id}"),
+            json!({ "fields": { "title": { "fr": "Salut" }, "excerpt": { "fr": null } } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["data"]["fields"]["title"],
+        json!({ "en": "Hello", "fr": "Salut" })
+    );
+    assert_eq!(body["data"]["fields"]["excerpt"], json!({ "en": "E" }));
+
+    for (param, value) in [
+        ("populate", "author"),
+        ("fields", "title"),
+        ("render", "html"),
+        ("format", "csv"),
+    ] {
+        let resp = app
+            .admin(Method::GET, "/content/article")
+            .query(&[(param, value)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{param}");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["code"], "unknown_parameter");
+        assert_eq!(body["param"], param);
+    }
+}

@@ -1365,3 +1365,39 @@ async fn lists_by_tag_agree_with_the_generic_path() {
     assert_eq!(none["meta"]["total"], 0);
     let _ = ids;
 }
+
+/// What the admin token opens is never marked for shared caches.
+#[tokio::test]
+async fn token_reads_are_private_to_caches() {
+    let app = TestApp::spawn().await;
+    let (_, _, a) = app.seed_article("Cache headers", "headers").await;
+    let url = app.url(&format!(
+        "/api/v1/content/article/{}",
+        a["id"].as_str().unwrap()
+    ));
+    let public = app.client.get(&url).send().await.unwrap();
+    assert!(
+        public.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .starts_with("public")
+    );
+    let private = app
+        .client
+        .get(&url)
+        .bearer_auth(crate::harness::TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(private.headers()["cache-control"], "private, no-store");
+    // A weakened ETag still revalidates.
+    let etag = public.headers()["etag"].to_str().unwrap().to_owned();
+    let again = app
+        .client
+        .get(&url)
+        .header("if-none-match", format!("W/{etag}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+}
