@@ -191,17 +191,10 @@ async fn write(
         fields: body.fields,
         expected_version: expected,
     };
-    let mut entry = state
+    let entry = state
         .content
-        .update_entry(&ct, &id, write, mode, &actor)
+        .update_entry(&ct, &id, write, mode, body.publish, &actor)
         .await?;
-    if body.publish && ct.drafts {
-        let version = entry.get("version").and_then(Value::as_u64);
-        entry = state
-            .content
-            .publish_entry(&ct, &id, version, &actor)
-            .await?;
-    }
     Ok(entry_response(StatusCode::OK, entry))
 }
 

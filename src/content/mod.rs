@@ -191,20 +191,12 @@ impl Content {
         row.insert("created_by".into(), json!(actor.0));
         row.insert("updated_by".into(), json!(actor.0));
         row.extend(fields.clone());
-        let stored = self.store.create_entry(ct, &id, row.clone()).await?;
-        let stored = if ct.drafts && publish {
-            // A second, guarded write publishes it; the entry exists at version 1.
-            match self
-                .store
-                .write_entry(ct, &id, 1, stored.clone(), storage_snapshot(&stored))
-                .await?
-            {
-                WriteOutcome::Written(r) => r,
-                _ => stored,
-            }
-        } else {
-            stored
+        // Created and published in one transaction: the entry never exists half published.
+        let snapshot = match storage_snapshot(&row) {
+            storage::Snapshot::Publish(s) if ct.drafts && publish => Some(s),
+            _ => None,
         };
+        let stored = self.store.create_entry(ct, &id, row, snapshot).await?;
         self.plugins.after(ct, &id, &fields, false);
         if published {
             self.plugins.after(ct, &id, &fields, true);
@@ -212,13 +204,15 @@ impl Content {
         Ok(admin_entry(ct, stored))
     }
 
-    /// Replaces (`Full`) or patches (`Partial`) an entry's fields.
+    /// Replaces (`Full`) or patches (`Partial`) an entry's fields; with `publish` (types with
+    /// drafts) the result is published in the same write.
     pub async fn update_entry(
         &self,
         ct: &ContentType,
         id: &str,
         write: Write,
         mode: ValidateMode,
+        publish: bool,
         actor: &Actor,
     ) -> Result<Entry> {
         let id = &entry_id(id)?;
@@ -257,20 +251,24 @@ impl Content {
         row.insert("version".into(), json!(current_version + 1));
         row.insert("updated_at".into(), json!(now()));
         row.insert("updated_by".into(), json!(actor.0));
-        let (snapshot, status) = if ct.drafts {
-            let status = match current.get("status").and_then(Value::as_str) {
-                Some("published") | Some("changed") => "changed",
-                _ => "draft",
-            };
-            (storage::Snapshot::Keep, status)
-        } else {
-            (storage::Snapshot::Keep, "published")
+        let published = publish || !ct.drafts;
+        let status = match current.get("status").and_then(Value::as_str) {
+            _ if published => "published",
+            Some("published") | Some("changed") => "changed",
+            _ => "draft",
         };
         row.insert("status".into(), json!(status));
+        if published && row.get("published_at").is_none_or(Value::is_null) {
+            row.insert("published_at".into(), json!(now()));
+        }
+        let snapshot = if publish && ct.drafts {
+            storage_snapshot(&row)
+        } else {
+            storage::Snapshot::Keep
+        };
         let stored = self.guarded(ct, id, expected, row, snapshot).await?;
         self.plugins.after(ct, id, &fields, false);
-        if !ct.drafts {
-            // Without drafts every save is a publish.
+        if published {
             self.plugins.after(ct, id, &fields, true);
         }
         Ok(admin_entry(ct, stored))

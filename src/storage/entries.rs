@@ -145,23 +145,40 @@ impl Store {
         }))
     }
 
-    /// Creates an entry; for a type without drafts the row is its published state too.
-    pub async fn create_entry(&self, ct: &ContentType, id: &str, row: Row) -> Result<Row> {
+    /// Creates an entry; for a type without drafts the row is its published state too. With
+    /// `snapshot` (types with drafts), it is published in the same transaction.
+    pub async fn create_entry(
+        &self,
+        ct: &ContentType,
+        id: &str,
+        row: Row,
+        snapshot: Option<Row>,
+    ) -> Result<Row> {
         self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
-        // Without drafts the row is the published one, so its links are written with it.
-        let (links, link_binds) = if ct.drafts {
-            (String::new(), Vec::new())
+        // The links follow the delivery row: the row itself without drafts, else the snapshot.
+        let (links, link_binds) = match (&snapshot, ct.drafts) {
+            (_, false) => link_script(ct, id, Some(&row))?,
+            (Some(s), true) => link_script(ct, id, Some(s))?,
+            (None, true) => (String::new(), Vec::new()),
+        };
+        let publish = if snapshot.is_some() && ct.drafts {
+            "CREATE type::record($pub, $id) CONTENT $snapshot;\n"
         } else {
-            link_script(ct, id, Some(&row))?
+            ""
         };
         let mut query = self
             .counted()
             .query(format!(
-                "BEGIN;\nCREATE type::record($tb, $id) CONTENT $row;\n{links}COMMIT;"
+                "BEGIN;\nCREATE type::record($tb, $id) CONTENT $row;\n{publish}{links}COMMIT;"
             ))
             .bind(("tb", entry_table(&ct.id)))
+            .bind(("pub", delivery_table(ct)))
             .bind(("id", id.to_owned()))
-            .bind(("row", Value::Object(strip_nulls(row))));
+            .bind(("row", Value::Object(strip_nulls(row))))
+            .bind((
+                "snapshot",
+                Value::Object(strip_nulls(snapshot.unwrap_or_default())),
+            ));
         for b in link_binds {
             query = query.bind(b);
         }
