@@ -201,7 +201,8 @@ fn delivery_document(schema: &Schema) -> Value {
     doc["components"]["schemas"]["Error"] = error_schema();
     doc["components"]["securitySchemes"] =
         json!({ "bearer": { "type": "http", "scheme": "bearer" } });
-    for ct in schema.types() {
+    // Only what the public may read: a type behind the token is not disclosed here.
+    for ct in schema.types().filter(|ct| ct.access.public_read()) {
         let fields_name = schema_name(ct, "Fields");
         let entry_name = schema_name(ct, "");
         doc["components"]["schemas"][&fields_name] = json_schema(ct, Audience::Delivery);

@@ -335,7 +335,11 @@ impl Store {
                         } else {
                             c.trim_matches('`').to_owned()
                         };
-                        last.get(&key).cloned().unwrap_or(Value::Null)
+                        match last.get(&key) {
+                            Some(Value::String(id)) if key == "id" => Value::String(record_key(id)),
+                            Some(v) => v.clone(),
+                            None => Value::Null,
+                        }
                     })
                     .collect();
                 let id = last
@@ -408,21 +412,20 @@ impl Store {
         // A row without a value stores NONE, which the cursor carries as JSON null; bound as
         // it is, null would be a different value (NONE = NULL is false) and the walk would
         // repeat or skip the rows without one.
-        let value = |clause: &mut Clause, v: &Value| {
-            if v.is_null() {
-                "NONE".to_owned()
-            } else {
-                clause.param(v.clone())
-            }
+        // A sort on `id` compares record ids, so its cursor value binds as one.
+        let value = |clause: &mut Clause, col: &str, v: &Value| match v {
+            Value::Null => "NONE".to_owned(),
+            Value::String(id) if col == "id" => clause.record(table, id),
+            _ => clause.param(v.clone()),
         };
         let (first_col, first_desc) = &sort_cols[0];
-        let first = value(&mut tied, &cursor.values[0]);
+        let first = value(&mut tied, first_col, &cursor.values[0]);
         tied.parts.push(format!("{first_col} = {first}"));
         let mut rest = Vec::new();
         // Within the tie: later keys then id, as a (small) OR chain over the tied rows only.
         let mut eq_prefix: Vec<String> = Vec::new();
         for (i, (col, desc)) in sort_cols.iter().enumerate().skip(1) {
-            let p = value(&mut tied, &cursor.values[i]);
+            let p = value(&mut tied, col, &cursor.values[i]);
             let cmp = if *desc { "<" } else { ">" };
             let mut terms = eq_prefix.clone();
             terms.push(format!("{col} {cmp} {p}"));

@@ -1109,6 +1109,11 @@ async fn related_types_the_caller_may_not_read_stay_closed() {
         .await;
     crate::harness::assert_error(status, &body, StatusCode::BAD_REQUEST, "unknown_field");
 
+    // The delivery document does not disclose it either.
+    let (_, doc) = app.get("/openapi/delivery.json").await;
+    assert!(doc["paths"].get("/api/v1/content/author").is_none());
+    assert!(doc["paths"].get("/api/v1/content/article").is_some());
+
     // The tags stay public, and the admin token opens everything.
     let (status, _) = app
         .get_query("/api/v1/content/article", &[("populate", "tags")])
@@ -1400,4 +1405,41 @@ async fn token_reads_are_private_to_caches() {
         .await
         .unwrap();
     assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+}
+
+/// A cursor walk sorted by id sees every entry once.
+#[tokio::test]
+async fn cursor_walks_sorted_by_id() {
+    let app = TestApp::spawn().await;
+    for i in 0..5 {
+        app.create("tag", json!({ "name": format!("Tag {i}") }), false)
+            .await;
+    }
+    for sort in ["id", "-id"] {
+        let mut seen = Vec::new();
+        let mut cursor = String::new();
+        loop {
+            let (status, page) = app
+                .get_query(
+                    "/api/v1/content/tag",
+                    &[("sort", sort), ("limit", "2"), ("cursor", cursor.as_str())],
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            for e in page["data"].as_array().unwrap() {
+                seen.push(e["id"].as_str().unwrap().to_owned());
+            }
+            match page["meta"]["next_cursor"].as_str() {
+                Some(c) => cursor = c.to_owned(),
+                None => break,
+            }
+        }
+        let mut sorted = seen.clone();
+        sorted.sort();
+        if sort == "-id" {
+            sorted.reverse();
+        }
+        assert_eq!(seen.len(), 5, "{sort}: {seen:?}");
+        assert_eq!(seen, sorted, "{sort}");
+    }
 }
