@@ -112,7 +112,29 @@ fn desired_state(schema: &Schema) -> Result<AppliedState> {
         let entry = entry_table(&ct.id);
         define_table(&mut state, ct, &entry, true)?;
         if ct.drafts {
-            define_table(&mut state, ct, &delivery_table(ct), false)?;
+            let published = delivery_table(ct);
+            define_table(&mut state, ct, &published, false)?;
+            // Runs once, when the published table is new: a type that gains drafts keeps its
+            // entries public, every entry having been published on save until now.
+            state.statements.insert(
+                format!("{published}/~backfill"),
+                format!(
+                    "INSERT INTO {} (SELECT * OMIT status FROM {} WHERE status != 'draft')",
+                    ident(&published)?,
+                    ident(&entry)?
+                ),
+            );
+        } else {
+            // Runs once, when the type is new or loses its drafts: the entry table is now what
+            // the delivery API reads, so every entry in it is published.
+            state.statements.insert(
+                format!("{entry}/~publish_all"),
+                format!(
+                    "UPDATE {} SET status = 'published', published_at = published_at ?? \
+                     updated_at WHERE status != 'published' RETURN NONE",
+                    ident(&entry)?
+                ),
+            );
         }
         for f in ct.fields.iter().filter(|f| is_linked(f)) {
             define_links(&mut state, &delivery_table(ct), &f.name)?;
@@ -272,6 +294,22 @@ impl Store {
         // Tables and fields that go away, or change kind, lose data if they hold any.
         for (table, old_fields) in &applied.fields {
             let Some(new_fields) = desired.fields.get(table) else {
+                // A type losing its drafts: its entry table becomes public, drafts included.
+                if let Some(type_id) = table.strip_prefix("published_")
+                    && desired.fields.contains_key(&entry_table(type_id))
+                {
+                    let hidden = self.count_unpublished(&entry_table(type_id)).await?;
+                    plan.changes.push(Change {
+                        description: format!(
+                            "`{type_id}` no longer has drafts: {hidden} draft or changed \
+                             entries would become public as they are now"
+                        ),
+                        destructive: hidden > 0,
+                    });
+                    plan.statements
+                        .push(format!("REMOVE TABLE IF EXISTS {}", ident(table)?));
+                    continue;
+                }
                 // Link tables are derived from the entries: dropping one loses nothing.
                 let derived = table.starts_with("rel_");
                 let n = if derived {
@@ -439,6 +477,15 @@ impl Store {
         Ok(count_of(take_json(&mut res, 0)?))
     }
 
+    async fn count_unpublished(&self, table: &str) -> Result<u64> {
+        let q = format!(
+            "SELECT count() FROM {} WHERE status != 'published' GROUP ALL",
+            ident(table)?
+        );
+        let mut res = self.counted().query(q).await?;
+        Ok(count_of(take_json(&mut res, 0)?))
+    }
+
     async fn count_values(&self, table: &str, field: &str) -> Result<u64> {
         let q = format!(
             "SELECT count() FROM {} WHERE {} != NONE GROUP ALL",
@@ -478,6 +525,7 @@ fn describe(key: &str, existed: bool) -> String {
         [table, "meta", f] => format!("{verb} column `{table}.{f}`"),
         [table, "index", f] => format!("{verb} index on `{table}.{f}`"),
         [table, "~backfill"] => format!("fill `{table}` from the published entries"),
+        [table, "~publish_all"] => format!("mark every entry of `{table}` published"),
         _ => format!("{verb} `{key}`"),
     }
 }

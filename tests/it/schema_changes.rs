@@ -368,3 +368,81 @@ async fn renamed_relations_keep_their_lists() {
     assert_eq!(body["data"][0]["id"], article["id"]);
     assert_eq!(body["data"][0]["fields"]["labels"][0], tag["id"]);
 }
+
+/// Turning drafts on keeps every entry public; turning them off with drafts present is
+/// refused (they would become public) unless destructive changes are allowed.
+#[tokio::test]
+async fn toggling_drafts_keeps_what_is_public_public() {
+    let app = TestApp::builder().persistent().start().await.unwrap();
+    let (_, tag, _) = app.seed_article("Toggled", "toggle").await;
+    // An unpublished article, which dropping drafts would make public.
+    app.create("article", json!({ "title": "Still a draft" }), false)
+        .await;
+    let dir = app.stop().await;
+
+    // Tags gain drafts: the existing tag stays published and listed.
+    let types = tempfile::tempdir().unwrap();
+    copy_dir(&example_types(), types.path());
+    let tag_file = types.path().join("tag.toml");
+    let toml = std::fs::read_to_string(&tag_file).unwrap();
+    std::fs::write(
+        &tag_file,
+        toml.replace("name = \"Tag\"\n", "name = \"Tag\"\ndrafts = true\n"),
+    )
+    .unwrap();
+    let app = start(dir, types.path()).await;
+    let (status, body) = app.get("/api/v1/content/tag/toggle").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["id"], tag["id"]);
+    let dir = app.stop().await;
+
+    // Articles lose drafts while one is unpublished: refused...
+    let article_file = types.path().join("article.toml");
+    let toml = std::fs::read_to_string(&article_file).unwrap();
+    std::fs::write(
+        &article_file,
+        toml.replace("drafts = true\n", "drafts = false\n"),
+    )
+    .unwrap();
+    let err = TestApp::builder()
+        .data_dir(dir)
+        .types(types.path())
+        .start()
+        .await
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("would become public"), "{err}");
+}
+
+#[tokio::test]
+async fn dropping_drafts_with_allow_destructive_publishes_them() {
+    let app = TestApp::builder().persistent().start().await.unwrap();
+    app.seed_article("Published one", "drop-drafts").await;
+    let draft = app
+        .create("article", json!({ "title": "Draft one" }), false)
+        .await;
+    let dir = app.stop().await;
+    let types = types_with(|t| t.replace("drafts = true\n", "drafts = false\n"));
+    let app = TestApp::builder()
+        .data_dir(dir)
+        .types(types.path())
+        .allow_destructive()
+        .start()
+        .await
+        .unwrap();
+    let (_, list) = app.get("/api/v1/content/article").await;
+    assert_eq!(list["meta"]["total"], 2, "{list}");
+    let (status, one) = app
+        .get(&format!("/api/v1/content/article/{}", id_of(&draft)))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(one["data"]["published_at"].is_string());
+    // The tag list through the link table works on the entry table now.
+    let (_, by_tag) = app
+        .get_query(
+            "/api/v1/content/article",
+            &[("filter[tags.slug][eq]", "drop-drafts")],
+        )
+        .await;
+    assert_eq!(by_tag["meta"]["total"], 1, "{by_tag}");
+}
