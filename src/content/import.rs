@@ -18,6 +18,9 @@ use crate::plugins::HookOutcome;
 use crate::schema::{ContentType, FieldType, ValidateMode, validate_fields};
 use crate::storage::{self, Row};
 
+/// The pseudo-field under which relation values given as ids are checked.
+const ID: &str = "\u{0}id";
+
 /// Lines per transaction.
 pub const BATCH: usize = 1000;
 
@@ -170,7 +173,14 @@ impl Content {
                     None => continue,
                 };
                 for v in values {
-                    if let Some((field, key)) = lookup_key(&target_ct, v)
+                    // Ids are checked too, under the pseudo-field `id`.
+                    let key = match v {
+                        Value::String(s) if lookup_key(&target_ct, v).is_none() => {
+                            Some((ID.to_owned(), s.to_ascii_uppercase()))
+                        }
+                        _ => lookup_key(&target_ct, v),
+                    };
+                    if let Some((field, key)) = key
                         && !cache.contains_key(&(target.clone(), field.clone(), key.clone()))
                     {
                         wanted.entry((target.clone(), field)).or_default().push(key);
@@ -181,6 +191,19 @@ impl Content {
         for ((target, field), mut keys) in wanted {
             keys.sort();
             keys.dedup();
+            if field == ID {
+                let found: std::collections::HashSet<String> = self
+                    .store
+                    .existing_ids(&storage::entry_table(&target), &keys)
+                    .await?
+                    .into_iter()
+                    .collect();
+                for k in keys {
+                    let hit = found.contains(&k).then(|| k.clone());
+                    cache.insert((target.clone(), ID.to_owned(), k), hit);
+                }
+                continue;
+            }
             let found = self
                 .store
                 .ids_by_field(
@@ -230,7 +253,17 @@ impl Content {
             };
             let resolve = |v: &Value| -> std::result::Result<Value, String> {
                 match lookup_key(&target_ct, v) {
-                    None => Ok(v.clone()),
+                    None => match v {
+                        // An id: it must name an existing entry (looked up with the batch).
+                        Value::String(id) => {
+                            let id = id.to_ascii_uppercase();
+                            match cache.get(&(target.clone(), ID.to_owned(), id.clone())) {
+                                Some(Some(found)) => Ok(Value::String(found.clone())),
+                                _ => Err(format!("{}: no `{target}` has id {id}", f.name)),
+                            }
+                        }
+                        other => Ok(other.clone()),
+                    },
                     Some((field, key)) => cache
                         .get(&(target.clone(), field.clone(), key.clone()))
                         .cloned()
@@ -258,9 +291,9 @@ impl Content {
                 .join("; ")
         };
         let id = match obj.get("id").and_then(Value::as_str) {
-            Some(id) => ulid::Ulid::from_string(id)
-                .map_err(|_| format!("id `{id}` is not a valid entry id"))?
-                .to_string(),
+            Some(id) => {
+                super::entry_id(id).map_err(|_| format!("id `{id}` is not a valid entry id"))?
+            }
             None => ulid::Ulid::new().to_string(),
         };
         let fields = validate_fields(ct, &fields, ValidateMode::Full).map_err(fmt_errors)?;

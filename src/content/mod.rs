@@ -836,7 +836,7 @@ struct Shape<'a> {
 /// An entry id from a request in its stored, upper-case form; anything that is not an id
 /// names no entry. The round trip refuses a first character above 7, which the parser would
 /// silently wrap onto another entry's id.
-fn entry_id(raw: &str) -> Result<String> {
+pub(crate) fn entry_id(raw: &str) -> Result<String> {
     ulid::Ulid::from_string(raw)
         .ok()
         .map(|id| id.to_string())

@@ -135,6 +135,8 @@ async fn bad_lines_are_reported_by_number_and_good_lines_kept() {
             r#"{"title": {"en": "Good two"}, "status": "draft"}"#,
             r#"{"title": 5}"#,
             r#"[1, 2]"#,
+            r#"{"title": {"en": "Dangling"}, "tags": ["01ARZ3NDEKTSV4RRFFQ69G5FAV"]}"#,
+            r#"{"id": "81ARZ3NDEKTSV4RRFFQ69G5FAV", "title": {"en": "Overflowing id"}}"#,
         ]
         .join("\n"),
     )
@@ -143,7 +145,7 @@ async fn bad_lines_are_reported_by_number_and_good_lines_kept() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(3), "{stdout}{stderr}");
-    for line in [2, 3, 5, 6] {
+    for line in [2, 3, 5, 6, 7, 8] {
         assert!(
             stderr.contains(&format!("articles.jsonl:{line}:")),
             "line {line} reported: {stderr}"
