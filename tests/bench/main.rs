@@ -62,18 +62,10 @@ fn parse_args() -> Args {
     args
 }
 
+/// The `folio` binary cargo built for this benchmark, in the same profile and with the same
+/// features (building it again here would compile SurrealDB a second time).
 fn folio_binary() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--release", "--bin", "folio"])
-        .current_dir(root)
-        .status()
-        .expect("cargo build");
-    assert!(status.success(), "release build failed");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    target.join("release/folio")
+    PathBuf::from(env!("CARGO_BIN_EXE_folio"))
 }
 
 fn free_port() -> u16 {
