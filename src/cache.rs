@@ -10,7 +10,7 @@
 //! It knows nothing of HTTP beyond opaque bytes and header values.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
@@ -30,6 +30,9 @@ pub struct Cached {
 #[derive(Default)]
 pub struct ResponseCache {
     inner: Mutex<Inner>,
+    /// Keys being computed now: a burst of requests for a cold key waits for the first one
+    /// instead of all running the same queries.
+    flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 #[derive(Default)]
@@ -41,6 +44,22 @@ struct Inner {
 }
 
 impl ResponseCache {
+    /// The lock that serialises the computation of `key`; call [`ResponseCache::land`] with
+    /// it when done.
+    pub fn flight(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
+        flights.entry(key.to_owned()).or_default().clone()
+    }
+
+    /// Forgets the flight of `key` once nobody else waits on it.
+    pub fn land(&self, key: &str, flight: Arc<tokio::sync::Mutex<()>>) {
+        let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
+        // One reference is the map's, one is ours: nobody else is waiting.
+        if Arc::strong_count(&flight) <= 2 {
+            flights.remove(key);
+        }
+    }
+
     /// The entry for `key`, if it was made at change count `generation`.
     pub fn get(&self, key: &str, generation: u64) -> Option<Cached> {
         let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
@@ -96,6 +115,24 @@ mod tests {
         assert_eq!(c.get("a", 3).unwrap().body, "one");
         assert!(c.get("a", 4).is_none(), "a write happened since");
         assert!(c.get("b", 3).is_none());
+    }
+
+    #[test]
+    fn concurrent_misses_share_one_flight() {
+        let c = ResponseCache::default();
+        let a = c.flight("k");
+        let b = c.flight("k");
+        assert!(Arc::ptr_eq(&a, &b));
+        c.land("k", b);
+        // Someone (a) still holds it: the flight stays for late arrivals.
+        assert!(Arc::ptr_eq(&a, &c.flight("k")));
+        c.land("k", a);
+        let fresh = c.flight("k");
+        assert_eq!(
+            Arc::strong_count(&fresh),
+            2,
+            "a new flight after the last landed"
+        );
     }
 
     #[test]

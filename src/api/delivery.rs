@@ -110,15 +110,26 @@ where
         req.uri().path_and_query().map_or("", |p| p.as_str())
     );
     let generation = state.content.store().change_count();
-    let hit = match state.cache.get(&key, generation) {
-        Some(hit) => hit,
-        None => {
-            let made = make().await?;
-            state.cache.put(key, generation, made.clone());
-            made
+    if let Some(hit) = state.cache.get(&key, generation) {
+        return Ok(respond(req, hit));
+    }
+    // One request computes a cold key; the others wait for it and take its result.
+    let flight = state.cache.flight(&key);
+    let made = {
+        let _turn = flight.lock().await;
+        match state.cache.get(&key, generation) {
+            Some(hit) => Ok(hit),
+            None => match make().await {
+                Ok(made) => {
+                    state.cache.put(key.clone(), generation, made.clone());
+                    Ok(made)
+                }
+                Err(e) => Err(e),
+            },
         }
     };
-    Ok(respond(req, hit))
+    state.cache.land(&key, flight);
+    Ok(respond(req, made?))
 }
 
 fn respond(req: &Request, c: Cached) -> Response {
