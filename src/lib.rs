@@ -147,10 +147,12 @@ pub async fn run(config: Config) -> Result<()> {
     let prepared = prepare(&config).await?;
     let acceptor = TcpListener::bind(config.listen).into_acceptor().await?;
     for addr in acceptor.local_addr() {
-        tracing::info!(
-            "listening on http://{} (delivery API /api/v1, admin API /admin/api/v1, docs /docs)",
-            addr.0
-        );
+        if let Some(addr) = addr.as_socket_addr() {
+            tracing::info!(
+                "listening on http://{addr} (delivery API /api/v1, admin API /admin/api/v1, \
+                 docs /docs)"
+            );
+        }
     }
     serve(prepared, config, acceptor, shutdown_signal()).await
 }
