@@ -283,34 +283,15 @@ impl Content {
         actor: &Actor,
     ) -> Result<Entry> {
         let id = &entry_id(id)?;
-        if !ct.drafts {
-            return Err(Error::bad_request(
-                "drafts_disabled",
-                format!(
-                    "`{}` has no draft/publish workflow: every save is published",
-                    ct.id
-                ),
-            ));
-        }
-        let current = self.load(ct, id).await?;
-        let version = version_of(&current);
-        if expected.is_some_and(|e| e != version) {
-            return Err(Error::VersionConflict { current: version });
-        }
+        let (current, version, mut row) = self.workflow_step(ct, id, expected, actor).await?;
         // What is published must satisfy the type as it is now.
         let fields = fields_of(ct, &current);
         if let Err(errors) = validate_fields(ct, &fields, ValidateMode::Full) {
             return Err(Error::Validation(errors));
         }
-        let mut row = current.clone();
-        row.remove("id");
-        let now = now();
-        row.insert("version".into(), json!(version + 1));
         row.insert("status".into(), json!("published"));
-        row.insert("updated_at".into(), json!(now));
-        row.insert("updated_by".into(), json!(actor.0));
         if row.get("published_at").is_none_or(Value::is_null) {
-            row.insert("published_at".into(), json!(now));
+            row.insert("published_at".into(), json!(now()));
         }
         let snapshot = storage_snapshot(&row);
         let stored = self.guarded(ct, id, version, row, snapshot).await?;
@@ -327,24 +308,9 @@ impl Content {
         actor: &Actor,
     ) -> Result<Entry> {
         let id = &entry_id(id)?;
-        if !ct.drafts {
-            return Err(Error::bad_request(
-                "drafts_disabled",
-                format!("`{}` has no draft/publish workflow", ct.id),
-            ));
-        }
-        let current = self.load(ct, id).await?;
-        let version = version_of(&current);
-        if expected.is_some_and(|e| e != version) {
-            return Err(Error::VersionConflict { current: version });
-        }
-        let mut row = current.clone();
-        row.remove("id");
-        row.insert("version".into(), json!(version + 1));
+        let (_, version, mut row) = self.workflow_step(ct, id, expected, actor).await?;
         row.insert("status".into(), json!("draft"));
         row.insert("published_at".into(), Value::Null);
-        row.insert("updated_at".into(), json!(now()));
-        row.insert("updated_by".into(), json!(actor.0));
         let stored = self
             .guarded(ct, id, version, row, storage::Snapshot::Unpublish)
             .await?;
@@ -363,6 +329,38 @@ impl Content {
             WriteOutcome::NotFound => Err(Error::EntryNotFound),
             WriteOutcome::Conflict { current } => Err(Error::VersionConflict { current }),
         }
+    }
+
+    /// The common start of publish and unpublish: the type has drafts, the entry exists at the
+    /// version the caller read, and the next row carries the new version and editor. Returns
+    /// the stored row, its version and the row to write.
+    async fn workflow_step(
+        &self,
+        ct: &ContentType,
+        id: &str,
+        expected: Option<u64>,
+        actor: &Actor,
+    ) -> Result<(Row, u64, Row)> {
+        if !ct.drafts {
+            return Err(Error::bad_request(
+                "drafts_disabled",
+                format!(
+                    "`{}` has no draft/publish workflow: every save is published",
+                    ct.id
+                ),
+            ));
+        }
+        let current = self.load(ct, id).await?;
+        let version = version_of(&current);
+        if expected.is_some_and(|e| e != version) {
+            return Err(Error::VersionConflict { current: version });
+        }
+        let mut row = current.clone();
+        row.remove("id");
+        row.insert("version".into(), json!(version + 1));
+        row.insert("updated_at".into(), json!(now()));
+        row.insert("updated_by".into(), json!(actor.0));
+        Ok((current, version, row))
     }
 
     async fn guarded(
