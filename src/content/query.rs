@@ -1495,24 +1495,13 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::schema::{Access, AdminSettings, DeliverySettings, Hooks, Kind, Rules};
+    use crate::schema::{Access, AdminSettings, DeliverySettings, Hooks, Kind};
 
     const ULID_A: &str = "01HZX3V7Q8M2K4N6P9R1S3T5W7";
     const ULID_B: &str = "01HZX3V7Q8M2K4N6P9R1S3T5W8";
 
     fn field(name: &str, ty: FieldType) -> Field {
-        Field {
-            name: name.to_owned(),
-            label: None,
-            description: None,
-            ty,
-            rules: Rules::default(),
-            private: false,
-            localized: false,
-            default: None,
-            renamed_from: None,
-            search: None,
-        }
+        Field::new(name, ty)
     }
 
     fn content_type(id: &str, locales: &[&str], fields: Vec<Field>) -> ContentType {

@@ -194,6 +194,24 @@ pub struct Field {
     pub search: Option<SearchSpec>,
 }
 
+impl Field {
+    /// A field with no rules or options: what a file says with only `name` and `type`.
+    pub fn new(name: &str, ty: FieldType) -> Field {
+        Field {
+            name: name.to_owned(),
+            label: None,
+            description: None,
+            ty,
+            rules: Rules::default(),
+            private: false,
+            localized: false,
+            default: None,
+            renamed_from: None,
+            search: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum FieldType {
     Text,

@@ -732,23 +732,12 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::schema::{Access, AdminSettings, DeliverySettings, Hooks, Kind, Pattern, Rules};
+    use crate::schema::{Access, AdminSettings, DeliverySettings, Hooks, Kind, Pattern};
 
     const ID1: &str = "01HZY7X3M2V6Q8R9S0T1A2B3C4";
 
     fn field(name: &str, ty: FieldType) -> Field {
-        Field {
-            name: name.to_owned(),
-            label: None,
-            description: None,
-            ty,
-            rules: Rules::default(),
-            private: false,
-            localized: false,
-            default: None,
-            renamed_from: None,
-            search: None,
-        }
+        Field::new(name, ty)
     }
 
     fn with(mut f: Field, edit: impl FnOnce(&mut Field)) -> Field {
