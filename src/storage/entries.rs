@@ -4,8 +4,13 @@
 //! check and the change it guards) run in one transaction, with `THROW` turning a failed
 //! check into a rollback.
 
+use std::collections::HashMap;
+
 use serde_json::{Map, Value, json};
-use surrealdb::types::RecordId;
+use surrealdb::Surreal;
+use surrealdb::engine::any::Any;
+use surrealdb::method::Query;
+use surrealdb::types::{QueryError, RecordId};
 
 use super::migrate::{is_linked, link_table};
 use super::{Store, cause, delivery_table, entry_table, ident, record_key, take_rows};
@@ -29,7 +34,38 @@ pub enum WriteOutcome {
 const VERSION_CONFLICT: &str = "folio:version_conflict";
 const NOT_FOUND: &str = "folio:not_found";
 
+/// How many times a write that lost to a concurrent transaction is run before giving up.
+const WRITE_ATTEMPTS: u32 = 8;
+
+/// A write's response with its statement errors taken out.
+type Written = (surrealdb::IndexedResults, HashMap<usize, surrealdb::Error>);
+
 impl Store {
+    /// Runs the write script `build` makes. Transactions are optimistic: two that touch the
+    /// same record (an entry, or a table's row count) cannot both commit, and the loser is
+    /// told to retry, which it does here after a short randomised pause. Scripts are whole
+    /// transactions, so running one again is safe; its own checks run again too.
+    async fn run_write<'a>(
+        &'a self,
+        build: impl Fn(&'a Surreal<Any>) -> Query<'a, Any>,
+    ) -> Result<Written> {
+        let mut attempt = 1;
+        loop {
+            let mut res = build(self.counted()).await?;
+            let errors = res.take_errors();
+            let lost = errors
+                .values()
+                .any(|e| e.query_details() == Some(&QueryError::TransactionConflict));
+            if !lost || attempt == WRITE_ATTEMPTS {
+                return Ok((res, errors));
+            }
+            let pause = 1u64 << attempt.min(6);
+            let pause = pause + rand::random_range(0..=pause);
+            tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+            attempt += 1;
+        }
+    }
+
     /// One entry by id from `table`.
     pub async fn get_row(&self, table: &str, id: &str) -> Result<Option<Row>> {
         let mut res = self
@@ -166,27 +202,29 @@ impl Store {
         } else {
             ""
         };
-        let mut query = self
-            .counted()
-            .query(format!(
-                "BEGIN;\nCREATE type::record($tb, $id) CONTENT $row;\n{publish}{links}COMMIT;"
-            ))
-            .bind(("tb", entry_table(&ct.id)))
-            .bind(("pub", delivery_table(ct)))
-            .bind(("id", id.to_owned()))
-            .bind(("row", Value::Object(strip_nulls(row))))
-            .bind((
-                "snapshot",
-                Value::Object(strip_nulls(snapshot.unwrap_or_default())),
-            ));
-        for b in link_binds {
-            query = query.bind(b);
-        }
-        let res = query.await;
+        let script =
+            format!("BEGIN;\nCREATE type::record($tb, $id) CONTENT $row;\n{publish}{links}COMMIT;");
+        let row = Value::Object(strip_nulls(row));
+        let snapshot = Value::Object(strip_nulls(snapshot.unwrap_or_default()));
+        let res = self
+            .run_write(|db| {
+                let mut query = db
+                    .query(script.clone())
+                    .bind(("tb", entry_table(&ct.id)))
+                    .bind(("pub", delivery_table(ct)))
+                    .bind(("id", id.to_owned()))
+                    .bind(("row", row.clone()))
+                    .bind(("snapshot", snapshot.clone()));
+                for b in &link_binds {
+                    query = query.bind(b.clone());
+                }
+                query
+            })
+            .await;
         // Again after the write, so nothing read while it ran is kept as current.
         self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
-        let mut res = res?;
-        check(&mut res, ct)?;
+        let (mut res, errors) = res?;
+        check(errors, ct)?;
         // Statement 0 is BEGIN.
         take_rows(&mut res, 1)?
             .into_iter()
@@ -234,26 +272,30 @@ impl Store {
             Snapshot::Publish(s) => strip_nulls(s),
             _ => Map::new(),
         };
-        let mut query = self
-            .counted()
-            .query(script)
-            .bind(("tb", entry_table(&ct.id)))
-            .bind(("pub", delivery_table(ct)))
-            .bind(("id", id.to_owned()))
-            .bind(("expected", expected))
-            .bind(("row", Value::Object(strip_nulls(row))))
-            .bind(("snapshot", Value::Object(snapshot_row)));
-        for b in link_binds {
-            query = query.bind(b);
-        }
-        let res = query.await;
+        let row = Value::Object(strip_nulls(row));
+        let snapshot_row = Value::Object(snapshot_row);
+        let res = self
+            .run_write(|db| {
+                let mut query = db
+                    .query(script.clone())
+                    .bind(("tb", entry_table(&ct.id)))
+                    .bind(("pub", delivery_table(ct)))
+                    .bind(("id", id.to_owned()))
+                    .bind(("expected", expected))
+                    .bind(("row", row.clone()))
+                    .bind(("snapshot", snapshot_row.clone()));
+                for b in &link_binds {
+                    query = query.bind(b.clone());
+                }
+                query
+            })
+            .await;
         // Again after the write, so nothing read while it ran is kept as current.
         self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
-        let mut res = res?;
-        if let Some(outcome) = thrown(&mut res)? {
+        let (mut res, errors) = res?;
+        if let Some(outcome) = thrown(errors, Some(ct))? {
             return Ok(outcome);
         }
-        check(&mut res, ct)?;
         // Statement 0 is BEGIN; the UPDATE is the fifth.
         let row = take_rows(&mut res, 4)?
             .into_iter()
@@ -289,20 +331,20 @@ impl Store {
              COMMIT;"
         );
         let res = self
-            .counted()
-            .query(script)
-            .bind(("tb", entry_table(&ct.id)))
-            .bind(("pub", delivery_table(ct)))
-            .bind(("id", id.to_owned()))
-            .bind(("expected", expected))
+            .run_write(|db| {
+                db.query(script.clone())
+                    .bind(("tb", entry_table(&ct.id)))
+                    .bind(("pub", delivery_table(ct)))
+                    .bind(("id", id.to_owned()))
+                    .bind(("expected", expected))
+            })
             .await;
         // Again after the write, so nothing read while it ran is kept as current.
         self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
-        let mut res = res?;
-        if let Some(outcome) = thrown(&mut res)? {
+        let (_, errors) = res?;
+        if let Some(outcome) = thrown(errors, Some(ct))? {
             return Ok(outcome);
         }
-        check(&mut res, ct)?;
         Ok(WriteOutcome::Written(Row::new()))
     }
 
@@ -355,19 +397,22 @@ impl Store {
         }
         script.push_str(&link_stmts);
         script.push_str(" COMMIT;");
-        let mut query = self
-            .counted()
-            .query(script)
-            .bind(("rows", rows))
-            .bind(("snapshots", snapshots));
-        for b in link_binds {
-            query = query.bind(b);
-        }
-        let res = query.await;
+        let res = self
+            .run_write(|db| {
+                let mut query = db
+                    .query(script.clone())
+                    .bind(("rows", rows.clone()))
+                    .bind(("snapshots", snapshots.clone()));
+                for b in &link_binds {
+                    query = query.bind(b.clone());
+                }
+                query
+            })
+            .await;
         // Again after the write, so nothing read while it ran is kept as current.
         self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
-        let mut res = res?;
-        check(&mut res, ct)
+        let (_, errors) = res?;
+        check(errors, ct)
     }
 }
 
@@ -435,9 +480,11 @@ fn strip_nulls(mut row: Row) -> Row {
     row
 }
 
-/// Turns our own `THROW`s into outcomes.
-fn thrown(res: &mut surrealdb::IndexedResults) -> Result<Option<WriteOutcome>> {
-    let errors = res.take_errors();
+/// Turns our own `THROW`s into outcomes; any other failure is mapped as [`check`] does.
+fn thrown(
+    errors: HashMap<usize, surrealdb::Error>,
+    ct: Option<&ContentType>,
+) -> Result<Option<WriteOutcome>> {
     for e in errors.values() {
         let text = e.to_string();
         if text.contains(NOT_FOUND) {
@@ -456,15 +503,15 @@ fn thrown(res: &mut surrealdb::IndexedResults) -> Result<Option<WriteOutcome>> {
         }
     }
     match cause(errors) {
-        Some(e) => Err(map_db_error(e, None)),
+        Some(e) => Err(map_db_error(e, ct)),
         None => Ok(None),
     }
 }
 
 /// Fails with the statement error that caused the failure, mapped to a client error where it
 /// is the client's.
-fn check(res: &mut surrealdb::IndexedResults, ct: &ContentType) -> Result<()> {
-    match cause(res.take_errors()) {
+fn check(errors: HashMap<usize, surrealdb::Error>, ct: &ContentType) -> Result<()> {
+    match cause(errors) {
         Some(e) => Err(map_db_error(e, Some(ct))),
         None => Ok(()),
     }
