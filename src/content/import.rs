@@ -7,7 +7,7 @@
 //! author's email). Lines are written in batches, each one transaction; a bad line is reported
 //! with its number and skipped without losing the good lines around it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::BufRead;
 
 use serde_json::{Map, Value, json};
@@ -16,13 +16,17 @@ use super::{Content, fields_of, now};
 use crate::error::{Error, Result};
 use crate::plugins::HookOutcome;
 use crate::schema::{ContentType, FieldType, ValidateMode, validate_fields};
-use crate::storage::{self, Row};
+use crate::storage::{self, Row, Store};
 
 /// The pseudo-field under which relation values given as ids are checked.
 const ID: &str = "\u{0}id";
 
 /// Lines per transaction.
-pub const BATCH: usize = 1000;
+pub const BATCH: usize = 500;
+
+/// How many batches are written at once. Batches of new entries do not touch the same
+/// records (row counts are kept as per-transaction deltas), so they commit side by side.
+const WRITERS: usize = 2;
 
 /// Metadata keys a flat line may carry beside its fields.
 const LINE_META: &[&str] = &[
@@ -63,91 +67,113 @@ impl Content {
         let mut report = ImportReport::default();
         let mut cache: HashMap<(String, String, String), Option<String>> = HashMap::new();
         let mut batch: Vec<(u64, Map<String, Value>)> = Vec::with_capacity(BATCH);
+        // Batches are written by tasks of their own, up to `WRITERS` at a time, while the
+        // next batch is read and prepared.
+        let mut writing: VecDeque<tokio::task::JoinHandle<Result<BatchOutcome>>> = VecDeque::new();
+        // Values of unique fields met so far, with their line: a repeat is refused here, so
+        // the first line keeps the value and batches written side by side never collide.
+        let mut seen: HashMap<(String, String), u64> = HashMap::new();
         let mut read = 0u64;
-        for (n, line) in input.lines().enumerate() {
+        let mut lines = input.lines().enumerate().peekable();
+        while let Some((n, line)) = lines.next() {
             let line_no = n as u64 + 1;
             let line = line?;
             read += line.len() as u64 + 1;
-            if line.trim().is_empty() {
+            if !line.trim().is_empty() {
+                match serde_json::from_str::<Value>(&line) {
+                    Ok(Value::Object(obj)) => batch.push((line_no, obj)),
+                    Ok(_) => report
+                        .errors
+                        .push((line_no, "a line must be a JSON object".into())),
+                    Err(e) => report
+                        .errors
+                        .push((line_no, format!("not valid JSON: {e}"))),
+                }
+            }
+            if batch.len() < BATCH && lines.peek().is_some() {
                 continue;
             }
-            match serde_json::from_str::<Value>(&line) {
-                Ok(Value::Object(obj)) => batch.push((line_no, obj)),
-                Ok(_) => report
-                    .errors
-                    .push((line_no, "a line must be a JSON object".into())),
-                Err(e) => report
-                    .errors
-                    .push((line_no, format!("not valid JSON: {e}"))),
+            let batch = std::mem::take(&mut batch);
+            // Preparing looks entries up (relations named by a unique field, free uid values);
+            // when those could be in the batch still being written, it waits for that write.
+            if !independent_of_previous(ct, &batch) {
+                while let Some(w) = writing.pop_front() {
+                    finish(w, &mut report).await?;
+                }
             }
-            if batch.len() >= BATCH {
-                self.import_batch(
-                    ct,
-                    std::mem::take(&mut batch),
-                    actor,
-                    &mut cache,
-                    &mut report,
-                )
+            let prepared = self
+                .prepare_batch(ct, batch, actor, &mut cache, &mut seen, &mut report)
                 .await?;
-                progress(read);
+            if writing.len() >= WRITERS
+                && let Some(w) = writing.pop_front()
+            {
+                finish(w, &mut report).await?;
             }
+            writing.push_back(tokio::spawn(write_batch(
+                self.store.clone(),
+                ct.clone(),
+                prepared,
+            )));
+            progress(read);
         }
-        if !batch.is_empty() {
-            self.import_batch(ct, batch, actor, &mut cache, &mut report)
-                .await?;
+        while let Some(w) = writing.pop_front() {
+            finish(w, &mut report).await?;
         }
         progress(read);
         Ok(report)
     }
 
-    async fn import_batch(
+    /// Resolves the relation lookups of a batch and prepares its lines; bad lines go to the
+    /// report.
+    async fn prepare_batch(
         &self,
         ct: &ContentType,
         lines: Vec<(u64, Map<String, Value>)>,
         actor: &str,
         cache: &mut HashMap<(String, String, String), Option<String>>,
+        seen: &mut HashMap<(String, String), u64>,
         report: &mut ImportReport,
-    ) -> Result<()> {
+    ) -> Result<Vec<Prepared>> {
+        if lines.is_empty() {
+            return Ok(Vec::new());
+        }
         self.resolve_lookups(ct, &lines, cache).await?;
         let mut prepared = Vec::with_capacity(lines.len());
         for (line, obj) in lines {
-            match self.prepare_line(ct, obj, actor, cache).await {
-                Ok((row, snapshot)) => prepared.push(Prepared {
-                    line,
-                    row,
-                    snapshot,
-                }),
-                Err(msg) => report.errors.push((line, msg)),
-            }
-        }
-        let rows: Vec<Row> = prepared.iter().map(|p| p.row.clone()).collect();
-        let snaps: Vec<Row> = prepared.iter().filter_map(|p| p.snapshot.clone()).collect();
-        match self.store.insert_entries(ct, rows, snaps).await {
-            Ok(()) => report.imported += prepared.len() as u64,
-            Err(_) => {
-                // Something in the batch was refused (a duplicate, most likely): find it.
-                for p in prepared {
-                    let snaps: Vec<Row> = p.snapshot.into_iter().collect();
-                    match self.store.insert_entries(ct, vec![p.row], snaps).await {
-                        Ok(()) => report.imported += 1,
-                        Err(Error::Validation(errs)) => report.errors.push((
-                            p.line,
-                            errs.iter()
-                                .map(|e| format!("{}: {}", e.path, e.message))
-                                .collect::<Vec<_>>()
-                                .join("; "),
-                        )),
-                        Err(e) => {
-                            tracing::warn!(error = %e, line = p.line, "import line refused");
-                            report
-                                .errors
-                                .push((p.line, "refused by the database".into()));
-                        }
-                    }
+            let (row, snapshot) = match self.prepare_line(ct, obj, actor, cache).await {
+                Ok(p) => p,
+                Err(msg) => {
+                    report.errors.push((line, msg));
+                    continue;
                 }
+            };
+            let unique: Vec<(String, String)> = ct
+                .fields
+                .iter()
+                .filter(|f| f.rules.unique)
+                .filter_map(|f| {
+                    let value = row.get(&f.name).filter(|v| !v.is_null())?;
+                    Some((f.name.clone(), value.to_string()))
+                })
+                .collect();
+            if let Some(((field, value), first)) = unique
+                .iter()
+                .find_map(|k| seen.get(k).map(|first| (k, *first)))
+            {
+                report.errors.push((
+                    line,
+                    format!("{field}: {value} is already used on line {first}"),
+                ));
+                continue;
             }
+            seen.extend(unique.into_iter().map(|k| (k, line)));
+            prepared.push(Prepared {
+                line,
+                row,
+                snapshot,
+            });
         }
-        Ok(())
+        Ok(prepared)
     }
 
     /// Looks up, in one query per (type, field), every relation value given by a unique field.
@@ -417,6 +443,82 @@ impl Content {
         }
         Ok(written)
     }
+}
+
+/// What writing one batch did.
+#[derive(Default)]
+struct BatchOutcome {
+    imported: u64,
+    errors: Vec<(u64, String)>,
+}
+
+/// Waits for a batch being written and adds its outcome to the report.
+async fn finish(
+    handle: tokio::task::JoinHandle<Result<BatchOutcome>>,
+    report: &mut ImportReport,
+) -> Result<()> {
+    let outcome = handle
+        .await
+        .map_err(|e| Error::internal(format!("import writer failed: {e}")))??;
+    report.imported += outcome.imported;
+    report.errors.extend(outcome.errors);
+    report.errors.sort_by_key(|(line, _)| *line);
+    Ok(())
+}
+
+/// Writes a batch in one transaction; when the database refuses it (a duplicate, most
+/// likely), writes it line by line to find the culprits and keep the rest.
+async fn write_batch(
+    store: Store,
+    ct: ContentType,
+    prepared: Vec<Prepared>,
+) -> Result<BatchOutcome> {
+    let mut outcome = BatchOutcome::default();
+    if prepared.is_empty() {
+        return Ok(outcome);
+    }
+    let rows: Vec<Row> = prepared.iter().map(|p| p.row.clone()).collect();
+    let snaps: Vec<Row> = prepared.iter().filter_map(|p| p.snapshot.clone()).collect();
+    if store.insert_entries(&ct, rows, snaps).await.is_ok() {
+        outcome.imported = prepared.len() as u64;
+        return Ok(outcome);
+    }
+    for p in prepared {
+        let snaps: Vec<Row> = p.snapshot.into_iter().collect();
+        match store.insert_entries(&ct, vec![p.row], snaps).await {
+            Ok(()) => outcome.imported += 1,
+            Err(Error::Validation(errs)) => outcome.errors.push((
+                p.line,
+                errs.iter()
+                    .map(|e| format!("{}: {}", e.path, e.message))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )),
+            Err(e) => {
+                tracing::warn!(error = %e, line = p.line, "import line refused");
+                outcome
+                    .errors
+                    .push((p.line, "refused by the database".into()));
+            }
+        }
+    }
+    Ok(outcome)
+}
+
+/// Whether a batch can be prepared while the previous one is still being written: not when
+/// it may look up entries of its own type (a relation to the same type) or pick free values
+/// for uid fields it leaves empty, as the previous batch may hold them.
+fn independent_of_previous(ct: &ContentType, batch: &[(u64, Map<String, Value>)]) -> bool {
+    let self_related = ct
+        .fields
+        .iter()
+        .any(|f| matches!(&f.ty, FieldType::Relation { target, .. } if *target == ct.id));
+    let fills_uids = batch.iter().any(|(_, obj)| {
+        let fields = obj.get("fields").and_then(Value::as_object).unwrap_or(obj);
+        ct.uid_fields()
+            .any(|(f, _)| fields.get(&f.name).is_none_or(Value::is_null))
+    });
+    !self_related && !fills_uids
 }
 
 /// The fields of a line: its `fields` object, or every key that is not metadata.

@@ -259,23 +259,16 @@ fn define_table(
             );
         }
     }
-    // The table's row count, kept by SurrealDB in the same transaction as every write, so an
-    // unfiltered list total is one record read instead of a scan of every row. Defined after
-    // the table's rows are in place (the key sorts after `~backfill`), it counts them once.
+    // A count index: each transaction adds its net change of the row count under a key of its
+    // own, so an unfiltered `count()` sums a few deltas instead of reading every row, and
+    // concurrent writes do not contend for a counter. (Not under `index/`, where a field of
+    // that name could collide.)
     put(
         "~count".into(),
-        format!(
-            "DEFINE TABLE {} TYPE NORMAL AS SELECT count() AS count FROM {t} GROUP ALL",
-            ident(&count_table(table))?
-        ),
+        format!("DEFINE INDEX folio_count ON {t} COUNT"),
     );
     state.fields.insert(table.to_owned(), kinds);
     Ok(())
-}
-
-/// The view holding the row count of a content table.
-pub(crate) fn count_table(table: &str) -> String {
-    format!("count_{table}")
 }
 
 impl Store {
@@ -321,11 +314,6 @@ impl Store {
                         ),
                         destructive: hidden > 0,
                     });
-                    // The count view first: SurrealDB keeps a table with views from going.
-                    plan.statements.push(format!(
-                        "REMOVE TABLE IF EXISTS {}",
-                        ident(&count_table(table))?
-                    ));
                     plan.statements
                         .push(format!("REMOVE TABLE IF EXISTS {}", ident(table)?));
                     continue;
@@ -341,12 +329,6 @@ impl Store {
                     description: format!("remove table `{table}` ({n} rows)"),
                     destructive: n > 0,
                 });
-                if !derived {
-                    plan.statements.push(format!(
-                        "REMOVE TABLE IF EXISTS {}",
-                        ident(&count_table(table))?
-                    ));
-                }
                 plan.statements
                     .push(format!("REMOVE TABLE IF EXISTS {}", ident(table)?));
                 continue;
@@ -552,7 +534,7 @@ fn describe(key: &str, existed: bool) -> String {
         [table, "index", f] => format!("{verb} index on `{table}.{f}`"),
         [table, "~backfill"] => format!("fill `{table}` from the published entries"),
         [table, "~publish_all"] => format!("mark every entry of `{table}` published"),
-        [table, "~count"] => format!("{verb} the row count of `{table}`"),
+        [table, "~count"] => format!("{verb} the row-count index of `{table}`"),
         _ => format!("{verb} `{key}`"),
     }
 }

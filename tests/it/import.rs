@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Command;
 
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::harness::{TestApp, example_types};
 
@@ -223,4 +223,55 @@ async fn export_then_import_round_trips() {
     let b = std::fs::read_to_string(again.path().join("article.jsonl")).unwrap();
     assert_eq!(a.lines().count(), 60);
     assert_eq!(a, b);
+}
+
+/// Several batches, written side by side: bad lines in any batch are reported in line order,
+/// a unique value repeated in a later batch is refused on the later line, and a generated uid
+/// sees the values of the batches before it.
+#[tokio::test]
+async fn batches_written_side_by_side_keep_the_first_of_repeated_values() {
+    let data = tempfile::tempdir().unwrap();
+    let input = tempfile::tempdir().unwrap();
+    let lines: Vec<String> = (1..=1200)
+        .map(|n| match n {
+            2 | 1150 => "{\"name\": ".to_owned(),
+            700 => json!({ "name": "Again", "slug": "tag-3" }).to_string(),
+            1100 => json!({ "name": "Again", "slug": "tag-650" }).to_string(),
+            900 => json!({ "name": "Tag 5" }).to_string(),
+            n => json!({ "name": format!("Tag {n}"), "slug": format!("tag-{n}") }).to_string(),
+        })
+        .collect();
+    let file = input.path().join("tags.jsonl");
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let out = import(data.path(), "tag", &file);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{stdout}{stderr}");
+    let reported: Vec<u64> = stderr
+        .lines()
+        .filter_map(|l| l.split("tags.jsonl:").nth(1))
+        .filter_map(|rest| rest.split(':').next()?.parse().ok())
+        .collect();
+    assert_eq!(reported, [2, 700, 1100, 1150], "{stderr}");
+    assert!(stderr.contains("already used on line 3"), "{stderr}");
+    assert!(stdout.contains("imported 1196 "), "{stdout}");
+
+    let app = TestApp::builder().data_dir(data).start().await.unwrap();
+    let (_, body) = app
+        .get_query("/api/v1/content/tag", &[("limit", "1")])
+        .await;
+    assert_eq!(body["meta"]["total"], 1196, "{body}");
+    let (status, body) = app.get("/api/v1/content/tag/tag-3").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body["data"]["fields"]["name"], "Tag 3",
+        "the first line keeps the slug"
+    );
+    let (status, body) = app.get("/api/v1/content/tag/tag-5-2").await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "line 900's slug was generated free of line 5's"
+    );
+    assert_eq!(body["data"]["fields"]["name"], "Tag 5");
 }

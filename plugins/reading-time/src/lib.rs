@@ -70,31 +70,38 @@ pub fn count_words(markdown: &str) -> usize {
     markdown
         .lines()
         .filter(|line| !line.trim_start().starts_with("```"))
-        .flat_map(|line| {
-            visible_text(line)
-                .split_whitespace()
-                .map(str::to_owned)
-                .collect::<Vec<_>>()
-        })
+        .map(|line| visible_parts(line).map(words_in).sum::<usize>())
+        .sum()
+}
+
+/// Whitespace-separated words with at least one letter or digit (list markers, `#` and the
+/// like are not words).
+fn words_in(text: &str) -> usize {
+    text.split_whitespace()
         .filter(|word| word.chars().any(char::is_alphanumeric))
         .count()
 }
 
-/// Drops link targets (`](...)`) so URLs are not counted as words.
-fn visible_text(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut rest = line;
-    while let Some(start) = rest.find("](") {
-        out.push_str(&rest[..start]);
-        match rest[start..].find(')') {
-            Some(end) => rest = &rest[start + end + 1..],
+/// The parts of a line a reader sees: the text around link targets (`](...)`), so URLs are
+/// not counted as words.
+fn visible_parts(line: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(line);
+    std::iter::from_fn(move || {
+        let current = rest?;
+        match current.find("](") {
+            Some(start) => {
+                let part = &current[..start];
+                rest = current[start..]
+                    .find(')')
+                    .map(|end| &current[start + end + 1..]);
+                Some(part)
+            }
             None => {
-                rest = "";
+                rest = None;
+                Some(current)
             }
         }
-    }
-    out.push_str(rest);
-    out
+    })
 }
 
 #[cfg(test)]
