@@ -8,6 +8,7 @@
 //!
 //! Data comes from `../shared/bench/data/gen_articles.py` (override with `--generator` or
 //! reuse a directory with `--data DIR`). Everything runs on 127.0.0.1 and stops by itself.
+//! `--url URL` (repeatable) only loads URLs of a server already running (for profiling).
 //! Results are printed as a Markdown table for the README.
 
 use std::path::{Path, PathBuf};
@@ -25,6 +26,10 @@ struct Args {
     data: Option<PathBuf>,
     generator: PathBuf,
     keep: bool,
+    /// Only load these URLs of a server already running, and print what was measured.
+    urls: Vec<String>,
+    /// Internal: run the bare poem server on the bytes of this file.
+    serve_bare: Option<PathBuf>,
 }
 
 fn parse_args() -> Args {
@@ -36,6 +41,8 @@ fn parse_args() -> Args {
         data: None,
         generator: root.join("../shared/bench/data/gen_articles.py"),
         keep: false,
+        urls: Vec::new(),
+        serve_bare: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -55,6 +62,8 @@ fn parse_args() -> Args {
                 args.generator = it.next().map(PathBuf::from).expect("--generator PATH")
             }
             "--keep" => args.keep = true,
+            "--url" => args.urls.extend(it.next()),
+            "--serve-bare" => args.serve_bare = it.next().map(PathBuf::from),
             "--bench" => {}
             other => panic!("unknown argument {other}"),
         }
@@ -207,38 +216,72 @@ async fn load(urls: Arc<Vec<String>>, connections: usize, seconds: u64) -> LoadR
     }
 }
 
-/// A bare poem server answering every request with `body`: the ceiling for "GET one entry".
-async fn bare_server(body: Vec<u8>) -> (String, tokio::sync::oneshot::Sender<()>) {
+/// A bare poem server answering each path of `bodies_file` (a JSON object of path → body)
+/// with its body: the ceiling for "GET one entry". It runs as a process of its own, as
+/// `folio serve` does, so both share the cores with the load generator alike. Prints its
+/// address, then serves until killed.
+async fn serve_bare(bodies_file: &Path) {
     use poem::listener::{Acceptor, Listener, TcpListener};
+    let text = std::fs::read_to_string(bodies_file).expect("bodies file");
+    let map: std::collections::HashMap<String, String> =
+        serde_json::from_str(&text).expect("bodies file is a JSON object");
+    let bodies: std::collections::HashMap<String, bytes::Bytes> = map
+        .into_iter()
+        .map(|(path, body)| (path, bytes::Bytes::from(body)))
+        .collect();
     let acceptor = TcpListener::bind("127.0.0.1:0")
         .into_acceptor()
         .await
         .expect("bind");
     let addr = *acceptor.local_addr()[0].as_socket_addr().expect("addr");
-    let body = Arc::new(body);
-    let app = poem::endpoint::make_sync(move |_| {
+    println!("http://{addr}");
+    let app = poem::endpoint::make_sync(move |req| {
+        let body = bodies.get(req.uri().path()).cloned().unwrap_or_default();
         poem::Response::builder()
             .content_type("application/json")
-            .body(body.as_ref().clone())
+            .body(body)
     });
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let _ = poem::Server::new_with_acceptor(acceptor)
-            .run_with_graceful_shutdown(
-                app,
-                async move {
-                    let _ = rx.await;
-                },
-                None,
-            )
-            .await;
-    });
-    (format!("http://{addr}"), tx)
+    let _ = poem::Server::new_with_acceptor(acceptor).run(app).await;
+}
+
+/// Starts [`serve_bare`] in a child process with `bodies` (path → body) and returns it with
+/// its address.
+fn bare_server(bodies: &std::collections::HashMap<String, String>, work: &Path) -> (Child, String) {
+    use std::io::BufRead;
+    let bodies_file = work.join("bare-bodies.json");
+    std::fs::write(&bodies_file, serde_json::to_vec(bodies).expect("json")).expect("write");
+    let mut child = Command::new(std::env::current_exe().expect("own path"))
+        .arg("--serve-bare")
+        .arg(&bodies_file)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start bare server");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("bare server address");
+    (child, line.trim().to_owned())
 }
 
 #[tokio::main]
 async fn main() {
     let args = parse_args();
+    if let Some(body) = &args.serve_bare {
+        serve_bare(body).await;
+        return;
+    }
+    if !args.urls.is_empty() {
+        let r = load(Arc::new(args.urls.clone()), args.connections, args.seconds).await;
+        println!(
+            "{} url(s): {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
+            args.urls.len(),
+            r.rps,
+            r.p50_ms,
+            r.p99_ms,
+            r.errors
+        );
+        return;
+    }
     let bin = folio_binary();
     let work = tempfile::tempdir().expect("temp dir");
     let data = match &args.data {
@@ -305,16 +348,6 @@ async fn main() {
         .filter_map(|e| e["fields"]["slug"].as_str().map(str::to_owned))
         .collect();
     let total = first["meta"]["total"].as_u64().unwrap_or(0);
-    let one_url = format!("{base}/api/v1/content/article/{}", slugs[0]);
-    let one_body = client
-        .get(&one_url)
-        .send()
-        .await
-        .expect("one")
-        .bytes()
-        .await
-        .expect("body");
-
     // A cursor deep in the list: follow next_cursor to about the middle.
     let mut cursor = String::new();
     let deep_target = (total as usize / 2).min(5000);
@@ -349,15 +382,13 @@ async fn main() {
             })
             .collect()
     };
+    let one_urls: Vec<String> = slugs
+        .iter()
+        .take(50)
+        .map(|s| format!("{base}/api/v1/content/article/{s}"))
+        .collect();
     let scenarios: Vec<(&str, Vec<String>)> = vec![
-        (
-            "GET one entry by slug",
-            slugs
-                .iter()
-                .take(50)
-                .map(|s| format!("{base}/api/v1/content/article/{s}"))
-                .collect(),
-        ),
+        ("GET one entry by slug", one_urls.clone()),
         (
             "list 25 by published_at, populate=author,tags",
             vec![format!(
@@ -385,14 +416,28 @@ async fn main() {
         let r = load(Arc::new(urls), args.connections, args.seconds).await;
         rows.push((name.to_owned(), r));
     }
-    let (bare_base, bare_stop) = bare_server(one_body.to_vec()).await;
-    let bare = load(
-        Arc::new(vec![format!("{bare_base}/x")]),
-        args.connections,
-        args.seconds,
-    )
-    .await;
-    let _ = bare_stop.send(());
+    // The same paths and bodies as "GET one", so the load generator does the same work for
+    // both.
+    let mut bodies = std::collections::HashMap::new();
+    for url in &one_urls {
+        let body = client
+            .get(url)
+            .send()
+            .await
+            .expect("one")
+            .text()
+            .await
+            .expect("body");
+        bodies.insert(url[base.len()..].to_owned(), body);
+    }
+    let (mut bare_child, bare_base) = bare_server(&bodies, work.path());
+    let bare_urls = one_urls
+        .iter()
+        .map(|u| u.replacen(&base, &bare_base, 1))
+        .collect();
+    let bare = load(Arc::new(bare_urls), args.connections, args.seconds).await;
+    let _ = bare_child.kill();
+    let _ = bare_child.wait();
     rows.push(("bare poem handler, same bytes as GET one".to_owned(), bare));
     let rss_after = rss_mib(pid);
 
