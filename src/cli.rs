@@ -1,4 +1,5 @@
-//! The `folio` command line: `serve`, `types check|plan`, `import`, `export`. Each command
+//! The `folio` command line: `serve`, `types check|plan`, `import`, `export`, `user create`,
+//! `audit verify`. Each command
 //! builds the one [`Config`] from the layers and calls into the library; nothing here holds
 //! logic of its own beyond presenting results.
 
@@ -73,6 +74,33 @@ enum Command {
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Work with the audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user. The password is read from standard input (one line), or prompted for
+    /// without echo on a terminal.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// admin, editor, author or viewer.
+        #[arg(long)]
+        role: String,
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the audit log's hash chain: an edited, deleted or inserted record is reported.
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -213,6 +241,52 @@ async fn run(command: Command, config: Config) -> Result<ExitCode> {
                 ExitCode::from(3)
             })
         }
+        Command::User(UserCommand::Create { email, role, name }) => {
+            let password = read_password()?;
+            let prepared = crate::prepare(&config).await?;
+            let user = prepared
+                .accounts
+                .create_user("cli", None, &email, &name, &role, Some(password))
+                .await;
+            let store = prepared.content.store().clone();
+            drop(prepared);
+            let user = match user {
+                Ok(u) => u,
+                Err(Error::Validation(errors)) => {
+                    for e in errors {
+                        eprintln!("{}: {}", e.path, e.message);
+                    }
+                    store.close().await;
+                    return Ok(ExitCode::from(2));
+                }
+                Err(e) => {
+                    store.close().await;
+                    return Err(e);
+                }
+            };
+            println!("created {} ({}) as {}", user.email, user.id, user.role);
+            store.close().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit(AuditCommand::Verify) => {
+            let prepared = crate::prepare(&config).await?;
+            let store = prepared.content.store().clone();
+            drop(prepared);
+            let found = crate::accounts::audit::verify(&store).await;
+            store.close().await;
+            let found = found?;
+            for (seq, problem) in &found.problems {
+                println!("record {seq}: {problem}");
+            }
+            println!("{} record(s); latest hash {}", found.records, found.head);
+            Ok(if found.problems.is_empty() {
+                println!("the audit log is intact");
+                ExitCode::SUCCESS
+            } else {
+                println!("the audit log has been tampered with");
+                ExitCode::from(4)
+            })
+        }
         Command::Export { type_id, output } => {
             let prepared = crate::prepare(&config).await?;
             let ct = prepared.content.content_type(&type_id)?;
@@ -238,4 +312,27 @@ async fn run(command: Command, config: Config) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// A new password: prompted for without echo on a terminal, else one line of standard input.
+fn read_password() -> Result<String> {
+    use std::io::IsTerminal;
+    let password = if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ")?;
+        let again = rpassword::prompt_password("Password again: ")?;
+        if first != again {
+            return Err(Error::Config("the passwords differ".into()));
+        }
+        first
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    };
+    if password.is_empty() {
+        return Err(Error::Config(
+            "no password given: pipe one line to standard input".into(),
+        ));
+    }
+    Ok(password)
 }

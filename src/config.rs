@@ -34,13 +34,32 @@ pub struct Config {
     /// Root credentials for a `ws://` database server.
     pub database_username: Option<String>,
     pub database_password: Option<String>,
-    /// The token the admin API accepts until accounts exist. When unset a random one is
-    /// generated into `DATA_DIR/admin-token` on first start.
-    pub admin_token: Option<String>,
+    /// The address users reach the server at (`https://cms.example.com`), for links in
+    /// messages and the `Secure` cookie flag. Default: `http://` and the listen address.
+    pub public_url: Option<String>,
     /// Apply schema changes that drop data.
     pub allow_destructive: bool,
     pub limits: Limits,
+    pub sessions: Sessions,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Sessions {
+    /// A sign-in session unused for this many minutes ends.
+    pub idle_minutes: u64,
+    /// A sign-in session ends this many days after sign-in, used or not.
+    pub absolute_days: u64,
+}
+
+impl Default for Sessions {
+    fn default() -> Self {
+        Self {
+            idle_minutes: 12 * 60,
+            absolute_days: 30,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -86,7 +105,10 @@ impl Default for LogConfig {
     fn default() -> Self {
         Self {
             format: LogFormat::Text,
-            level: "info,surrealdb=warn,surrealkv=warn".into(),
+            // SurrealDB closes the store itself on shutdown (and `Store::close` waits for it);
+            // a leftover handle of the storage engine dropped afterwards on a thread without
+            // a runtime warns that it cannot close the store again, which is noise.
+            level: "info,surrealdb=warn,surrealkv=warn,surrealkv::lsm=error".into(),
         }
     }
 }
@@ -109,9 +131,10 @@ impl Default for Config {
             database_name: "main".into(),
             database_username: None,
             database_password: None,
-            admin_token: None,
+            public_url: None,
             allow_destructive: false,
             limits: Limits::default(),
+            sessions: Sessions::default(),
             log: LogConfig::default(),
         }
     }
@@ -197,6 +220,31 @@ impl Config {
     }
 }
 
+impl Config {
+    /// How sign-in sessions expire.
+    pub fn sessions(&self) -> crate::accounts::SessionPolicy {
+        crate::accounts::SessionPolicy {
+            idle: std::time::Duration::from_secs(self.sessions.idle_minutes.max(1) * 60),
+            absolute: std::time::Duration::from_secs(self.sessions.absolute_days.max(1) * 86_400),
+        }
+    }
+
+    /// Where users reach the server, without a trailing slash.
+    pub fn public_base(&self) -> String {
+        match &self.public_url {
+            Some(u) => u.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
+    /// Whether users reach the server over TLS, so cookies are marked `Secure`.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"))
+    }
+}
+
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let redact = |s: &Option<String>| s.as_ref().map(|_| "<redacted>");
@@ -209,9 +257,10 @@ impl fmt::Debug for Config {
             .field("database_name", &self.database_name)
             .field("database_username", &self.database_username)
             .field("database_password", &redact(&self.database_password))
-            .field("admin_token", &redact(&self.admin_token))
+            .field("public_url", &self.public_url)
             .field("allow_destructive", &self.allow_destructive)
             .field("limits", &self.limits)
+            .field("sessions", &self.sessions)
             .field("log", &self.log)
             .finish()
     }
@@ -307,12 +356,11 @@ mod tests {
     #[test]
     fn debug_output_redacts_secrets() {
         let c = Config {
-            admin_token: Some("s3cret-token".into()),
             database_password: Some("pw-value".into()),
             ..Config::default()
         };
         let shown = format!("{c:?}");
-        assert!(!shown.contains("s3cret-token") && !shown.contains("pw-value"));
+        assert!(!shown.contains("pw-value"));
         assert!(shown.contains("<redacted>"));
     }
 }

@@ -46,6 +46,21 @@ pub enum Error {
     #[error("this action is not allowed")]
     Forbidden,
 
+    #[error("the email address or password is not right")]
+    InvalidCredentials,
+
+    #[error("this request needs the X-CSRF-Token header the sign-in answered with")]
+    CsrfFailed,
+
+    #[error("{message}")]
+    NotFound { code: &'static str, message: String },
+
+    #[error("too many failed sign-in attempts: try again in {retry_after} s")]
+    TooManyAttempts { retry_after: u64 },
+
+    #[error("too many requests for this token: try again in {retry_after} s")]
+    RateLimited { retry_after: u64 },
+
     #[error("{0}")]
     Config(String),
 
@@ -62,6 +77,13 @@ pub enum Error {
 impl Error {
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Error::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        Error::NotFound {
             code,
             message: message.into(),
         }
@@ -84,6 +106,11 @@ impl Error {
             Error::PayloadTooLarge { .. } => "payload_too_large",
             Error::Unauthenticated => "unauthenticated",
             Error::Forbidden => "forbidden",
+            Error::InvalidCredentials => "invalid_credentials",
+            Error::CsrfFailed => "csrf_failed",
+            Error::NotFound { code, .. } => code,
+            Error::TooManyAttempts { .. } => "too_many_attempts",
+            Error::RateLimited { .. } => "rate_limited",
             Error::Config(_) => "config_error",
             Error::Database(_) | Error::Io(_) | Error::Internal(_) => "internal_error",
         }
@@ -91,13 +118,14 @@ impl Error {
 
     pub fn status(&self) -> u16 {
         match self {
-            Error::TypeNotFound(_) | Error::EntryNotFound => 404,
+            Error::TypeNotFound(_) | Error::EntryNotFound | Error::NotFound { .. } => 404,
             Error::Validation(_) => 422,
             Error::VersionConflict { .. } | Error::Conflict { .. } => 409,
             Error::InvalidQuery { .. } | Error::BadRequest { .. } => 400,
             Error::PayloadTooLarge { .. } => 413,
-            Error::Unauthenticated => 401,
-            Error::Forbidden => 403,
+            Error::Unauthenticated | Error::InvalidCredentials => 401,
+            Error::TooManyAttempts { .. } | Error::RateLimited { .. } => 429,
+            Error::Forbidden | Error::CsrfFailed => 403,
             Error::Config(_) | Error::Database(_) | Error::Io(_) | Error::Internal(_) => 500,
         }
     }

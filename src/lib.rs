@@ -7,6 +7,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod access;
+pub mod accounts;
 pub mod api;
 pub mod cache;
 pub mod cli;
@@ -32,10 +34,10 @@ use plugins::PluginHost;
 use storage::Store;
 
 /// Everything start-up prepares before the first request: the content types, the database
-/// with the schema applied, and the admin token.
+/// with the schema applied, and the accounts service.
 pub struct Prepared {
     pub content: Content,
-    pub admin_token: String,
+    pub accounts: accounts::Accounts,
 }
 
 /// Loads the content types, checks their hooks, connects to the database and applies the
@@ -54,10 +56,10 @@ pub async fn prepare(config: &Config) -> Result<Prepared> {
         tracing::info!("applying content-type changes:\n{plan}");
     }
     store.apply_schema(plan, config.allow_destructive).await?;
-    let admin_token = admin_token(config)?;
+    let accounts = accounts::Accounts::new(store.clone(), config.sessions());
     Ok(Prepared {
         content: Content::new(store, Arc::new(schema), plugins, config.limits.max_count),
-        admin_token,
+        accounts,
     })
 }
 
@@ -80,48 +82,6 @@ pub fn load_schema(dir: &Path) -> Result<schema::Schema> {
     })
 }
 
-/// The configured admin token, or one generated once into `DATA_DIR/admin-token`.
-fn admin_token(config: &Config) -> Result<String> {
-    if let Some(token) = &config.admin_token {
-        if token.len() < 16 {
-            return Err(Error::Config(
-                "admin_token must be at least 16 characters".into(),
-            ));
-        }
-        return Ok(token.clone());
-    }
-    let path = config.data_dir.join("admin-token");
-    if let Ok(existing) = std::fs::read_to_string(&path) {
-        let t = existing.trim().to_owned();
-        if t.len() >= 16 {
-            return Ok(t);
-        }
-    }
-    use rand::Rng;
-    let bytes: [u8; 32] = rand::rng().random();
-    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    write_private(&path, &token)?;
-    tracing::info!(
-        path = %path.display(),
-        "generated an admin token; send it as `Authorization: Bearer <token>`"
-    );
-    Ok(token)
-}
-
-fn write_private(path: &Path, contents: &str) -> Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut f = options.open(path)?;
-    f.write_all(contents.as_bytes())?;
-    Ok(())
-}
-
 /// Runs the server on `acceptor` until `shutdown` completes, then lets in-flight requests
 /// finish and closes the database.
 pub async fn serve<A, F>(prepared: Prepared, config: Config, acceptor: A, shutdown: F) -> Result<()>
@@ -130,7 +90,14 @@ where
     F: Future<Output = ()> + Send + 'static,
 {
     let store = prepared.content.store().clone();
-    let state = api::AppState::new(prepared.content, config, prepared.admin_token);
+    if let Some(secret) = prepared.accounts.setup_secret().await? {
+        tracing::warn!(
+            "no users yet: create the first admin at {}/admin/setup#{secret} (valid for 24 hours), \
+             or run `folio user create --role admin`",
+            config.public_base()
+        );
+    }
+    let state = api::AppState::new(prepared.content, prepared.accounts, config);
     state.set_ready();
     let app = api::app(state);
     let served = poem::Server::new_with_acceptor(acceptor)

@@ -1,6 +1,6 @@
 //! `/admin/api/v1`: content types (with their JSON Schemas, for forms) and entries of every
-//! type, drafts included, with publish and unpublish. Until accounts exist every route here
-//! requires the admin token as a bearer token.
+//! type, drafts included, with publish and unpublish. Every operation asks the policy for a
+//! permit for the caller, the type and the action.
 
 use std::sync::Arc;
 
@@ -10,11 +10,14 @@ use poem::{Body, IntoResponse, Request, Response, Route, get, handler, post};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use super::auth::caller;
 use super::delivery::{page_body, query_error};
-use super::{AppState, is_admin, query_pairs, read_json};
+use super::{AppState, json_response, query_pairs, read_json};
+use crate::access::{Action, Permit, Principal};
+use crate::content::Write;
 use crate::content::query::{Audience, parse_list_query};
-use crate::content::{Actor, Write};
 use crate::error::{Error, Result};
+use crate::schema::ContentType;
 use crate::schema::ValidateMode;
 
 pub fn routes() -> Route {
@@ -32,13 +35,36 @@ pub fn routes() -> Route {
         .at("/content/:type/:id/unpublish", post(unpublish_entry))
 }
 
-const ACTOR: &str = "admin-token";
+/// The content type named in the path, for a signed-in caller (anonymous callers learn
+/// nothing about which types exist).
+fn content_type(req: &Request, state: &AppState, type_id: &str) -> Result<Arc<ContentType>> {
+    if matches!(caller(req).principal, Principal::Public) {
+        return Err(Error::Unauthenticated);
+    }
+    state.content.content_type(type_id)
+}
 
-fn authorise(req: &Request, state: &AppState) -> Result<Actor> {
-    if is_admin(req, state) {
-        Ok(Actor(ACTOR.into()))
+/// The caller's permit for `action` on `ct`.
+fn permit(req: &Request, state: &AppState, ct: &ContentType, action: Action) -> Result<Permit> {
+    let c = caller(req);
+    Ok(state
+        .policy
+        .permit(&c.principal, ct, action)?
+        .at(c.address_text()))
+}
+
+/// The publish permit a save needs: when asked to publish, or always for a type without
+/// drafts (every save of it is published).
+fn publish_permit(
+    req: &Request,
+    state: &AppState,
+    ct: &ContentType,
+    publish: bool,
+) -> Result<Option<Permit>> {
+    if publish || !ct.drafts {
+        permit(req, state, ct, Action::Publish).map(Some)
     } else {
-        Err(Error::Unauthenticated)
+        Ok(None)
     }
 }
 
@@ -48,8 +74,8 @@ async fn list_entries(
     Path(type_id): Path<String>,
     state: Data<&Arc<AppState>>,
 ) -> Result<Response> {
-    authorise(req, &state)?;
-    let ct = state.content.content_type(&type_id)?;
+    let ct = content_type(req, &state, &type_id)?;
+    let permit = permit(req, &state, &ct, Action::Read)?;
     let pairs = query_pairs(req)?;
     let schema = state.content.schema().clone();
     let q = parse_list_query(&schema, &ct, &pairs, Audience::Admin, &state.limits)
@@ -73,7 +99,7 @@ async fn list_entries(
             "text search in lists arrives with the search engine; filter with `contains` meanwhile",
         ));
     }
-    let page = state.content.list_entries(&ct, &q).await?;
+    let page = state.content.list_entries(&permit, &ct, &q).await?;
     Ok(json_response(StatusCode::OK, page_body(page)))
 }
 
@@ -134,14 +160,6 @@ fn entry_response(status: StatusCode, entry: Map<String, Value>) -> Response {
     resp
 }
 
-fn json_response(status: StatusCode, body: Value) -> Response {
-    Response::builder()
-        .status(status)
-        .content_type("application/json")
-        .header(header::CACHE_CONTROL, "no-store")
-        .body(body.to_string())
-}
-
 #[handler]
 async fn create_entry(
     req: &Request,
@@ -149,16 +167,17 @@ async fn create_entry(
     body: Body,
     state: Data<&Arc<AppState>>,
 ) -> Result<Response> {
-    let actor = authorise(req, &state)?;
-    let ct = state.content.content_type(&type_id)?;
+    let ct = content_type(req, &state, &type_id)?;
+    let create = permit(req, &state, &ct, Action::Create)?;
     let body: WriteBody = read_json(body, state.config.limits.max_body_bytes).await?;
+    let publish = publish_permit(req, &state, &ct, body.publish)?;
     let write = Write {
         fields: body.fields,
         expected_version: None,
     };
     let entry = state
         .content
-        .create_entry(&ct, write, body.publish, &actor)
+        .create_entry(&create, &ct, write, publish.as_ref())
         .await?;
     Ok(entry_response(StatusCode::CREATED, entry))
 }
@@ -169,9 +188,9 @@ async fn get_entry(
     Path((type_id, id)): Path<(String, String)>,
     state: Data<&Arc<AppState>>,
 ) -> Result<Response> {
-    authorise(req, &state)?;
-    let ct = state.content.content_type(&type_id)?;
-    let entry = state.content.get_entry(&ct, &id).await?;
+    let ct = content_type(req, &state, &type_id)?;
+    let permit = permit(req, &state, &ct, Action::Read)?;
+    let entry = state.content.get_entry(&permit, &ct, &id).await?;
     Ok(entry_response(StatusCode::OK, entry))
 }
 
@@ -183,9 +202,10 @@ async fn write(
     state: &AppState,
     mode: ValidateMode,
 ) -> Result<Response> {
-    let actor = authorise(req, state)?;
-    let ct = state.content.content_type(&type_id)?;
+    let ct = content_type(req, state, &type_id)?;
+    let update = permit(req, state, &ct, Action::Update)?;
     let body: WriteBody = read_json(body, state.config.limits.max_body_bytes).await?;
+    let publish = publish_permit(req, state, &ct, body.publish)?;
     let expected = expected_version(req, body.version)?;
     let write = Write {
         fields: body.fields,
@@ -193,7 +213,7 @@ async fn write(
     };
     let entry = state
         .content
-        .update_entry(&ct, &id, write, mode, body.publish, &actor)
+        .update_entry(&update, &ct, &id, write, mode, publish.as_ref())
         .await?;
     Ok(entry_response(StatusCode::OK, entry))
 }
@@ -245,10 +265,13 @@ async fn delete_entry(
     body: Body,
     state: Data<&Arc<AppState>>,
 ) -> Result<Response> {
-    authorise(req, &state)?;
-    let ct = state.content.content_type(&type_id)?;
+    let ct = content_type(req, &state, &type_id)?;
+    let permit = permit(req, &state, &ct, Action::Delete)?;
     let expected = action_body(req, body, &state).await?;
-    state.content.delete_entry(&ct, &id, expected).await?;
+    state
+        .content
+        .delete_entry(&permit, &ct, &id, expected)
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -259,12 +282,12 @@ async fn publish_entry(
     body: Body,
     state: Data<&Arc<AppState>>,
 ) -> Result<Response> {
-    let actor = authorise(req, &state)?;
-    let ct = state.content.content_type(&type_id)?;
+    let ct = content_type(req, &state, &type_id)?;
+    let permit = permit(req, &state, &ct, Action::Publish)?;
     let expected = action_body(req, body, &state).await?;
     let entry = state
         .content
-        .publish_entry(&ct, &id, expected, &actor)
+        .publish_entry(&permit, &ct, &id, expected)
         .await?;
     Ok(entry_response(StatusCode::OK, entry))
 }
@@ -276,12 +299,12 @@ async fn unpublish_entry(
     body: Body,
     state: Data<&Arc<AppState>>,
 ) -> Result<Response> {
-    let actor = authorise(req, &state)?;
-    let ct = state.content.content_type(&type_id)?;
+    let ct = content_type(req, &state, &type_id)?;
+    let permit = permit(req, &state, &ct, Action::Publish)?;
     let expected = action_body(req, body, &state).await?;
     let entry = state
         .content
-        .unpublish_entry(&ct, &id, expected, &actor)
+        .unpublish_entry(&permit, &ct, &id, expected)
         .await?;
     Ok(entry_response(StatusCode::OK, entry))
 }

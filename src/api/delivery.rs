@@ -8,7 +8,9 @@ use poem::web::{Data, Path};
 use poem::{Request, Response, Route, get, handler};
 use serde_json::{Value, json};
 
-use super::{AppState, etag_of, is_admin, query_pairs};
+use super::auth::caller;
+use super::{AppState, etag_of, query_pairs};
+use crate::access::{Principal, TokenScope};
 use crate::cache::Cached;
 use crate::content::query::{
     Audience, Filter, FilterTarget, Format, parse_entry_query, parse_list_query,
@@ -27,7 +29,7 @@ pub fn routes() -> Route {
 /// reported as missing, so its existence is not disclosed.
 fn readable(state: &AppState, req: &Request, type_id: &str) -> Result<Arc<ContentType>> {
     let ct = state.content.content_type(type_id)?;
-    if ct.access.public_read() || is_admin(req, state) {
+    if state.policy.may_deliver(&caller(req).principal, &ct) {
         Ok(ct)
     } else {
         Err(Error::TypeNotFound(type_id.to_owned()))
@@ -43,9 +45,7 @@ fn check_related(
     populate: &[Vec<String>],
     filters: &[Filter],
 ) -> Result<()> {
-    if is_admin(req, state) {
-        return Ok(());
-    }
+    let who = caller(req).principal;
     let refuse = |param: &str, path: &str| Error::InvalidQuery {
         code: "unknown_field",
         param: param.to_owned(),
@@ -61,7 +61,7 @@ fn check_related(
             let Some(next) = schema.get(target) else {
                 break;
             };
-            if !next.access.public_read() {
+            if !state.policy.may_deliver(&who, next) {
                 return Err(refuse("populate", &path.join(".")));
             }
             owner = next.clone();
@@ -78,7 +78,7 @@ fn check_related(
         {
             if !schema
                 .get(target_type)
-                .is_some_and(|t| t.access.public_read())
+                .is_some_and(|t| state.policy.may_deliver(&who, t))
             {
                 return Err(refuse("filter", field));
             }
@@ -106,7 +106,7 @@ where
 {
     let key = format!(
         "{}{}",
-        if is_admin(req, state) { "a:" } else { "p:" },
+        audience_key(&caller(req).principal),
         req.uri().path_and_query().map_or("", |p| p.as_str())
     );
     let generation = state.content.store().change_count();
@@ -132,6 +132,19 @@ where
     Ok(respond(req, made?))
 }
 
+/// Which callers may share a cached response: what a body may contain (populated related
+/// types) depends on what the caller may read, which depends on this.
+fn audience_key(who: &Principal) -> String {
+    match who {
+        Principal::Public => "p:".into(),
+        Principal::Token {
+            scope: TokenScope::Delivery,
+            ..
+        } => "t:".into(),
+        _ => format!("r:{}:", who.role().unwrap_or_default()),
+    }
+}
+
 fn respond(req: &Request, c: Cached) -> Response {
     let not_modified = req
         .headers()
@@ -153,19 +166,13 @@ fn respond(req: &Request, c: Cached) -> Response {
     }
 }
 
-fn finished(
-    body: Vec<u8>,
-    content_type: &'static str,
-    ct: &ContentType,
-    req: &Request,
-    state: &AppState,
-) -> Cached {
+fn finished(body: Vec<u8>, content_type: &'static str, ct: &ContentType, req: &Request) -> Cached {
     Cached {
         etag: etag_of(&body),
         body: body.into(),
         content_type,
-        // What the admin token opens must never sit in a shared cache.
-        cache_control: if is_admin(req, state) {
+        // What credentials open must never sit in a shared cache.
+        cache_control: if !matches!(caller(req).principal, Principal::Public) {
             "private, no-store".into()
         } else {
             cache_control(ct)
@@ -198,7 +205,6 @@ async fn list(
                 "application/json",
                 &ct,
                 req,
-                state,
             ));
         }
         let q = parse_list_query(&schema, &ct, &pairs, Audience::Delivery, &state.limits)
@@ -211,7 +217,6 @@ async fn list(
                 "application/json",
                 &ct,
                 req,
-                state,
             )),
             Format::Ndjson => {
                 let body: String = page
@@ -224,7 +229,6 @@ async fn list(
                     "application/x-ndjson",
                     &ct,
                     req,
-                    state,
                 ))
             }
             Format::Csv => Ok(finished(
@@ -232,7 +236,6 @@ async fn list(
                 "text/csv; charset=utf-8",
                 &ct,
                 req,
-                state,
             )),
             Format::Rss | Format::Atom => Err(Error::bad_request(
                 "format_unavailable",
@@ -263,7 +266,6 @@ async fn one(
             "application/json",
             &ct,
             req,
-            state,
         ))
     })
     .await

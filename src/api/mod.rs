@@ -11,7 +11,9 @@
 //! an access-log line, and turns every error — ours, poem's, or a panic — into the JSON error
 //! body with a stable code.
 
+mod accounts;
 mod admin;
+pub mod auth;
 mod delivery;
 mod openapi;
 mod system;
@@ -38,8 +40,9 @@ pub const REQUEST_ID: &str = "x-request-id";
 /// What every handler can reach.
 pub struct AppState {
     pub content: Content,
+    pub accounts: crate::accounts::Accounts,
+    pub policy: crate::access::Policy,
     pub config: Config,
-    pub admin_token: String,
     pub limits: QueryLimits,
     pub ready: AtomicBool,
     pub docs: openapi::Docs,
@@ -47,7 +50,11 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(content: Content, config: Config, admin_token: String) -> Arc<AppState> {
+    pub fn new(
+        content: Content,
+        accounts: crate::accounts::Accounts,
+        config: Config,
+    ) -> Arc<AppState> {
         let limits = QueryLimits {
             default_limit: config.limits.default_limit,
             max_limit: config.limits.max_limit,
@@ -58,8 +65,9 @@ impl AppState {
         let docs = openapi::Docs::build(content.schema());
         Arc::new(AppState {
             content,
+            accounts,
+            policy: crate::access::Policy::default(),
             config,
-            admin_token,
             limits,
             ready: AtomicBool::new(false),
             docs,
@@ -74,20 +82,28 @@ impl AppState {
 
 /// The whole HTTP application.
 pub fn app(state: Arc<AppState>) -> impl Endpoint {
+    let outer = state.clone();
     Route::new()
         .nest("/api/v1", delivery::routes())
-        .nest("/admin/api/v1", admin::routes())
+        .nest(
+            "/admin/api/v1",
+            accounts::add_routes(admin::routes()).nest("/auth", auth::routes()),
+        )
         .nest("/", system::routes())
         .nest("/openapi", openapi::routes())
         .at("/docs", openapi::docs_index)
         .at("/docs/:which", openapi::docs_page)
         .data(state)
         .with(CatchPanic::new())
-        .around(around)
+        .around(move |next, req| around(next, req, outer.clone()))
 }
 
 /// Request id, security headers, access log, and JSON errors for everything.
-async fn around<E: Endpoint>(next: E, mut req: Request) -> poem::Result<Response> {
+async fn around<E: Endpoint>(
+    next: E,
+    mut req: Request,
+    state: Arc<AppState>,
+) -> poem::Result<Response> {
     let started = Instant::now();
     let request_id = ulid::Ulid::new().to_string();
     req.extensions_mut().insert(RequestId(request_id.clone()));
@@ -95,7 +111,15 @@ async fn around<E: Endpoint>(next: E, mut req: Request) -> poem::Result<Response
     let path = req.uri().path().to_owned();
     // Everything logged while handling the request carries its id.
     let span = tracing::info_span!("request", request_id = %request_id);
+    let mut rate = None;
     let mut resp = async {
+        match auth::resolve(&req, &state).await {
+            Ok(caller) => {
+                rate = caller.rate;
+                req.extensions_mut().insert(caller);
+            }
+            Err(e) => return json_error(&e),
+        }
         match next.call(req).await {
             Ok(r) => r.into_response(),
             Err(e) => error_response(e),
@@ -121,6 +145,13 @@ async fn around<E: Endpoint>(next: E, mut req: Request) -> poem::Result<Response
         HeaderValue::from_static("nosniff"),
     );
     headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    if let Some(rate) = rate {
+        for (name, value) in rate.headers() {
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                headers.insert(name, v);
+            }
+        }
+    }
     if !path.starts_with("/docs") {
         headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
     }
@@ -253,15 +284,12 @@ pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
         == 0
 }
 
-/// Whether the request carries the admin token.
-pub(crate) fn is_admin(req: &Request, state: &AppState) -> bool {
-    req.headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|token| {
-            constant_time_eq(token.trim().as_bytes(), state.admin_token.as_bytes())
-        })
+pub(crate) fn json_response(status: StatusCode, body: Value) -> Response {
+    Response::builder()
+        .status(status)
+        .content_type("application/json")
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(body.to_string())
 }
 
 #[cfg(test)]

@@ -10,23 +10,25 @@ use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, OpenApiService, SecurityScheme};
 
-use super::{AppState, constant_time_eq};
+use super::AppState;
+use crate::access::Principal;
 use crate::error::Error;
 use crate::schema::{Audience, ContentType, Kind, json_schema};
 
-/// The admin token, as a bearer token.
+/// A session token (`fs_…`, from signing in) or an API token with admin scope (`ft_…`).
 #[derive(SecurityScheme)]
-#[oai(ty = "bearer", rename = "bearer", checker = "check_admin")]
+#[oai(ty = "bearer", rename = "bearer", checker = "check_signed_in")]
 pub struct AdminToken(());
 
-async fn check_admin(req: &Request, bearer: Bearer) -> poem::Result<()> {
-    let state = req
-        .data::<Arc<AppState>>()
-        .ok_or_else(|| Error::internal("no state"))?;
-    if constant_time_eq(bearer.token.trim().as_bytes(), state.admin_token.as_bytes()) {
-        Ok(())
-    } else {
-        Err(Error::Unauthenticated.into())
+/// The middleware has checked the token already; what is left is that it is one that acts
+/// with a role (a delivery token or no token does not).
+async fn check_signed_in(req: &Request, _bearer: Bearer) -> poem::Result<()> {
+    match super::auth::caller(req).principal.role() {
+        Some(_) => Ok(()),
+        None if matches!(super::auth::caller(req).principal, Principal::Public) => {
+            Err(Error::Unauthenticated.into())
+        }
+        None => Err(Error::Forbidden.into()),
     }
 }
 

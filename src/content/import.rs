@@ -13,6 +13,7 @@ use std::io::BufRead;
 use serde_json::{Map, Value, json};
 
 use super::{Content, fields_of, now};
+use crate::accounts::audit::Event;
 use crate::error::{Error, Result};
 use crate::plugins::HookOutcome;
 use crate::schema::{ContentType, FieldType, ValidateMode, validate_fields};
@@ -113,6 +114,7 @@ impl Content {
                 self.store.clone(),
                 ct.clone(),
                 prepared,
+                actor.to_owned(),
             )));
             progress(read);
         }
@@ -417,6 +419,7 @@ impl Content {
                     pagination: &Pagination::Cursor(cursor.clone()),
                     locale: None,
                     max_count: 0,
+                    owner: None,
                 })
                 .await?;
             for row in &page.rows {
@@ -472,20 +475,37 @@ async fn write_batch(
     store: Store,
     ct: ContentType,
     prepared: Vec<Prepared>,
+    actor: String,
 ) -> Result<BatchOutcome> {
     let mut outcome = BatchOutcome::default();
     if prepared.is_empty() {
         return Ok(outcome);
     }
+    // One audit record per transaction, naming the entries it wrote by digest.
+    let audit = |rows: &[Row]| {
+        let ids: Vec<&str> = rows
+            .iter()
+            .filter_map(|r| r.get("id").and_then(Value::as_str))
+            .collect();
+        Event::new(&actor, "entry.import", format!("{}/*", ct.id))
+            .after(Some(json!({ "ids": ids })))
+            .data()
+    };
     let rows: Vec<Row> = prepared.iter().map(|p| p.row.clone()).collect();
     let snaps: Vec<Row> = prepared.iter().filter_map(|p| p.snapshot.clone()).collect();
-    if store.insert_entries(&ct, rows, snaps).await.is_ok() {
+    let record = audit(&rows);
+    if store
+        .insert_entries(&ct, rows, snaps, &record)
+        .await
+        .is_ok()
+    {
         outcome.imported = prepared.len() as u64;
         return Ok(outcome);
     }
     for p in prepared {
         let snaps: Vec<Row> = p.snapshot.into_iter().collect();
-        match store.insert_entries(&ct, vec![p.row], snaps).await {
+        let record = audit(std::slice::from_ref(&p.row));
+        match store.insert_entries(&ct, vec![p.row], snaps, &record).await {
             Ok(()) => outcome.imported += 1,
             Err(Error::Validation(errs)) => outcome.errors.push((
                 p.line,

@@ -15,6 +15,8 @@ use std::sync::Arc;
 use chrono::{SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
+use crate::access::{Action, Permit};
+use crate::accounts::audit::Event;
 use crate::error::{Error, Result};
 use crate::markdown;
 use crate::plugins::{HookOutcome, PluginHost};
@@ -36,10 +38,6 @@ const META: &[&str] = &[
     "created_by",
     "updated_by",
 ];
-
-/// Who is acting, recorded in `created_by`/`updated_by`.
-#[derive(Debug, Clone)]
-pub struct Actor(pub String);
 
 /// The content service. Cheap to clone.
 #[derive(Clone)]
@@ -103,22 +101,58 @@ impl Content {
     // ---- admin -------------------------------------------------------------------------
 
     /// One entry's working copy (drafts included).
-    pub async fn get_entry(&self, ct: &ContentType, id: &str) -> Result<Entry> {
+    pub async fn get_entry(&self, permit: &Permit, ct: &ContentType, id: &str) -> Result<Entry> {
+        permit.check(ct, Action::Read)?;
         let id = &entry_id(id)?;
-        let row = self.load(ct, id).await?;
+        let row = self.load(permit, ct, id).await?;
         Ok(admin_entry(ct, row))
     }
 
-    async fn load(&self, ct: &ContentType, id: &str) -> Result<Row> {
+    /// The stored row, if it exists within the permit (another author's entry is reported
+    /// missing, as its existence is none of their business).
+    async fn load(&self, permit: &Permit, ct: &ContentType, id: &str) -> Result<Row> {
         let id = entry_id(id)?;
-        self.store
+        let row = self
+            .store
             .get_row(&storage::entry_table(&ct.id), &id)
             .await?
-            .ok_or(Error::EntryNotFound)
+            .ok_or(Error::EntryNotFound)?;
+        if permit.covers(row.get("created_by").and_then(Value::as_str)) {
+            Ok(row)
+        } else {
+            Err(Error::EntryNotFound)
+        }
     }
 
-    /// Lists working copies, drafts included.
-    pub async fn list_entries(&self, ct: &ContentType, q: &ListQuery) -> Result<Page> {
+    /// The audit record of a change to an entry, as stored with it.
+    fn audit(
+        permit: &Permit,
+        action: &str,
+        ct: &ContentType,
+        id: &str,
+        before: Option<&Row>,
+        after: Option<&Row>,
+    ) -> String {
+        let clean = |r: &Row| {
+            let mut r = r.clone();
+            r.remove("id");
+            Value::Object(r)
+        };
+        Event::new(permit.actor(), action, format!("{}/{id}", ct.id))
+            .from_address(permit.address())
+            .before(before.map(clean))
+            .after(after.map(clean))
+            .data()
+    }
+
+    /// Lists working copies, drafts included (an author's own only).
+    pub async fn list_entries(
+        &self,
+        permit: &Permit,
+        ct: &ContentType,
+        q: &ListQuery,
+    ) -> Result<Page> {
+        permit.check(ct, Action::Read)?;
         let sort = default_sort(ct, &q.sort, Audience::Admin);
         let result = self
             .store
@@ -132,6 +166,7 @@ impl Content {
                 pagination: &q.pagination,
                 locale: q.locale.as_deref(),
                 max_count: self.max_count,
+                owner: permit.owner(),
             })
             .await?;
         Ok(Page {
@@ -151,14 +186,17 @@ impl Content {
         })
     }
 
-    /// Creates an entry; with `publish` (or for a type without drafts) it is published at once.
+    /// Creates an entry; with a `publish` permit it is published at once (a type without
+    /// drafts publishes every save, so it needs one).
     pub async fn create_entry(
         &self,
+        permit: &Permit,
         ct: &ContentType,
         write: Write,
-        publish: bool,
-        actor: &Actor,
+        publish: Option<&Permit>,
     ) -> Result<Entry> {
+        permit.check(ct, Action::Create)?;
+        let publish = publish_permit(ct, publish)?;
         if ct.kind == Kind::Single && self.single_id(ct).await?.is_some() {
             return Err(Error::Conflict {
                 code: "single_exists",
@@ -175,7 +213,7 @@ impl Content {
             .prepare(ct, Some(&id), input, ValidateMode::Full, None)
             .await?;
         let now = now();
-        let published = publish || !ct.drafts;
+        let published = publish;
         let mut row = Row::new();
         row.insert("version".into(), json!(1));
         row.insert(
@@ -188,15 +226,24 @@ impl Content {
             "published_at".into(),
             if published { json!(now) } else { Value::Null },
         );
-        row.insert("created_by".into(), json!(actor.0));
-        row.insert("updated_by".into(), json!(actor.0));
+        row.insert("created_by".into(), json!(permit.actor()));
+        row.insert("updated_by".into(), json!(permit.actor()));
         row.extend(fields.clone());
         // Created and published in one transaction: the entry never exists half published.
         let snapshot = match storage_snapshot(&row) {
             storage::Snapshot::Publish(s) if ct.drafts && publish => Some(s),
             _ => None,
         };
-        let stored = self.store.create_entry(ct, &id, row, snapshot).await?;
+        let action = if published {
+            "entry.create_published"
+        } else {
+            "entry.create"
+        };
+        let audit = Self::audit(permit, action, ct, &id, None, Some(&row));
+        let stored = self
+            .store
+            .create_entry(ct, &id, row, snapshot, &audit)
+            .await?;
         self.plugins.after(ct, &id, &fields, false);
         if published {
             self.plugins.after(ct, &id, &fields, true);
@@ -208,15 +255,17 @@ impl Content {
     /// drafts) the result is published in the same write.
     pub async fn update_entry(
         &self,
+        permit: &Permit,
         ct: &ContentType,
         id: &str,
         write: Write,
         mode: ValidateMode,
-        publish: bool,
-        actor: &Actor,
+        publish: Option<&Permit>,
     ) -> Result<Entry> {
+        permit.check(ct, Action::Update)?;
+        let publish = publish_permit(ct, publish)?;
         let id = &entry_id(id)?;
-        let current = self.load(ct, id).await?;
+        let current = self.load(permit, ct, id).await?;
         let current_version = version_of(&current);
         let expected = write.expected_version.unwrap_or(current_version);
         if expected != current_version {
@@ -250,8 +299,8 @@ impl Content {
         row.extend(fields.clone());
         row.insert("version".into(), json!(current_version + 1));
         row.insert("updated_at".into(), json!(now()));
-        row.insert("updated_by".into(), json!(actor.0));
-        let published = publish || !ct.drafts;
+        row.insert("updated_by".into(), json!(permit.actor()));
+        let published = publish;
         let status = match current.get("status").and_then(Value::as_str) {
             _ if published => "published",
             Some("published") | Some("changed") => "changed",
@@ -266,7 +315,15 @@ impl Content {
         } else {
             storage::Snapshot::Keep
         };
-        let stored = self.guarded(ct, id, expected, row, snapshot).await?;
+        let action = if published {
+            "entry.update_published"
+        } else {
+            "entry.update"
+        };
+        let audit = Self::audit(permit, action, ct, id, Some(&current), Some(&row));
+        let stored = self
+            .guarded(ct, id, expected, row, snapshot, &audit)
+            .await?;
         self.plugins.after(ct, id, &fields, false);
         if published {
             self.plugins.after(ct, id, &fields, true);
@@ -277,13 +334,14 @@ impl Content {
     /// Publishes the entry's current fields.
     pub async fn publish_entry(
         &self,
+        permit: &Permit,
         ct: &ContentType,
         id: &str,
         expected: Option<u64>,
-        actor: &Actor,
     ) -> Result<Entry> {
+        permit.check(ct, Action::Publish)?;
         let id = &entry_id(id)?;
-        let (current, version, mut row) = self.workflow_step(ct, id, expected, actor).await?;
+        let (current, version, mut row) = self.workflow_step(permit, ct, id, expected).await?;
         // What is published must satisfy the type as it is now.
         let fields = fields_of(ct, &current);
         if let Err(errors) = validate_fields(ct, &fields, ValidateMode::Full) {
@@ -294,7 +352,8 @@ impl Content {
             row.insert("published_at".into(), json!(now()));
         }
         let snapshot = storage_snapshot(&row);
-        let stored = self.guarded(ct, id, version, row, snapshot).await?;
+        let audit = Self::audit(permit, "entry.publish", ct, id, Some(&current), Some(&row));
+        let stored = self.guarded(ct, id, version, row, snapshot, &audit).await?;
         self.plugins.after(ct, id, &fields, true);
         Ok(admin_entry(ct, stored))
     }
@@ -302,29 +361,49 @@ impl Content {
     /// Withdraws the published snapshot; the working copy stays as a draft.
     pub async fn unpublish_entry(
         &self,
+        permit: &Permit,
         ct: &ContentType,
         id: &str,
         expected: Option<u64>,
-        actor: &Actor,
     ) -> Result<Entry> {
+        permit.check(ct, Action::Publish)?;
         let id = &entry_id(id)?;
-        let (_, version, mut row) = self.workflow_step(ct, id, expected, actor).await?;
+        let (current, version, mut row) = self.workflow_step(permit, ct, id, expected).await?;
         row.insert("status".into(), json!("draft"));
         row.insert("published_at".into(), Value::Null);
+        let audit = Self::audit(
+            permit,
+            "entry.unpublish",
+            ct,
+            id,
+            Some(&current),
+            Some(&row),
+        );
         let stored = self
-            .guarded(ct, id, version, row, storage::Snapshot::Unpublish)
+            .guarded(ct, id, version, row, storage::Snapshot::Unpublish, &audit)
             .await?;
         Ok(admin_entry(ct, stored))
     }
 
     pub async fn delete_entry(
         &self,
+        permit: &Permit,
         ct: &ContentType,
         id: &str,
         expected: Option<u64>,
     ) -> Result<()> {
+        permit.check(ct, Action::Delete)?;
         let id = entry_id(id)?;
-        match self.store.delete_entry(ct, &id, expected).await? {
+        let current = self.load(permit, ct, &id).await?;
+        // The version read here guards the delete, so what the audit says was deleted is
+        // what was.
+        let expected = expected.unwrap_or_else(|| version_of(&current));
+        let audit = Self::audit(permit, "entry.delete", ct, &id, Some(&current), None);
+        match self
+            .store
+            .delete_entry(ct, &id, Some(expected), &audit)
+            .await?
+        {
             WriteOutcome::Written(_) => Ok(()),
             WriteOutcome::NotFound => Err(Error::EntryNotFound),
             WriteOutcome::Conflict { current } => Err(Error::VersionConflict { current }),
@@ -336,10 +415,10 @@ impl Content {
     /// the stored row, its version and the row to write.
     async fn workflow_step(
         &self,
+        permit: &Permit,
         ct: &ContentType,
         id: &str,
         expected: Option<u64>,
-        actor: &Actor,
     ) -> Result<(Row, u64, Row)> {
         if !ct.drafts {
             return Err(Error::bad_request(
@@ -350,7 +429,7 @@ impl Content {
                 ),
             ));
         }
-        let current = self.load(ct, id).await?;
+        let current = self.load(permit, ct, id).await?;
         let version = version_of(&current);
         if expected.is_some_and(|e| e != version) {
             return Err(Error::VersionConflict { current: version });
@@ -359,7 +438,7 @@ impl Content {
         row.remove("id");
         row.insert("version".into(), json!(version + 1));
         row.insert("updated_at".into(), json!(now()));
-        row.insert("updated_by".into(), json!(actor.0));
+        row.insert("updated_by".into(), json!(permit.actor()));
         Ok((current, version, row))
     }
 
@@ -370,10 +449,11 @@ impl Content {
         expected: u64,
         row: Row,
         snapshot: storage::Snapshot,
+        audit: &str,
     ) -> Result<Row> {
         match self
             .store
-            .write_entry(ct, id, expected, row, snapshot)
+            .write_entry(ct, id, expected, row, snapshot, audit)
             .await?
         {
             WriteOutcome::Written(r) => Ok(r),
@@ -398,6 +478,7 @@ impl Content {
                 pagination: &query::Pagination::Page(1),
                 locale: None,
                 max_count: 1,
+                owner: None,
             })
             .await?;
         Ok(page
@@ -604,6 +685,7 @@ impl Content {
                 pagination: &q.pagination,
                 locale: q.locale.as_deref(),
                 max_count: self.max_count,
+                owner: None,
             })
             .await?;
         let shape = Shape {
@@ -1014,6 +1096,19 @@ fn replace_ids(entry: &mut Entry, prefix: &[String], last: &str, by_id: &BTreeMa
 
 /// A URL-safe slug: lowercase ASCII letters and digits joined by single hyphens, at most 200
 /// characters. Accented Latin letters lose their accents; other characters separate words.
+/// Whether a save also publishes, checking the publish permit when it does. A type without
+/// drafts publishes every save, so saving it needs one.
+fn publish_permit(ct: &ContentType, publish: Option<&Permit>) -> Result<bool> {
+    match publish {
+        Some(p) => {
+            p.check(ct, Action::Publish)?;
+            Ok(true)
+        }
+        None if !ct.drafts => Err(Error::Forbidden),
+        None => Ok(false),
+    }
+}
+
 pub fn slugify(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut pending_dash = false;

@@ -102,6 +102,26 @@ pub struct ContentType {
 }
 
 impl ContentType {
+    /// A collection type with no fields, for tests of code that only needs a type.
+    #[cfg(test)]
+    pub fn new_for_tests(id: &str) -> ContentType {
+        ContentType {
+            id: id.to_owned(),
+            kind: Kind::Collection,
+            name: id.to_owned(),
+            description: None,
+            drafts: false,
+            locales: Vec::new(),
+            search: false,
+            admin: AdminSettings::default(),
+            access: Access::default(),
+            delivery: DeliverySettings::default(),
+            fields: Vec::new(),
+            hooks: Hooks::default(),
+            source: PathBuf::from(format!("{id}.toml")),
+        }
+    }
+
     pub fn field(&self, name: &str) -> Option<&Field> {
         self.fields.iter().find(|f| f.name == name)
     }

@@ -12,6 +12,7 @@ use surrealdb::engine::any::Any;
 use surrealdb::method::Query;
 use surrealdb::types::{QueryError, RecordId};
 
+use super::accounts::audit_append_script;
 use super::migrate::{is_linked, link_table};
 use super::{Store, cause, delivery_table, entry_table, ident, record_key, take_rows};
 use crate::error::{Error, Result};
@@ -45,7 +46,7 @@ impl Store {
     /// same record (an entry, or a table's row count) cannot both commit, and the loser is
     /// told to retry, which it does here after a short randomised pause. Scripts are whole
     /// transactions, so running one again is safe; its own checks run again too.
-    async fn run_write<'a>(
+    pub(super) async fn run_write<'a>(
         &'a self,
         build: impl Fn(&'a Surreal<Any>) -> Query<'a, Any>,
     ) -> Result<Written> {
@@ -189,6 +190,7 @@ impl Store {
         id: &str,
         row: Row,
         snapshot: Option<Row>,
+        audit: &str,
     ) -> Result<Row> {
         self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
         // The links follow the delivery row: the row itself without drafts, else the snapshot.
@@ -202,8 +204,10 @@ impl Store {
         } else {
             ""
         };
-        let script =
-            format!("BEGIN;\nCREATE type::record($tb, $id) CONTENT $row;\n{publish}{links}COMMIT;");
+        let script = format!(
+            "BEGIN;\nCREATE type::record($tb, $id) CONTENT $row;\n{publish}{links}{}\nCOMMIT;",
+            audit_append_script()
+        );
         let row = Value::Object(strip_nulls(row));
         let snapshot = Value::Object(strip_nulls(snapshot.unwrap_or_default()));
         let res = self
@@ -214,7 +218,8 @@ impl Store {
                     .bind(("pub", delivery_table(ct)))
                     .bind(("id", id.to_owned()))
                     .bind(("row", row.clone()))
-                    .bind(("snapshot", snapshot.clone()));
+                    .bind(("snapshot", snapshot.clone()))
+                    .bind(("audit_data", audit.to_owned()));
                 for b in &link_binds {
                     query = query.bind(b.clone());
                 }
@@ -243,6 +248,7 @@ impl Store {
         expected: u64,
         row: Row,
         snapshot: Snapshot,
+        audit: &str,
     ) -> Result<WriteOutcome> {
         let snapshot_stmt = match (&snapshot, ct.drafts) {
             (Snapshot::Publish(_), true) => "UPSERT type::record($pub, $id) CONTENT $snapshot;",
@@ -265,7 +271,9 @@ impl Store {
              UPDATE type::record($tb, $id) CONTENT $row RETURN AFTER;
              {snapshot_stmt}
              {links}
-             COMMIT;"
+             {audit_stmts}
+             COMMIT;",
+            audit_stmts = audit_append_script()
         );
         self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
         let snapshot_row = match snapshot {
@@ -283,7 +291,8 @@ impl Store {
                     .bind(("id", id.to_owned()))
                     .bind(("expected", expected))
                     .bind(("row", row.clone()))
-                    .bind(("snapshot", snapshot_row.clone()));
+                    .bind(("snapshot", snapshot_row.clone()))
+                    .bind(("audit_data", audit.to_owned()));
                 for b in &link_binds {
                     query = query.bind(b.clone());
                 }
@@ -312,6 +321,7 @@ impl Store {
         ct: &ContentType,
         id: &str,
         expected: Option<u64>,
+        audit: &str,
     ) -> Result<WriteOutcome> {
         self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
         let pub_stmt = if ct.drafts {
@@ -328,7 +338,9 @@ impl Store {
              DELETE type::record($tb, $id);
              {pub_stmt}
              {links}
-             COMMIT;"
+             {audit_stmts}
+             COMMIT;",
+            audit_stmts = audit_append_script()
         );
         let res = self
             .run_write(|db| {
@@ -337,6 +349,7 @@ impl Store {
                     .bind(("pub", delivery_table(ct)))
                     .bind(("id", id.to_owned()))
                     .bind(("expected", expected))
+                    .bind(("audit_data", audit.to_owned()))
             })
             .await;
         // Again after the write, so nothing read while it ran is kept as current.
@@ -355,6 +368,7 @@ impl Store {
         ct: &ContentType,
         rows: Vec<Row>,
         snapshots: Vec<Row>,
+        audit: &str,
     ) -> Result<()> {
         self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
         // Links of the delivery rows: the snapshots, or the rows themselves without drafts.
@@ -396,13 +410,15 @@ impl Store {
             ));
         }
         script.push_str(&link_stmts);
+        script.push_str(&audit_append_script());
         script.push_str(" COMMIT;");
         let res = self
             .run_write(|db| {
                 let mut query = db
                     .query(script.clone())
                     .bind(("rows", rows.clone()))
-                    .bind(("snapshots", snapshots.clone()));
+                    .bind(("snapshots", snapshots.clone()))
+                    .bind(("audit_data", audit.to_owned()));
                 for b in &link_binds {
                     query = query.bind(b.clone());
                 }

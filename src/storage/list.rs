@@ -38,6 +38,8 @@ pub struct ListPlan<'a> {
     pub locale: Option<&'a str>,
     /// Count matching rows up to this many.
     pub max_count: u64,
+    /// Only rows this actor created (an author's own entries).
+    pub owner: Option<&'a str>,
 }
 
 pub struct ListResult {
@@ -194,6 +196,7 @@ impl Store {
     /// Reads one page of `plan.table`, and the total of rows matching its filters.
     pub async fn list(&self, plan: &ListPlan<'_>) -> Result<ListResult> {
         if plan.table == delivery_table(plan.ct)
+            && plan.owner.is_none()
             && let Some((field, dst)) = self.linked_filter(plan).await?
         {
             return self.list_linked(plan, &field, dst).await;
@@ -211,6 +214,10 @@ impl Store {
                 )
                 .await?;
             clause.parts.push(part);
+        }
+        if let Some(owner) = plan.owner {
+            let p = clause.param(Value::String(owner.to_owned()));
+            clause.parts.push(format!("created_by = {p}"));
         }
         let t = ident(&plan.table)?;
         let mut order = Vec::new();

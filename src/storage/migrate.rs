@@ -108,6 +108,9 @@ fn delivery_indexed(f: &Field) -> bool {
 
 fn desired_state(schema: &Schema) -> Result<AppliedState> {
     let mut state = AppliedState::default();
+    state
+        .statements
+        .extend(super::accounts::system_statements());
     for ct in schema.types() {
         let entry = entry_table(&ct.id);
         define_table(&mut state, ct, &entry, true)?;

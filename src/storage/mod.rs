@@ -16,6 +16,7 @@
 //! UTC strings of fixed width, so string order is time order; relations as entry id strings.
 //! Absent values are stored as NONE, never NULL.
 
+pub mod accounts;
 mod entries;
 mod list;
 mod migrate;

@@ -1123,7 +1123,7 @@ async fn related_types_the_caller_may_not_read_stay_closed() {
         .client
         .get(app.url("/api/v1/content/article"))
         .query(&[("populate", "author")])
-        .bearer_auth(crate::harness::TOKEN)
+        .bearer_auth(&app.token)
         .send()
         .await
         .unwrap();
@@ -1390,7 +1390,7 @@ async fn token_reads_are_private_to_caches() {
     let private = app
         .client
         .get(&url)
-        .bearer_auth(crate::harness::TOKEN)
+        .bearer_auth(&app.token)
         .send()
         .await
         .unwrap();

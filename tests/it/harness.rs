@@ -10,10 +10,14 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub const TOKEN: &str = "test-admin-token-0123456789abcdef";
+/// The admin every test server starts with.
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+pub const ADMIN_PASSWORD: &str = "a long test password";
 
 pub struct TestApp {
     pub base: String,
+    /// A session token of the admin user every test server has.
+    pub token: String,
     pub client: reqwest::Client,
     /// Queries sent to the database so far (does not hold the database open).
     pub queries: std::sync::Arc<std::sync::atomic::AtomicU64>,
@@ -60,7 +64,7 @@ impl TestApp {
     pub fn admin(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
         self.client
             .request(method, self.url(&format!("/admin/api/v1{path}")))
-            .bearer_auth(TOKEN)
+            .bearer_auth(&self.token)
     }
 
     /// A delivery GET without a token; returns status and JSON body.
@@ -242,7 +246,6 @@ impl Builder {
             } else {
                 Some("mem://".into())
             },
-            admin_token: Some(TOKEN.into()),
             allow_destructive: self.allow_destructive,
             ..Config::default()
         };
@@ -250,6 +253,25 @@ impl Builder {
             config.limits.max_body_bytes = n;
         }
         let prepared = folio::prepare(&config).await?;
+        // Every test server has an admin; a restart on the same data keeps the one it had.
+        if prepared.accounts.user_count().await? == 0 {
+            prepared
+                .accounts
+                .create_user(
+                    "test",
+                    None,
+                    ADMIN_EMAIL,
+                    "Admin",
+                    "admin",
+                    Some(ADMIN_PASSWORD.into()),
+                )
+                .await?;
+        }
+        let token = prepared
+            .accounts
+            .login(ADMIN_EMAIL, ADMIN_PASSWORD, None, None)
+            .await?
+            .token;
         let queries = prepared.content.store().query_counter();
         let acceptor = TcpListener::bind("127.0.0.1:0")
             .into_acceptor()
@@ -265,6 +287,7 @@ impl Builder {
         }));
         Ok(TestApp {
             base: format!("http://{addr}"),
+            token,
             client: reqwest::Client::new(),
             queries,
             shutdown: Some(tx),

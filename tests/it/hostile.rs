@@ -232,7 +232,7 @@ async fn filter_names_cannot_break_out_of_the_query() {
             let reply = send(
                 app.client
                     .get(app.url(path))
-                    .bearer_auth(crate::harness::TOKEN)
+                    .bearer_auth(&app.token)
                     .query(&[(key, "x")]),
             )
             .await;

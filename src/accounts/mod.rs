@@ -1,0 +1,1058 @@
+//! Accounts: users, sign-in sessions, API tokens, the first-admin setup link, and the audit
+//! log every change goes into.
+//!
+//! Secrets handed out (session tokens, API tokens, one-time links) are 32 random bytes,
+//! shown once and stored only as their SHA-256; they carry a prefix saying what they are
+//! (`fs_` session, `ft_` API token, `fl_` link) so a leaked one is easy to recognise.
+//! Passwords are argon2id hashes (see [`password`]).
+
+pub mod audit;
+pub mod password;
+pub mod throttle;
+pub mod totp;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use serde::Serialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::access::{AdminPermit, BUILTIN_ROLES, Principal, TokenScope};
+use crate::content::now;
+use crate::error::{Error, Result};
+use crate::schema::FieldError;
+use crate::storage::Store;
+use crate::storage::accounts::{Record, audit_append_script};
+use audit::Event;
+use throttle::{LoginThrottle, RateDecision, RateLimiter, ThrottlePolicy, Verdict};
+
+/// How sessions expire.
+#[derive(Debug, Clone)]
+pub struct SessionPolicy {
+    /// A session unused this long ends.
+    pub idle: Duration,
+    /// A session ends this long after sign-in, used or not.
+    pub absolute: Duration,
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        SessionPolicy {
+            idle: Duration::from_secs(12 * 3600),
+            absolute: Duration::from_secs(30 * 24 * 3600),
+        }
+    }
+}
+
+/// A user as the API shows it (never the password hash or second-factor secrets).
+#[derive(Debug, Clone, Serialize)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub status: String,
+    pub email_verified: bool,
+    pub two_factor: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl User {
+    fn from_record(r: &Record) -> User {
+        let s = |k: &str| {
+            r.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        User {
+            id: s("id"),
+            email: s("email"),
+            name: s("name"),
+            role: s("role"),
+            status: s("status"),
+            email_verified: r.get("email_verified").and_then(Value::as_bool) == Some(true),
+            two_factor: r
+                .get("totp")
+                .and_then(|t| t.get("enabled"))
+                .and_then(Value::as_bool)
+                == Some(true),
+            created_at: s("created_at"),
+            updated_at: s("updated_at"),
+        }
+    }
+}
+
+/// A session just created: the secret goes to the client once.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub id: String,
+    pub token: String,
+    /// The CSRF token that cookie-authenticated writes must echo in `X-CSRF-Token`.
+    pub csrf: String,
+    pub user: User,
+    pub expires_at: String,
+}
+
+/// A session as its owner sees it in the list.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionInfo {
+    pub id: String,
+    pub created_at: String,
+    pub last_seen_at: String,
+    pub expires_at: String,
+    pub address: Option<String>,
+    pub user_agent: Option<String>,
+    pub current: bool,
+}
+
+/// An API token as listed (never its secret).
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenInfo {
+    pub id: String,
+    pub name: String,
+    pub scope: String,
+    pub role: Option<String>,
+    pub rate_limit: u32,
+    pub created_by: String,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub last_used_at: Option<String>,
+    pub revoked: bool,
+}
+
+impl TokenInfo {
+    fn from_record(r: &Record) -> TokenInfo {
+        let s = |k: &str| r.get(k).and_then(Value::as_str).map(str::to_owned);
+        TokenInfo {
+            id: s("id").unwrap_or_default(),
+            name: s("name").unwrap_or_default(),
+            scope: s("scope").unwrap_or_default(),
+            role: s("role"),
+            rate_limit: r
+                .get("rate_limit")
+                .and_then(Value::as_u64)
+                .unwrap_or(0)
+                .try_into()
+                .unwrap_or(u32::MAX),
+            created_by: s("created_by").unwrap_or_default(),
+            created_at: s("created_at").unwrap_or_default(),
+            expires_at: s("expires_at"),
+            last_used_at: s("last_used_at"),
+            revoked: s("revoked_at").is_some(),
+        }
+    }
+}
+
+/// What a new token may do.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    pub name: String,
+    pub scope: TokenScope,
+    pub expires_at: Option<String>,
+    /// Requests per minute; 0 takes the default.
+    pub rate_limit: u32,
+}
+
+/// Requests per minute an API token gets unless it says otherwise.
+pub const DEFAULT_TOKEN_RATE: u32 = 600;
+
+/// The accounts service. Cheap to clone.
+#[derive(Clone)]
+pub struct Accounts {
+    store: Store,
+    sessions: SessionPolicy,
+    throttle: Arc<LoginThrottle>,
+    rates: Arc<RateLimiter>,
+}
+
+/// How often a session's or token's last-used time is written (it is read on every request).
+const TOUCH_EVERY: chrono::Duration = chrono::Duration::seconds(60);
+
+impl Accounts {
+    pub fn new(store: Store, sessions: SessionPolicy) -> Accounts {
+        Accounts {
+            store,
+            sessions,
+            throttle: Arc::new(LoginThrottle::new(ThrottlePolicy::default())),
+            rates: Arc::new(RateLimiter::new(Duration::from_secs(60))),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    // ---- users -------------------------------------------------------------------------
+
+    pub async fn user_count(&self) -> Result<u64> {
+        self.store.system_count("folio_user").await
+    }
+
+    /// Creates a user. `password` may be left out for an invited user who sets it later.
+    pub async fn create_user(
+        &self,
+        actor: &str,
+        address: Option<&str>,
+        email: &str,
+        name: &str,
+        role: &str,
+        password: Option<String>,
+    ) -> Result<User> {
+        let email = normalize_email(email)?;
+        check_role(role)?;
+        let name = name.trim();
+        if name.chars().count() > 200 {
+            return Err(field_error(
+                "name",
+                "too_long",
+                "a name has at most 200 characters",
+            ));
+        }
+        let hash = match password {
+            Some(p) => {
+                password::check_new(&p, &email)?;
+                Some(password::hash(p).await?)
+            }
+            None => None,
+        };
+        let id = ulid::Ulid::new().to_string();
+        let now = now();
+        let record = json!({
+            "email": email,
+            "name": if name.is_empty() { email.clone() } else { name.to_owned() },
+            "role": role,
+            "password_hash": hash,
+            "status": "active",
+            "email_verified": false,
+            "created_at": now,
+            "updated_at": now,
+            "password_changed_at": hash.as_ref().map(|_| now.clone()),
+        });
+        let record = strip_nulls(record);
+        let event = Event::new(actor, "user.create", format!("user/{id}"))
+            .from_address(address)
+            .after(Some(json!({ "email": email, "role": role })));
+        let out = self
+            .store
+            .system_write(
+                &format!(
+                    "CREATE type::record('folio_user', $id) CONTENT $record;\n{}",
+                    audit_append_script()
+                ),
+                vec![
+                    ("id".into(), json!(id)),
+                    ("record".into(), record),
+                    ("audit_data".into(), json!(event.data())),
+                ],
+            )
+            .await
+            .map_err(|e| match e {
+                Error::Conflict {
+                    code: "already_exists",
+                    ..
+                } => field_error("email", "not_unique", "another user has this email address"),
+                other => other,
+            })?;
+        let row = out
+            .get(1)
+            .and_then(|rows| rows.first())
+            .cloned()
+            .ok_or_else(|| Error::internal("user create returned nothing"))?;
+        let mut row = row;
+        row.insert("id".into(), json!(id));
+        Ok(User::from_record(&row))
+    }
+
+    pub async fn get_user(&self, id: &str) -> Result<Option<User>> {
+        Ok(self
+            .store
+            .system_get("folio_user", id)
+            .await?
+            .map(|r| User::from_record(&r)))
+    }
+
+    pub async fn list_users(&self, _: &AdminPermit) -> Result<Vec<User>> {
+        Ok(self
+            .store
+            .system_read(
+                "SELECT * FROM folio_user ORDER BY email LIMIT 10000",
+                vec![],
+            )
+            .await?
+            .iter()
+            .map(User::from_record)
+            .collect())
+    }
+
+    /// Changes a user's name, role or status (`active`, `disabled`). The last active admin
+    /// cannot be demoted or disabled. Disabling ends the user's sessions.
+    pub async fn update_user(
+        &self,
+        permit: &AdminPermit,
+        address: Option<&str>,
+        id: &str,
+        changes: UserChanges,
+    ) -> Result<User> {
+        let Some(current) = self.store.system_get("folio_user", id).await? else {
+            return Err(Error::not_found("user_not_found", "no such user"));
+        };
+        let before = User::from_record(&current);
+        if let Some(role) = &changes.role {
+            check_role(role)?;
+        }
+        if let Some(status) = &changes.status
+            && status != "active"
+            && status != "disabled"
+        {
+            return Err(field_error(
+                "status",
+                "invalid",
+                "status is `active` or `disabled`",
+            ));
+        }
+        let name = changes
+            .name
+            .as_deref()
+            .map(str::trim)
+            .unwrap_or(&before.name);
+        let role = changes.role.as_deref().unwrap_or(&before.role);
+        let status = changes.status.as_deref().unwrap_or(&before.status);
+        let demotes_admin = before.role == "admin"
+            && before.status == "active"
+            && (role != "admin" || status != "active");
+        let event = Event::new(permit.actor(), "user.update", format!("user/{id}"))
+            .from_address(address)
+            .before(Some(
+                json!({ "role": before.role, "status": before.status, "name": before.name }),
+            ))
+            .after(Some(
+                json!({ "role": role, "status": status, "name": name }),
+            ));
+        let guard = if demotes_admin {
+            "IF (SELECT count() FROM folio_user WHERE role = 'admin' AND status = 'active' GROUP ALL)[0].count <= 1 { THROW 'folio:last_admin' };"
+        } else {
+            ""
+        };
+        let end_sessions = if status != "active" {
+            "DELETE folio_session WHERE user = $id;"
+        } else {
+            ""
+        };
+        self.store
+            .system_write(
+                &format!(
+                    "{guard}
+                     UPDATE type::record('folio_user', $id) SET name = $name, role = $role, status = $status, updated_at = $now;
+                     {end_sessions}
+                     {}",
+                    audit_append_script()
+                ),
+                vec![
+                    ("id".into(), json!(id)),
+                    ("name".into(), json!(name)),
+                    ("role".into(), json!(role)),
+                    ("status".into(), json!(status)),
+                    ("now".into(), json!(now())),
+                    ("audit_data".into(), json!(event.data())),
+                ],
+            )
+            .await
+            .map_err(|e| match e {
+                Error::Conflict {
+                    code: "last_admin", ..
+                } => Error::Conflict {
+                    code: "last_admin",
+                    message: "this is the last active admin: make another user admin first".into(),
+                },
+                other => other,
+            })?;
+        self.get_user(id)
+            .await?
+            .ok_or_else(|| Error::internal("user vanished"))
+    }
+
+    // ---- sign-in -------------------------------------------------------------------------
+
+    /// Checks an email and password and opens a session. Wrong passwords, unknown accounts
+    /// and disabled accounts all answer the same, after the same work; repeated failures are
+    /// slowed down and then locked out per account and per address.
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        address: Option<IpAddr>,
+        user_agent: Option<&str>,
+    ) -> Result<NewSession> {
+        let key = email.trim().to_lowercase();
+        let ip = address.unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        if let Verdict::Wait(wait) = self.throttle.check(&key, ip, Instant::now()) {
+            return Err(Error::TooManyAttempts {
+                retry_after: wait.as_secs().max(1),
+            });
+        }
+        let record = match normalize_email(email) {
+            Ok(e) => self.user_by_email(&e).await?,
+            Err(_) => None,
+        };
+        let stored = record
+            .as_ref()
+            .and_then(|r| r.get("password_hash"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let checked = password::verify(password.to_owned(), stored).await?;
+        let active = record
+            .as_ref()
+            .is_some_and(|r| r.get("status").and_then(Value::as_str) == Some("active"));
+        let (Some(record), true) = (record, active && checked != password::Checked::Wrong) else {
+            self.throttle.failed(&key, ip, Instant::now());
+            return Err(Error::InvalidCredentials);
+        };
+        self.throttle.succeeded(&key, Instant::now());
+        let user = User::from_record(&record);
+        if checked == password::Checked::RightButOutdated {
+            // Parameters changed since this hash was made: store one made with today's.
+            let fresh = password::hash(password.to_owned()).await?;
+            self.store
+                .system_write(
+                    "UPDATE type::record('folio_user', $id) SET password_hash = $hash;",
+                    vec![("id".into(), json!(user.id)), ("hash".into(), json!(fresh))],
+                )
+                .await?;
+        }
+        self.open_session(user, address, user_agent).await
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<Record>> {
+        Ok(self
+            .store
+            .system_read(
+                "SELECT * FROM folio_user WHERE email = $email LIMIT 1",
+                vec![("email".into(), json!(email))],
+            )
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    async fn open_session(
+        &self,
+        user: User,
+        address: Option<IpAddr>,
+        user_agent: Option<&str>,
+    ) -> Result<NewSession> {
+        let token = secret("fs_");
+        let id = digest(&token);
+        let now = Utc::now();
+        let expires = now + chrono::Duration::from_std(self.sessions.absolute).unwrap_or_default();
+        let user_agent: Option<String> = user_agent.map(|u| u.chars().take(300).collect());
+        let event = Event::new(
+            &format!("user:{}", user.id),
+            "session.create",
+            format!("user/{}", user.id),
+        )
+        .from_address(address.map(|a| a.to_string()).as_deref());
+        self.store
+            .system_write(
+                &format!(
+                    "CREATE type::record('folio_session', $id) CONTENT $record;\n{}",
+                    audit_append_script()
+                ),
+                vec![
+                    ("id".into(), json!(id)),
+                    (
+                        "record".into(),
+                        strip_nulls(json!({
+                            "user": user.id,
+                            "created_at": stamp(now),
+                            "last_seen_at": stamp(now),
+                            "expires_at": stamp(expires),
+                            "address": address.map(|a| a.to_string()),
+                            "user_agent": user_agent,
+                        })),
+                    ),
+                    ("audit_data".into(), json!(event.data())),
+                ],
+            )
+            .await?;
+        Ok(NewSession {
+            csrf: csrf_for(&token),
+            id,
+            token,
+            user,
+            expires_at: stamp(expires),
+        })
+    }
+
+    /// The principal a session token stands for, if the session is alive and its user active.
+    pub async fn session_principal(&self, token: &str) -> Result<Option<Principal>> {
+        if !token.starts_with("fs_") || token.len() > 100 {
+            return Ok(None);
+        }
+        let id = digest(token);
+        let Some(session) = self.store.system_get("folio_session", &id).await? else {
+            return Ok(None);
+        };
+        let now = Utc::now();
+        let at = |k: &str| {
+            session
+                .get(k)
+                .and_then(Value::as_str)
+                .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+                .map(|d| d.with_timezone(&Utc))
+        };
+        let idle = chrono::Duration::from_std(self.sessions.idle).unwrap_or_default();
+        let alive = at("expires_at").is_some_and(|e| e > now)
+            && at("last_seen_at").is_some_and(|l| l + idle > now);
+        if !alive {
+            self.store
+                .system_write(
+                    "DELETE type::record('folio_session', $id);",
+                    vec![("id".into(), json!(id))],
+                )
+                .await?;
+            return Ok(None);
+        }
+        let user_id = session
+            .get("user")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let Some(user) = self.get_user(user_id).await? else {
+            return Ok(None);
+        };
+        if user.status != "active" {
+            return Ok(None);
+        }
+        if at("last_seen_at").is_some_and(|l| now - l > TOUCH_EVERY) {
+            self.store
+                .system_write(
+                    "UPDATE type::record('folio_session', $id) SET last_seen_at = $now;",
+                    vec![("id".into(), json!(id)), ("now".into(), json!(stamp(now)))],
+                )
+                .await?;
+        }
+        Ok(Some(Principal::User {
+            id: user.id,
+            email: user.email,
+            role: user.role,
+            session: id,
+        }))
+    }
+
+    /// Ends one session of `user_id` (their own, or any for an admin caller).
+    pub async fn end_session(&self, actor: &str, user_id: &str, session_id: &str) -> Result<bool> {
+        let event = Event::new(actor, "session.delete", format!("user/{user_id}"));
+        let out = self
+            .store
+            .system_write(
+                &format!(
+                    "LET $gone = (DELETE folio_session WHERE id = type::record('folio_session', $sid) AND user = $user RETURN BEFORE);
+                     IF array::len($gone) = 0 {{ THROW 'folio:not_found' }};
+                     {}",
+                    audit_append_script()
+                ),
+                vec![
+                    ("sid".into(), json!(session_id)),
+                    ("user".into(), json!(user_id)),
+                    ("audit_data".into(), json!(event.data())),
+                ],
+            )
+            .await;
+        match out {
+            Ok(_) => Ok(true),
+            Err(Error::Conflict {
+                code: "not_found", ..
+            }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn sessions_of(
+        &self,
+        user_id: &str,
+        current: Option<&str>,
+    ) -> Result<Vec<SessionInfo>> {
+        let rows = self
+            .store
+            .system_read(
+                "SELECT * FROM folio_session WHERE user = $user ORDER BY last_seen_at DESC LIMIT 1000",
+                vec![("user".into(), json!(user_id))],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let s = |k: &str| r.get(k).and_then(Value::as_str).map(str::to_owned);
+                let id = s("id").unwrap_or_default();
+                SessionInfo {
+                    current: current == Some(id.as_str()),
+                    id,
+                    created_at: s("created_at").unwrap_or_default(),
+                    last_seen_at: s("last_seen_at").unwrap_or_default(),
+                    expires_at: s("expires_at").unwrap_or_default(),
+                    address: s("address"),
+                    user_agent: s("user_agent"),
+                }
+            })
+            .collect())
+    }
+
+    /// Changes a user's own password after checking the current one; every other session of
+    /// theirs ends.
+    pub async fn change_password(
+        &self,
+        user_id: &str,
+        keep_session: &str,
+        current: &str,
+        new: &str,
+        address: Option<&str>,
+    ) -> Result<()> {
+        let record = self
+            .store
+            .system_get("folio_user", user_id)
+            .await?
+            .ok_or(Error::Unauthenticated)?;
+        let stored = record
+            .get("password_hash")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        if password::verify(current.to_owned(), stored).await? == password::Checked::Wrong {
+            return Err(field_error(
+                "current_password",
+                "wrong_password",
+                "the current password is not right",
+            ));
+        }
+        let email = record
+            .get("email")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        password::check_new(new, email)?;
+        let hash = password::hash(new.to_owned()).await?;
+        let event = Event::new(
+            &format!("user:{user_id}"),
+            "user.password",
+            format!("user/{user_id}"),
+        )
+        .from_address(address);
+        self.store
+            .system_write(
+                &format!(
+                    "UPDATE type::record('folio_user', $id) SET password_hash = $hash, password_changed_at = $now, updated_at = $now;
+                     DELETE folio_session WHERE user = $id AND id != type::record('folio_session', $keep);
+                     {}",
+                    audit_append_script()
+                ),
+                vec![
+                    ("id".into(), json!(user_id)),
+                    ("hash".into(), json!(hash)),
+                    ("now".into(), json!(now())),
+                    ("keep".into(), json!(keep_session)),
+                    ("audit_data".into(), json!(event.data())),
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    // ---- API tokens ----------------------------------------------------------------------
+
+    /// Creates an API token; the secret is in the answer and nowhere else.
+    pub async fn create_token(
+        &self,
+        permit: &AdminPermit,
+        address: Option<&str>,
+        new: NewToken,
+    ) -> Result<(TokenInfo, String)> {
+        let name = new.name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(field_error(
+                "name",
+                "invalid",
+                "a token needs a name of at most 100 characters",
+            ));
+        }
+        if let TokenScope::Admin(role) = &new.scope {
+            check_role(role)?;
+        }
+        if let Some(e) = &new.expires_at {
+            let at = DateTime::parse_from_rfc3339(e).map_err(|_| {
+                field_error(
+                    "expires_at",
+                    "invalid",
+                    "expires_at is an RFC 3339 date and time",
+                )
+            })?;
+            if at.with_timezone(&Utc) <= Utc::now() {
+                return Err(field_error(
+                    "expires_at",
+                    "in_the_past",
+                    "expires_at is in the past",
+                ));
+            }
+        }
+        let secret = secret("ft_");
+        let id = ulid::Ulid::new().to_string();
+        let rate = if new.rate_limit == 0 {
+            DEFAULT_TOKEN_RATE
+        } else {
+            new.rate_limit
+        };
+        let role = match &new.scope {
+            TokenScope::Admin(r) => Some(r.clone()),
+            TokenScope::Delivery => None,
+        };
+        let record = strip_nulls(json!({
+            "name": name,
+            "hash": digest(&secret),
+            "scope": new.scope.as_str(),
+            "role": role,
+            "rate_limit": rate,
+            "created_by": permit.actor(),
+            "created_at": now(),
+            "expires_at": new.expires_at.as_ref().map(|e| normalize_stamp(e)),
+        }));
+        let event = Event::new(permit.actor(), "token.create", format!("token/{id}"))
+            .from_address(address)
+            .after(Some(
+                json!({ "name": name, "scope": new.scope.as_str(), "role": role }),
+            ));
+        let out = self
+            .store
+            .system_write(
+                &format!(
+                    "CREATE type::record('folio_token', $id) CONTENT $record;\n{}",
+                    audit_append_script()
+                ),
+                vec![
+                    ("id".into(), json!(id)),
+                    ("record".into(), record),
+                    ("audit_data".into(), json!(event.data())),
+                ],
+            )
+            .await?;
+        let mut row = out
+            .get(1)
+            .and_then(|r| r.first())
+            .cloned()
+            .ok_or_else(|| Error::internal("token create returned nothing"))?;
+        row.insert("id".into(), json!(id));
+        Ok((TokenInfo::from_record(&row), secret))
+    }
+
+    pub async fn list_tokens(&self, _: &AdminPermit) -> Result<Vec<TokenInfo>> {
+        Ok(self
+            .store
+            .system_read(
+                "SELECT * FROM folio_token ORDER BY created_at DESC LIMIT 10000",
+                vec![],
+            )
+            .await?
+            .iter()
+            .map(TokenInfo::from_record)
+            .collect())
+    }
+
+    pub async fn revoke_token(
+        &self,
+        permit: &AdminPermit,
+        address: Option<&str>,
+        id: &str,
+    ) -> Result<bool> {
+        let event =
+            Event::new(permit.actor(), "token.revoke", format!("token/{id}")).from_address(address);
+        let out = self
+            .store
+            .system_write(
+                &format!(
+                    "LET $t = (SELECT id FROM ONLY type::record('folio_token', $id));
+                     IF $t = NONE {{ THROW 'folio:not_found' }};
+                     UPDATE type::record('folio_token', $id) SET revoked_at = $now WHERE revoked_at = NONE;
+                     {}",
+                    audit_append_script()
+                ),
+                vec![
+                    ("id".into(), json!(id)),
+                    ("now".into(), json!(now())),
+                    ("audit_data".into(), json!(event.data())),
+                ],
+            )
+            .await;
+        match out {
+            Ok(_) => Ok(true),
+            Err(Error::Conflict {
+                code: "not_found", ..
+            }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The principal an API token stands for, with its rate-limit decision, if the token is
+    /// known, unrevoked and unexpired.
+    pub async fn token_principal(&self, secret: &str) -> Result<Option<(Principal, RateDecision)>> {
+        if !secret.starts_with("ft_") || secret.len() > 100 {
+            return Ok(None);
+        }
+        let rows = self
+            .store
+            .system_read(
+                "SELECT * FROM folio_token WHERE hash = $hash LIMIT 1",
+                vec![("hash".into(), json!(digest(secret)))],
+            )
+            .await?;
+        let Some(row) = rows.into_iter().next() else {
+            return Ok(None);
+        };
+        let info = TokenInfo::from_record(&row);
+        let now = Utc::now();
+        let expired = info
+            .expires_at
+            .as_deref()
+            .and_then(|e| DateTime::parse_from_rfc3339(e).ok())
+            .is_some_and(|e| e.with_timezone(&Utc) <= now);
+        if info.revoked || expired {
+            return Ok(None);
+        }
+        let scope = match (info.scope.as_str(), info.role.clone()) {
+            ("admin", Some(role)) => TokenScope::Admin(role),
+            _ => TokenScope::Delivery,
+        };
+        let decision = self
+            .rates
+            .hit(&info.id, info.rate_limit.max(1), Instant::now());
+        let stale = info
+            .last_used_at
+            .as_deref()
+            .and_then(|l| DateTime::parse_from_rfc3339(l).ok())
+            .is_none_or(|l| now - l.with_timezone(&Utc) > TOUCH_EVERY);
+        if stale {
+            self.store
+                .system_write(
+                    "UPDATE type::record('folio_token', $id) SET last_used_at = $now;",
+                    vec![
+                        ("id".into(), json!(info.id)),
+                        ("now".into(), json!(stamp(now))),
+                    ],
+                )
+                .await?;
+        }
+        Ok(Some((
+            Principal::Token {
+                id: info.id,
+                name: info.name,
+                scope,
+            },
+            decision,
+        )))
+    }
+
+    // ---- first admin -------------------------------------------------------------------
+
+    /// With no users yet, a one-time link secret (valid for a day) for creating the first
+    /// admin; `None` once there are users.
+    pub async fn setup_secret(&self) -> Result<Option<String>> {
+        if self.user_count().await? > 0 {
+            return Ok(None);
+        }
+        let secret = secret("fl_");
+        let expires = Utc::now() + chrono::Duration::hours(24);
+        self.store
+            .system_write(
+                "DELETE folio_link WHERE purpose = 'setup';
+                 CREATE type::record('folio_link', $id) CONTENT { purpose: 'setup', expires_at: $expires };",
+                vec![
+                    ("id".into(), json!(digest(&secret))),
+                    ("expires".into(), json!(stamp(expires))),
+                ],
+            )
+            .await?;
+        Ok(Some(secret))
+    }
+
+    /// Creates the first admin with a setup link's secret, which is used up, and signs them in.
+    pub async fn complete_setup(
+        &self,
+        secret: &str,
+        email: &str,
+        name: &str,
+        password: &str,
+        address: Option<IpAddr>,
+        user_agent: Option<&str>,
+    ) -> Result<NewSession> {
+        let invalid =
+            || Error::bad_request("invalid_link", "this setup link is not valid any more");
+        if !secret.starts_with("fl_") || secret.len() > 100 {
+            return Err(invalid());
+        }
+        let id = digest(secret);
+        let link = self
+            .store
+            .system_get("folio_link", &id)
+            .await?
+            .ok_or_else(invalid)?;
+        let alive = link.get("purpose").and_then(Value::as_str) == Some("setup")
+            && link
+                .get("expires_at")
+                .and_then(Value::as_str)
+                .and_then(|e| DateTime::parse_from_rfc3339(e).ok())
+                .is_some_and(|e| e.with_timezone(&Utc) > Utc::now());
+        if !alive || self.user_count().await? > 0 {
+            return Err(invalid());
+        }
+        // Used up before the user exists: a second use of the same link fails even if this
+        // one does not get further.
+        self.store
+            .system_write(
+                "LET $gone = (DELETE type::record('folio_link', $id) RETURN BEFORE);
+                 IF array::len($gone) = 0 { THROW 'folio:not_found' };",
+                vec![("id".into(), json!(id))],
+            )
+            .await
+            .map_err(|_| invalid())?;
+        let address_text = address.map(|a| a.to_string());
+        let user = self
+            .create_user(
+                "setup",
+                address_text.as_deref(),
+                email,
+                name,
+                "admin",
+                Some(password.to_owned()),
+            )
+            .await?;
+        self.open_session(user, address, user_agent).await
+    }
+}
+
+/// Changes to a user; `None` keeps the value.
+#[derive(Debug, Default, Clone)]
+pub struct UserChanges {
+    pub name: Option<String>,
+    pub role: Option<String>,
+    pub status: Option<String>,
+}
+
+/// The CSRF token of a session: derived from its secret, so it needs no storage, and only
+/// someone holding the session (or its login answer) can know it.
+pub fn csrf_for(session_token: &str) -> String {
+    digest(&format!("csrf:{session_token}"))
+}
+
+/// A fresh secret with its kind prefix.
+fn secret(prefix: &str) -> String {
+    let bytes: [u8; 32] = rand::rng().random();
+    format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// SHA-256 in hex: how secrets are stored and looked up.
+pub fn digest(secret: &str) -> String {
+    Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn stamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn normalize_stamp(s: &str) -> String {
+    DateTime::parse_from_rfc3339(s)
+        .map(|d| stamp(d.with_timezone(&Utc)))
+        .unwrap_or_else(|_| s.to_owned())
+}
+
+fn strip_nulls(v: Value) -> Value {
+    match v {
+        Value::Object(mut m) => {
+            m.retain(|_, v| !v.is_null());
+            Value::Object(m)
+        }
+        other => other,
+    }
+}
+
+fn field_error(path: &str, code: &'static str, message: &str) -> Error {
+    Error::Validation(vec![FieldError {
+        path: path.to_owned(),
+        code,
+        message: message.to_owned(),
+    }])
+}
+
+/// A plausible email address, lower-cased.
+pub fn normalize_email(email: &str) -> Result<String> {
+    let e = email.trim().to_lowercase();
+    let ok = e.len() <= 254
+        && e.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !e.chars().any(|c| c.is_whitespace() || c.is_control())
+                && e.matches('@').count() == 1
+        });
+    if ok {
+        Ok(e)
+    } else {
+        Err(field_error(
+            "email",
+            "invalid",
+            "this is not an email address",
+        ))
+    }
+}
+
+fn check_role(role: &str) -> Result<()> {
+    if BUILTIN_ROLES.contains(&role) {
+        Ok(())
+    } else {
+        Err(field_error(
+            "role",
+            "unknown_role",
+            &format!("roles are {}", BUILTIN_ROLES.join(", ")),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_prefixed_random_and_stored_as_digests() {
+        let a = secret("ft_");
+        let b = secret("ft_");
+        assert!(a.starts_with("ft_") && a.len() > 40);
+        assert_ne!(a, b);
+        assert_eq!(digest(&a).len(), 64);
+        assert_ne!(digest(&a), digest(&b));
+        assert_ne!(csrf_for(&a), csrf_for(&b));
+    }
+
+    #[test]
+    fn emails_are_checked_and_lowercased() {
+        assert_eq!(
+            normalize_email(" Ada@Example.COM ").unwrap(),
+            "ada@example.com"
+        );
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "a b@example.com",
+            "a@b@example.com",
+        ] {
+            assert!(normalize_email(bad).is_err(), "{bad}");
+        }
+    }
+}

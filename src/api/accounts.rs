@@ -1,0 +1,235 @@
+//! `/admin/api/v1/users`, `/tokens` and `/audit`: account administration, admins only.
+
+use std::sync::Arc;
+
+use poem::http::StatusCode;
+use poem::web::{Data, Path};
+use poem::{Body, Request, Response, Route, get, handler};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::auth::{administer, caller};
+use super::{AppState, json_response, query_pairs, read_json};
+use crate::access::TokenScope;
+use crate::accounts::audit::{self, ListFilter};
+use crate::accounts::{NewToken, UserChanges};
+use crate::error::{Error, Result};
+
+/// Adds the routes to the admin API's router.
+pub fn add_routes(route: Route) -> Route {
+    route
+        .at("/users", get(list_users).post(create_user))
+        .at("/users/:id", get(get_user).patch(update_user))
+        .at("/tokens", get(list_tokens).post(create_token))
+        .at("/tokens/:id", poem::delete(revoke_token))
+        .at("/audit", get(list_audit))
+}
+
+#[handler]
+async fn list_users(req: &Request, state: Data<&Arc<AppState>>) -> Result<Response> {
+    let permit = administer(req, &state)?;
+    let users = state.accounts.list_users(&permit).await?;
+    Ok(json_response(StatusCode::OK, json!({ "data": users })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateUser {
+    email: String,
+    #[serde(default)]
+    name: String,
+    role: String,
+    /// Left out for a user who sets it through a link.
+    #[serde(default)]
+    password: Option<String>,
+}
+
+#[handler]
+async fn create_user(req: &Request, body: Body, state: Data<&Arc<AppState>>) -> Result<Response> {
+    let permit = administer(req, &state)?;
+    let body: CreateUser = read_json(body, 16 * 1024).await?;
+    let user = state
+        .accounts
+        .create_user(
+            permit.actor(),
+            caller(req).address_text().as_deref(),
+            &body.email,
+            &body.name,
+            &body.role,
+            body.password,
+        )
+        .await?;
+    Ok(json_response(StatusCode::CREATED, json!({ "data": user })))
+}
+
+#[handler]
+async fn get_user(
+    req: &Request,
+    Path(id): Path<String>,
+    state: Data<&Arc<AppState>>,
+) -> Result<Response> {
+    administer(req, &state)?;
+    let user = state
+        .accounts
+        .get_user(&id)
+        .await?
+        .ok_or_else(|| Error::not_found("user_not_found", "no such user"))?;
+    Ok(json_response(StatusCode::OK, json!({ "data": user })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateUser {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    role: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+}
+
+#[handler]
+async fn update_user(
+    req: &Request,
+    Path(id): Path<String>,
+    body: Body,
+    state: Data<&Arc<AppState>>,
+) -> Result<Response> {
+    let permit = administer(req, &state)?;
+    let body: UpdateUser = read_json(body, 16 * 1024).await?;
+    let user = state
+        .accounts
+        .update_user(
+            &permit,
+            caller(req).address_text().as_deref(),
+            &id,
+            UserChanges {
+                name: body.name,
+                role: body.role,
+                status: body.status,
+            },
+        )
+        .await?;
+    Ok(json_response(StatusCode::OK, json!({ "data": user })))
+}
+
+#[handler]
+async fn list_tokens(req: &Request, state: Data<&Arc<AppState>>) -> Result<Response> {
+    let permit = administer(req, &state)?;
+    let tokens = state.accounts.list_tokens(&permit).await?;
+    Ok(json_response(StatusCode::OK, json!({ "data": tokens })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateToken {
+    name: String,
+    /// `delivery` (published content only) or `admin` (the admin API as `role`).
+    scope: String,
+    #[serde(default)]
+    role: Option<String>,
+    #[serde(default)]
+    expires_at: Option<String>,
+    /// Requests per minute.
+    #[serde(default)]
+    rate_limit: Option<u32>,
+}
+
+#[handler]
+async fn create_token(req: &Request, body: Body, state: Data<&Arc<AppState>>) -> Result<Response> {
+    let permit = administer(req, &state)?;
+    let body: CreateToken = read_json(body, 16 * 1024).await?;
+    let scope = match (body.scope.as_str(), body.role) {
+        ("delivery", None) => TokenScope::Delivery,
+        ("admin", Some(role)) => TokenScope::Admin(role),
+        ("delivery", Some(_)) => {
+            return Err(Error::bad_request(
+                "invalid_body",
+                "a delivery token has no role: it reads published content",
+            ));
+        }
+        ("admin", None) => {
+            return Err(Error::bad_request(
+                "invalid_body",
+                "an admin token needs the `role` it acts as",
+            ));
+        }
+        _ => {
+            return Err(Error::bad_request(
+                "invalid_body",
+                "`scope` is \"delivery\" or \"admin\"",
+            ));
+        }
+    };
+    let (info, secret) = state
+        .accounts
+        .create_token(
+            &permit,
+            caller(req).address_text().as_deref(),
+            NewToken {
+                name: body.name,
+                scope,
+                expires_at: body.expires_at,
+                rate_limit: body.rate_limit.unwrap_or(0),
+            },
+        )
+        .await?;
+    let mut data = serde_json::to_value(info).map_err(|e| Error::internal(e.to_string()))?;
+    // Shown this once; only its digest is stored.
+    data["token"] = json!(secret);
+    Ok(json_response(StatusCode::CREATED, json!({ "data": data })))
+}
+
+#[handler]
+async fn revoke_token(
+    req: &Request,
+    Path(id): Path<String>,
+    state: Data<&Arc<AppState>>,
+) -> Result<Response> {
+    let permit = administer(req, &state)?;
+    if !state
+        .accounts
+        .revoke_token(&permit, caller(req).address_text().as_deref(), &id)
+        .await?
+    {
+        return Err(Error::not_found("token_not_found", "no such token"));
+    }
+    Ok(StatusCode::NO_CONTENT.into())
+}
+
+/// `?actor=user:…&action=entry&target=article/…&before=SEQ&limit=N`, newest first.
+#[handler]
+async fn list_audit(req: &Request, state: Data<&Arc<AppState>>) -> Result<Response> {
+    administer(req, &state)?;
+    let mut filter = ListFilter::default();
+    let mut limit = 50u32;
+    for (k, v) in query_pairs(req)? {
+        let bad = |what: &str| Error::InvalidQuery {
+            code: "invalid_parameter",
+            param: k.clone(),
+            message: format!("`{k}` must be {what}"),
+        };
+        match k.as_str() {
+            "actor" => filter.actor = Some(v),
+            "action" => filter.action = Some(v),
+            "target" => filter.target = Some(v),
+            "before" => filter.before = Some(v.parse().map_err(|_| bad("a sequence number"))?),
+            "limit" => {
+                limit = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=500).contains(n))
+                    .ok_or_else(|| bad("between 1 and 500"))?;
+            }
+            _ => {
+                return Err(Error::InvalidQuery {
+                    code: "unknown_parameter",
+                    param: k.clone(),
+                    message: format!("the audit log does not take `{k}`"),
+                });
+            }
+        }
+    }
+    let records = audit::list(state.accounts.store(), &filter, limit).await?;
+    Ok(json_response(StatusCode::OK, json!({ "data": records })))
+}

@@ -1,0 +1,368 @@
+//! Who is calling: credentials resolved once per request (in [`super::around`]) into a
+//! [`Caller`] kept in the request's extensions, and the sign-in routes under
+//! `/admin/api/v1/auth`.
+//!
+//! Credentials come as `Authorization: Bearer <secret>` (a session token `fs_…` or an API
+//! token `ft_…`) or as the `folio_session` cookie the login sets. A request that sends the
+//! cookie and changes something must also send `X-CSRF-Token` with the value the login gave
+//! (and the `folio_csrf` cookie holds): another site can make a browser send the cookie, not
+//! read the value.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use poem::http::{HeaderValue, Method, StatusCode, header};
+use poem::web::{Data, Path};
+use poem::{Body, Request, Response, Route, delete, get, handler, post};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{AppState, json_response, read_json};
+use crate::access::{AdminPermit, Principal};
+use crate::accounts::throttle::RateDecision;
+use crate::accounts::{NewSession, csrf_for};
+use crate::error::{Error, Result};
+
+pub const SESSION_COOKIE: &str = "folio_session";
+pub const CSRF_COOKIE: &str = "folio_csrf";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The resolved caller of a request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub principal: Principal,
+    pub address: Option<IpAddr>,
+    /// For API tokens: the rate-limit decision, sent back as `RateLimit-*` headers.
+    pub rate: Option<RateDecision>,
+}
+
+impl Caller {
+    pub fn address_text(&self) -> Option<String> {
+        self.address.map(|a| a.to_string())
+    }
+}
+
+/// The caller the middleware resolved (anonymous if it did not run, as in unit tests).
+pub fn caller(req: &Request) -> Caller {
+    req.extensions().get::<Caller>().cloned().unwrap_or(Caller {
+        principal: Principal::Public,
+        address: None,
+        rate: None,
+    })
+}
+
+/// Resolves the request's credentials. Credentials that are present but wrong (unknown,
+/// expired, revoked) are an error rather than anonymous access, so a client learns its token
+/// stopped working.
+pub async fn resolve(req: &Request, state: &AppState) -> Result<Caller> {
+    let address = req
+        .remote_addr()
+        .as_socket_addr()
+        .map(std::net::SocketAddr::ip);
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| {
+            v.to_str()
+                .ok()
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .map(|t| t.trim().to_owned())
+                .ok_or(Error::Unauthenticated)
+        })
+        .transpose()?;
+    if let Some(secret) = bearer {
+        if secret.starts_with("ft_") {
+            let (principal, rate) = state
+                .accounts
+                .token_principal(&secret)
+                .await?
+                .ok_or(Error::Unauthenticated)?;
+            if !rate.allowed {
+                return Err(Error::RateLimited {
+                    retry_after: rate.reset.as_secs().max(1),
+                });
+            }
+            return Ok(Caller {
+                principal,
+                address,
+                rate: Some(rate),
+            });
+        }
+        let principal = state
+            .accounts
+            .session_principal(&secret)
+            .await?
+            .ok_or(Error::Unauthenticated)?;
+        return Ok(Caller {
+            principal,
+            address,
+            rate: None,
+        });
+    }
+    if let Some(token) = cookie(req, SESSION_COOKIE) {
+        let principal = state.accounts.session_principal(&token).await?;
+        // A stale cookie on a read is just a signed-out visitor; on a write it is refused.
+        let Some(principal) = principal else {
+            return if is_write(req.method()) {
+                Err(Error::Unauthenticated)
+            } else {
+                Ok(anonymous(address))
+            };
+        };
+        if is_write(req.method()) {
+            let sent = req
+                .headers()
+                .get(CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if !super::constant_time_eq(sent.as_bytes(), csrf_for(&token).as_bytes()) {
+                return Err(Error::CsrfFailed);
+            }
+        }
+        return Ok(Caller {
+            principal,
+            address,
+            rate: None,
+        });
+    }
+    Ok(anonymous(address))
+}
+
+fn anonymous(address: Option<IpAddr>) -> Caller {
+    Caller {
+        principal: Principal::Public,
+        address,
+        rate: None,
+    }
+}
+
+fn is_write(m: &Method) -> bool {
+    !matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// A cookie's value from the `Cookie` header.
+fn cookie(req: &Request, name: &str) -> Option<String> {
+    req.headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim().to_owned())
+}
+
+pub fn routes() -> Route {
+    Route::new()
+        .at("/login", post(login))
+        .at("/logout", post(logout))
+        .at("/me", get(me))
+        .at("/password", post(change_password))
+        .at("/sessions", get(sessions))
+        .at("/sessions/:id", delete(end_session))
+        .at("/setup", post(setup))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginBody {
+    email: String,
+    password: String,
+    /// `"bearer"` puts the session token in the answer for non-browser clients; by default
+    /// it only goes into the HttpOnly cookie.
+    #[serde(default)]
+    token: Option<String>,
+}
+
+#[handler]
+async fn login(req: &Request, body: Body, state: Data<&Arc<AppState>>) -> Result<Response> {
+    let body: LoginBody = read_json(body, 16 * 1024).await?;
+    let bearer = match body.token.as_deref() {
+        None | Some("cookie") => false,
+        Some("bearer") => true,
+        Some(_) => {
+            return Err(Error::bad_request(
+                "invalid_body",
+                "`token` is \"cookie\" (the default) or \"bearer\"",
+            ));
+        }
+    };
+    let c = caller(req);
+    let user_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let session = state
+        .accounts
+        .login(&body.email, &body.password, c.address, user_agent)
+        .await?;
+    Ok(session_response(&state, session, bearer))
+}
+
+/// The answer to a sign-in: the user and the CSRF token, the session cookie, and the token
+/// itself when asked for.
+fn session_response(state: &AppState, s: NewSession, bearer: bool) -> Response {
+    let mut session = json!({ "id": s.id, "csrf_token": s.csrf, "expires_at": s.expires_at });
+    if bearer {
+        session["token"] = json!(s.token);
+    }
+    let mut resp = json_response(
+        StatusCode::OK,
+        json!({ "data": { "user": s.user, "session": session } }),
+    );
+    let secure = if state.config.secure_cookies() {
+        "; Secure"
+    } else {
+        ""
+    };
+    let max_age = state.config.sessions().absolute.as_secs();
+    let cookies = [
+        format!(
+            "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}",
+            s.token
+        ),
+        format!(
+            "{CSRF_COOKIE}={}; Path=/; SameSite=Strict; Max-Age={max_age}{secure}",
+            s.csrf
+        ),
+    ];
+    for c in cookies {
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            resp.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    resp
+}
+
+/// The signed-in user of the request, or 401.
+fn signed_in(req: &Request) -> Result<(String, String)> {
+    match caller(req).principal {
+        Principal::User { id, session, .. } => Ok((id, session)),
+        Principal::Public => Err(Error::Unauthenticated),
+        Principal::Token { .. } => Err(Error::Forbidden),
+    }
+}
+
+#[handler]
+async fn logout(req: &Request, state: Data<&Arc<AppState>>) -> Result<Response> {
+    let (user, session) = signed_in(req)?;
+    state
+        .accounts
+        .end_session(&format!("user:{user}"), &user, &session)
+        .await?;
+    let mut resp = json_response(StatusCode::OK, json!({ "data": { "signed_out": true } }));
+    for name in [SESSION_COOKIE, CSRF_COOKIE] {
+        if let Ok(v) =
+            HeaderValue::from_str(&format!("{name}=; Path=/; Max-Age=0; SameSite=Strict"))
+        {
+            resp.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    Ok(resp)
+}
+
+#[handler]
+async fn me(req: &Request, state: Data<&Arc<AppState>>) -> Result<Response> {
+    let (user, _) = signed_in(req)?;
+    let user = state
+        .accounts
+        .get_user(&user)
+        .await?
+        .ok_or(Error::Unauthenticated)?;
+    Ok(json_response(StatusCode::OK, json!({ "data": user })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordBody {
+    current_password: String,
+    new_password: String,
+}
+
+#[handler]
+async fn change_password(
+    req: &Request,
+    body: Body,
+    state: Data<&Arc<AppState>>,
+) -> Result<Response> {
+    let (user, session) = signed_in(req)?;
+    let body: PasswordBody = read_json(body, 16 * 1024).await?;
+    state
+        .accounts
+        .change_password(
+            &user,
+            &session,
+            &body.current_password,
+            &body.new_password,
+            caller(req).address_text().as_deref(),
+        )
+        .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        json!({ "data": { "password_changed": true, "other_sessions_ended": true } }),
+    ))
+}
+
+#[handler]
+async fn sessions(req: &Request, state: Data<&Arc<AppState>>) -> Result<Response> {
+    let (user, session) = signed_in(req)?;
+    let list = state.accounts.sessions_of(&user, Some(&session)).await?;
+    Ok(json_response(StatusCode::OK, json!({ "data": list })))
+}
+
+#[handler]
+async fn end_session(
+    req: &Request,
+    Path(id): Path<String>,
+    state: Data<&Arc<AppState>>,
+) -> Result<Response> {
+    let (user, _) = signed_in(req)?;
+    if !state
+        .accounts
+        .end_session(&format!("user:{user}"), &user, &id)
+        .await?
+    {
+        return Err(Error::not_found("session_not_found", "no such session"));
+    }
+    Ok(StatusCode::NO_CONTENT.into())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetupBody {
+    token: String,
+    email: String,
+    #[serde(default)]
+    name: String,
+    password: String,
+}
+
+/// Creates the first admin with the one-time setup link's token.
+#[handler]
+async fn setup(req: &Request, body: Body, state: Data<&Arc<AppState>>) -> Result<Response> {
+    let body: SetupBody = read_json(body, 16 * 1024).await?;
+    let c = caller(req);
+    let user_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let session = state
+        .accounts
+        .complete_setup(
+            &body.token,
+            &body.email,
+            &body.name,
+            &body.password,
+            c.address,
+            user_agent,
+        )
+        .await?;
+    let mut resp = session_response(&state, session, false);
+    resp.set_status(StatusCode::CREATED);
+    Ok(resp)
+}
+
+/// The administration permit of the request's caller.
+pub fn administer(req: &Request, state: &AppState) -> Result<AdminPermit> {
+    state.policy.administer(&caller(req).principal)
+}

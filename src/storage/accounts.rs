@@ -1,0 +1,224 @@
+//! The system tables behind accounts: users, sessions, API tokens, one-time links and the
+//! audit log. Their layout is fixed (not derived from content types) and applied with the
+//! content-type schema, so a start-up with nothing new still sends one read.
+//!
+//! Secrets never reach these tables in clear: sessions, tokens and one-time links are stored
+//! under the SHA-256 of the secret, passwords as argon2 hashes (see `accounts`).
+
+use serde_json::{Map, Value, json};
+
+use super::{Store, record_key, take_json, take_rows};
+use crate::error::{Error, Result};
+
+pub type Record = Map<String, Value>;
+
+/// The statements that define the system tables, keyed like the content tables' statements.
+pub(crate) fn system_statements() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut table = |name: &str, fields: &[(&str, &str)], indexes: &[(&str, &str)]| {
+        out.push((
+            format!("{name}/table"),
+            format!("DEFINE TABLE {name} SCHEMAFULL"),
+        ));
+        for (f, kind) in fields {
+            out.push((
+                format!("{name}/meta/{f}"),
+                format!("DEFINE FIELD {f} ON {name} TYPE {kind}"),
+            ));
+        }
+        for (ix, def) in indexes {
+            out.push((
+                format!("{name}/index/{ix}"),
+                format!("DEFINE INDEX idx_{ix} ON {name} {def}"),
+            ));
+        }
+    };
+    table(
+        "folio_user",
+        &[
+            ("email", "string"),
+            ("name", "string"),
+            ("role", "string"),
+            ("password_hash", "option<string>"),
+            ("status", "string"),
+            ("email_verified", "bool"),
+            ("created_at", "string"),
+            ("updated_at", "string"),
+            ("password_changed_at", "option<string>"),
+            ("totp", "option<object>"),
+            ("totp.secret", "string"),
+            ("totp.enabled", "bool"),
+            ("totp.last_step", "option<int>"),
+            ("totp.recovery", "array<string>"),
+        ],
+        &[("email", "FIELDS email UNIQUE")],
+    );
+    table(
+        "folio_session",
+        &[
+            ("user", "string"),
+            ("created_at", "string"),
+            ("last_seen_at", "string"),
+            ("expires_at", "string"),
+            ("address", "option<string>"),
+            ("user_agent", "option<string>"),
+        ],
+        &[("user", "FIELDS user")],
+    );
+    table(
+        "folio_token",
+        &[
+            ("name", "string"),
+            ("hash", "string"),
+            ("scope", "string"),
+            ("role", "option<string>"),
+            ("rate_limit", "int"),
+            ("created_by", "string"),
+            ("created_at", "string"),
+            ("expires_at", "option<string>"),
+            ("last_used_at", "option<string>"),
+            ("revoked_at", "option<string>"),
+        ],
+        &[("hash", "FIELDS hash UNIQUE")],
+    );
+    table(
+        "folio_link",
+        &[
+            ("purpose", "string"),
+            ("user", "option<string>"),
+            ("expires_at", "string"),
+        ],
+        &[],
+    );
+    table(
+        "folio_audit",
+        &[
+            ("seq", "int"),
+            ("data", "string"),
+            ("prev", "string"),
+            ("hash", "string"),
+        ],
+        &[("seq", "FIELDS seq UNIQUE")],
+    );
+    table(
+        "folio_audit_head",
+        &[("seq", "int"), ("hash", "string")],
+        &[],
+    );
+    out
+}
+
+/// The hash the first audit record chains to.
+pub const AUDIT_GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Statements appending one audit record inside a write transaction. The record's hash is
+/// SHA-256 of the previous hash, a newline and `$audit_data` (canonical JSON made by the
+/// caller); the head record holds the last sequence number and hash, so two transactions
+/// appending at once conflict and one is retried.
+pub(crate) fn audit_append_script() -> String {
+    format!(
+        "LET $head = (SELECT seq, hash FROM ONLY folio_audit_head:head) ?? {{ seq: 0, hash: '{AUDIT_GENESIS}' }};
+         LET $seq = $head.seq + 1;
+         LET $hash = crypto::sha256($head.hash + '\\n' + $audit_data);
+         CREATE type::record('folio_audit', $seq) CONTENT {{ seq: $seq, data: $audit_data, prev: $head.hash, hash: $hash }} RETURN NONE;
+         UPSERT folio_audit_head:head CONTENT {{ seq: $seq, hash: $hash }} RETURN NONE;"
+    )
+}
+
+impl Store {
+    /// Runs `script` (which may use [`audit_append_script`] with `$audit_data`) as one
+    /// transaction with `binds`, retrying lost conflicts; returns statement results as JSON
+    /// rows, statement 0 being `BEGIN`.
+    pub(crate) async fn system_write(
+        &self,
+        script: &str,
+        binds: Vec<(String, Value)>,
+    ) -> Result<Vec<Vec<Record>>> {
+        let full = format!("BEGIN;\n{script}\nCOMMIT;");
+        let (mut res, errors) = self
+            .run_write(|db| {
+                let mut q = db.query(full.clone());
+                for b in &binds {
+                    q = q.bind(b.clone());
+                }
+                q
+            })
+            .await?;
+        if let Some(e) = super::cause(errors) {
+            let text = e.to_string();
+            if let Some(code) = thrown_code(&text) {
+                return Err(Error::Conflict {
+                    code,
+                    message: code.replace('_', " "),
+                });
+            }
+            if text.contains("already contains") {
+                return Err(Error::Conflict {
+                    code: "already_exists",
+                    message: "a record with this value already exists".into(),
+                });
+            }
+            return Err(Error::Database(e));
+        }
+        let mut out = Vec::new();
+        for i in 0..res.num_statements() {
+            out.push(take_rows(&mut res, i).unwrap_or_default());
+        }
+        Ok(out)
+    }
+
+    /// Reads with `sql` and `binds`; the rows of its first statement.
+    pub(crate) async fn system_read(
+        &self,
+        sql: &str,
+        binds: Vec<(String, Value)>,
+    ) -> Result<Vec<Record>> {
+        let mut q = self.counted().query(sql.to_owned());
+        for b in binds {
+            q = q.bind(b);
+        }
+        let mut res = q.await?;
+        if let Some(e) = super::cause(res.take_errors()) {
+            return Err(Error::Database(e));
+        }
+        Ok(take_rows(&mut res, 0)?.into_iter().map(normalize).collect())
+    }
+
+    /// One record of a system table by key.
+    pub(crate) async fn system_get(&self, table: &str, key: &str) -> Result<Option<Record>> {
+        Ok(self
+            .system_read(
+                "SELECT * FROM type::record($tb, $key)",
+                vec![("tb".into(), json!(table)), ("key".into(), json!(key))],
+            )
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    /// How many records `table` holds (system tables are small).
+    pub(crate) async fn system_count(&self, table: &str) -> Result<u64> {
+        let mut res = self
+            .counted()
+            .query("SELECT count() FROM type::table($tb) GROUP ALL")
+            .bind(("tb", table.to_owned()))
+            .await?;
+        Ok(super::migrate::count_of(take_json(&mut res, 0)?))
+    }
+}
+
+/// `THROW 'folio:<code>'` in a system script becomes a conflict with that code.
+fn thrown_code(text: &str) -> Option<&'static str> {
+    const CODES: &[&str] = &["not_found", "last_admin", "version_conflict"];
+    let rest = &text[text.find("folio:")? + "folio:".len()..];
+    CODES.iter().copied().find(|c| rest.starts_with(c))
+}
+
+/// Record ids come back as `table:key`; callers see the key.
+fn normalize(mut row: Record) -> Record {
+    if let Some(Value::String(id)) = row.get("id") {
+        let key = record_key(id);
+        row.insert("id".into(), Value::String(key));
+    }
+    row
+}
