@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod accounts;
 mod admin;
 mod delivery;
 mod hostile;

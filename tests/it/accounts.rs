@@ -1,0 +1,699 @@
+//! Accounts, roles, tokens, throttling and the audit log, including the attacks a reviewer
+//! would try.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::harness::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp, assert_error, send};
+
+const PASSWORD: &str = "another long password";
+
+impl TestApp {
+    /// Signs in and returns the whole answer.
+    async fn login(&self, email: &str, password: &str, bearer: bool) -> crate::harness::Reply {
+        let mut body = json!({ "email": email, "password": password });
+        if bearer {
+            body["token"] = json!("bearer");
+        }
+        send(
+            self.client
+                .post(self.url("/admin/api/v1/auth/login"))
+                .json(&body),
+        )
+        .await
+    }
+
+    /// Creates a user with `role` (as the admin) and returns a bearer session token for them.
+    async fn user_with_role(&self, role: &str) -> (String, String) {
+        let email = format!("{role}-{}@example.com", ulid::Ulid::new()).to_lowercase();
+        let (status, body) = self
+            .admin_json(
+                Method::POST,
+                "/users",
+                json!({ "email": email, "role": role, "password": PASSWORD, "name": role }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let reply = self.login(&email, PASSWORD, true).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        let token = reply.json()["data"]["session"]["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        (body["data"]["id"].as_str().unwrap().to_owned(), token)
+    }
+
+    async fn call_as(
+        &self,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .client
+            .request(method, self.url(&format!("/admin/api/v1{path}")))
+            .bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = send(req).await;
+        (r.status, r.json())
+    }
+}
+
+#[tokio::test]
+async fn sign_in_with_a_cookie_and_csrf_protection() {
+    let app = TestApp::spawn().await;
+    let reply = app.login(ADMIN_EMAIL, ADMIN_PASSWORD, false).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let body = reply.json();
+    assert!(
+        body["data"]["session"]["token"].is_null(),
+        "a browser sign-in keeps the token out of script reach: {body}"
+    );
+    let csrf = body["data"]["session"]["csrf_token"].as_str().unwrap();
+    let cookies: Vec<&str> = reply
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    let session_cookie = cookies
+        .iter()
+        .find(|c| c.starts_with("folio_session="))
+        .unwrap();
+    assert!(session_cookie.contains("HttpOnly") && session_cookie.contains("SameSite=Strict"));
+    let cookie = session_cookie.split(';').next().unwrap().to_owned();
+
+    // Reads work with the cookie alone.
+    let me = send(
+        app.client
+            .get(app.url("/admin/api/v1/auth/me"))
+            .header("cookie", &cookie),
+    )
+    .await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.json()["data"]["email"], ADMIN_EMAIL);
+    assert!(me.json()["data"]["password_hash"].is_null());
+
+    // A write with the cookie but without the CSRF token is refused, whatever else it has.
+    let write = json!({ "fields": { "name": "CSRF" } });
+    for header in [None, Some("wrong"), Some("")] {
+        let mut req = app
+            .client
+            .post(app.url("/admin/api/v1/content/tag"))
+            .header("cookie", &cookie)
+            .json(&write);
+        if let Some(h) = header {
+            req = req.header("x-csrf-token", h);
+        }
+        let r = send(req).await;
+        assert_error(r.status, &r.json(), StatusCode::FORBIDDEN, "csrf_failed");
+    }
+    let r = send(
+        app.client
+            .post(app.url("/admin/api/v1/content/tag"))
+            .header("cookie", &cookie)
+            .header("x-csrf-token", csrf)
+            .json(&write),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let (_, tags) = app.get("/api/v1/content/tag").await;
+    assert_eq!(
+        tags["meta"]["total"], 1,
+        "only the write with the token landed"
+    );
+
+    // Logging out ends the session: the cookie no longer signs in.
+    let r = send(
+        app.client
+            .post(app.url("/admin/api/v1/auth/logout"))
+            .header("cookie", &cookie)
+            .header("x-csrf-token", csrf),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = send(
+        app.client
+            .get(app.url("/admin/api/v1/auth/me"))
+            .header("cookie", &cookie),
+    )
+    .await;
+    assert_error(
+        r.status,
+        &r.json(),
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    );
+}
+
+#[tokio::test]
+async fn wrong_passwords_and_unknown_accounts_answer_alike() {
+    let app = TestApp::spawn().await;
+    let wrong = app
+        .login(ADMIN_EMAIL, "not the password at all", false)
+        .await;
+    let unknown = app
+        .login("nobody@example.com", "not the password at all", false)
+        .await;
+    let malformed = app.login("not an email", "whatever it is", false).await;
+    for r in [&wrong, &unknown, &malformed] {
+        assert_error(
+            r.status,
+            &r.json(),
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+        );
+        assert_eq!(r.json()["message"], wrong.json()["message"]);
+        assert!(r.headers.get("set-cookie").is_none());
+    }
+}
+
+#[tokio::test]
+async fn repeated_failures_lock_out_without_revealing_the_account() {
+    let app = TestApp::spawn().await;
+    // Same history for a real account and a made-up one: same answers, attempt by attempt.
+    for email in [ADMIN_EMAIL, "ghost@example.com"] {
+        let mut codes = Vec::new();
+        for _ in 0..6 {
+            let r = app.login(email, "guessing the password", false).await;
+            codes.push(r.json()["code"].as_str().unwrap().to_owned());
+        }
+        assert_eq!(
+            codes,
+            [
+                "invalid_credentials",
+                "invalid_credentials",
+                "invalid_credentials",
+                "invalid_credentials",
+                "too_many_attempts",
+                "too_many_attempts"
+            ],
+            "{email}"
+        );
+    }
+    // Throttled even with the right password until the wait is over.
+    let r = app.login(ADMIN_EMAIL, ADMIN_PASSWORD, false).await;
+    assert_error(
+        r.status,
+        &r.json(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_attempts",
+    );
+}
+
+#[tokio::test]
+async fn authors_see_and_change_only_their_own_entries_and_never_publish() {
+    let app = TestApp::spawn().await;
+    let (_, author) = app.user_with_role("author").await;
+    let (_, other) = app.user_with_role("author").await;
+    let (status, mine) = app
+        .call_as(
+            &author,
+            Method::POST,
+            "/content/article",
+            Some(json!({ "fields": { "title": { "en": "Mine" } } })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{mine}");
+    let id = mine["data"]["id"].as_str().unwrap().to_owned();
+    let theirs = app
+        .create(
+            "article",
+            json!({ "title": { "en": "The admin's" } }),
+            false,
+        )
+        .await;
+    let their_id = theirs["id"].as_str().unwrap().to_owned();
+
+    // Their own: read, edit.
+    let (status, _) = app
+        .call_as(
+            &author,
+            Method::GET,
+            &format!("/content/article/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = app
+        .call_as(
+            &author,
+            Method::PATCH,
+            &format!("/content/article/{id}"),
+            Some(json!({ "fields": { "featured": true } })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Lists show their own only.
+    let (_, list) = app
+        .call_as(&author, Method::GET, "/content/article", None)
+        .await;
+    assert_eq!(list["meta"]["total"], 1, "{list}");
+    assert_eq!(list["data"][0]["id"], id.as_str());
+    let (_, list) = app
+        .call_as(&other, Method::GET, "/content/article", None)
+        .await;
+    assert_eq!(list["meta"]["total"], 0);
+
+    // Someone else's: not even there.
+    for (method, path, body) in [
+        (Method::GET, format!("/content/article/{their_id}"), None),
+        (
+            Method::PATCH,
+            format!("/content/article/{their_id}"),
+            Some(json!({ "fields": { "featured": true } })),
+        ),
+        (Method::DELETE, format!("/content/article/{their_id}"), None),
+    ] {
+        let (status, body) = app.call_as(&author, method, &path, body).await;
+        assert_error(status, &body, StatusCode::NOT_FOUND, "entry_not_found");
+    }
+    let (status, body) = app
+        .call_as(&other, Method::GET, &format!("/content/article/{id}"), None)
+        .await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "entry_not_found");
+
+    // Publishing, directly or by saving, is not theirs to do.
+    for (method, path, body) in [
+        (Method::POST, format!("/content/article/{id}/publish"), None),
+        (
+            Method::PATCH,
+            format!("/content/article/{id}"),
+            Some(json!({ "fields": {}, "publish": true })),
+        ),
+        (
+            Method::POST,
+            "/content/tag".to_owned(),
+            Some(json!({ "fields": { "name": "No drafts here" } })),
+        ),
+    ] {
+        let (status, body) = app.call_as(&author, method, &path, body).await;
+        assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+    }
+    let (_, published) = app.get("/api/v1/content/article").await;
+    assert_eq!(published["meta"]["total"], 0);
+}
+
+#[tokio::test]
+async fn viewers_read_and_editors_do_not_administer() {
+    let app = TestApp::spawn().await;
+    let (_, viewer) = app.user_with_role("viewer").await;
+    let (editor_id, editor) = app.user_with_role("editor").await;
+    let (status, _) = app
+        .call_as(&viewer, Method::GET, "/content/article", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = app
+        .call_as(
+            &viewer,
+            Method::POST,
+            "/content/tag",
+            Some(json!({ "fields": { "name": "Nope" } })),
+        )
+        .await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+
+    // An editor may publish but may not create an admin or raise their own role.
+    let (status, _) = app
+        .call_as(
+            &editor,
+            Method::POST,
+            "/content/tag",
+            Some(json!({ "fields": { "name": "Fine" } })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    for (method, path, body) in [
+        (
+            Method::POST,
+            "/users".to_owned(),
+            Some(json!({ "email": "boss@example.com", "role": "admin", "password": PASSWORD })),
+        ),
+        (
+            Method::PATCH,
+            format!("/users/{editor_id}"),
+            Some(json!({ "role": "admin" })),
+        ),
+        (Method::GET, "/users".to_owned(), None),
+        (Method::GET, "/tokens".to_owned(), None),
+        (
+            Method::POST,
+            "/tokens".to_owned(),
+            Some(json!({ "name": "mine", "scope": "admin", "role": "admin" })),
+        ),
+        (Method::GET, "/audit".to_owned(), None),
+    ] {
+        let (status, body) = app.call_as(&editor, method, &path, body).await;
+        assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+    }
+    let (_, me) = app.call_as(&editor, Method::GET, "/auth/me", None).await;
+    assert_eq!(me["data"]["role"], "editor");
+}
+
+#[tokio::test]
+async fn the_last_admin_stays_and_disabled_users_are_signed_out() {
+    let app = TestApp::spawn().await;
+    let (_, users) = app.admin_call(Method::GET, "/users").await;
+    let admin_id = users["data"][0]["id"].as_str().unwrap().to_owned();
+    let (status, body) = app
+        .admin_json(
+            Method::PATCH,
+            &format!("/users/{admin_id}"),
+            json!({ "role": "editor" }),
+        )
+        .await;
+    assert_error(status, &body, StatusCode::CONFLICT, "last_admin");
+
+    let (user_id, token) = app.user_with_role("editor").await;
+    let (status, body) = app
+        .admin_json(
+            Method::PATCH,
+            &format!("/users/{user_id}"),
+            json!({ "status": "disabled" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app.call_as(&token, Method::GET, "/auth/me", None).await;
+    assert_error(status, &body, StatusCode::UNAUTHORIZED, "unauthenticated");
+}
+
+#[tokio::test]
+async fn changing_the_password_ends_the_other_sessions() {
+    let app = TestApp::spawn().await;
+    let first =
+        app.login(ADMIN_EMAIL, ADMIN_PASSWORD, true).await.json()["data"]["session"]["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let (_, sessions) = app.admin_call(Method::GET, "/auth/sessions").await;
+    assert!(sessions["data"].as_array().unwrap().len() >= 2);
+    let (status, body) = app
+        .admin_json(
+            Method::POST,
+            "/auth/password",
+            json!({ "current_password": "wrong one entirely", "new_password": "a new long password" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, body) = app
+        .admin_json(
+            Method::POST,
+            "/auth/password",
+            json!({ "current_password": ADMIN_PASSWORD, "new_password": "password1234" }),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "common passwords: {body}"
+    );
+    assert_eq!(body["fields"]["password"]["code"], "too_common");
+    let (status, body) = app
+        .admin_json(
+            Method::POST,
+            "/auth/password",
+            json!({ "current_password": ADMIN_PASSWORD, "new_password": "a new long password" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // The session that changed it goes on; the other one is over.
+    let (status, _) = app.admin_call(Method::GET, "/auth/me").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = app.call_as(&first, Method::GET, "/auth/me", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let r = app.login(ADMIN_EMAIL, ADMIN_PASSWORD, true).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = app.login(ADMIN_EMAIL, "a new long password", true).await;
+    assert_eq!(r.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn api_tokens_are_scoped_revocable_expiring_and_rate_limited() {
+    let app = TestApp::spawn().await;
+    app.create(
+        "article",
+        json!({ "title": { "en": "Tokened" }, "editor_notes": "internal-note-xyz" }),
+        true,
+    )
+    .await;
+    let draft = app
+        .create(
+            "article",
+            json!({ "title": { "en": "Secret draft" } }),
+            false,
+        )
+        .await;
+    let make = |body: Value| {
+        let app = &app;
+        async move {
+            let (status, body) = app.admin_json(Method::POST, "/tokens", body).await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+            (
+                body["data"]["id"].as_str().unwrap().to_owned(),
+                body["data"]["token"].as_str().unwrap().to_owned(),
+            )
+        }
+    };
+    let (delivery_id, delivery) =
+        make(json!({ "name": "site", "scope": "delivery", "rate_limit": 5 })).await;
+    let (_, reader) = make(json!({ "name": "reader", "scope": "admin", "role": "viewer" })).await;
+
+    // Shown once: the list has no secrets.
+    let (_, list) = app.admin_call(Method::GET, "/tokens").await;
+    assert!(!list.to_string().contains(&delivery));
+    assert!(!list.to_string().contains("hash"));
+
+    // A delivery token reads published content, never drafts or private fields, and is not
+    // an admin credential.
+    let r = send(
+        app.client
+            .get(app.url("/api/v1/content/article"))
+            .bearer_auth(&delivery),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json()["meta"]["total"], 1);
+    assert!(r.text.contains("Tokened"));
+    assert!(!r.text.contains("internal-note-xyz") && !r.text.contains("Secret draft"));
+    assert_eq!(r.header("ratelimit-limit"), Some("5"));
+    assert_eq!(r.header("ratelimit-remaining"), Some("4"));
+    let (status, body) = app
+        .call_as(
+            &delivery,
+            Method::GET,
+            &format!("/content/article/{}", draft["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+
+    // A read-only admin token reads and does not write.
+    let (status, _) = app
+        .call_as(&reader, Method::GET, "/content/article", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = app
+        .call_as(
+            &reader,
+            Method::POST,
+            "/content/tag",
+            Some(json!({ "fields": { "name": "Nope" } })),
+        )
+        .await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+
+    // Past the rate limit: 429 with Retry-After.
+    let mut last = None;
+    for _ in 0..5 {
+        last = Some(
+            send(
+                app.client
+                    .get(app.url("/api/v1/content/tag"))
+                    .bearer_auth(&delivery),
+            )
+            .await,
+        );
+    }
+    let last = last.unwrap();
+    assert_error(
+        last.status,
+        &last.json(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+    );
+
+    // Revoked: refused at once.
+    let (status, _) = app
+        .admin_call(Method::DELETE, &format!("/tokens/{delivery_id}"))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let r = send(
+        app.client
+            .get(app.url("/api/v1/content/tag"))
+            .bearer_auth(&delivery),
+    )
+    .await;
+    assert_error(
+        r.status,
+        &r.json(),
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    );
+
+    // Expired: refused; an expiry in the past cannot be set.
+    let (status, body) = app
+        .admin_json(
+            Method::POST,
+            "/tokens",
+            json!({ "name": "old", "scope": "delivery", "expires_at": "2001-01-01T00:00:00Z" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let soon = (chrono::Utc::now() + chrono::Duration::seconds(1)).to_rfc3339();
+    let (_, short) =
+        make(json!({ "name": "short", "scope": "delivery", "expires_at": soon })).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let r = send(
+        app.client
+            .get(app.url("/api/v1/content/tag"))
+            .bearer_auth(&short),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn the_audit_log_records_changes_and_catches_tampering() {
+    let app = TestApp::builder().persistent().start().await.unwrap();
+    let (_, _, article) = app.seed_article("Audited", "audit").await;
+    let id = article["id"].as_str().unwrap().to_owned();
+    let (status, _) = app
+        .admin_json(
+            Method::PATCH,
+            &format!("/content/article/{id}"),
+            json!({ "fields": { "featured": true } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, log) = app
+        .admin_call(Method::GET, &format!("/audit?target=article/{id}"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{log}");
+    let actions: Vec<&str> = log["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["entry.update", "entry.create_published"]);
+    let (_, me) = app.admin_call(Method::GET, "/auth/me").await;
+    assert_eq!(
+        log["data"][0]["actor"],
+        format!("user:{}", me["data"]["id"].as_str().unwrap())
+    );
+    assert_eq!(log["data"][0]["address"], "127.0.0.1");
+
+    let dir = app.stop().await;
+    let verify = |dir: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_folio"))
+            .arg("--data-dir")
+            .arg(dir)
+            .arg("--content-types")
+            .arg(crate::harness::example_types())
+            .args(["audit", "verify"])
+            .output()
+            .unwrap()
+    };
+    let out = verify(dir.path());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("intact"), "{text}");
+
+    // Someone with access to the database edits a record: verify says so.
+    {
+        let db = surrealdb::engine::any::connect(format!(
+            "surrealkv://{}",
+            dir.path().join("db").display()
+        ))
+        .await
+        .unwrap();
+        db.use_ns("folio").use_db("main").await.unwrap();
+        db.query("UPDATE folio_audit SET data = string::replace(data, 'entry.update', 'entry.nothing') WHERE data CONTAINS 'entry.update'")
+            .await
+            .unwrap()
+            .check()
+            .unwrap();
+        drop(db);
+    }
+    // The store closes in the background; wait for its lock.
+    let mut out = verify(dir.path());
+    for _ in 0..50 {
+        if String::from_utf8_lossy(&out.stdout).contains("record") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        out = verify(dir.path());
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("does not match its hash"), "{text}");
+}
+
+/// Every admin route refuses a caller without credentials, whatever the method.
+#[tokio::test]
+async fn every_admin_route_needs_credentials() {
+    let app = TestApp::spawn().await;
+    let id = "01ARZ3NDEKTSV4RRFFQ69G5FAV";
+    let routes = [
+        (Method::GET, "/types".to_owned()),
+        (Method::GET, "/types/article".to_owned()),
+        (Method::GET, "/content/article".to_owned()),
+        (Method::POST, "/content/article".to_owned()),
+        (Method::GET, format!("/content/article/{id}")),
+        (Method::PUT, format!("/content/article/{id}")),
+        (Method::PATCH, format!("/content/article/{id}")),
+        (Method::DELETE, format!("/content/article/{id}")),
+        (Method::POST, format!("/content/article/{id}/publish")),
+        (Method::POST, format!("/content/article/{id}/unpublish")),
+        (Method::GET, "/content/nonexistent-type".to_owned()),
+        (Method::GET, "/users".to_owned()),
+        (Method::POST, "/users".to_owned()),
+        (Method::GET, format!("/users/{id}")),
+        (Method::PATCH, format!("/users/{id}")),
+        (Method::GET, "/tokens".to_owned()),
+        (Method::POST, "/tokens".to_owned()),
+        (Method::DELETE, format!("/tokens/{id}")),
+        (Method::GET, "/audit".to_owned()),
+        (Method::GET, "/auth/me".to_owned()),
+        (Method::POST, "/auth/logout".to_owned()),
+        (Method::POST, "/auth/password".to_owned()),
+        (Method::GET, "/auth/sessions".to_owned()),
+        (Method::DELETE, format!("/auth/sessions/{id}")),
+    ];
+    for (method, path) in routes {
+        let r = send(
+            app.client
+                .request(method.clone(), app.url(&format!("/admin/api/v1{path}")))
+                .json(&json!({})),
+        )
+        .await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNAUTHORIZED,
+            "{method} {path}: {}",
+            r.text
+        );
+    }
+}
