@@ -697,3 +697,80 @@ async fn every_admin_route_needs_credentials() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_first_admin_comes_from_a_one_time_setup_link() {
+    let app = TestApp::builder().no_admin().start().await.unwrap();
+    let accounts = app.accounts.clone().unwrap();
+    let secret = accounts
+        .setup_secret()
+        .await
+        .unwrap()
+        .expect("no users yet");
+    let setup = |token: String, email: &'static str| {
+        let app = &app;
+        async move {
+            send(
+                app.client
+                    .post(app.url("/admin/api/v1/auth/setup"))
+                    .json(&json!({
+                        "token": token, "email": email, "name": "First", "password": PASSWORD
+                    })),
+            )
+            .await
+        }
+    };
+    let r = setup(format!("{secret}x"), "first@example.com").await;
+    assert_error(r.status, &r.json(), StatusCode::BAD_REQUEST, "invalid_link");
+    let r = setup(secret.clone(), "first@example.com").await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.json()["data"]["user"]["role"], "admin");
+    assert!(r.headers.get("set-cookie").is_some(), "signed in at once");
+    // Used up, and no new link once a user exists.
+    let r = setup(secret, "second@example.com").await;
+    assert_error(r.status, &r.json(), StatusCode::BAD_REQUEST, "invalid_link");
+    assert_eq!(accounts.setup_secret().await.unwrap(), None);
+    let r = app.login("first@example.com", PASSWORD, true).await;
+    assert_eq!(r.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn users_are_created_from_the_command_line() {
+    let data = tempfile::tempdir().unwrap();
+    let create = |email: &str, password: &str| {
+        use std::io::Write;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_folio"))
+            .arg("--data-dir")
+            .arg(data.path())
+            .arg("--content-types")
+            .arg(crate::harness::example_types())
+            .args(["user", "create", "--email", email, "--role", "editor"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{password}\n").as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = create("cli@example.com", "short");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 10"));
+    let out = create("cli@example.com", PASSWORD);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("created cli@example.com"));
+
+    let app = TestApp::builder().data_dir(data).start().await.unwrap();
+    let r = app.login("cli@example.com", PASSWORD, true).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json()["data"]["user"]["role"], "editor");
+}

@@ -23,6 +23,9 @@ pub struct TestApp {
     pub queries: std::sync::Arc<std::sync::atomic::AtomicU64>,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<folio::Result<()>>>,
+    /// The accounts service, kept only by servers started without an admin (it holds the
+    /// database open, so it is dropped before stopping).
+    pub accounts: Option<folio::accounts::Accounts>,
     /// Keeps the data directory alive for the test's lifetime.
     pub dir: tempfile::TempDir,
 }
@@ -38,6 +41,7 @@ pub struct Builder {
     persistent: bool,
     max_body_bytes: Option<usize>,
     allow_destructive: bool,
+    no_admin: bool,
 }
 
 impl TestApp {
@@ -53,6 +57,7 @@ impl TestApp {
             persistent: false,
             max_body_bytes: None,
             allow_destructive: false,
+            no_admin: false,
         }
     }
 
@@ -129,6 +134,7 @@ impl TestApp {
 
     /// Stops the server gracefully and waits for it.
     pub async fn stop(mut self) -> tempfile::TempDir {
+        drop(self.accounts.take());
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -228,6 +234,12 @@ impl Builder {
         self
     }
 
+    /// Starts with no users at all (and so without a token), as a fresh installation does.
+    pub fn no_admin(mut self) -> Self {
+        self.no_admin = true;
+        self
+    }
+
     pub fn allow_destructive(mut self) -> Self {
         self.allow_destructive = true;
         self
@@ -253,9 +265,12 @@ impl Builder {
             config.limits.max_body_bytes = n;
         }
         let prepared = folio::prepare(&config).await?;
-        // Every test server has an admin; a restart on the same data keeps the one it had.
-        if prepared.accounts.user_count().await? == 0 {
-            prepared
+        // Every test server has an admin (a restart on the same data keeps the one it had),
+        // unless it is to start as a fresh installation.
+        let (token, accounts) = if self.no_admin {
+            (String::new(), Some(prepared.accounts.clone()))
+        } else {
+            match prepared
                 .accounts
                 .create_user(
                     "test",
@@ -265,13 +280,17 @@ impl Builder {
                     "admin",
                     Some(ADMIN_PASSWORD.into()),
                 )
+                .await
+            {
+                Ok(_) | Err(folio::Error::Validation(_)) => {}
+                Err(e) => return Err(e),
+            }
+            let session = prepared
+                .accounts
+                .login(ADMIN_EMAIL, ADMIN_PASSWORD, None, None)
                 .await?;
-        }
-        let token = prepared
-            .accounts
-            .login(ADMIN_EMAIL, ADMIN_PASSWORD, None, None)
-            .await?
-            .token;
+            (session.token, None)
+        };
         let queries = prepared.content.store().query_counter();
         let acceptor = TcpListener::bind("127.0.0.1:0")
             .into_acceptor()
@@ -288,6 +307,7 @@ impl Builder {
         Ok(TestApp {
             base: format!("http://{addr}"),
             token,
+            accounts,
             client: reqwest::Client::new(),
             queries,
             shutdown: Some(tx),
