@@ -37,6 +37,8 @@ pub struct Config {
     /// The address users reach the server at (`https://cms.example.com`), for links in
     /// messages and the `Secure` cookie flag. Default: `http://` and the listen address.
     pub public_url: Option<String>,
+    /// Origins (`https://www.example.com`) whose pages may call the APIs from a browser.
+    pub cors_origins: Vec<String>,
     /// Apply schema changes that drop data.
     pub allow_destructive: bool,
     pub limits: Limits,
@@ -132,6 +134,7 @@ impl Default for Config {
             database_username: None,
             database_password: None,
             public_url: None,
+            cors_origins: Vec::new(),
             allow_destructive: false,
             limits: Limits::default(),
             sessions: Sessions::default(),
@@ -258,6 +261,7 @@ impl fmt::Debug for Config {
             .field("database_username", &self.database_username)
             .field("database_password", &redact(&self.database_password))
             .field("public_url", &self.public_url)
+            .field("cors_origins", &self.cors_origins)
             .field("allow_destructive", &self.allow_destructive)
             .field("limits", &self.limits)
             .field("sessions", &self.sessions)

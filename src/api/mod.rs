@@ -111,22 +111,51 @@ async fn around<E: Endpoint>(
     let path = req.uri().path().to_owned();
     // Everything logged while handling the request carries its id.
     let span = tracing::info_span!("request", request_id = %request_id);
+    let allowed_origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+        .filter(|o| state.config.cors_origins.iter().any(|a| a == o))
+        .map(str::to_owned);
+    // A preflight from an allowed origin is answered here; from any other origin it gets no
+    // CORS headers, and the browser keeps the page from calling.
+    let preflight = req.method() == poem::http::Method::OPTIONS
+        && req.headers().contains_key("access-control-request-method");
     let mut rate = None;
-    let mut resp = async {
-        match auth::resolve(&req, &state).await {
-            Ok(caller) => {
-                rate = caller.rate;
-                req.extensions_mut().insert(caller);
+    let mut resp = if preflight {
+        let mut resp = Response::builder().status(StatusCode::NO_CONTENT).finish();
+        if allowed_origin.is_some() {
+            let h = resp.headers_mut();
+            h.insert(
+                "access-control-allow-methods",
+                HeaderValue::from_static("GET, POST, PUT, PATCH, DELETE"),
+            );
+            h.insert(
+                "access-control-allow-headers",
+                HeaderValue::from_static(
+                    "authorization, content-type, if-match, if-none-match, x-csrf-token",
+                ),
+            );
+            h.insert("access-control-max-age", HeaderValue::from_static("600"));
+        }
+        resp
+    } else {
+        async {
+            match auth::resolve(&req, &state).await {
+                Ok(caller) => {
+                    rate = caller.rate;
+                    req.extensions_mut().insert(caller);
+                }
+                Err(e) => return json_error(&e),
             }
-            Err(e) => return json_error(&e),
+            match next.call(req).await {
+                Ok(r) => r.into_response(),
+                Err(e) => error_response(e),
+            }
         }
-        match next.call(req).await {
-            Ok(r) => r.into_response(),
-            Err(e) => error_response(e),
-        }
-    }
-    .instrument(span)
-    .await;
+        .instrument(span)
+        .await
+    };
     if resp.status() == StatusCode::INTERNAL_SERVER_ERROR
         && resp
             .headers()
@@ -154,11 +183,37 @@ async fn around<E: Endpoint>(
     }
     if !path.starts_with("/docs") {
         headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+        // JSON and media need no scripts, styles or frames of their own.
+        headers.insert(
+            "content-security-policy",
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'; sandbox"),
+        );
+    }
+    if let Some(origin) = allowed_origin {
+        cors_headers(headers, &origin);
     }
     let status = resp.status().as_u16();
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     tracing::info!(request_id, %method, path, status, latency_ms, "request");
     Ok(resp)
+}
+
+/// CORS headers for a configured origin: it may read responses and send credentials.
+fn cors_headers(headers: &mut poem::http::HeaderMap, origin: &str) {
+    if let Ok(v) = HeaderValue::from_str(origin) {
+        headers.insert("access-control-allow-origin", v);
+        headers.insert(
+            "access-control-allow-credentials",
+            HeaderValue::from_static("true"),
+        );
+        headers.insert(
+            "access-control-expose-headers",
+            HeaderValue::from_static(
+                "etag, x-request-id, ratelimit-limit, ratelimit-remaining, ratelimit-reset, retry-after",
+            ),
+        );
+        headers.append(header::VARY, HeaderValue::from_static("origin"));
+    }
 }
 
 #[derive(Clone)]

@@ -774,3 +774,68 @@ async fn users_are_created_from_the_command_line() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.json()["data"]["user"]["role"], "editor");
 }
+
+#[tokio::test]
+async fn security_headers_and_cors_for_configured_origins_only() {
+    let app = TestApp::builder()
+        .cors_origin("https://site.example.com")
+        .start()
+        .await
+        .unwrap();
+    let r = send(app.client.get(app.url("/api/v1/content/tag"))).await;
+    for (name, value) in [
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+        ("x-frame-options", "DENY"),
+    ] {
+        assert_eq!(r.header(name), Some(value), "{name}");
+    }
+    assert!(
+        r.header("content-security-policy")
+            .is_some_and(|c| c.contains("frame-ancestors 'none'"))
+    );
+    assert!(r.header("access-control-allow-origin").is_none());
+
+    let preflight = |origin: &'static str| {
+        let app = &app;
+        async move {
+            send(
+                app.client
+                    .request(Method::OPTIONS, app.url("/admin/api/v1/content/tag"))
+                    .header("origin", origin)
+                    .header("access-control-request-method", "POST"),
+            )
+            .await
+        }
+    };
+    let ok = preflight("https://site.example.com").await;
+    assert_eq!(ok.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        ok.header("access-control-allow-origin"),
+        Some("https://site.example.com")
+    );
+    assert!(
+        ok.header("access-control-allow-headers")
+            .is_some_and(|h| h.contains("x-csrf-token"))
+    );
+    let evil = preflight("https://evil.example.com").await;
+    assert!(evil.header("access-control-allow-origin").is_none());
+
+    for (origin, allowed) in [
+        ("https://site.example.com", true),
+        ("https://evil.example.com", false),
+        ("null", false),
+    ] {
+        let r = send(
+            app.client
+                .get(app.url("/api/v1/content/tag"))
+                .header("origin", origin),
+        )
+        .await;
+        assert_eq!(
+            r.header("access-control-allow-origin").is_some(),
+            allowed,
+            "{origin}"
+        );
+    }
+}

@@ -42,6 +42,7 @@ pub struct Builder {
     max_body_bytes: Option<usize>,
     allow_destructive: bool,
     no_admin: bool,
+    cors_origins: Vec<String>,
 }
 
 impl TestApp {
@@ -58,6 +59,7 @@ impl TestApp {
             max_body_bytes: None,
             allow_destructive: false,
             no_admin: false,
+            cors_origins: Vec::new(),
         }
     }
 
@@ -234,6 +236,12 @@ impl Builder {
         self
     }
 
+    /// Lets pages from `origin` call the APIs.
+    pub fn cors_origin(mut self, origin: &str) -> Self {
+        self.cors_origins.push(origin.to_owned());
+        self
+    }
+
     /// Starts with no users at all (and so without a token), as a fresh installation does.
     pub fn no_admin(mut self) -> Self {
         self.no_admin = true;
@@ -259,6 +267,7 @@ impl Builder {
                 Some("mem://".into())
             },
             allow_destructive: self.allow_destructive,
+            cors_origins: self.cors_origins.clone(),
             ..Config::default()
         };
         if let Some(n) = self.max_body_bytes {
