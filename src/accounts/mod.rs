@@ -101,6 +101,17 @@ pub struct NewSession {
     pub expires_at: String,
 }
 
+/// What a correct password leads to.
+#[derive(Debug, Clone)]
+pub enum LoginOutcome {
+    Session(NewSession),
+    /// The user has two-factor login: the challenge secret goes with the code to
+    /// [`Accounts::login_second_factor`] within five minutes.
+    SecondFactor {
+        challenge: String,
+    },
+}
+
 /// A session as its owner sees it in the list.
 #[derive(Debug, Clone, Serialize)]
 pub struct SessionInfo {
@@ -390,7 +401,7 @@ impl Accounts {
         password: &str,
         address: Option<IpAddr>,
         user_agent: Option<&str>,
-    ) -> Result<NewSession> {
+    ) -> Result<LoginOutcome> {
         let key = email.trim().to_lowercase();
         let ip = address.unwrap_or(IpAddr::from([0, 0, 0, 0]));
         if let Verdict::Wait(wait) = self.throttle.check(&key, ip, Instant::now()) {
@@ -427,7 +438,247 @@ impl Accounts {
                 )
                 .await?;
         }
+        if user.two_factor {
+            let challenge = secret("fc_");
+            let expires = Utc::now() + chrono::Duration::minutes(5);
+            self.store
+                .system_write(
+                    "CREATE type::record('folio_link', $id) CONTENT { purpose: 'two_factor', user: $user, expires_at: $expires };",
+                    vec![
+                        ("id".into(), json!(digest(&challenge))),
+                        ("user".into(), json!(user.id)),
+                        ("expires".into(), json!(stamp(expires))),
+                    ],
+                )
+                .await?;
+            return Ok(LoginOutcome::SecondFactor { challenge });
+        }
+        Ok(LoginOutcome::Session(
+            self.open_session(user, address, user_agent).await?,
+        ))
+    }
+
+    /// The second step of a two-factor login: a code from the authenticator app (each code
+    /// works once) or one of the recovery codes (each works once).
+    pub async fn login_second_factor(
+        &self,
+        challenge: &str,
+        code: &str,
+        address: Option<IpAddr>,
+        user_agent: Option<&str>,
+    ) -> Result<NewSession> {
+        let invalid = || Error::InvalidCredentials;
+        if !challenge.starts_with("fc_") || challenge.len() > 100 {
+            return Err(invalid());
+        }
+        let link_id = digest(challenge);
+        let link = self
+            .store
+            .system_get("folio_link", &link_id)
+            .await?
+            .filter(|l| l.get("purpose").and_then(Value::as_str) == Some("two_factor"))
+            .filter(|l| {
+                l.get("expires_at")
+                    .and_then(Value::as_str)
+                    .and_then(|e| DateTime::parse_from_rfc3339(e).ok())
+                    .is_some_and(|e| e.with_timezone(&Utc) > Utc::now())
+            })
+            .ok_or_else(invalid)?;
+        let user_id = link
+            .get("user")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        // Guessing codes is throttled like guessing passwords, under the user's key.
+        let key = format!("2fa:{user_id}");
+        let ip = address.unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        if let Verdict::Wait(wait) = self.throttle.check(&key, ip, Instant::now()) {
+            return Err(Error::TooManyAttempts {
+                retry_after: wait.as_secs().max(1),
+            });
+        }
+        let record = self
+            .store
+            .system_get("folio_user", &user_id)
+            .await?
+            .ok_or_else(invalid)?;
+        let totp = record.get("totp").cloned().unwrap_or(Value::Null);
+        let secret = totp
+            .get("secret")
+            .and_then(Value::as_str)
+            .and_then(totp::TotpSecret::from_base32)
+            .ok_or_else(invalid)?;
+        let last_step = totp.get("last_step").and_then(Value::as_u64);
+        let now_secs = u64::try_from(Utc::now().timestamp()).unwrap_or(0);
+        let recovery: Vec<String> = totp
+            .get("recovery")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let update = if let Some(step) = secret.verify(code, now_secs, last_step) {
+            // The step is recorded only if no other login used it meanwhile.
+            (
+                "UPDATE type::record('folio_user', $id) SET totp.last_step = $step WHERE totp.last_step = NONE OR totp.last_step < $step RETURN AFTER;",
+                vec![("step".to_owned(), json!(step))],
+            )
+        } else {
+            let hashed = totp::hash_recovery_code(code);
+            if !recovery.contains(&hashed) {
+                self.throttle.failed(&key, ip, Instant::now());
+                return Err(invalid());
+            }
+            (
+                "UPDATE type::record('folio_user', $id) SET totp.recovery -= $code WHERE totp.recovery CONTAINS $code RETURN AFTER;",
+                vec![("code".to_owned(), json!(hashed))],
+            )
+        };
+        let mut binds = update.1;
+        binds.push(("id".into(), json!(user_id)));
+        binds.push(("link".into(), json!(link_id)));
+        let out = self
+            .store
+            .system_write(
+                &format!("DELETE type::record('folio_link', $link);\n{}", update.0),
+                binds,
+            )
+            .await?;
+        if out.get(2).is_none_or(Vec::is_empty) {
+            // Someone used this code (or recovery code) a moment ago.
+            self.throttle.failed(&key, ip, Instant::now());
+            return Err(invalid());
+        }
+        self.throttle.succeeded(&key, Instant::now());
+        let user = User::from_record(&record);
         self.open_session(user, address, user_agent).await
+    }
+
+    /// Starts two-factor enrolment: a new secret for the authenticator app, not yet in force.
+    pub async fn begin_two_factor(&self, user_id: &str, issuer: &str) -> Result<(String, String)> {
+        let user = self
+            .get_user(user_id)
+            .await?
+            .ok_or(Error::Unauthenticated)?;
+        if user.two_factor {
+            return Err(Error::Conflict {
+                code: "two_factor_enabled",
+                message: "two-factor login is already on; turn it off first to start again".into(),
+            });
+        }
+        let secret = totp::TotpSecret::generate();
+        self.store
+            .system_write(
+                "UPDATE type::record('folio_user', $id) SET totp = { secret: $secret, enabled: false, recovery: [] };",
+                vec![
+                    ("id".into(), json!(user_id)),
+                    ("secret".into(), json!(secret.to_base32())),
+                ],
+            )
+            .await?;
+        Ok((secret.to_base32(), secret.otpauth_uri(issuer, &user.email)))
+    }
+
+    /// Turns two-factor login on once the user shows a code from the new secret; returns
+    /// the recovery codes, shown this once.
+    pub async fn enable_two_factor(
+        &self,
+        user_id: &str,
+        code: &str,
+        address: Option<&str>,
+    ) -> Result<Vec<String>> {
+        let record = self
+            .store
+            .system_get("folio_user", user_id)
+            .await?
+            .ok_or(Error::Unauthenticated)?;
+        let totp = record.get("totp").cloned().unwrap_or(Value::Null);
+        if totp.get("enabled").and_then(Value::as_bool) == Some(true) {
+            return Err(Error::Conflict {
+                code: "two_factor_enabled",
+                message: "two-factor login is already on".into(),
+            });
+        }
+        let secret = totp
+            .get("secret")
+            .and_then(Value::as_str)
+            .and_then(totp::TotpSecret::from_base32)
+            .ok_or_else(|| Error::bad_request("two_factor_not_started", "start the setup first"))?;
+        let now_secs = u64::try_from(Utc::now().timestamp()).unwrap_or(0);
+        let step = secret
+            .verify(code, now_secs, None)
+            .ok_or_else(|| field_error("code", "wrong_code", "this code is not the current one"))?;
+        let codes = totp::generate_recovery_codes();
+        let hashed: Vec<String> = codes.iter().map(|c| totp::hash_recovery_code(c)).collect();
+        let event = Event::new(
+            &format!("user:{user_id}"),
+            "user.two_factor_on",
+            format!("user/{user_id}"),
+        )
+        .from_address(address);
+        self.store
+            .system_write(
+                &format!(
+                    "UPDATE type::record('folio_user', $id) SET totp.enabled = true, totp.last_step = $step, totp.recovery = $recovery, updated_at = $now;\n{}",
+                    audit_append_script()
+                ),
+                vec![
+                    ("id".into(), json!(user_id)),
+                    ("step".into(), json!(step)),
+                    ("recovery".into(), json!(hashed)),
+                    ("now".into(), json!(now())),
+                    ("audit_data".into(), json!(event.data())),
+                ],
+            )
+            .await?;
+        Ok(codes)
+    }
+
+    /// Turns two-factor login off, after checking the password.
+    pub async fn disable_two_factor(
+        &self,
+        user_id: &str,
+        password: &str,
+        address: Option<&str>,
+    ) -> Result<()> {
+        let record = self
+            .store
+            .system_get("folio_user", user_id)
+            .await?
+            .ok_or(Error::Unauthenticated)?;
+        let stored = record
+            .get("password_hash")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        if password::verify(password.to_owned(), stored).await? == password::Checked::Wrong {
+            return Err(field_error(
+                "password",
+                "wrong_password",
+                "the password is not right",
+            ));
+        }
+        let event = Event::new(
+            &format!("user:{user_id}"),
+            "user.two_factor_off",
+            format!("user/{user_id}"),
+        )
+        .from_address(address);
+        self.store
+            .system_write(
+                &format!(
+                    "UPDATE type::record('folio_user', $id) SET totp = NONE, updated_at = $now;\n{}",
+                    audit_append_script()
+                ),
+                vec![
+                    ("id".into(), json!(user_id)),
+                    ("now".into(), json!(now())),
+                    ("audit_data".into(), json!(event.data())),
+                ],
+            )
+            .await?;
+        Ok(())
     }
 
     async fn user_by_email(&self, email: &str) -> Result<Option<Record>> {

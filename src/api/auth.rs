@@ -20,7 +20,7 @@ use serde_json::json;
 use super::{AppState, json_response, read_json};
 use crate::access::{AdminPermit, Principal};
 use crate::accounts::throttle::RateDecision;
-use crate::accounts::{NewSession, csrf_for};
+use crate::accounts::{LoginOutcome, NewSession, csrf_for};
 use crate::error::{Error, Result};
 
 pub const SESSION_COOKIE: &str = "folio_session";
@@ -155,6 +155,10 @@ fn cookie(req: &Request, name: &str) -> Option<String> {
 pub fn routes() -> Route {
     Route::new()
         .at("/login", post(login))
+        .at("/login/two-factor", post(login_second_factor))
+        .at("/two-factor/setup", post(two_factor_setup))
+        .at("/two-factor/enable", post(two_factor_enable))
+        .at("/two-factor/disable", post(two_factor_disable))
         .at("/logout", post(logout))
         .at("/me", get(me))
         .at("/password", post(change_password))
@@ -192,11 +196,108 @@ async fn login(req: &Request, body: Body, state: Data<&Arc<AppState>>) -> Result
         .headers()
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok());
-    let session = state
+    match state
         .accounts
         .login(&body.email, &body.password, c.address, user_agent)
+        .await?
+    {
+        LoginOutcome::Session(session) => Ok(session_response(&state, session, bearer)),
+        LoginOutcome::SecondFactor { challenge } => Ok(json_response(
+            StatusCode::OK,
+            json!({ "data": { "two_factor_required": true, "challenge": challenge } }),
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecondFactorBody {
+    challenge: String,
+    /// The authenticator app's code, or one of the recovery codes.
+    code: String,
+    #[serde(default)]
+    token: Option<String>,
+}
+
+#[handler]
+async fn login_second_factor(
+    req: &Request,
+    body: Body,
+    state: Data<&Arc<AppState>>,
+) -> Result<Response> {
+    let body: SecondFactorBody = read_json(body, 16 * 1024).await?;
+    let c = caller(req);
+    let user_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let session = state
+        .accounts
+        .login_second_factor(&body.challenge, &body.code, c.address, user_agent)
         .await?;
-    Ok(session_response(&state, session, bearer))
+    Ok(session_response(
+        &state,
+        session,
+        body.token.as_deref() == Some("bearer"),
+    ))
+}
+
+#[handler]
+async fn two_factor_setup(req: &Request, state: Data<&Arc<AppState>>) -> Result<Response> {
+    let (user, _) = signed_in(req)?;
+    let (secret, uri) = state.accounts.begin_two_factor(&user, "Folio").await?;
+    Ok(json_response(
+        StatusCode::OK,
+        json!({ "data": { "secret": secret, "otpauth_uri": uri } }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CodeBody {
+    code: String,
+}
+
+#[handler]
+async fn two_factor_enable(
+    req: &Request,
+    body: Body,
+    state: Data<&Arc<AppState>>,
+) -> Result<Response> {
+    let (user, _) = signed_in(req)?;
+    let body: CodeBody = read_json(body, 16 * 1024).await?;
+    let codes = state
+        .accounts
+        .enable_two_factor(&user, &body.code, caller(req).address_text().as_deref())
+        .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        json!({ "data": { "enabled": true, "recovery_codes": codes } }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DisableBody {
+    password: String,
+}
+
+#[handler]
+async fn two_factor_disable(
+    req: &Request,
+    body: Body,
+    state: Data<&Arc<AppState>>,
+) -> Result<Response> {
+    let (user, _) = signed_in(req)?;
+    let body: DisableBody = read_json(body, 16 * 1024).await?;
+    state
+        .accounts
+        .disable_two_factor(&user, &body.password, caller(req).address_text().as_deref())
+        .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        json!({ "data": { "enabled": false } }),
+    ))
 }
 
 /// The answer to a sign-in: the user and the CSRF token, the session cookie, and the token

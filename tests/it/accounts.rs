@@ -839,3 +839,101 @@ async fn security_headers_and_cors_for_configured_origins_only() {
         );
     }
 }
+
+#[tokio::test]
+async fn two_factor_login_with_codes_that_work_once() {
+    use folio::accounts::totp::TotpSecret;
+    let app = TestApp::spawn().await;
+    let (_, token) = app.user_with_role("editor").await;
+    let (status, setup) = app
+        .call_as(&token, Method::POST, "/auth/two-factor/setup", None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{setup}");
+    let uri = setup["data"]["otpauth_uri"].as_str().unwrap();
+    assert!(uri.starts_with("otpauth://totp/Folio:"), "{uri}");
+    let secret = TotpSecret::from_base32(setup["data"]["secret"].as_str().unwrap()).unwrap();
+    let now = || chrono::Utc::now().timestamp() as u64;
+
+    let (status, body) = app
+        .call_as(
+            &token,
+            Method::POST,
+            "/auth/two-factor/enable",
+            Some(json!({ "code": "000000" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, body) = app
+        .call_as(
+            &token,
+            Method::POST,
+            "/auth/two-factor/enable",
+            Some(json!({ "code": secret.code_at(now()) })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let recovery: Vec<String> = body["data"]["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(recovery.len(), 10);
+
+    // The password alone no longer signs in: it gives a challenge for the second step.
+    let (_, me) = app.call_as(&token, Method::GET, "/auth/me", None).await;
+    let email = me["data"]["email"].as_str().unwrap().to_owned();
+    assert_eq!(me["data"]["two_factor"], true);
+    let challenge = || {
+        let app = &app;
+        let email = email.clone();
+        async move {
+            let r = app.login(&email, PASSWORD, true).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+            assert!(r.json()["data"]["session"].is_null(), "{}", r.text);
+            assert_eq!(r.json()["data"]["two_factor_required"], true);
+            r.json()["data"]["challenge"].as_str().unwrap().to_owned()
+        }
+    };
+    let second = |challenge: String, code: String| {
+        let app = &app;
+        async move {
+            send(
+                app.client
+                    .post(app.url("/admin/api/v1/auth/login/two-factor"))
+                    .json(&json!({ "challenge": challenge, "code": code, "token": "bearer" })),
+            )
+            .await
+        }
+    };
+    let c = challenge().await;
+    let r = second(c.clone(), "123456".into()).await;
+    assert_error(
+        r.status,
+        &r.json(),
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    );
+    // The code used to enable is spent; the next step's code works, once.
+    let next = secret.code_at(now() + 30);
+    let r = second(c, next.clone()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(r.json()["data"]["session"]["token"].is_string());
+    let r = second(challenge().await, next).await;
+    assert_error(
+        r.status,
+        &r.json(),
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    );
+
+    // A recovery code works once.
+    let r = second(challenge().await, recovery[0].to_uppercase()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = second(challenge().await, recovery[0].clone()).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    // A challenge is not a session.
+    let c = challenge().await;
+    let (status, _) = app.call_as(&c, Method::GET, "/auth/me", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}

@@ -294,11 +294,15 @@ impl Builder {
                 Ok(_) | Err(folio::Error::Validation(_)) => {}
                 Err(e) => return Err(e),
             }
-            let session = prepared
+            let token = match prepared
                 .accounts
                 .login(ADMIN_EMAIL, ADMIN_PASSWORD, None, None)
-                .await?;
-            (session.token, None)
+                .await?
+            {
+                folio::accounts::LoginOutcome::Session(s) => s.token,
+                other => panic!("the test admin signs in with a password only: {other:?}"),
+            };
+            (token, None)
         };
         let queries = prepared.content.store().query_counter();
         let acceptor = TcpListener::bind("127.0.0.1:0")
