@@ -104,7 +104,7 @@ pub struct NewSession {
 /// What a correct password leads to.
 #[derive(Debug, Clone)]
 pub enum LoginOutcome {
-    Session(NewSession),
+    Session(Box<NewSession>),
     /// The user has two-factor login: the challenge secret goes with the code to
     /// [`Accounts::login_second_factor`] within five minutes.
     SecondFactor {
@@ -453,9 +453,9 @@ impl Accounts {
                 .await?;
             return Ok(LoginOutcome::SecondFactor { challenge });
         }
-        Ok(LoginOutcome::Session(
+        Ok(LoginOutcome::Session(Box::new(
             self.open_session(user, address, user_agent).await?,
-        ))
+        )))
     }
 
     /// The second step of a two-factor login: a code from the authenticator app (each code

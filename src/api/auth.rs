@@ -201,7 +201,7 @@ async fn login(req: &Request, body: Body, state: Data<&Arc<AppState>>) -> Result
         .login(&body.email, &body.password, c.address, user_agent)
         .await?
     {
-        LoginOutcome::Session(session) => Ok(session_response(&state, session, bearer)),
+        LoginOutcome::Session(session) => Ok(session_response(&state, *session, bearer)),
         LoginOutcome::SecondFactor { challenge } => Ok(json_response(
             StatusCode::OK,
             json!({ "data": { "two_factor_required": true, "challenge": challenge } }),
