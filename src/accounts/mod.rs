@@ -643,22 +643,7 @@ impl Accounts {
         password: &str,
         address: Option<&str>,
     ) -> Result<()> {
-        let record = self
-            .store
-            .system_get("folio_user", user_id)
-            .await?
-            .ok_or(Error::Unauthenticated)?;
-        let stored = record
-            .get("password_hash")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        if password::verify(password.to_owned(), stored).await? == password::Checked::Wrong {
-            return Err(field_error(
-                "password",
-                "wrong_password",
-                "the password is not right",
-            ));
-        }
+        self.confirm_password(user_id, password, "password").await?;
         let event = Event::new(
             &format!("user:{user_id}"),
             "user.two_factor_off",
@@ -866,21 +851,8 @@ impl Accounts {
         address: Option<&str>,
     ) -> Result<()> {
         let record = self
-            .store
-            .system_get("folio_user", user_id)
-            .await?
-            .ok_or(Error::Unauthenticated)?;
-        let stored = record
-            .get("password_hash")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        if password::verify(current.to_owned(), stored).await? == password::Checked::Wrong {
-            return Err(field_error(
-                "current_password",
-                "wrong_password",
-                "the current password is not right",
-            ));
-        }
+            .confirm_password(user_id, current, "current_password")
+            .await?;
         let email = record
             .get("email")
             .and_then(Value::as_str)
@@ -911,6 +883,28 @@ impl Accounts {
             )
             .await?;
         Ok(())
+    }
+
+    /// The signed-in user's record, after checking `password` against it; a wrong one is a
+    /// validation error on `field`.
+    async fn confirm_password(&self, user_id: &str, password: &str, field: &str) -> Result<Record> {
+        let record = self
+            .store
+            .system_get("folio_user", user_id)
+            .await?
+            .ok_or(Error::Unauthenticated)?;
+        let stored = record
+            .get("password_hash")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        if password::verify(password.to_owned(), stored).await? == password::Checked::Wrong {
+            return Err(field_error(
+                field,
+                "wrong_password",
+                "the password is not right",
+            ));
+        }
+        Ok(record)
     }
 
     // ---- API tokens ----------------------------------------------------------------------
