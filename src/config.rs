@@ -43,7 +43,42 @@ pub struct Config {
     pub allow_destructive: bool,
     pub limits: Limits,
     pub sessions: Sessions,
+    pub mail: MailConfig,
     pub log: LogConfig,
+}
+
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailConfig {
+    /// `smtp://user:pass@host:587?tls=required` (STARTTLS), `smtps://user:pass@host` (TLS),
+    /// `smtp://host:25` (a local relay, plain); unset, messages are written as `.eml` files
+    /// under `DATA_DIR/mail/`.
+    pub url: Option<String>,
+    /// The sender.
+    pub from: String,
+    /// Seconds before the first retry of a failed delivery; each further failure doubles it.
+    pub retry_seconds: u64,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            from: "Folio <folio@localhost>".into(),
+            retry_seconds: 30,
+        }
+    }
+}
+
+impl fmt::Debug for MailConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The URL may carry the SMTP password.
+        f.debug_struct("MailConfig")
+            .field("url", &self.url.as_ref().map(|_| "<redacted>"))
+            .field("from", &self.from)
+            .field("retry_seconds", &self.retry_seconds)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -138,6 +173,7 @@ impl Default for Config {
             allow_destructive: false,
             limits: Limits::default(),
             sessions: Sessions::default(),
+            mail: MailConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -265,6 +301,7 @@ impl fmt::Debug for Config {
             .field("allow_destructive", &self.allow_destructive)
             .field("limits", &self.limits)
             .field("sessions", &self.sessions)
+            .field("mail", &self.mail)
             .field("log", &self.log)
             .finish()
     }
@@ -361,10 +398,14 @@ mod tests {
     fn debug_output_redacts_secrets() {
         let c = Config {
             database_password: Some("pw-value".into()),
+            mail: MailConfig {
+                url: Some("smtp://u:smtp-secret@host".into()),
+                ..MailConfig::default()
+            },
             ..Config::default()
         };
         let shown = format!("{c:?}");
-        assert!(!shown.contains("pw-value"));
+        assert!(!shown.contains("pw-value") && !shown.contains("smtp-secret"));
         assert!(shown.contains("<redacted>"));
     }
 }

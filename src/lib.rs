@@ -15,6 +15,7 @@ pub mod cli;
 pub mod config;
 pub mod content;
 pub mod error;
+pub mod mail;
 pub mod markdown;
 pub mod plugins;
 pub mod schema;
@@ -56,7 +57,13 @@ pub async fn prepare(config: &Config) -> Result<Prepared> {
         tracing::info!("applying content-type changes:\n{plan}");
     }
     store.apply_schema(plan, config.allow_destructive).await?;
-    let accounts = accounts::Accounts::new(store.clone(), config.sessions());
+    let mailer = mail::Mailer::new(config, store.clone())?;
+    let accounts = accounts::Accounts::new(
+        store.clone(),
+        config.sessions(),
+        mailer,
+        config.public_base(),
+    );
     Ok(Prepared {
         content: Content::new(store, Arc::new(schema), plugins, config.limits.max_count),
         accounts,
@@ -97,12 +104,19 @@ where
             config.public_base()
         );
     }
+    // Mail is delivered until the server stops (what is left waits in the outbox).
+    let (mail_stop, mail_stopped) = tokio::sync::oneshot::channel::<()>();
+    let mail_task = tokio::spawn(prepared.accounts.mailer().clone().run(async move {
+        let _ = mail_stopped.await;
+    }));
     let state = api::AppState::new(prepared.content, prepared.accounts, config);
     state.set_ready();
     let app = api::app(state);
     let served = poem::Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(app, shutdown, Some(std::time::Duration::from_secs(30)))
         .await;
+    let _ = mail_stop.send(());
+    let _ = mail_task.await;
     // The app (and every handle it held) is gone: close the database for good.
     store.close().await;
     tracing::info!("stopped");

@@ -26,6 +26,7 @@ use sha2::{Digest, Sha256};
 use crate::access::{AdminPermit, BUILTIN_ROLES, Principal, TokenScope};
 use crate::content::now;
 use crate::error::{Error, Result};
+use crate::mail::{Mail, Mailer};
 use crate::schema::FieldError;
 use crate::storage::Store;
 use crate::storage::accounts::{Record, audit_append_script};
@@ -179,6 +180,9 @@ pub const DEFAULT_TOKEN_RATE: u32 = 600;
 #[derive(Clone)]
 pub struct Accounts {
     store: Store,
+    mailer: Mailer,
+    /// Where users reach the server, for links in messages.
+    public_base: String,
     sessions: SessionPolicy,
     throttle: Arc<LoginThrottle>,
     rates: Arc<RateLimiter>,
@@ -188,9 +192,16 @@ pub struct Accounts {
 const TOUCH_EVERY: chrono::Duration = chrono::Duration::seconds(60);
 
 impl Accounts {
-    pub fn new(store: Store, sessions: SessionPolicy) -> Accounts {
+    pub fn new(
+        store: Store,
+        sessions: SessionPolicy,
+        mailer: Mailer,
+        public_base: String,
+    ) -> Accounts {
         Accounts {
             store,
+            mailer,
+            public_base,
             sessions,
             throttle: Arc::new(LoginThrottle::new(ThrottlePolicy::default())),
             rates: Arc::new(RateLimiter::new(Duration::from_secs(60))),
@@ -199,6 +210,10 @@ impl Accounts {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    pub fn mailer(&self) -> &Mailer {
+        &self.mailer
     }
 
     // ---- users -------------------------------------------------------------------------
@@ -251,18 +266,31 @@ impl Accounts {
         let event = Event::new(actor, "user.create", format!("user/{id}"))
             .from_address(address)
             .after(Some(json!({ "email": email, "role": role })));
+        // A user with a password is asked to confirm the address; one without is invited to
+        // choose a password (which confirms it too).
+        let invited = hash.is_none();
+        let (link_stmt, mut binds) = self.link_mail(
+            &id,
+            &email,
+            if invited {
+                Purpose::Invite
+            } else {
+                Purpose::Verify
+            },
+        );
+        binds.extend([
+            ("id".into(), json!(id)),
+            ("record".into(), record),
+            ("audit_data".into(), json!(event.data())),
+        ]);
         let out = self
             .store
             .system_write(
                 &format!(
-                    "CREATE type::record('folio_user', $id) CONTENT $record;\n{}",
+                    "CREATE type::record('folio_user', $id) CONTENT $record;\n{link_stmt}\n{}",
                     audit_append_script()
                 ),
-                vec![
-                    ("id".into(), json!(id)),
-                    ("record".into(), record),
-                    ("audit_data".into(), json!(event.data())),
-                ],
+                binds,
             )
             .await
             .map_err(|e| match e {
@@ -279,6 +307,7 @@ impl Accounts {
             .ok_or_else(|| Error::internal("user create returned nothing"))?;
         let mut row = row;
         row.insert("id".into(), json!(id));
+        self.mailer.poke();
         Ok(User::from_record(&row))
     }
 
@@ -907,6 +936,194 @@ impl Accounts {
         Ok(record)
     }
 
+    // ---- links by mail ----------------------------------------------------------------
+
+    /// Statements creating a one-time link for `user` and the message carrying it, for the
+    /// caller's transaction, with their bindings.
+    fn link_mail(
+        &self,
+        user: &str,
+        email: &str,
+        purpose: Purpose,
+    ) -> (String, Vec<(String, Value)>) {
+        let secret = secret("fl_");
+        let expires = Utc::now() + purpose.lifetime();
+        let url = format!(
+            "{}/admin/{}?token={secret}",
+            self.public_base,
+            purpose.page()
+        );
+        let mail = Mail {
+            to: email.to_owned(),
+            subject: purpose.subject().to_owned(),
+            text: format!(
+                "{}\n\n{url}\n\nThe link works once, until {}. If you did not expect this \
+                 message, ignore it.\n",
+                purpose.intro(),
+                expires.format("%Y-%m-%d %H:%M UTC")
+            ),
+        };
+        let (mail_stmt, mut binds) = Mailer::enqueue_statement(&mail);
+        binds.extend([
+            ("link_id".into(), json!(digest(&secret))),
+            ("link_user".into(), json!(user)),
+            ("link_purpose".into(), json!(purpose.as_str())),
+            ("link_expires".into(), json!(stamp(expires))),
+        ]);
+        (
+            format!(
+                "CREATE type::record('folio_link', $link_id) CONTENT {{ purpose: $link_purpose, user: $link_user, expires_at: $link_expires }} RETURN NONE;\n{mail_stmt}"
+            ),
+            binds,
+        )
+    }
+
+    /// Sends a password-reset link to `email` if an active user has it. Answers the same
+    /// whether or not one does.
+    pub async fn request_password_reset(
+        &self,
+        email: &str,
+        ip: Option<IpAddr>,
+        address: Option<&str>,
+    ) -> Result<()> {
+        // Requests count against the account and the address like failed sign-ins: a few
+        // are free, then they slow down, whether the account exists or not.
+        let key = format!("reset:{}", email.trim().to_lowercase());
+        let ip = ip.unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        if let Verdict::Wait(wait) = self.throttle.check(&key, ip, Instant::now()) {
+            return Err(Error::TooManyAttempts {
+                retry_after: wait.as_secs().max(1),
+            });
+        }
+        self.throttle.failed(&key, ip, Instant::now());
+        let Ok(email) = normalize_email(email) else {
+            return Ok(());
+        };
+        let Some(record) = self.user_by_email(&email).await? else {
+            return Ok(());
+        };
+        let user = User::from_record(&record);
+        if user.status != "active" {
+            return Ok(());
+        }
+        let (stmt, mut binds) = self.link_mail(&user.id, &user.email, Purpose::Reset);
+        let event = Event::new(
+            "public",
+            "user.password_reset_requested",
+            format!("user/{}", user.id),
+        )
+        .from_address(address);
+        binds.push(("audit_data".into(), json!(event.data())));
+        self.store
+            .system_write(&format!("{stmt}\n{}", audit_append_script()), binds)
+            .await?;
+        self.mailer.poke();
+        Ok(())
+    }
+
+    /// Sets a new password with a reset (or invitation) link, which is used up; every session
+    /// of the user ends, and the address counts as confirmed.
+    pub async fn complete_password_reset(
+        &self,
+        token: &str,
+        new_password: &str,
+        address: Option<&str>,
+    ) -> Result<()> {
+        let (link_id, user_id) = self
+            .live_link(token, &[Purpose::Reset, Purpose::Invite])
+            .await?;
+        let record = self
+            .store
+            .system_get("folio_user", &user_id)
+            .await?
+            .ok_or_else(invalid_link)?;
+        let email = record
+            .get("email")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        password::check_new(new_password, email)?;
+        let hash = password::hash(new_password.to_owned()).await?;
+        let event = Event::new(
+            &format!("user:{user_id}"),
+            "user.password_reset",
+            format!("user/{user_id}"),
+        )
+        .from_address(address);
+        self.store
+            .system_write(
+                &format!(
+                    "LET $gone = (DELETE type::record('folio_link', $link) RETURN BEFORE);
+                     IF array::len($gone) = 0 {{ THROW 'folio:not_found' }};
+                     UPDATE type::record('folio_user', $id) SET password_hash = $hash, password_changed_at = $now, email_verified = true, updated_at = $now;
+                     DELETE folio_session WHERE user = $id;
+                     {}",
+                    audit_append_script()
+                ),
+                vec![
+                    ("link".into(), json!(link_id)),
+                    ("id".into(), json!(user_id)),
+                    ("hash".into(), json!(hash)),
+                    ("now".into(), json!(now())),
+                    ("audit_data".into(), json!(event.data())),
+                ],
+            )
+            .await
+            .map_err(|e| match e {
+                Error::Conflict { code: "not_found", .. } => invalid_link(),
+                other => other,
+            })?;
+        Ok(())
+    }
+
+    /// Confirms a user's address with the link sent to it.
+    pub async fn verify_email(&self, token: &str) -> Result<()> {
+        let (link_id, user_id) = self.live_link(token, &[Purpose::Verify]).await?;
+        self.store
+            .system_write(
+                "LET $gone = (DELETE type::record('folio_link', $link) RETURN BEFORE);
+                 IF array::len($gone) = 0 { THROW 'folio:not_found' };
+                 UPDATE type::record('folio_user', $id) SET email_verified = true, updated_at = $now;",
+                vec![
+                    ("link".into(), json!(link_id)),
+                    ("id".into(), json!(user_id)),
+                    ("now".into(), json!(now())),
+                ],
+            )
+            .await
+            .map_err(|e| match e {
+                Error::Conflict { code: "not_found", .. } => invalid_link(),
+                other => other,
+            })?;
+        Ok(())
+    }
+
+    /// The link record's key and user for a live link of one of `purposes`.
+    async fn live_link(&self, token: &str, purposes: &[Purpose]) -> Result<(String, String)> {
+        if !token.starts_with("fl_") || token.len() > 100 {
+            return Err(invalid_link());
+        }
+        let id = digest(token);
+        let link = self
+            .store
+            .system_get("folio_link", &id)
+            .await?
+            .ok_or_else(invalid_link)?;
+        let purpose_ok = link
+            .get("purpose")
+            .and_then(Value::as_str)
+            .is_some_and(|p| purposes.iter().any(|want| want.as_str() == p));
+        let alive = link
+            .get("expires_at")
+            .and_then(Value::as_str)
+            .and_then(|e| DateTime::parse_from_rfc3339(e).ok())
+            .is_some_and(|e| e.with_timezone(&Utc) > Utc::now());
+        let user = link.get("user").and_then(Value::as_str).map(str::to_owned);
+        match (purpose_ok && alive, user) {
+            (true, Some(user)) => Ok((id, user)),
+            _ => Err(invalid_link()),
+        }
+    }
+
     // ---- API tokens ----------------------------------------------------------------------
 
     /// Creates an API token; the secret is in the answer and nowhere else.
@@ -1222,6 +1439,61 @@ fn strip_nulls(v: Value) -> Value {
         }
         other => other,
     }
+}
+
+/// What a link sent by mail is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    Verify,
+    Reset,
+    Invite,
+}
+
+impl Purpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Verify => "verify",
+            Purpose::Reset => "reset",
+            Purpose::Invite => "invite",
+        }
+    }
+
+    fn lifetime(self) -> chrono::Duration {
+        match self {
+            Purpose::Reset => chrono::Duration::hours(1),
+            Purpose::Verify | Purpose::Invite => chrono::Duration::days(7),
+        }
+    }
+
+    /// The admin UI page the link opens.
+    fn page(self) -> &'static str {
+        match self {
+            Purpose::Verify => "verify-email",
+            Purpose::Reset | Purpose::Invite => "reset-password",
+        }
+    }
+
+    fn subject(self) -> &'static str {
+        match self {
+            Purpose::Verify => "Confirm your email address",
+            Purpose::Reset => "Reset your password",
+            Purpose::Invite => "You are invited to Folio",
+        }
+    }
+
+    fn intro(self) -> &'static str {
+        match self {
+            Purpose::Verify => "Open this link to confirm your email address:",
+            Purpose::Reset => {
+                "Someone asked to reset the password of this account. To choose a new one, open:"
+            }
+            Purpose::Invite => "An account was made for you. Choose your password here:",
+        }
+    }
+}
+
+fn invalid_link() -> Error {
+    Error::bad_request("invalid_link", "this link is not valid any more")
 }
 
 fn field_error(path: &str, code: &'static str, message: &str) -> Error {

@@ -165,6 +165,9 @@ pub fn routes() -> Route {
         .at("/sessions", get(sessions))
         .at("/sessions/:id", delete(end_session))
         .at("/setup", post(setup))
+        .at("/password-reset", post(request_reset))
+        .at("/password-reset/complete", post(complete_reset))
+        .at("/verify-email", post(verify_email))
 }
 
 #[derive(Deserialize)]
@@ -461,6 +464,72 @@ async fn setup(req: &Request, body: Body, state: Data<&Arc<AppState>>) -> Result
     let mut resp = session_response(&state, session, false);
     resp.set_status(StatusCode::CREATED);
     Ok(resp)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResetRequest {
+    email: String,
+}
+
+/// Sends a reset link if the address belongs to an active user; answers the same either way.
+#[handler]
+async fn request_reset(req: &Request, body: Body, state: Data<&Arc<AppState>>) -> Result<Response> {
+    let body: ResetRequest = read_json(body, 16 * 1024).await?;
+    let c = caller(req);
+    // Unknown addresses are throttled like sign-ins, so the endpoint is no mail cannon.
+    state
+        .accounts
+        .request_password_reset(&body.email, c.address, c.address_text().as_deref())
+        .await?;
+    Ok(json_response(
+        StatusCode::ACCEPTED,
+        json!({ "data": { "message": "if an account has this address, a link is on its way" } }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResetComplete {
+    token: String,
+    password: String,
+}
+
+#[handler]
+async fn complete_reset(
+    req: &Request,
+    body: Body,
+    state: Data<&Arc<AppState>>,
+) -> Result<Response> {
+    let body: ResetComplete = read_json(body, 16 * 1024).await?;
+    state
+        .accounts
+        .complete_password_reset(
+            &body.token,
+            &body.password,
+            caller(req).address_text().as_deref(),
+        )
+        .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        json!({ "data": { "password_changed": true } }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VerifyBody {
+    token: String,
+}
+
+#[handler]
+async fn verify_email(body: Body, state: Data<&Arc<AppState>>) -> Result<Response> {
+    let body: VerifyBody = read_json(body, 16 * 1024).await?;
+    state.accounts.verify_email(&body.token).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        json!({ "data": { "email_verified": true } }),
+    ))
 }
 
 /// The administration permit of the request's caller.

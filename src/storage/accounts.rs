@@ -91,6 +91,22 @@ pub(crate) fn system_statements() -> Vec<(String, String)> {
         &[],
     );
     table(
+        "folio_mail",
+        &[
+            ("to", "string"),
+            ("subject", "string"),
+            ("text", "string"),
+            ("status", "string"),
+            ("attempts", "int"),
+            ("created_at", "string"),
+            ("next_attempt_at", "string"),
+            ("sent_at", "option<string>"),
+            ("lease_until", "option<string>"),
+            ("last_error", "option<string>"),
+        ],
+        &[("due", "FIELDS status, next_attempt_at")],
+    );
+    table(
         "folio_audit",
         &[
             ("seq", "int"),

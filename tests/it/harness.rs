@@ -43,6 +43,7 @@ pub struct Builder {
     allow_destructive: bool,
     no_admin: bool,
     cors_origins: Vec<String>,
+    smtp: Option<String>,
 }
 
 impl TestApp {
@@ -60,6 +61,7 @@ impl TestApp {
             allow_destructive: false,
             no_admin: false,
             cors_origins: Vec::new(),
+            smtp: None,
         }
     }
 
@@ -236,6 +238,12 @@ impl Builder {
         self
     }
 
+    /// Sends mail through the SMTP server at `url`, retrying after a second.
+    pub fn smtp(mut self, url: &str) -> Self {
+        self.smtp = Some(url.to_owned());
+        self
+    }
+
     /// Lets pages from `origin` call the APIs.
     pub fn cors_origin(mut self, origin: &str) -> Self {
         self.cors_origins.push(origin.to_owned());
@@ -270,6 +278,8 @@ impl Builder {
             cors_origins: self.cors_origins.clone(),
             ..Config::default()
         };
+        config.mail.url = self.smtp.clone();
+        config.mail.retry_seconds = 1;
         if let Some(n) = self.max_body_bytes {
             config.limits.max_body_bytes = n;
         }

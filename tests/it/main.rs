@@ -9,5 +9,7 @@ mod delivery;
 mod hostile;
 mod import;
 mod lifecycle;
+mod mail;
 mod openapi;
 mod schema_changes;
+mod smtp;
