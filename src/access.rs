@@ -80,6 +80,9 @@ pub enum Principal {
         role: String,
         /// The session the request came with.
         session: String,
+        /// The user's role requires two-factor login and they have not set it up: until they
+        /// do, the session reaches their own account only.
+        enrolment_only: bool,
     },
     /// An API token.
     Token {
@@ -204,6 +207,7 @@ impl Policy {
     /// A permit for `action` on entries of `ct`, or why not. Unauthenticated callers get
     /// `Unauthenticated`; others `Forbidden`. Delivery tokens never get admin permits.
     pub fn permit(&self, who: &Principal, ct: &ContentType, action: Action) -> Result<Permit> {
+        check_enrolled(who)?;
         let role = match who {
             Principal::Public => return Err(Error::Unauthenticated),
             Principal::Token {
@@ -230,6 +234,9 @@ impl Policy {
         if ct.access.public_read() {
             return true;
         }
+        if check_enrolled(who).is_err() {
+            return false;
+        }
         match who {
             Principal::Public => false,
             Principal::Token {
@@ -244,11 +251,23 @@ impl Policy {
 
     /// A permit to administer users, tokens and the audit log: admins only.
     pub fn administer(&self, who: &Principal) -> Result<AdminPermit> {
+        check_enrolled(who)?;
         match who {
             Principal::Public => Err(Error::Unauthenticated),
             _ if who.role() == Some("admin") => Ok(AdminPermit { actor: who.actor() }),
             _ => Err(Error::Forbidden),
         }
+    }
+}
+
+/// Refuses sessions that must first set up two-factor login.
+fn check_enrolled(who: &Principal) -> Result<()> {
+    match who {
+        Principal::User {
+            enrolment_only: true,
+            ..
+        } => Err(Error::TwoFactorRequired),
+        _ => Ok(()),
     }
 }
 
@@ -284,6 +303,7 @@ mod tests {
             email: "a@b.c".into(),
             role: role.into(),
             session: "s".into(),
+            enrolment_only: false,
         }
     }
 

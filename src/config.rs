@@ -39,6 +39,9 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Origins (`https://www.example.com`) whose pages may call the APIs from a browser.
     pub cors_origins: Vec<String>,
+    /// Roles whose users must use two-factor login (until they set it up, their sessions
+    /// reach only their own account).
+    pub two_factor_roles: Vec<String>,
     /// Apply schema changes that drop data.
     pub allow_destructive: bool,
     pub limits: Limits,
@@ -170,6 +173,7 @@ impl Default for Config {
             database_password: None,
             public_url: None,
             cors_origins: Vec::new(),
+            two_factor_roles: Vec::new(),
             allow_destructive: false,
             limits: Limits::default(),
             sessions: Sessions::default(),
@@ -260,11 +264,12 @@ impl Config {
 }
 
 impl Config {
-    /// How sign-in sessions expire.
+    /// How sign-in sessions expire, and which roles need two-factor login.
     pub fn sessions(&self) -> crate::accounts::SessionPolicy {
         crate::accounts::SessionPolicy {
             idle: std::time::Duration::from_secs(self.sessions.idle_minutes.max(1) * 60),
             absolute: std::time::Duration::from_secs(self.sessions.absolute_days.max(1) * 86_400),
+            two_factor_roles: self.two_factor_roles.clone(),
         }
     }
 
@@ -298,6 +303,7 @@ impl fmt::Debug for Config {
             .field("database_password", &redact(&self.database_password))
             .field("public_url", &self.public_url)
             .field("cors_origins", &self.cors_origins)
+            .field("two_factor_roles", &self.two_factor_roles)
             .field("allow_destructive", &self.allow_destructive)
             .field("limits", &self.limits)
             .field("sessions", &self.sessions)

@@ -52,6 +52,9 @@ pub enum Error {
     #[error("this request needs the X-CSRF-Token header the sign-in answered with")]
     CsrfFailed,
 
+    #[error("your role requires two-factor login: set it up under /auth/two-factor first")]
+    TwoFactorRequired,
+
     #[error("{message}")]
     NotFound { code: &'static str, message: String },
 
@@ -108,6 +111,7 @@ impl Error {
             Error::Forbidden => "forbidden",
             Error::InvalidCredentials => "invalid_credentials",
             Error::CsrfFailed => "csrf_failed",
+            Error::TwoFactorRequired => "two_factor_required",
             Error::NotFound { code, .. } => code,
             Error::TooManyAttempts { .. } => "too_many_attempts",
             Error::RateLimited { .. } => "rate_limited",
@@ -125,7 +129,7 @@ impl Error {
             Error::PayloadTooLarge { .. } => 413,
             Error::Unauthenticated | Error::InvalidCredentials => 401,
             Error::TooManyAttempts { .. } | Error::RateLimited { .. } => 429,
-            Error::Forbidden | Error::CsrfFailed => 403,
+            Error::Forbidden | Error::CsrfFailed | Error::TwoFactorRequired => 403,
             Error::Config(_) | Error::Database(_) | Error::Io(_) | Error::Internal(_) => 500,
         }
     }

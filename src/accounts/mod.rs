@@ -40,6 +40,8 @@ pub struct SessionPolicy {
     pub idle: Duration,
     /// A session ends this long after sign-in, used or not.
     pub absolute: Duration,
+    /// Roles whose users must use two-factor login.
+    pub two_factor_roles: Vec<String>,
 }
 
 impl Default for SessionPolicy {
@@ -47,6 +49,7 @@ impl Default for SessionPolicy {
         SessionPolicy {
             idle: Duration::from_secs(12 * 3600),
             absolute: Duration::from_secs(30 * 24 * 3600),
+            two_factor_roles: Vec::new(),
         }
     }
 }
@@ -803,11 +806,20 @@ impl Accounts {
                 )
                 .await?;
         }
+        // Decided on every request, so setting up the second factor (or a change of role)
+        // takes effect at once.
+        let enrolment_only = !user.two_factor
+            && self
+                .sessions
+                .two_factor_roles
+                .iter()
+                .any(|r| *r == user.role);
         Ok(Some(Principal::User {
             id: user.id,
             email: user.email,
             role: user.role,
             session: id,
+            enrolment_only,
         }))
     }
 

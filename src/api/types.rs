@@ -23,6 +23,13 @@ pub struct AdminToken(());
 /// The middleware has checked the token already; what is left is that it is one that acts
 /// with a role (a delivery token or no token does not).
 async fn check_signed_in(req: &Request, _bearer: Bearer) -> poem::Result<()> {
+    if let Principal::User {
+        enrolment_only: true,
+        ..
+    } = super::auth::caller(req).principal
+    {
+        return Err(Error::TwoFactorRequired.into());
+    }
     match super::auth::caller(req).principal.role() {
         Some(_) => Ok(()),
         None if matches!(super::auth::caller(req).principal, Principal::Public) => {

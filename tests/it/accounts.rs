@@ -937,3 +937,45 @@ async fn two_factor_login_with_codes_that_work_once() {
     let (status, _) = app.call_as(&c, Method::GET, "/auth/me", None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn roles_can_require_two_factor_login() {
+    use folio::accounts::totp::TotpSecret;
+    let app = TestApp::builder()
+        .two_factor_role("editor")
+        .start()
+        .await
+        .unwrap();
+    let (_, token) = app.user_with_role("editor").await;
+    // Signed in, but nothing beyond their own account until the second factor is set up.
+    for path in ["/content/article", "/types", "/users"] {
+        let (status, body) = app.call_as(&token, Method::GET, path, None).await;
+        assert_error(status, &body, StatusCode::FORBIDDEN, "two_factor_required");
+    }
+    let (status, _) = app.call_as(&token, Method::GET, "/auth/me", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, setup) = app
+        .call_as(&token, Method::POST, "/auth/two-factor/setup", None)
+        .await;
+    let secret = TotpSecret::from_base32(setup["data"]["secret"].as_str().unwrap()).unwrap();
+    let code = secret.code_at(chrono::Utc::now().timestamp() as u64);
+    let (status, body) = app
+        .call_as(
+            &token,
+            Method::POST,
+            "/auth/two-factor/enable",
+            Some(json!({ "code": code })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = app
+        .call_as(&token, Method::GET, "/content/article", None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "set up: the session is whole");
+    // Other roles are not asked.
+    let (_, viewer) = app.user_with_role("viewer").await;
+    let (status, _) = app
+        .call_as(&viewer, Method::GET, "/content/article", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}

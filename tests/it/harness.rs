@@ -44,6 +44,7 @@ pub struct Builder {
     no_admin: bool,
     cors_origins: Vec<String>,
     smtp: Option<String>,
+    two_factor_roles: Vec<String>,
 }
 
 impl TestApp {
@@ -62,6 +63,7 @@ impl TestApp {
             no_admin: false,
             cors_origins: Vec::new(),
             smtp: None,
+            two_factor_roles: Vec::new(),
         }
     }
 
@@ -244,6 +246,12 @@ impl Builder {
         self
     }
 
+    /// Users with `role` must use two-factor login.
+    pub fn two_factor_role(mut self, role: &str) -> Self {
+        self.two_factor_roles.push(role.to_owned());
+        self
+    }
+
     /// Lets pages from `origin` call the APIs.
     pub fn cors_origin(mut self, origin: &str) -> Self {
         self.cors_origins.push(origin.to_owned());
@@ -276,6 +284,7 @@ impl Builder {
             },
             allow_destructive: self.allow_destructive,
             cors_origins: self.cors_origins.clone(),
+            two_factor_roles: self.two_factor_roles.clone(),
             ..Config::default()
         };
         config.mail.url = self.smtp.clone();
