@@ -808,12 +808,8 @@ impl Accounts {
         }
         // Decided on every request, so setting up the second factor (or a change of role)
         // takes effect at once.
-        let enrolment_only = !user.two_factor
-            && self
-                .sessions
-                .two_factor_roles
-                .iter()
-                .any(|r| *r == user.role);
+        let enrolment_only =
+            !user.two_factor && self.sessions.two_factor_roles.contains(&user.role);
         Ok(Some(Principal::User {
             id: user.id,
             email: user.email,
