@@ -48,11 +48,21 @@ fn delivery_json(state: Data<&Arc<AppState>>) -> Response {
         .body(state.docs.delivery.clone())
 }
 
+/// The admin document names private fields and every route: for signed-in staff only.
+fn staff_only(req: &poem::Request) -> Result<()> {
+    match super::auth::caller(req).principal {
+        crate::access::Principal::Public => Err(Error::Unauthenticated),
+        p if p.role().is_some() => Ok(()),
+        _ => Err(Error::Forbidden),
+    }
+}
+
 #[handler]
-fn admin_json(state: Data<&Arc<AppState>>) -> Response {
-    Response::builder()
+fn admin_json(req: &poem::Request, state: Data<&Arc<AppState>>) -> Result<Response> {
+    staff_only(req)?;
+    Ok(Response::builder()
         .content_type("application/json")
-        .body(state.docs.admin.clone())
+        .body(state.docs.admin.clone()))
 }
 
 #[handler]
@@ -68,10 +78,17 @@ pub fn docs_index() -> Html<&'static str> {
 }
 
 #[handler]
-pub fn docs_page(Path(which): Path<String>, state: Data<&Arc<AppState>>) -> Result<Html<String>> {
+pub fn docs_page(
+    req: &poem::Request,
+    Path(which): Path<String>,
+    state: Data<&Arc<AppState>>,
+) -> Result<Html<String>> {
     match which.as_str() {
         "delivery" => Ok(Html(state.docs.delivery_html.clone())),
-        "admin" => Ok(Html(state.docs.admin_html.clone())),
+        "admin" => {
+            staff_only(req)?;
+            Ok(Html(state.docs.admin_html.clone()))
+        }
         _ => Err(Error::bad_request(
             "unknown_document",
             "documents: delivery, admin",
@@ -112,7 +129,11 @@ fn error_responses(codes: &[&str]) -> Map<String, Value> {
     for code in codes {
         let desc = match *code {
             "400" => "Invalid request (query or body)",
-            "401" => "Missing or wrong token",
+            "401" => "Missing or wrong credentials",
+            "403" => {
+                "Not allowed for this role (or two-factor setup required, or the CSRF header missing)"
+            }
+            "429" => "Too many attempts or requests: see Retry-After",
             "404" => "No such type or entry",
             "409" => "Version conflict",
             "413" => "Body too large",
@@ -253,7 +274,7 @@ fn admin_document(schema: &Schema) -> Value {
     let mut doc = fixed_document(
         &super::types::service().spec(),
         "Folio admin API",
-        "Entries of every type, drafts included, publishing, and content types. Every route needs the admin token as a bearer token.",
+        "Entries of every type, drafts included, publishing, content types, and accounts: sign-in, users, API tokens, the audit log. Sign in at `/admin/api/v1/auth/login`; send the session token (or an API token) as a bearer token, or use the session cookie with the `X-CSRF-Token` header for writes.",
     );
     // The system endpoints belong to the delivery document.
     // The types endpoints come from poem-openapi with their paths relative to the prefix.
@@ -272,7 +293,17 @@ fn admin_document(schema: &Schema) -> Value {
             .collect(),
     );
     doc["components"]["schemas"]["Error"] = error_schema();
-    doc["security"] = json!([{ "bearer": [] }]);
+    // A session or API token as a bearer token, or the session cookie with the CSRF header.
+    doc["components"]["securitySchemes"]["session_cookie"] = json!({
+        "type": "apiKey", "in": "cookie", "name": "folio_session",
+        "description": "The HttpOnly cookie the sign-in sets; writes also need `X-CSRF-Token`."
+    });
+    doc["components"]["securitySchemes"]["csrf"] = json!({
+        "type": "apiKey", "in": "header", "name": "X-CSRF-Token",
+        "description": "The `csrf_token` of the sign-in answer, for writes authenticated by the cookie."
+    });
+    doc["security"] = json!([{ "bearer": [] }, { "session_cookie": [], "csrf": [] }]);
+    accounts_paths(&mut doc);
     for ct in schema.types() {
         let fields_name = schema_name(ct, "FieldsInput");
         let entry_name = schema_name(ct, "AdminEntry");
@@ -326,4 +357,323 @@ fn admin_document(schema: &Schema) -> Value {
         }
     }
     doc
+}
+
+/// One operation of the accounts part of the admin API.
+struct Op {
+    method: &'static str,
+    path: &'static str,
+    id: &'static str,
+    tag: &'static str,
+    summary: &'static str,
+    /// Properties of the JSON body (name → schema), with the required ones.
+    body: Option<(Value, &'static [&'static str])>,
+    ok: &'static str,
+    errors: &'static [&'static str],
+    /// Reachable without credentials.
+    public: bool,
+}
+
+fn string() -> Value {
+    json!({ "type": "string" })
+}
+
+/// The sign-in, user, token and audit routes (plain poem handlers) in the admin document.
+fn accounts_paths(doc: &mut Value) {
+    let ops = [
+        Op {
+            method: "post",
+            path: "/auth/login",
+            id: "login",
+            tag: "Sign-in",
+            summary: "Sign in with email and password: sets the session cookie (and answers the session token with `\"token\": \"bearer\"`), or answers a two-factor `challenge`",
+            body: Some((
+                json!({ "email": string(), "password": string(), "token": { "type": "string", "enum": ["cookie", "bearer"] } }),
+                &["email", "password"],
+            )),
+            ok: "200",
+            errors: &["400", "401", "429"],
+            public: true,
+        },
+        Op {
+            method: "post",
+            path: "/auth/login/two-factor",
+            id: "login_two_factor",
+            tag: "Sign-in",
+            summary: "Second step of a two-factor sign-in: the challenge and a code (or a recovery code)",
+            body: Some((
+                json!({ "challenge": string(), "code": string(), "token": { "type": "string", "enum": ["cookie", "bearer"] } }),
+                &["challenge", "code"],
+            )),
+            ok: "200",
+            errors: &["400", "401", "429"],
+            public: true,
+        },
+        Op {
+            method: "post",
+            path: "/auth/logout",
+            id: "logout",
+            tag: "Sign-in",
+            summary: "End this session",
+            body: None,
+            ok: "200",
+            errors: &["401"],
+            public: false,
+        },
+        Op {
+            method: "get",
+            path: "/auth/me",
+            id: "me",
+            tag: "Sign-in",
+            summary: "The signed-in user",
+            body: None,
+            ok: "200",
+            errors: &["401"],
+            public: false,
+        },
+        Op {
+            method: "post",
+            path: "/auth/password",
+            id: "change_password",
+            tag: "Sign-in",
+            summary: "Change your password; your other sessions end",
+            body: Some((
+                json!({ "current_password": string(), "new_password": string() }),
+                &["current_password", "new_password"],
+            )),
+            ok: "200",
+            errors: &["400", "401", "422"],
+            public: false,
+        },
+        Op {
+            method: "get",
+            path: "/auth/sessions",
+            id: "sessions",
+            tag: "Sign-in",
+            summary: "Your sessions",
+            body: None,
+            ok: "200",
+            errors: &["401"],
+            public: false,
+        },
+        Op {
+            method: "delete",
+            path: "/auth/sessions/{id}",
+            id: "end_session",
+            tag: "Sign-in",
+            summary: "End one of your sessions",
+            body: None,
+            ok: "204",
+            errors: &["401", "404"],
+            public: false,
+        },
+        Op {
+            method: "post",
+            path: "/auth/two-factor/setup",
+            id: "two_factor_setup",
+            tag: "Sign-in",
+            summary: "Start two-factor setup: a secret and an otpauth:// URI for the authenticator app",
+            body: None,
+            ok: "200",
+            errors: &["401", "409"],
+            public: false,
+        },
+        Op {
+            method: "post",
+            path: "/auth/two-factor/enable",
+            id: "two_factor_enable",
+            tag: "Sign-in",
+            summary: "Turn two-factor sign-in on with a current code; answers ten one-time recovery codes",
+            body: Some((json!({ "code": string() }), &["code"])),
+            ok: "200",
+            errors: &["400", "401", "409", "422"],
+            public: false,
+        },
+        Op {
+            method: "post",
+            path: "/auth/two-factor/disable",
+            id: "two_factor_disable",
+            tag: "Sign-in",
+            summary: "Turn two-factor sign-in off (needs the password)",
+            body: Some((json!({ "password": string() }), &["password"])),
+            ok: "200",
+            errors: &["400", "401", "422"],
+            public: false,
+        },
+        Op {
+            method: "post",
+            path: "/auth/setup",
+            id: "setup",
+            tag: "Sign-in",
+            summary: "Create the first admin with the one-time setup link's token",
+            body: Some((
+                json!({ "token": string(), "email": string(), "name": string(), "password": string() }),
+                &["token", "email", "password"],
+            )),
+            ok: "201",
+            errors: &["400", "422"],
+            public: true,
+        },
+        Op {
+            method: "post",
+            path: "/auth/password-reset",
+            id: "request_password_reset",
+            tag: "Sign-in",
+            summary: "Mail a password-reset link to the address if an account has it (the answer is the same either way)",
+            body: Some((json!({ "email": string() }), &["email"])),
+            ok: "202",
+            errors: &["400", "429"],
+            public: true,
+        },
+        Op {
+            method: "post",
+            path: "/auth/password-reset/complete",
+            id: "complete_password_reset",
+            tag: "Sign-in",
+            summary: "Set a new password with a reset or invitation link's token (single use); every session of the user ends",
+            body: Some((
+                json!({ "token": string(), "password": string() }),
+                &["token", "password"],
+            )),
+            ok: "200",
+            errors: &["400", "422"],
+            public: true,
+        },
+        Op {
+            method: "post",
+            path: "/auth/verify-email",
+            id: "verify_email",
+            tag: "Sign-in",
+            summary: "Confirm an address with the link's token (single use)",
+            body: Some((json!({ "token": string() }), &["token"])),
+            ok: "200",
+            errors: &["400"],
+            public: true,
+        },
+        Op {
+            method: "get",
+            path: "/users",
+            id: "list_users",
+            tag: "Users",
+            summary: "Every user (admins)",
+            body: None,
+            ok: "200",
+            errors: &["401", "403"],
+            public: false,
+        },
+        Op {
+            method: "post",
+            path: "/users",
+            id: "create_user",
+            tag: "Users",
+            summary: "Create a user (admins); without a password they are mailed an invitation",
+            body: Some((
+                json!({ "email": string(), "name": string(), "role": { "type": "string", "enum": crate::access::BUILTIN_ROLES }, "password": string() }),
+                &["email", "role"],
+            )),
+            ok: "201",
+            errors: &["400", "401", "403", "422"],
+            public: false,
+        },
+        Op {
+            method: "get",
+            path: "/users/{id}",
+            id: "get_user",
+            tag: "Users",
+            summary: "One user (admins)",
+            body: None,
+            ok: "200",
+            errors: &["401", "403", "404"],
+            public: false,
+        },
+        Op {
+            method: "patch",
+            path: "/users/{id}",
+            id: "update_user",
+            tag: "Users",
+            summary: "Change a user's name, role or status (`disabled` ends their sessions; the last admin stays)",
+            body: Some((
+                json!({ "name": string(), "role": { "type": "string", "enum": crate::access::BUILTIN_ROLES }, "status": { "type": "string", "enum": ["active", "disabled"] } }),
+                &[],
+            )),
+            ok: "200",
+            errors: &["400", "401", "403", "404", "409", "422"],
+            public: false,
+        },
+        Op {
+            method: "get",
+            path: "/tokens",
+            id: "list_tokens",
+            tag: "API tokens",
+            summary: "Every API token, without secrets (admins)",
+            body: None,
+            ok: "200",
+            errors: &["401", "403"],
+            public: false,
+        },
+        Op {
+            method: "post",
+            path: "/tokens",
+            id: "create_token",
+            tag: "API tokens",
+            summary: "Create an API token; its secret is in this answer only (admins)",
+            body: Some((
+                json!({ "name": string(), "scope": { "type": "string", "enum": ["delivery", "admin"] }, "role": { "type": "string", "enum": crate::access::BUILTIN_ROLES }, "expires_at": { "type": "string", "format": "date-time" }, "rate_limit": { "type": "integer", "description": "Requests per minute (default 600)" } }),
+                &["name", "scope"],
+            )),
+            ok: "201",
+            errors: &["400", "401", "403", "422"],
+            public: false,
+        },
+        Op {
+            method: "delete",
+            path: "/tokens/{id}",
+            id: "revoke_token",
+            tag: "API tokens",
+            summary: "Revoke an API token (admins)",
+            body: None,
+            ok: "204",
+            errors: &["401", "403", "404"],
+            public: false,
+        },
+        Op {
+            method: "get",
+            path: "/audit",
+            id: "audit",
+            tag: "Audit log",
+            summary: "Audit records, newest first; filters `actor`, `action` (or family: `entry`), `target`, `before` (sequence number), `limit` (admins)",
+            body: None,
+            ok: "200",
+            errors: &["400", "401", "403"],
+            public: false,
+        },
+    ];
+    for op in ops {
+        let full = format!("{}{}", super::types::PREFIX, op.path);
+        let mut responses = Map::new();
+        responses.insert(
+            op.ok.into(),
+            json!({ "description": "OK", "content": { "application/json": { "schema": { "type": "object", "properties": { "data": {} } } } } }),
+        );
+        responses.extend(error_responses(op.errors));
+        let mut operation = json!({
+            "tags": [op.tag],
+            "operationId": op.id,
+            "summary": op.summary,
+            "responses": responses,
+        });
+        if op.path.contains("{id}") {
+            operation["parameters"] =
+                json!([{ "name": "id", "in": "path", "required": true, "schema": string() }]);
+        }
+        if let Some((properties, required)) = op.body {
+            operation["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": {
+                "type": "object", "additionalProperties": false, "required": required, "properties": properties
+            } } } });
+        }
+        if op.public {
+            operation["security"] = json!([]);
+        }
+        doc["paths"][&full][op.method] = operation;
+    }
 }

@@ -14,7 +14,12 @@ const TYPES: [(&str, &str); 4] = [
 ];
 
 async fn document(app: &TestApp, which: &str) -> Value {
-    let reply = send(app.client.get(app.url(&format!("/openapi/{which}.json")))).await;
+    let reply = send(
+        app.client
+            .get(app.url(&format!("/openapi/{which}.json")))
+            .bearer_auth(&app.token),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     assert_eq!(reply.header("content-type"), Some("application/json"));
     let doc: Value = serde_json::from_str(&reply.text).expect("the document is JSON");
@@ -75,6 +80,32 @@ async fn the_admin_document_describes_every_type() {
     }
     assert!(paths.contains_key("/admin/api/v1/content/article/{id}/publish"));
     assert!(paths.contains_key("/admin/api/v1/types/{type}"));
+    for path in [
+        "/auth/login",
+        "/auth/login/two-factor",
+        "/users/{id}",
+        "/tokens",
+        "/audit",
+    ] {
+        assert!(
+            paths.contains_key(&format!("/admin/api/v1{path}")),
+            "{path}"
+        );
+    }
+    assert_eq!(
+        paths["/admin/api/v1/auth/login"]["post"]["security"],
+        serde_json::json!([]),
+        "signing in needs no credentials"
+    );
+    let schemes = doc["components"]["securitySchemes"].as_object().unwrap();
+    for scheme in ["bearer", "session_cookie", "csrf"] {
+        assert!(schemes.contains_key(scheme), "{scheme}");
+    }
+    // The admin document is for signed-in staff.
+    for path in ["/openapi/admin.json", "/docs/admin"] {
+        let reply = send(app.client.get(app.url(path))).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{path}");
+    }
     assert!(
         schemas["ArticleFieldsInput"]["properties"]
             .get("editor_notes")
@@ -92,7 +123,7 @@ async fn docs_pages_are_html() {
         ("/docs/delivery", "Folio delivery API"),
         ("/docs/admin", "Folio admin API"),
     ] {
-        let reply = send(app.client.get(app.url(path))).await;
+        let reply = send(app.client.get(app.url(path)).bearer_auth(&app.token)).await;
         assert_eq!(reply.status, StatusCode::OK, "{path}");
         assert!(
             reply
