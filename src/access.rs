@@ -7,11 +7,15 @@
 //!
 //! Roles: `admin` (everything, and administration), `editor` (every action on every type),
 //! `author` (read, create, update and delete the entries they created; never publish),
-//! `viewer` (read). A content type's `[access]` lists narrow an action to the roles named
-//! (admins always keep it); `public` in `read` opens the type to the delivery API without a
-//! token.
+//! `viewer` (read), and custom roles admins define: actions per type (or `*` for every
+//! type), optionally only on their own entries, and fields hidden from the role or read-only
+//! for it. A content type's `[access]` lists narrow an action to the roles named (admins
+//! always keep it); `public` in `read` opens the type to the delivery API without a token.
 
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::schema::{Access, ContentType};
@@ -48,6 +52,46 @@ impl Action {
             Action::Publish => &access.publish,
         }
     }
+}
+
+/// A role defined by an admin.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomRole {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Content type id (or `*` for every type) → actions (`read`, `create`, `update`,
+    /// `delete`, `publish`). A type's own entry wins over `*`.
+    #[serde(default)]
+    pub permissions: BTreeMap<String, Vec<String>>,
+    /// Limited to the entries its users created, as `author` is.
+    #[serde(default)]
+    pub own_entries_only: bool,
+    /// Content type id → fields the role neither sees nor writes in the admin API.
+    #[serde(default)]
+    pub hidden_fields: BTreeMap<String, Vec<String>>,
+    /// Content type id → fields the role sees but may not change.
+    #[serde(default)]
+    pub read_only_fields: BTreeMap<String, Vec<String>>,
+}
+
+impl CustomRole {
+    fn grants(&self, ct: &ContentType, action: Action) -> bool {
+        self.permissions
+            .get(&ct.id)
+            .or_else(|| self.permissions.get("*"))
+            .is_some_and(|actions| actions.iter().any(|a| a == action.as_str()))
+    }
+
+    fn fields(map: &BTreeMap<String, Vec<String>>, ct: &ContentType) -> Vec<String> {
+        map.get(&ct.id).cloned().unwrap_or_default()
+    }
+}
+
+/// The names a custom role may not take.
+pub fn reserved_role(name: &str) -> bool {
+    BUILTIN_ROLES.contains(&name) || name == "public"
 }
 
 /// What an API token may reach.
@@ -133,6 +177,10 @@ pub struct Permit {
     owner: Option<String>,
     /// Where the request came from, for the audit log.
     address: Option<String>,
+    /// Fields the role neither sees nor writes.
+    hidden: Vec<String>,
+    /// Fields the role sees but does not change.
+    read_only: Vec<String>,
 }
 
 impl Permit {
@@ -153,6 +201,20 @@ impl Permit {
 
     pub fn address(&self) -> Option<&str> {
         self.address.as_deref()
+    }
+
+    /// Fields the caller does not see.
+    pub fn hidden(&self) -> &[String] {
+        &self.hidden
+    }
+
+    /// Fields the caller may not change: the hidden and the read-only ones.
+    pub fn restricted(&self) -> impl Iterator<Item = &String> {
+        self.hidden.iter().chain(&self.read_only)
+    }
+
+    pub fn may_not_change(&self, field: &str) -> bool {
+        self.restricted().any(|f| f == field)
     }
 
     /// For roles limited to their own entries, the `created_by` those entries carry.
@@ -197,10 +259,10 @@ impl AdminPermit {
     }
 }
 
-/// Decides permissions.
+/// Decides permissions. Cheap to clone; custom roles are shared by the clones.
 #[derive(Clone, Default)]
 pub struct Policy {
-    _private: Arc<()>,
+    custom: Arc<RwLock<HashMap<String, CustomRole>>>,
 }
 
 impl Policy {
@@ -216,16 +278,77 @@ impl Policy {
             } => return Err(Error::Forbidden),
             _ => who.role().unwrap_or_default(),
         };
-        if !role_may(role, ct, action) {
+        let custom = self.custom_role(role);
+        if !self.role_may(role, custom.as_ref(), ct, action) {
             return Err(Error::Forbidden);
         }
+        let own_only = role == "author" || custom.as_ref().is_some_and(|c| c.own_entries_only);
+        let (hidden, read_only) = match &custom {
+            Some(c) => (
+                CustomRole::fields(&c.hidden_fields, ct),
+                CustomRole::fields(&c.read_only_fields, ct),
+            ),
+            None => (Vec::new(), Vec::new()),
+        };
         Ok(Permit {
             type_id: ct.id.clone(),
             action,
             actor: who.actor(),
-            owner: (role == "author").then(|| who.actor()),
+            owner: own_only.then(|| who.actor()),
             address: None,
+            hidden,
+            read_only,
         })
+    }
+
+    /// Replaces the custom roles (at start-up, and after an admin changes them).
+    pub fn set_custom_roles(&self, roles: Vec<CustomRole>) {
+        let mut map = self.custom.write().unwrap_or_else(|e| e.into_inner());
+        *map = roles.into_iter().map(|r| (r.name.clone(), r)).collect();
+    }
+
+    pub fn custom_role(&self, name: &str) -> Option<CustomRole> {
+        self.custom
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned()
+    }
+
+    pub fn custom_role_names(&self) -> Vec<String> {
+        self.custom
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    /// Whether `name` is a role users and tokens can have.
+    pub fn role_exists(&self, name: &str) -> bool {
+        BUILTIN_ROLES.contains(&name) || self.custom_role(name).is_some()
+    }
+
+    /// The role's own grants, narrowed by the type's `[access]` list for the action.
+    fn role_may(
+        &self,
+        role: &str,
+        custom: Option<&CustomRole>,
+        ct: &ContentType,
+        action: Action,
+    ) -> bool {
+        if role == "admin" {
+            return true;
+        }
+        let granted = match role {
+            "editor" => true,
+            "author" => action != Action::Publish,
+            "viewer" => action == Action::Read,
+            _ => custom.is_some_and(|c| c.grants(ct, action)),
+        };
+        let listed = action.allowed_by(&ct.access);
+        let narrowed = listed.iter().any(|r| r != "public");
+        granted && (!narrowed || listed.iter().any(|r| r == role))
     }
 
     /// Whether the delivery API may show `ct` to `who`: public types to anyone, others to
@@ -243,9 +366,9 @@ impl Policy {
                 scope: TokenScope::Delivery,
                 ..
             } => true,
-            _ => who
-                .role()
-                .is_some_and(|role| role_may(role, ct, Action::Read)),
+            _ => who.role().is_some_and(|role| {
+                self.role_may(role, self.custom_role(role).as_ref(), ct, Action::Read)
+            }),
         }
     }
 
@@ -269,22 +392,6 @@ fn check_enrolled(who: &Principal) -> Result<()> {
         } => Err(Error::TwoFactorRequired),
         _ => Ok(()),
     }
-}
-
-/// The role's own grants, narrowed by the type's `[access]` list for the action.
-fn role_may(role: &str, ct: &ContentType, action: Action) -> bool {
-    if role == "admin" {
-        return true;
-    }
-    let builtin = match role {
-        "editor" => true,
-        "author" => action != Action::Publish,
-        "viewer" => action == Action::Read,
-        _ => false,
-    };
-    let listed = action.allowed_by(&ct.access);
-    let narrowed = listed.iter().any(|r| r != "public");
-    builtin && (!narrowed || listed.iter().any(|r| r == role))
 }
 
 #[cfg(test)]

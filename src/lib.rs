@@ -64,6 +64,7 @@ pub async fn prepare(config: &Config) -> Result<Prepared> {
         mailer,
         config.public_base(),
     );
+    accounts.load_roles().await?;
     Ok(Prepared {
         content: Content::new(store, Arc::new(schema), plugins, config.limits.max_count),
         accounts,

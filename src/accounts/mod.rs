@@ -23,7 +23,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::access::{AdminPermit, BUILTIN_ROLES, Principal, TokenScope};
+use crate::access::{AdminPermit, BUILTIN_ROLES, CustomRole, Policy, Principal, TokenScope};
 use crate::content::now;
 use crate::error::{Error, Result};
 use crate::mail::{Mail, Mailer};
@@ -184,6 +184,8 @@ pub const DEFAULT_TOKEN_RATE: u32 = 600;
 pub struct Accounts {
     store: Store,
     mailer: Mailer,
+    /// The permissions, with the custom roles kept in step with the database.
+    policy: Policy,
     /// Where users reach the server, for links in messages.
     public_base: String,
     sessions: SessionPolicy,
@@ -204,6 +206,7 @@ impl Accounts {
         Accounts {
             store,
             mailer,
+            policy: Policy::default(),
             public_base,
             sessions,
             throttle: Arc::new(LoginThrottle::new(ThrottlePolicy::default())),
@@ -217,6 +220,119 @@ impl Accounts {
 
     pub fn mailer(&self) -> &Mailer {
         &self.mailer
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    // ---- custom roles ------------------------------------------------------------------
+
+    /// Reads the custom roles into the policy (at start-up).
+    pub async fn load_roles(&self) -> Result<()> {
+        let rows = self
+            .store
+            .system_read("SELECT * FROM folio_role", vec![])
+            .await?;
+        let roles = rows
+            .iter()
+            .filter_map(|r| r.get("definition").and_then(Value::as_str))
+            .filter_map(|d| serde_json::from_str::<CustomRole>(d).ok())
+            .collect();
+        self.policy.set_custom_roles(roles);
+        Ok(())
+    }
+
+    pub fn custom_roles(&self) -> Vec<CustomRole> {
+        let mut roles: Vec<CustomRole> = self
+            .policy
+            .custom_role_names()
+            .iter()
+            .filter_map(|n| self.policy.custom_role(n))
+            .collect();
+        roles.sort_by(|a, b| a.name.cmp(&b.name));
+        roles
+    }
+
+    /// Creates or replaces a custom role (checked by the caller against the content types).
+    pub async fn put_role(
+        &self,
+        permit: &AdminPermit,
+        address: Option<&str>,
+        role: CustomRole,
+    ) -> Result<()> {
+        let name_ok = role.name.len() <= 50
+            && role.name.starts_with(|c: char| c.is_ascii_lowercase())
+            && role
+                .name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        if !name_ok || crate::access::reserved_role(&role.name) {
+            return Err(field_error(
+                "name",
+                "invalid",
+                "a role name is lower-case letters, digits, - and _, and not a built-in role or `public`",
+            ));
+        }
+        let definition =
+            serde_json::to_string(&role).map_err(|e| Error::internal(e.to_string()))?;
+        let event = Event::new(permit.actor(), "role.put", format!("role/{}", role.name))
+            .from_address(address)
+            .after(Some(json!(definition)));
+        self.store
+            .system_write(
+                &format!(
+                    "UPSERT type::record('folio_role', $name) CONTENT {{ definition: $definition, updated_at: $now }};\n{}",
+                    audit_append_script()
+                ),
+                vec![
+                    ("name".into(), json!(role.name)),
+                    ("definition".into(), json!(definition)),
+                    ("now".into(), json!(now())),
+                    ("audit_data".into(), json!(event.data())),
+                ],
+            )
+            .await?;
+        self.load_roles().await
+    }
+
+    /// Deletes a custom role no user or live token has.
+    pub async fn delete_role(
+        &self,
+        permit: &AdminPermit,
+        address: Option<&str>,
+        name: &str,
+    ) -> Result<bool> {
+        if self.policy.custom_role(name).is_none() {
+            return Ok(false);
+        }
+        let event =
+            Event::new(permit.actor(), "role.delete", format!("role/{name}")).from_address(address);
+        self.store
+            .system_write(
+                &format!(
+                    "IF (SELECT count() FROM folio_user WHERE role = $name GROUP ALL)[0].count > 0
+                        OR (SELECT count() FROM folio_token WHERE role = $name AND revoked_at = NONE GROUP ALL)[0].count > 0
+                     {{ THROW 'folio:role_in_use' }};
+                     DELETE type::record('folio_role', $name);
+                     {}",
+                    audit_append_script()
+                ),
+                vec![
+                    ("name".into(), json!(name)),
+                    ("audit_data".into(), json!(event.data())),
+                ],
+            )
+            .await
+            .map_err(|e| match e {
+                Error::Conflict { code: "role_in_use", .. } => Error::Conflict {
+                    code: "role_in_use",
+                    message: "users or API tokens still have this role: give them another first".into(),
+                },
+                other => other,
+            })?;
+        self.load_roles().await?;
+        Ok(true)
     }
 
     // ---- users -------------------------------------------------------------------------
@@ -236,7 +352,7 @@ impl Accounts {
         password: Option<String>,
     ) -> Result<User> {
         let email = normalize_email(email)?;
-        check_role(role)?;
+        check_role(&self.policy, role)?;
         let name = name.trim();
         if name.chars().count() > 200 {
             return Err(field_error(
@@ -349,7 +465,7 @@ impl Accounts {
         };
         let before = User::from_record(&current);
         if let Some(role) = &changes.role {
-            check_role(role)?;
+            check_role(&self.policy, role)?;
         }
         if let Some(status) = &changes.status
             && status != "active"
@@ -1150,7 +1266,7 @@ impl Accounts {
             ));
         }
         if let TokenScope::Admin(role) = &new.scope {
-            check_role(role)?;
+            check_role(&self.policy, role)?;
         }
         if let Some(e) = &new.expires_at {
             let at = DateTime::parse_from_rfc3339(e).map_err(|_| {
@@ -1535,14 +1651,17 @@ pub fn normalize_email(email: &str) -> Result<String> {
     }
 }
 
-fn check_role(role: &str) -> Result<()> {
-    if BUILTIN_ROLES.contains(&role) {
+fn check_role(policy: &Policy, role: &str) -> Result<()> {
+    if policy.role_exists(role) {
         Ok(())
     } else {
         Err(field_error(
             "role",
             "unknown_role",
-            &format!("roles are {}", BUILTIN_ROLES.join(", ")),
+            &format!(
+                "no such role: the built-in roles are {}, and admins can define others",
+                BUILTIN_ROLES.join(", ")
+            ),
         ))
     }
 }

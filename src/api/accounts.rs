@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::auth::{administer, caller};
 use super::{AppState, json_response, query_pairs, read_json};
-use crate::access::TokenScope;
+use crate::access::{BUILTIN_ROLES, CustomRole, TokenScope};
 use crate::accounts::audit::{self, ListFilter};
 use crate::accounts::{NewToken, UserChanges};
 use crate::error::{Error, Result};
@@ -23,6 +23,8 @@ pub fn add_routes(route: Route) -> Route {
         .at("/tokens", get(list_tokens).post(create_token))
         .at("/tokens/:id", poem::delete(revoke_token))
         .at("/audit", get(list_audit))
+        .at("/roles", get(list_roles))
+        .at("/roles/:name", poem::put(put_role).delete(delete_role))
 }
 
 #[handler]
@@ -232,4 +234,119 @@ async fn list_audit(req: &Request, state: Data<&Arc<AppState>>) -> Result<Respon
     }
     let records = audit::list(state.accounts.store(), &filter, limit).await?;
     Ok(json_response(StatusCode::OK, json!({ "data": records })))
+}
+
+#[handler]
+async fn list_roles(req: &Request, state: Data<&Arc<AppState>>) -> Result<Response> {
+    administer(req, &state)?;
+    Ok(json_response(
+        StatusCode::OK,
+        json!({ "data": { "built_in": BUILTIN_ROLES, "custom": state.accounts.custom_roles() } }),
+    ))
+}
+
+/// The body of `PUT /roles/{name}`: a custom role without its name.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoleBody {
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    permissions: std::collections::BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    own_entries_only: bool,
+    #[serde(default)]
+    hidden_fields: std::collections::BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    read_only_fields: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+#[handler]
+async fn put_role(
+    req: &Request,
+    Path(name): Path<String>,
+    body: Body,
+    state: Data<&Arc<AppState>>,
+) -> Result<Response> {
+    let permit = administer(req, &state)?;
+    let body: RoleBody = read_json(body, 64 * 1024).await?;
+    let schema = state.content.schema();
+    let mut errors = Vec::new();
+    let mut bad = |path: String, message: String| {
+        errors.push(crate::schema::FieldError {
+            path,
+            code: "invalid",
+            message,
+        });
+    };
+    for (type_id, actions) in &body.permissions {
+        if type_id != "*" && schema.get(type_id).is_none() {
+            bad(
+                format!("permissions.{type_id}"),
+                format!("no content type `{type_id}`"),
+            );
+        }
+        for a in actions {
+            if !["read", "create", "update", "delete", "publish"].contains(&a.as_str()) {
+                bad(
+                    format!("permissions.{type_id}"),
+                    format!("`{a}` is not an action: read, create, update, delete, publish"),
+                );
+            }
+        }
+    }
+    for (what, map) in [
+        ("hidden_fields", &body.hidden_fields),
+        ("read_only_fields", &body.read_only_fields),
+    ] {
+        for (type_id, fields) in map {
+            match schema.get(type_id) {
+                None => bad(
+                    format!("{what}.{type_id}"),
+                    format!("no content type `{type_id}`"),
+                ),
+                Some(ct) => {
+                    for f in fields.iter().filter(|f| ct.field(f).is_none()) {
+                        bad(
+                            format!("{what}.{type_id}"),
+                            format!("`{type_id}` has no field `{f}`"),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Error::Validation(errors));
+    }
+    let role = CustomRole {
+        name,
+        description: body.description,
+        permissions: body.permissions,
+        own_entries_only: body.own_entries_only,
+        hidden_fields: body.hidden_fields,
+        read_only_fields: body.read_only_fields,
+    };
+    state
+        .accounts
+        .put_role(&permit, caller(req).address_text().as_deref(), role.clone())
+        .await?;
+    Ok(json_response(StatusCode::OK, json!({ "data": role })))
+}
+
+#[handler]
+async fn delete_role(
+    req: &Request,
+    Path(name): Path<String>,
+    state: Data<&Arc<AppState>>,
+) -> Result<Response> {
+    let permit = administer(req, &state)?;
+    if !state
+        .accounts
+        .delete_role(&permit, caller(req).address_text().as_deref(), &name)
+        .await?
+    {
+        return Err(Error::not_found("role_not_found", "no such custom role"));
+    }
+    Ok(StatusCode::NO_CONTENT.into())
 }

@@ -63,10 +63,11 @@ impl AppState {
             ..QueryLimits::default()
         };
         let docs = openapi::Docs::build(content.schema());
+        let policy = accounts.policy().clone();
         Arc::new(AppState {
             content,
             accounts,
-            policy: crate::access::Policy::default(),
+            policy,
             config,
             limits,
             ready: AtomicBool::new(false),

@@ -568,7 +568,7 @@ fn accounts_paths(doc: &mut Value) {
             tag: "Users",
             summary: "Create a user (admins); without a password they are mailed an invitation",
             body: Some((
-                json!({ "email": string(), "name": string(), "role": { "type": "string", "enum": crate::access::BUILTIN_ROLES }, "password": string() }),
+                json!({ "email": string(), "name": string(), "role": { "type": "string", "description": "admin, editor, author, viewer, or a custom role" }, "password": string() }),
                 &["email", "role"],
             )),
             ok: "201",
@@ -593,7 +593,7 @@ fn accounts_paths(doc: &mut Value) {
             tag: "Users",
             summary: "Change a user's name, role or status (`disabled` ends their sessions; the last admin stays)",
             body: Some((
-                json!({ "name": string(), "role": { "type": "string", "enum": crate::access::BUILTIN_ROLES }, "status": { "type": "string", "enum": ["active", "disabled"] } }),
+                json!({ "name": string(), "role": { "type": "string", "description": "admin, editor, author, viewer, or a custom role" }, "status": { "type": "string", "enum": ["active", "disabled"] } }),
                 &[],
             )),
             ok: "200",
@@ -618,7 +618,7 @@ fn accounts_paths(doc: &mut Value) {
             tag: "API tokens",
             summary: "Create an API token; its secret is in this answer only (admins)",
             body: Some((
-                json!({ "name": string(), "scope": { "type": "string", "enum": ["delivery", "admin"] }, "role": { "type": "string", "enum": crate::access::BUILTIN_ROLES }, "expires_at": { "type": "string", "format": "date-time" }, "rate_limit": { "type": "integer", "description": "Requests per minute (default 600)" } }),
+                json!({ "name": string(), "scope": { "type": "string", "enum": ["delivery", "admin"] }, "role": { "type": "string", "description": "admin, editor, author, viewer, or a custom role" }, "expires_at": { "type": "string", "format": "date-time" }, "rate_limit": { "type": "integer", "description": "Requests per minute (default 600)" } }),
                 &["name", "scope"],
             )),
             ok: "201",
@@ -634,6 +634,48 @@ fn accounts_paths(doc: &mut Value) {
             body: None,
             ok: "204",
             errors: &["401", "403", "404"],
+            public: false,
+        },
+        Op {
+            method: "get",
+            path: "/roles",
+            id: "list_roles",
+            tag: "Roles",
+            summary: "The built-in and custom roles (admins)",
+            body: None,
+            ok: "200",
+            errors: &["401", "403"],
+            public: false,
+        },
+        Op {
+            method: "put",
+            path: "/roles/{name}",
+            id: "put_role",
+            tag: "Roles",
+            summary: "Create or replace a custom role: actions per content type (or `*`), own entries only, hidden and read-only fields per type (admins)",
+            body: Some((
+                json!({
+                    "description": string(),
+                    "permissions": { "type": "object", "additionalProperties": { "type": "array", "items": { "type": "string", "enum": ["read", "create", "update", "delete", "publish"] } } },
+                    "own_entries_only": { "type": "boolean" },
+                    "hidden_fields": { "type": "object", "additionalProperties": { "type": "array", "items": string() } },
+                    "read_only_fields": { "type": "object", "additionalProperties": { "type": "array", "items": string() } }
+                }),
+                &[],
+            )),
+            ok: "200",
+            errors: &["400", "401", "403", "422"],
+            public: false,
+        },
+        Op {
+            method: "delete",
+            path: "/roles/{name}",
+            id: "delete_role",
+            tag: "Roles",
+            summary: "Delete a custom role no user or API token has (admins)",
+            body: None,
+            ok: "204",
+            errors: &["401", "403", "404", "409"],
             public: false,
         },
         Op {
@@ -662,9 +704,11 @@ fn accounts_paths(doc: &mut Value) {
             "summary": op.summary,
             "responses": responses,
         });
-        if op.path.contains("{id}") {
-            operation["parameters"] =
-                json!([{ "name": "id", "in": "path", "required": true, "schema": string() }]);
+        for param in ["id", "name"] {
+            if op.path.contains(&format!("{{{param}}}")) {
+                operation["parameters"] =
+                    json!([{ "name": param, "in": "path", "required": true, "schema": string() }]);
+            }
         }
         if let Some((properties, required)) = op.body {
             operation["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": {

@@ -105,7 +105,7 @@ impl Content {
         permit.check(ct, Action::Read)?;
         let id = &entry_id(id)?;
         let row = self.load(permit, ct, id).await?;
-        Ok(admin_entry(ct, row))
+        Ok(visible(permit, admin_entry(ct, row)))
     }
 
     /// The stored row, if it exists within the permit (another author's entry is reported
@@ -173,7 +173,7 @@ impl Content {
             data: result
                 .rows
                 .into_iter()
-                .map(|r| admin_entry(ct, r))
+                .map(|r| visible(permit, admin_entry(ct, r)))
                 .collect(),
             total: result.total.count,
             total_capped: result.total.capped,
@@ -208,6 +208,7 @@ impl Content {
         }
         let id = ulid::Ulid::new().to_string();
         let mut input = write.fields;
+        guard_fields(permit, &mut input, None)?;
         localize_plain(ct, &mut input, None, None);
         let fields = self
             .prepare(ct, Some(&id), input, ValidateMode::Full, None)
@@ -248,7 +249,7 @@ impl Content {
         if published {
             self.plugins.after(ct, &id, &fields, true);
         }
-        Ok(admin_entry(ct, stored))
+        Ok(visible(permit, admin_entry(ct, stored)))
     }
 
     /// Replaces (`Full`) or patches (`Partial`) an entry's fields; with `publish` (types with
@@ -274,6 +275,7 @@ impl Content {
             });
         }
         let mut patch = write.fields;
+        guard_fields(permit, &mut patch, Some(&current))?;
         let input = match mode {
             ValidateMode::Full => {
                 localize_plain(ct, &mut patch, None, None);
@@ -328,7 +330,7 @@ impl Content {
         if published {
             self.plugins.after(ct, id, &fields, true);
         }
-        Ok(admin_entry(ct, stored))
+        Ok(visible(permit, admin_entry(ct, stored)))
     }
 
     /// Publishes the entry's current fields.
@@ -355,7 +357,7 @@ impl Content {
         let audit = Self::audit(permit, "entry.publish", ct, id, Some(&current), Some(&row));
         let stored = self.guarded(ct, id, version, row, snapshot, &audit).await?;
         self.plugins.after(ct, id, &fields, true);
-        Ok(admin_entry(ct, stored))
+        Ok(visible(permit, admin_entry(ct, stored)))
     }
 
     /// Withdraws the published snapshot; the working copy stays as a draft.
@@ -382,7 +384,7 @@ impl Content {
         let stored = self
             .guarded(ct, id, version, row, storage::Snapshot::Unpublish, &audit)
             .await?;
-        Ok(admin_entry(ct, stored))
+        Ok(visible(permit, admin_entry(ct, stored)))
     }
 
     pub async fn delete_entry(
@@ -1096,6 +1098,54 @@ fn replace_ids(entry: &mut Entry, prefix: &[String], last: &str, by_id: &BTreeMa
 
 /// A URL-safe slug: lowercase ASCII letters and digits joined by single hyphens, at most 200
 /// characters. Accented Latin letters lose their accents; other characters separate words.
+/// An admin entry without the fields the caller's role may not see.
+fn visible(permit: &Permit, mut entry: Entry) -> Entry {
+    if let Some(Value::Object(fields)) = entry.get_mut("fields") {
+        for f in permit.hidden() {
+            fields.remove(f);
+        }
+    }
+    entry
+}
+
+/// Refuses changes to fields the caller's role may not change, then puts their stored values
+/// (or nothing, for a new entry) in the input, so saving keeps them as they are.
+fn guard_fields(
+    permit: &Permit,
+    input: &mut Map<String, Value>,
+    current: Option<&Row>,
+) -> Result<()> {
+    let stored = |f: &str| current.and_then(|c| c.get(f)).filter(|v| !v.is_null());
+    let errors: Vec<FieldError> = input
+        .iter()
+        .filter(|(k, v)| {
+            permit.may_not_change(k)
+                && stored(k) != Some(*v)
+                && !(v.is_null() && stored(k).is_none())
+        })
+        .map(|(k, _)| FieldError {
+            path: format!("fields.{k}"),
+            code: "not_allowed",
+            message: "your role may not change this field".into(),
+        })
+        .collect();
+    if !errors.is_empty() {
+        return Err(Error::Validation(errors));
+    }
+    let restricted: Vec<String> = permit.restricted().cloned().collect();
+    for f in restricted {
+        match stored(&f) {
+            Some(v) => {
+                input.insert(f, v.clone());
+            }
+            None => {
+                input.remove(&f);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Whether a save also publishes, checking the publish permit when it does. A type without
 /// drafts publishes every save, so saving it needs one.
 fn publish_permit(ct: &ContentType, publish: Option<&Permit>) -> Result<bool> {

@@ -91,6 +91,11 @@ pub(crate) fn system_statements() -> Vec<(String, String)> {
         &[],
     );
     table(
+        "folio_role",
+        &[("definition", "string"), ("updated_at", "string")],
+        &[],
+    );
+    table(
         "folio_mail",
         &[
             ("to", "string"),
@@ -225,7 +230,7 @@ impl Store {
 
 /// `THROW 'folio:<code>'` in a system script becomes a conflict with that code.
 fn thrown_code(text: &str) -> Option<&'static str> {
-    const CODES: &[&str] = &["not_found", "last_admin", "version_conflict"];
+    const CODES: &[&str] = &["not_found", "last_admin", "role_in_use", "version_conflict"];
     let rest = &text[text.find("folio:")? + "folio:".len()..];
     CODES.iter().copied().find(|c| rest.starts_with(c))
 }

@@ -979,3 +979,123 @@ async fn roles_can_require_two_factor_login() {
         .await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn custom_roles_with_per_type_actions_and_field_restrictions() {
+    let app = TestApp::spawn().await;
+    let (status, body) = app
+        .admin_json(
+            Method::PUT,
+            "/roles/reviewer",
+            json!({
+                "description": "Reads and corrects articles",
+                "permissions": { "article": ["read", "update"], "tag": ["read"] },
+                "hidden_fields": { "article": ["editor_notes"] },
+                "read_only_fields": { "article": ["slug"] }
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Nonsense is refused with the path at fault.
+    let (status, body) = app
+        .admin_json(
+            Method::PUT,
+            "/roles/broken",
+            json!({ "permissions": { "nope": ["read"], "article": ["fly"] } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, body) = app.admin_json(Method::PUT, "/roles/admin", json!({})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+    let article = app
+        .create(
+            "article",
+            json!({ "title": { "en": "Under review" }, "slug": "under-review", "editor_notes": "only editors" }),
+            false,
+        )
+        .await;
+    let id = article["id"].as_str().unwrap().to_owned();
+    let (_, reviewer) = app.user_with_role("reviewer").await;
+
+    let (status, body) = app
+        .call_as(
+            &reviewer,
+            Method::GET,
+            &format!("/content/article/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        body["data"]["fields"].get("editor_notes").is_none(),
+        "{body}"
+    );
+    assert_eq!(body["data"]["fields"]["slug"], "under-review");
+
+    // Changing a read-only or hidden field is refused; the rest goes through, and what the
+    // role may not touch is kept, even by a full replace that leaves it out.
+    for field in [
+        json!({ "slug": "renamed" }),
+        json!({ "editor_notes": "overwritten" }),
+    ] {
+        let (status, body) = app
+            .call_as(
+                &reviewer,
+                Method::PATCH,
+                &format!("/content/article/{id}"),
+                Some(json!({ "fields": field })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        let key = field.as_object().unwrap().keys().next().unwrap().clone();
+        assert_eq!(
+            body["fields"][format!("fields.{key}")]["code"],
+            "not_allowed",
+            "{body}"
+        );
+    }
+    let (status, body) = app
+        .call_as(
+            &reviewer,
+            Method::PUT,
+            &format!("/content/article/{id}"),
+            Some(json!({ "fields": { "title": { "en": "Reviewed" } } })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, stored) = app
+        .admin_call(Method::GET, &format!("/content/article/{id}"))
+        .await;
+    assert_eq!(stored["data"]["fields"]["title"]["en"], "Reviewed");
+    assert_eq!(stored["data"]["fields"]["slug"], "under-review");
+    assert_eq!(stored["data"]["fields"]["editor_notes"], "only editors");
+
+    // Only what the role grants.
+    for (method, path, body) in [
+        (
+            Method::POST,
+            "/content/article".to_owned(),
+            Some(json!({ "fields": { "title": { "en": "New" } } })),
+        ),
+        (Method::POST, format!("/content/article/{id}/publish"), None),
+        (Method::GET, "/content/author".to_owned(), None),
+    ] {
+        let (status, body) = app.call_as(&reviewer, method, &path, body).await;
+        assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+    }
+
+    // A role in use stays; unknown roles cannot be given.
+    let (status, body) = app.admin_call(Method::DELETE, "/roles/reviewer").await;
+    assert_error(status, &body, StatusCode::CONFLICT, "role_in_use");
+    let (status, body) = app
+        .admin_json(
+            Method::POST,
+            "/users",
+            json!({ "email": "x@example.com", "role": "wizard", "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (_, roles) = app.admin_call(Method::GET, "/roles").await;
+    assert_eq!(roles["data"]["custom"][0]["name"], "reviewer");
+}
