@@ -877,6 +877,15 @@ impl Accounts {
 
     /// The principal a session token stands for, if the session is alive and its user active.
     pub async fn session_principal(&self, token: &str) -> Result<Option<Principal>> {
+        self.session_principal_at(token, Utc::now()).await
+    }
+
+    /// [`Accounts::session_principal`] as of `now`.
+    async fn session_principal_at(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Principal>> {
         if !token.starts_with("fs_") || token.len() > 100 {
             return Ok(None);
         }
@@ -884,7 +893,6 @@ impl Accounts {
         let Some(session) = self.store.system_get("folio_session", &id).await? else {
             return Ok(None);
         };
-        let now = Utc::now();
         let at = |k: &str| {
             session
                 .get(k)
@@ -1669,6 +1677,104 @@ fn check_role(policy: &Policy, role: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An accounts service on a fresh in-memory database, with one editor signed in.
+    async fn signed_in(sessions: SessionPolicy) -> (Accounts, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::Config {
+            data_dir: dir.path().to_path_buf(),
+            database: Some("mem://".into()),
+            ..crate::Config::default()
+        };
+        let store = Store::connect(&config).await.unwrap();
+        let schema = crate::schema::Schema::default();
+        let plan = store.plan_schema(&schema).await.unwrap();
+        store.apply_schema(plan, false).await.unwrap();
+        let mailer = Mailer::new(&config, store.clone()).unwrap();
+        let accounts = Accounts::new(store, sessions, mailer, "http://x".into());
+        accounts
+            .create_user(
+                "test",
+                None,
+                "ed@example.com",
+                "Ed",
+                "editor",
+                Some("a fine long password".into()),
+            )
+            .await
+            .unwrap();
+        let LoginOutcome::Session(s) = accounts
+            .login("ed@example.com", "a fine long password", None, None)
+            .await
+            .unwrap()
+        else {
+            panic!("no second factor here")
+        };
+        (accounts, s.token)
+    }
+
+    #[tokio::test]
+    async fn sessions_end_when_idle_and_at_their_absolute_limit() {
+        let policy = SessionPolicy {
+            idle: Duration::from_secs(3600),
+            absolute: Duration::from_secs(5 * 3600),
+            two_factor_roles: Vec::new(),
+        };
+        let (accounts, token) = signed_in(policy.clone()).await;
+        let now = Utc::now();
+        let at = |mins: i64| now + chrono::Duration::minutes(mins);
+        assert!(
+            accounts
+                .session_principal_at(&token, at(0))
+                .await
+                .unwrap()
+                .is_some()
+        );
+        // Used every 50 minutes, it lives on past the idle limit...
+        for m in [50, 100, 150, 200, 250] {
+            assert!(
+                accounts
+                    .session_principal_at(&token, at(m))
+                    .await
+                    .unwrap()
+                    .is_some(),
+                "alive at {m} min"
+            );
+        }
+        // ...but not past the absolute one.
+        assert!(
+            accounts
+                .session_principal_at(&token, at(301))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            accounts
+                .session_principal_at(&token, at(0))
+                .await
+                .unwrap()
+                .is_none(),
+            "gone for good"
+        );
+
+        // Unused for longer than the idle limit: over.
+        let (accounts, token) = signed_in(policy).await;
+        assert!(
+            accounts
+                .session_principal_at(&token, at(61))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            accounts
+                .session_principal_at(&token, at(0))
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
 
     #[test]
     fn secrets_are_prefixed_random_and_stored_as_digests() {
