@@ -1161,8 +1161,20 @@ impl Accounts {
         new_password: &str,
         address: Option<&str>,
     ) -> Result<()> {
+        self.complete_password_reset_at(token, new_password, address, Utc::now())
+            .await
+    }
+
+    /// [`Accounts::complete_password_reset`] as of `now`.
+    async fn complete_password_reset_at(
+        &self,
+        token: &str,
+        new_password: &str,
+        address: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         let (link_id, user_id) = self
-            .live_link(token, &[Purpose::Reset, Purpose::Invite])
+            .live_link(token, &[Purpose::Reset, Purpose::Invite], now)
             .await?;
         let record = self
             .store
@@ -1195,7 +1207,7 @@ impl Accounts {
                     ("link".into(), json!(link_id)),
                     ("id".into(), json!(user_id)),
                     ("hash".into(), json!(hash)),
-                    ("now".into(), json!(now())),
+                    ("now".into(), json!(stamp(now))),
                     ("audit_data".into(), json!(event.data())),
                 ],
             )
@@ -1209,7 +1221,9 @@ impl Accounts {
 
     /// Confirms a user's address with the link sent to it.
     pub async fn verify_email(&self, token: &str) -> Result<()> {
-        let (link_id, user_id) = self.live_link(token, &[Purpose::Verify]).await?;
+        let (link_id, user_id) = self
+            .live_link(token, &[Purpose::Verify], Utc::now())
+            .await?;
         self.store
             .system_write(
                 "LET $gone = (DELETE type::record('folio_link', $link) RETURN BEFORE);
@@ -1230,7 +1244,12 @@ impl Accounts {
     }
 
     /// The link record's key and user for a live link of one of `purposes`.
-    async fn live_link(&self, token: &str, purposes: &[Purpose]) -> Result<(String, String)> {
+    async fn live_link(
+        &self,
+        token: &str,
+        purposes: &[Purpose],
+        now: DateTime<Utc>,
+    ) -> Result<(String, String)> {
         if !token.starts_with("fl_") || token.len() > 100 {
             return Err(invalid_link());
         }
@@ -1248,7 +1267,7 @@ impl Accounts {
             .get("expires_at")
             .and_then(Value::as_str)
             .and_then(|e| DateTime::parse_from_rfc3339(e).ok())
-            .is_some_and(|e| e.with_timezone(&Utc) > Utc::now());
+            .is_some_and(|e| e.with_timezone(&Utc) > now);
         let user = link.get("user").and_then(Value::as_str).map(str::to_owned);
         match (purpose_ok && alive, user) {
             (true, Some(user)) => Ok((id, user)),
@@ -1711,6 +1730,45 @@ mod tests {
             panic!("no second factor here")
         };
         (accounts, s.token)
+    }
+
+    #[tokio::test]
+    async fn reset_links_expire_after_an_hour() {
+        let (accounts, _) = signed_in(SessionPolicy::default()).await;
+        accounts
+            .request_password_reset("ed@example.com", None, None)
+            .await
+            .unwrap();
+        let mail = accounts
+            .store
+            .system_read(
+                "SELECT text FROM folio_mail WHERE subject = 'Reset your password'",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let text = mail[0]["text"].as_str().unwrap();
+        let start = text.find("token=").unwrap() + "token=".len();
+        let token: String = text[start..]
+            .chars()
+            .take_while(|c| !c.is_whitespace())
+            .collect();
+        let late = Utc::now() + chrono::Duration::minutes(61);
+        let err = accounts
+            .complete_password_reset_at(&token, "a new fine password", None, late)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "invalid_link");
+        // Within the hour it works (and only once).
+        accounts
+            .complete_password_reset(&token, "a new fine password", None)
+            .await
+            .unwrap();
+        let again = accounts
+            .complete_password_reset(&token, "another fine password", None)
+            .await
+            .unwrap_err();
+        assert_eq!(again.code(), "invalid_link");
     }
 
     #[tokio::test]
