@@ -505,6 +505,17 @@ async fn api_tokens_are_scoped_revocable_expiring_and_rate_limited() {
         .await;
     assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
 
+    // Use is recorded.
+    let (_, list) = app.admin_call(Method::GET, "/tokens").await;
+    let reader_info = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "reader")
+        .unwrap()
+        .clone();
+    assert!(reader_info["last_used_at"].is_string(), "{reader_info}");
+
     // Past the rate limit: 429 with Retry-After.
     let mut last = None;
     for _ in 0..5 {
@@ -649,6 +660,34 @@ async fn the_audit_log_records_changes_and_catches_tampering() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(text.contains("does not match its hash"), "{text}");
+
+    // Deleting a record is caught too.
+    {
+        let db = surrealdb::engine::any::connect(format!(
+            "surrealkv://{}",
+            dir.path().join("db").display()
+        ))
+        .await
+        .unwrap();
+        db.use_ns("folio").use_db("main").await.unwrap();
+        db.query("DELETE folio_audit WHERE seq = 2")
+            .await
+            .unwrap()
+            .check()
+            .unwrap();
+        drop(db);
+    }
+    let mut out = verify(dir.path());
+    for _ in 0..50 {
+        if String::from_utf8_lossy(&out.stdout).contains("missing") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        out = verify(dir.path());
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(4), "{text}");
+    assert!(text.contains("records 2 to 2 are missing"), "{text}");
 }
 
 /// Every admin route refuses a caller without credentials, whatever the method.
