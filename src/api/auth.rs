@@ -128,6 +128,13 @@ pub async fn resolve(req: &Request, state: &AppState) -> Result<Caller> {
     Ok(anonymous(address))
 }
 
+/// The client's `User-Agent`, kept with the session so its owner can tell sessions apart.
+fn user_agent(req: &Request) -> Option<&str> {
+    req.headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+}
+
 fn anonymous(address: Option<IpAddr>) -> Caller {
     Caller {
         principal: Principal::Public,
@@ -195,10 +202,7 @@ async fn login(req: &Request, body: Body, state: Data<&Arc<AppState>>) -> Result
         }
     };
     let c = caller(req);
-    let user_agent = req
-        .headers()
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok());
+    let user_agent = user_agent(req);
     match state
         .accounts
         .login(&body.email, &body.password, c.address, user_agent)
@@ -230,10 +234,7 @@ async fn login_second_factor(
 ) -> Result<Response> {
     let body: SecondFactorBody = read_json(body, 16 * 1024).await?;
     let c = caller(req);
-    let user_agent = req
-        .headers()
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok());
+    let user_agent = user_agent(req);
     let session = state
         .accounts
         .login_second_factor(&body.challenge, &body.code, c.address, user_agent)
@@ -446,10 +447,7 @@ struct SetupBody {
 async fn setup(req: &Request, body: Body, state: Data<&Arc<AppState>>) -> Result<Response> {
     let body: SetupBody = read_json(body, 16 * 1024).await?;
     let c = caller(req);
-    let user_agent = req
-        .headers()
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok());
+    let user_agent = user_agent(req);
     let session = state
         .accounts
         .complete_setup(

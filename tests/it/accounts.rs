@@ -627,67 +627,45 @@ async fn the_audit_log_records_changes_and_catches_tampering() {
     );
     assert!(text.contains("intact"), "{text}");
 
-    // Someone with access to the database edits a record: verify says so.
-    {
-        let db = surrealdb::engine::any::connect(format!(
-            "surrealkv://{}",
-            dir.path().join("db").display()
-        ))
-        .await
-        .unwrap();
-        db.use_ns("folio").use_db("main").await.unwrap();
-        db.query("UPDATE folio_audit SET data = string::replace(data, 'entry.update', 'entry.nothing') WHERE data CONTAINS 'entry.update'")
-            .await
-            .unwrap()
-            .check()
-            .unwrap();
-        drop(db);
-    }
-    // The store closes in the background; wait for its lock.
-    let mut out = verify(dir.path());
-    for _ in 0..50 {
-        if String::from_utf8_lossy(&out.stdout).contains("record") {
-            break;
+    // Someone with access to the database edits a record, then deletes one: verify says so.
+    for (change, finding) in [
+        (
+            "UPDATE folio_audit SET data = string::replace(data, 'entry.update', 'entry.nothing') WHERE data CONTAINS 'entry.update'",
+            "does not match its hash",
+        ),
+        (
+            "DELETE folio_audit WHERE seq = 2",
+            "records 2 to 2 are missing",
+        ),
+    ] {
+        tamper(dir.path(), change).await;
+        // The store closes in the background; try again until its lock is free.
+        let mut out = verify(dir.path());
+        for _ in 0..50 {
+            if String::from_utf8_lossy(&out.stdout).contains(finding) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            out = verify(dir.path());
         }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        out = verify(dir.path());
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(4),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains(finding), "{text}");
     }
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(4),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(text.contains("does not match its hash"), "{text}");
+}
 
-    // Deleting a record is caught too.
-    {
-        let db = surrealdb::engine::any::connect(format!(
-            "surrealkv://{}",
-            dir.path().join("db").display()
-        ))
+/// Changes the stopped server's database behind its back.
+async fn tamper(dir: &std::path::Path, query: &str) {
+    let db = surrealdb::engine::any::connect(format!("surrealkv://{}", dir.join("db").display()))
         .await
         .unwrap();
-        db.use_ns("folio").use_db("main").await.unwrap();
-        db.query("DELETE folio_audit WHERE seq = 2")
-            .await
-            .unwrap()
-            .check()
-            .unwrap();
-        drop(db);
-    }
-    let mut out = verify(dir.path());
-    for _ in 0..50 {
-        if String::from_utf8_lossy(&out.stdout).contains("missing") {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        out = verify(dir.path());
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(4), "{text}");
-    assert!(text.contains("records 2 to 2 are missing"), "{text}");
+    db.use_ns("folio").use_db("main").await.unwrap();
+    db.query(query).await.unwrap().check().unwrap();
 }
 
 /// Every admin route refuses a caller without credentials, whatever the method.
