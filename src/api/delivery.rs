@@ -97,7 +97,7 @@ fn cache_control(ct: &ContentType) -> String {
 }
 
 /// Serves a delivery GET from the response cache, or computes it with `make` and keeps it.
-/// The key is the path and query as sent, and whether the admin token came with it (it opens
+/// The key is the path and query as sent, and what the caller may read (credentials open
 /// types the public may not read).
 async fn cached<F, Fut>(req: &Request, state: &AppState, make: F) -> Result<Response>
 where
