@@ -1116,3 +1116,45 @@ async fn custom_roles_with_per_type_actions_and_field_restrictions() {
     let (_, roles) = app.admin_call(Method::GET, "/roles").await;
     assert_eq!(roles["data"]["custom"][0]["name"], "reviewer");
 }
+
+#[tokio::test]
+async fn users_list_and_end_their_own_sessions_only() {
+    let app = TestApp::spawn().await;
+    let (_, laptop) = app.user_with_role("editor").await;
+    let (_, me) = app.call_as(&laptop, Method::GET, "/auth/me", None).await;
+    let email = me["data"]["email"].as_str().unwrap().to_owned();
+    let phone = app.login(&email, PASSWORD, true).await.json()["data"]["session"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, list) = app
+        .call_as(&laptop, Method::GET, "/auth/sessions", None)
+        .await;
+    let sessions = list["data"].as_array().unwrap();
+    assert_eq!(sessions.len(), 2, "{list}");
+    let other = sessions.iter().find(|s| s["current"] == false).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Someone else's session is not theirs to end (nor to see).
+    let (status, body) = app
+        .admin_call(Method::DELETE, &format!("/auth/sessions/{other}"))
+        .await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "session_not_found");
+    let (status, _) = app.call_as(&phone, Method::GET, "/auth/me", None).await;
+    assert_eq!(status, StatusCode::OK);
+    // Their own: ended at once.
+    let (status, _) = app
+        .call_as(
+            &laptop,
+            Method::DELETE,
+            &format!("/auth/sessions/{other}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = app.call_as(&phone, Method::GET, "/auth/me", None).await;
+    assert_error(status, &body, StatusCode::UNAUTHORIZED, "unauthenticated");
+    let (status, _) = app.call_as(&laptop, Method::GET, "/auth/me", None).await;
+    assert_eq!(status, StatusCode::OK);
+}
