@@ -1158,3 +1158,29 @@ async fn users_list_and_end_their_own_sessions_only() {
     let (status, _) = app.call_as(&laptop, Method::GET, "/auth/me", None).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn sessions_and_tokens_survive_a_restart() {
+    let app = TestApp::builder().persistent().start().await.unwrap();
+    let session = app.token.clone();
+    let (status, body) = app
+        .admin_json(
+            Method::POST,
+            "/tokens",
+            json!({ "name": "site", "scope": "delivery" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let token = body["data"]["token"].as_str().unwrap().to_owned();
+    let dir = app.stop().await;
+    let app = TestApp::builder().data_dir(dir).start().await.unwrap();
+    let (status, body) = app.call_as(&session, Method::GET, "/auth/me", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let r = send(
+        app.client
+            .get(app.url("/api/v1/content/tag"))
+            .bearer_auth(&token),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+}
