@@ -162,8 +162,29 @@ pub async fn list(store: &Store, filter: &ListFilter, limit: u32) -> Result<Vec<
     let mut conds = Vec::new();
     let mut binds = vec![("limit".to_owned(), json!(limit))];
     if let Some(before) = filter.before {
-        conds.push("seq < $before");
+        conds.push("seq < $before".to_owned());
         binds.push(("before".into(), json!(before)));
+    }
+    // `data` is compact JSON with a fixed key order, so a key and its JSON-encoded value
+    // appear in it as exactly this text: the filters run in the query, before the limit.
+    // (An action family, `entry`, matches every `entry.…` action.)
+    for (key, want) in [
+        ("actor", &filter.actor),
+        ("action", &filter.action),
+        ("target", &filter.target),
+    ] {
+        let Some(want) = want else { continue };
+        let value = serde_json::to_string(want).unwrap_or_default();
+        let exact = format!("\"{key}\":{value}");
+        let i = binds.len();
+        if key == "action" && !want.contains('.') {
+            let family = format!("\"{key}\":{}.", value.trim_end_matches('"'));
+            conds.push(format!("(data CONTAINS $f{i} OR data CONTAINS $g{i})"));
+            binds.push((format!("g{i}"), json!(family)));
+        } else {
+            conds.push(format!("data CONTAINS $f{i}"));
+        }
+        binds.push((format!("f{i}"), json!(exact)));
     }
     let rows: Vec<Record> = store
         .system_read(
@@ -182,19 +203,6 @@ pub async fn list(store: &Store, filter: &ListFilter, limit: u32) -> Result<Vec<
         .into_iter()
         .filter_map(|r| {
             let data: Map<String, Value> = serde_json::from_str(r.get("data")?.as_str()?).ok()?;
-            let keep = |k: &str, want: &Option<String>| {
-                want.as_ref().is_none_or(|w| {
-                    data.get(k).and_then(Value::as_str).is_some_and(|v| {
-                        v == w || (k == "action" && v.starts_with(&format!("{w}.")))
-                    })
-                })
-            };
-            if !(keep("actor", &filter.actor)
-                && keep("action", &filter.action)
-                && keep("target", &filter.target))
-            {
-                return None;
-            }
             let mut out = Map::new();
             out.insert("seq".into(), r.get("seq").cloned().unwrap_or(Value::Null));
             out.extend(data);

@@ -606,6 +606,18 @@ async fn the_audit_log_records_changes_and_catches_tampering() {
         format!("user:{}", me["data"]["id"].as_str().unwrap())
     );
     assert_eq!(log["data"][0]["address"], "127.0.0.1");
+    // Filters apply before the limit: the one user record is found under newer ones.
+    for action in ["user.create", "user"] {
+        let (_, log) = app
+            .admin_call(Method::GET, &format!("/audit?action={action}&limit=1"))
+            .await;
+        assert_eq!(log["data"].as_array().unwrap().len(), 1, "{action}: {log}");
+        assert_eq!(log["data"][0]["action"], "user.create", "{log}");
+    }
+    let (_, log) = app
+        .admin_call(Method::GET, "/audit?actor=user:nobody&limit=5")
+        .await;
+    assert_eq!(log["data"], json!([]));
 
     let dir = app.stop().await;
     let verify = |dir: &std::path::Path| {
