@@ -47,7 +47,30 @@ pub struct Config {
     pub limits: Limits,
     pub sessions: Sessions,
     pub mail: MailConfig,
+    pub search: SearchConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SearchConfig {
+    /// The language of entries of types without `locales` (its stemmer is used): `en`, `fr`,
+    /// `de`, `es`, ... or any other code for plain words.
+    pub language: String,
+    /// How long the indexer gathers changes before it commits them, in milliseconds.
+    pub commit_interval_ms: u64,
+    /// Memory the indexer may use for changes not yet committed, in MiB (at least 15).
+    pub writer_memory_mib: usize,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        Self {
+            language: "en".into(),
+            commit_interval_ms: 100,
+            writer_memory_mib: 24,
+        }
+    }
 }
 
 #[derive(Clone, Serialize, Deserialize, PartialEq)]
@@ -178,6 +201,7 @@ impl Default for Config {
             limits: Limits::default(),
             sessions: Sessions::default(),
             mail: MailConfig::default(),
+            search: SearchConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -240,6 +264,11 @@ impl Config {
         if l.max_body_bytes < 1024 {
             return Err(Error::Config(
                 "configuration: limits.max_body_bytes must be at least 1024".into(),
+            ));
+        }
+        if self.search.writer_memory_mib < 15 {
+            return Err(Error::Config(
+                "configuration: search.writer_memory_mib must be at least 15".into(),
             ));
         }
         if let Some(url) = &self.database {

@@ -64,6 +64,9 @@ pub enum Error {
     #[error("too many requests for this token: try again in {retry_after} s")]
     RateLimited { retry_after: u64 },
 
+    #[error("the search index of `{type_id}` is being rebuilt: try again shortly")]
+    SearchUnavailable { type_id: String },
+
     #[error("{0}")]
     Config(String),
 
@@ -72,6 +75,9 @@ pub enum Error {
 
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+
+    #[error("search index error: {0}")]
+    Index(#[from] tantivy::TantivyError),
 
     #[error("internal error: {0}")]
     Internal(String),
@@ -115,8 +121,11 @@ impl Error {
             Error::NotFound { code, .. } => code,
             Error::TooManyAttempts { .. } => "too_many_attempts",
             Error::RateLimited { .. } => "rate_limited",
+            Error::SearchUnavailable { .. } => "search_unavailable",
             Error::Config(_) => "config_error",
-            Error::Database(_) | Error::Io(_) | Error::Internal(_) => "internal_error",
+            Error::Database(_) | Error::Io(_) | Error::Index(_) | Error::Internal(_) => {
+                "internal_error"
+            }
         }
     }
 
@@ -130,13 +139,18 @@ impl Error {
             Error::Unauthenticated | Error::InvalidCredentials => 401,
             Error::TooManyAttempts { .. } | Error::RateLimited { .. } => 429,
             Error::Forbidden | Error::CsrfFailed | Error::TwoFactorRequired => 403,
-            Error::Config(_) | Error::Database(_) | Error::Io(_) | Error::Internal(_) => 500,
+            Error::SearchUnavailable { .. } => 503,
+            Error::Config(_)
+            | Error::Database(_)
+            | Error::Io(_)
+            | Error::Index(_)
+            | Error::Internal(_) => 500,
         }
     }
 
     /// The body a client sees. Server-side failures say only that something went wrong.
     pub fn body(&self) -> ErrorBody {
-        let message = if self.status() >= 500 {
+        let message = if self.status() >= 500 && !matches!(self, Error::SearchUnavailable { .. }) {
             "the server could not complete the request; it has been logged".to_owned()
         } else {
             self.to_string()

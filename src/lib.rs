@@ -19,6 +19,7 @@ pub mod mail;
 pub mod markdown;
 pub mod plugins;
 pub mod schema;
+pub mod search;
 pub mod storage;
 
 use std::future::Future;
@@ -39,6 +40,7 @@ use storage::Store;
 pub struct Prepared {
     pub content: Content,
     pub accounts: accounts::Accounts,
+    pub search: search::Search,
 }
 
 /// Loads the content types, checks their hooks, connects to the database and applies the
@@ -65,9 +67,12 @@ pub async fn prepare(config: &Config) -> Result<Prepared> {
         config.public_base(),
     );
     accounts.load_roles().await?;
+    let schema = Arc::new(schema);
+    let search = search::Search::open(config, schema.clone(), store.clone())?;
     Ok(Prepared {
-        content: Content::new(store, Arc::new(schema), plugins, config.limits.max_count),
+        content: Content::new(store, schema, plugins, config.limits.max_count),
         accounts,
+        search,
     })
 }
 
@@ -110,14 +115,21 @@ where
     let mail_task = tokio::spawn(prepared.accounts.mailer().clone().run(async move {
         let _ = mail_stopped.await;
     }));
-    let state = api::AppState::new(prepared.content, prepared.accounts, config);
+    // The indexer applies recorded changes (those left by a crash first) until the server stops.
+    let (index_stop, index_stopped) = tokio::sync::oneshot::channel::<()>();
+    let index_task = tokio::spawn(prepared.search.clone().run(async move {
+        let _ = index_stopped.await;
+    }));
+    let state = api::AppState::new(prepared.content, prepared.accounts, prepared.search, config);
     state.set_ready();
     let app = api::app(state);
     let served = poem::Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(app, shutdown, Some(std::time::Duration::from_secs(30)))
         .await;
     let _ = mail_stop.send(());
+    let _ = index_stop.send(());
     let _ = mail_task.await;
+    let _ = index_task.await;
     // The app (and every handle it held) is gone: close the database for good.
     store.close().await;
     tracing::info!("stopped");

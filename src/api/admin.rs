@@ -95,8 +95,8 @@ async fn list_entries(
     }
     if q.search.is_some() {
         return Err(Error::bad_request(
-            "search_unavailable",
-            "text search in lists arrives with the search engine; filter with `contains` meanwhile",
+            "use_search",
+            "lists do not take `q`: search with GET /admin/api/v1/search?q=...&type=TYPE",
         ));
     }
     let page = state.content.list_entries(&permit, &ct, &q).await?;

@@ -16,6 +16,7 @@ mod admin;
 pub mod auth;
 mod delivery;
 mod openapi;
+mod search;
 mod system;
 mod types;
 
@@ -41,6 +42,7 @@ pub const REQUEST_ID: &str = "x-request-id";
 pub struct AppState {
     pub content: Content,
     pub accounts: crate::accounts::Accounts,
+    pub search: crate::search::Search,
     pub policy: crate::access::Policy,
     pub config: Config,
     pub limits: QueryLimits,
@@ -53,6 +55,7 @@ impl AppState {
     pub fn new(
         content: Content,
         accounts: crate::accounts::Accounts,
+        search: crate::search::Search,
         config: Config,
     ) -> Arc<AppState> {
         let limits = QueryLimits {
@@ -67,6 +70,7 @@ impl AppState {
         Arc::new(AppState {
             content,
             accounts,
+            search,
             policy,
             config,
             limits,
@@ -85,10 +89,15 @@ impl AppState {
 pub fn app(state: Arc<AppState>) -> impl Endpoint {
     let outer = state.clone();
     Route::new()
-        .nest("/api/v1", delivery::routes())
+        .nest(
+            "/api/v1",
+            delivery::routes().nest("/search", search::delivery_routes()),
+        )
         .nest(
             "/admin/api/v1",
-            accounts::add_routes(admin::routes()).nest("/auth", auth::routes()),
+            accounts::add_routes(admin::routes())
+                .nest("/auth", auth::routes())
+                .nest("/search", search::admin_routes()),
         )
         .nest("/", system::routes())
         .nest("/openapi", openapi::routes())

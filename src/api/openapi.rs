@@ -267,7 +267,115 @@ fn delivery_document(schema: &Schema) -> Value {
                 "security": security, "responses": r }});
         }
     }
+    search_paths(&mut doc, schema, false);
     doc
+}
+
+/// `/api/v1/search` (delivery: the public searchable types' entries) or
+/// `/admin/api/v1/search` with the index's status and rebuild (admin).
+fn search_paths(doc: &mut Value, schema: &Schema, admin: bool) {
+    let entry_refs: Vec<Value> = schema
+        .types()
+        .filter(|ct| ct.search && (admin || ct.access.public_read()))
+        .map(|ct| {
+            let name = if admin {
+                schema_name(ct, "AdminEntry")
+            } else {
+                schema_name(ct, "")
+            };
+            json!({ "$ref": format!("#/components/schemas/{name}") })
+        })
+        .collect();
+    if entry_refs.is_empty() {
+        return;
+    }
+    let searchable: Vec<&str> = schema
+        .types()
+        .filter(|ct| ct.search)
+        .map(|ct| ct.id.as_str())
+        .collect();
+    doc["components"]["schemas"]["SearchResults"] = json!({
+        "type": "object",
+        "properties": {
+            "data": { "type": "array", "items": { "type": "object", "properties": {
+                "type": { "type": "string", "description": "The entry's content type" },
+                "id": { "type": "string" },
+                "score": { "type": "number", "description": "Relevance (0 when sorted by a date)" },
+                "highlights": { "type": "object", "additionalProperties": { "type": "string" },
+                    "description": "Per matched field (dotted path), a snippet of plain text, HTML-escaped, with `<mark>` around the matched words" },
+                "entry": { "oneOf": entry_refs }
+            } } },
+            "meta": { "type": "object", "properties": {
+                "total": { "type": "integer", "description": "Matching entries" },
+                "page": { "type": "integer" },
+                "limit": { "type": "integer" },
+                "facets": { "type": "object", "description": "Per tag, enum or relation field: the most frequent values among the matches",
+                    "additionalProperties": { "type": "array", "items": { "type": "object", "properties": {
+                        "value": { "type": "string" }, "count": { "type": "integer" } } } } }
+            } }
+        }
+    });
+    let parameters = json!([
+        { "name": "q", "in": "query", "schema": { "type": "string", "maxLength": crate::search::MAX_QUERY_CHARS },
+          "description": "Words (all required; stemmed; a typo forgiven from 5 letters, two from 9; the last word also matches as a prefix), `\"exact phrases\"`, `-excluded` words or phrases. Empty: every entry matching the filters." },
+        { "name": "type", "in": "query", "schema": { "type": "string" },
+          "description": format!("Comma-separated content types; default every searchable type you may read ({})", searchable.join(", ")) },
+        { "name": "locale", "in": "query", "schema": { "type": "string" }, "description": "Search and answer in this locale (entries without text of their own in it fall back to the default locale)" },
+        { "name": "filter", "in": "query", "style": "deepObject", "explode": true, "schema": { "type": "object" },
+          "description": "`filter[tags][eq]=Rust`, `filter[tags][in]=Rust,Go` on tag, enum and relation fields (relations by the related entry's title); `filter[published_at][gte]=2024-01-01` (also gt, lte, lt) on dates" },
+        { "name": "sort", "in": "query", "schema": { "type": "string" }, "description": "`relevance` (default) or a date field, `-` for newest first: `-published_at`" },
+        { "name": "page", "in": "query", "schema": { "type": "integer", "minimum": 1 } },
+        { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 50 }, "description": "Default 10; `page * limit` may not pass 1000" },
+        { "name": "exact", "in": "query", "schema": { "type": "boolean" }, "description": "Whole words only: no stemming, typos or prefixes" },
+        { "name": "facets", "in": "query", "schema": { "type": "string" }, "description": "Fields to count values of (comma-separated); default all; empty for none" }
+    ]);
+    let mut ok = Map::new();
+    ok.insert("200".into(), json!({ "description": "Matching entries, best first", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/SearchResults" } } } }));
+    ok.insert(
+        "304".into(),
+        json!({ "description": "Not modified (If-None-Match matched the ETag)" }),
+    );
+    ok.extend(error_responses(if admin {
+        &["400", "401", "404"]
+    } else {
+        &["400", "404"]
+    }));
+    ok.insert("503".into(), json!({ "description": "A type's index is being built for the first time (`search_unavailable`)", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }));
+    if admin {
+        doc["paths"]["/admin/api/v1/search"] = json!({ "get": {
+            "tags": ["Search"], "operationId": "admin_search",
+            "summary": "Search working copies (drafts included) of the types you may read; an author finds only their own entries, and fields your role may not read are neither searched nor shown",
+            "parameters": parameters, "responses": ok } });
+        let mut status = Map::new();
+        status.insert("200".into(), json!({ "description": "The index's state", "content": { "application/json": { "schema": { "type": "object", "properties": { "data": { "type": "object", "properties": {
+            "caught_up": { "type": "boolean", "description": "Changes recorded before start-up are applied" },
+            "pending": { "type": "integer", "description": "Changes recorded but not yet searchable" },
+            "lag_ms": { "type": "integer", "description": "Age of the oldest of them" },
+            "rebuilding": { "type": "object", "additionalProperties": { "type": "object", "properties": { "done": { "type": "integer" }, "total": { "type": "integer" } } } },
+            "queued": { "type": "array", "items": string() },
+            "commits": { "type": "integer" },
+            "last_error": string()
+        } } } } } } }));
+        status.extend(error_responses(&["401", "403"]));
+        doc["paths"]["/admin/api/v1/search/status"] = json!({ "get": {
+            "tags": ["Search"], "operationId": "search_status",
+            "summary": "The search index: backlog, lag and rebuilds under way (administrators)",
+            "responses": status } });
+        let mut queued = Map::new();
+        queued.insert("202".into(), json!({ "description": "Queued; searches keep using the current index until the new one replaces it", "content": { "application/json": { "schema": { "type": "object", "properties": { "data": { "type": "object", "properties": { "queued": { "type": "array", "items": string() } } } } } } } }));
+        queued.extend(error_responses(&["400", "401", "403"]));
+        doc["paths"]["/admin/api/v1/search/reindex"] = json!({ "post": {
+            "tags": ["Search"], "operationId": "search_reindex",
+            "summary": "Rebuild the index of some types (all by default) from the database (administrators)",
+            "requestBody": { "required": false, "content": { "application/json": { "schema": { "type": "object", "additionalProperties": false,
+                "properties": { "types": { "type": "array", "items": string() } } } } } },
+            "responses": queued } });
+    } else {
+        doc["paths"]["/api/v1/search"] = json!({ "get": {
+            "tags": ["Search"], "operationId": "search",
+            "summary": "Full-text search over published entries of the types you may read: ranked, typo-tolerant, highlighted, with facet counts",
+            "parameters": parameters, "security": [{}, { "bearer": [] }], "responses": ok } });
+    }
 }
 
 fn admin_document(schema: &Schema) -> Value {
@@ -304,6 +412,7 @@ fn admin_document(schema: &Schema) -> Value {
     });
     doc["security"] = json!([{ "bearer": [] }, { "session_cookie": [], "csrf": [] }]);
     accounts_paths(&mut doc);
+    search_paths(&mut doc, schema, true);
     for ct in schema.types() {
         let fields_name = schema_name(ct, "FieldsInput");
         let entry_name = schema_name(ct, "AdminEntry");

@@ -25,6 +25,13 @@ pub struct Readiness {
     database: bool,
     /// Start-up (schema migration) is complete.
     started: bool,
+    /// The search index has applied the changes recorded before start-up and every
+    /// searchable type has an index.
+    search: bool,
+    /// Changes recorded but not yet in the search index.
+    search_pending: u64,
+    /// Age of the oldest of them, in milliseconds.
+    search_lag_ms: u64,
 }
 
 #[derive(ApiResponse)]
@@ -47,22 +54,28 @@ impl SystemApi {
         })
     }
 
-    /// Readiness: the database is reachable and start-up has finished.
+    /// Readiness: the database is reachable, start-up has finished and the search index has
+    /// caught up with the changes recorded before it; the search backlog and its age are
+    /// reported too.
     #[oai(path = "/readyz", method = "get", operation_id = "readyz")]
     async fn readyz(&self, state: Data<&Arc<AppState>>) -> ReadyResponse {
         let started = state.ready.load(Ordering::SeqCst);
         let database = state.content.store().ping().await;
+        let search = state.search.ready();
+        let (search_pending, search_lag_ms) = match state.search.status().await {
+            Ok(s) => (s.pending, s.lag_ms),
+            Err(_) => (0, 0),
+        };
+        let ready = started && database && search;
         let body = Readiness {
-            status: if started && database {
-                "ready"
-            } else {
-                "not_ready"
-            }
-            .into(),
+            status: if ready { "ready" } else { "not_ready" }.into(),
             database,
             started,
+            search,
+            search_pending,
+            search_lag_ms,
         };
-        if started && database {
+        if ready {
             ReadyResponse::Ready(Json(body))
         } else {
             ReadyResponse::NotReady(Json(body))

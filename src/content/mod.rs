@@ -754,6 +754,48 @@ impl Content {
             .ok_or(Error::EntryNotFound)
     }
 
+    /// Published entries by id, shaped as `get_published` shapes one, in the order of `ids`;
+    /// ids no longer published are left out.
+    pub async fn get_published_many(
+        &self,
+        ct: &ContentType,
+        ids: &[String],
+        q: &EntryQuery,
+    ) -> Result<Vec<Entry>> {
+        let rows = self
+            .store
+            .get_rows(&storage::delivery_table(ct), ids)
+            .await?;
+        let shape = Shape {
+            fields: q.fields.as_deref(),
+            locale: q.locale.as_deref(),
+            render_html: q.render_html,
+        };
+        let entries = self.deliver(ct, rows, &q.populate, &shape).await?;
+        Ok(in_order(entries, ids))
+    }
+
+    /// Working copies by id within `permit`, in the order of `ids`; ids gone or outside the
+    /// permit are left out.
+    pub async fn get_entries(
+        &self,
+        permit: &Permit,
+        ct: &ContentType,
+        ids: &[String],
+    ) -> Result<Vec<Entry>> {
+        permit.check(ct, Action::Read)?;
+        let rows = self
+            .store
+            .get_rows(&storage::entry_table(&ct.id), ids)
+            .await?;
+        let entries = rows
+            .into_iter()
+            .filter(|r| permit.covers(r.get("created_by").and_then(Value::as_str)))
+            .map(|r| visible(permit, admin_entry(ct, r)))
+            .collect();
+        Ok(in_order(entries, ids))
+    }
+
     /// Shapes published rows for the delivery API: populate (one query per relation path,
     /// whatever the page size), locale, private fields, sparse fields, Markdown rendering.
     async fn deliver(
@@ -906,6 +948,22 @@ pub(crate) fn localize_plain(
         per_locale.insert(locale.to_owned(), std::mem::take(value));
         *value = Value::Object(per_locale);
     }
+}
+
+/// `entries` in the order of `ids`.
+fn in_order(entries: Vec<Entry>, ids: &[String]) -> Vec<Entry> {
+    let mut by_id: BTreeMap<String, Entry> = entries
+        .into_iter()
+        .map(|e| {
+            let id = e
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            (id, e)
+        })
+        .collect();
+    ids.iter().filter_map(|id| by_id.remove(id)).collect()
 }
 
 /// How delivery entries are shaped.

@@ -126,6 +126,15 @@ pub(crate) fn system_statements() -> Vec<(String, String)> {
         &[("seq", "int"), ("hash", "string")],
         &[],
     );
+    table(
+        super::search::WORK_TABLE,
+        &[
+            ("type", "string"),
+            ("ids", "array<string>"),
+            ("at", "string"),
+        ],
+        &[],
+    );
     out
 }
 

@@ -14,6 +14,7 @@ use surrealdb::types::{QueryError, RecordId};
 
 use super::accounts::audit_append_script;
 use super::migrate::{is_linked, link_table};
+use super::search::work_script;
 use super::{Store, cause, delivery_table, entry_table, ident, record_key, take_rows};
 use crate::error::{Error, Result};
 use crate::schema::{ContentType, FieldError};
@@ -204,8 +205,9 @@ impl Store {
         } else {
             ""
         };
+        let (search, search_binds) = work_script(ct, vec![id.to_owned()]);
         let script = format!(
-            "BEGIN;\nCREATE type::record($tb, $id) CONTENT $row;\n{publish}{links}{}\nCOMMIT;",
+            "BEGIN;\nCREATE type::record($tb, $id) CONTENT $row;\n{publish}{links}{search}{}\nCOMMIT;",
             audit_append_script()
         );
         let row = Value::Object(strip_nulls(row));
@@ -220,7 +222,7 @@ impl Store {
                     .bind(("row", row.clone()))
                     .bind(("snapshot", snapshot.clone()))
                     .bind(("audit_data", audit.to_owned()));
-                for b in &link_binds {
+                for b in link_binds.iter().chain(&search_binds) {
                     query = query.bind(b.clone());
                 }
                 query
@@ -228,6 +230,7 @@ impl Store {
             .await;
         // Again after the write, so nothing read while it ran is kept as current.
         self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
+        self.wake_indexer(ct);
         let (mut res, errors) = res?;
         check(errors, ct)?;
         // Statement 0 is BEGIN.
@@ -263,6 +266,7 @@ impl Store {
             (Snapshot::Keep, true) => (String::new(), Vec::new()),
             (_, false) => link_script(ct, id, Some(&row))?,
         };
+        let (search, search_binds) = work_script(ct, vec![id.to_owned()]);
         let script = format!(
             "BEGIN;
              LET $current = (SELECT VALUE version FROM type::record($tb, $id))[0];
@@ -271,6 +275,7 @@ impl Store {
              UPDATE type::record($tb, $id) CONTENT $row RETURN AFTER;
              {snapshot_stmt}
              {links}
+             {search}
              {audit_stmts}
              COMMIT;",
             audit_stmts = audit_append_script()
@@ -293,7 +298,7 @@ impl Store {
                     .bind(("row", row.clone()))
                     .bind(("snapshot", snapshot_row.clone()))
                     .bind(("audit_data", audit.to_owned()));
-                for b in &link_binds {
+                for b in link_binds.iter().chain(&search_binds) {
                     query = query.bind(b.clone());
                 }
                 query
@@ -301,6 +306,7 @@ impl Store {
             .await;
         // Again after the write, so nothing read while it ran is kept as current.
         self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
+        self.wake_indexer(ct);
         let (mut res, errors) = res?;
         if let Some(outcome) = thrown(errors, Some(ct))? {
             return Ok(outcome);
@@ -330,6 +336,7 @@ impl Store {
             ""
         };
         let (links, _) = link_script(ct, id, None)?;
+        let (search, search_binds) = work_script(ct, vec![id.to_owned()]);
         let script = format!(
             "BEGIN;
              LET $current = (SELECT VALUE version FROM type::record($tb, $id))[0];
@@ -338,22 +345,29 @@ impl Store {
              DELETE type::record($tb, $id);
              {pub_stmt}
              {links}
+             {search}
              {audit_stmts}
              COMMIT;",
             audit_stmts = audit_append_script()
         );
         let res = self
             .run_write(|db| {
-                db.query(script.clone())
+                let mut query = db
+                    .query(script.clone())
                     .bind(("tb", entry_table(&ct.id)))
                     .bind(("pub", delivery_table(ct)))
                     .bind(("id", id.to_owned()))
                     .bind(("expected", expected))
-                    .bind(("audit_data", audit.to_owned()))
+                    .bind(("audit_data", audit.to_owned()));
+                for b in &search_binds {
+                    query = query.bind(b.clone());
+                }
+                query
             })
             .await;
         // Again after the write, so nothing read while it ran is kept as current.
         self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
+        self.wake_indexer(ct);
         let (_, errors) = res?;
         if let Some(outcome) = thrown(errors, Some(ct))? {
             return Ok(outcome);
@@ -391,6 +405,12 @@ impl Store {
                 }
             }
         }
+        let ids: Vec<String> = rows
+            .iter()
+            .filter_map(|r| r.get("id").and_then(Value::as_str).map(str::to_owned))
+            .collect();
+        let (search, search_binds) = work_script(ct, ids);
+        link_binds.extend(search_binds);
         let rows: Vec<Value> = rows
             .into_iter()
             .map(|r| Value::Object(strip_nulls(r)))
@@ -410,6 +430,7 @@ impl Store {
             ));
         }
         script.push_str(&link_stmts);
+        script.push_str(&search);
         script.push_str(&audit_append_script());
         script.push_str(" COMMIT;");
         let res = self
@@ -427,6 +448,7 @@ impl Store {
             .await;
         // Again after the write, so nothing read while it ran is kept as current.
         self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
+        self.wake_indexer(ct);
         let (_, errors) = res?;
         check(errors, ct)
     }
@@ -482,7 +504,7 @@ pub enum Snapshot {
 }
 
 /// Rows come back with `id` as a record id; callers see the bare entry id.
-fn normalize_id(mut row: Row) -> Row {
+pub(super) fn normalize_id(mut row: Row) -> Row {
     if let Some(Value::String(id)) = row.get("id") {
         let key = record_key(id);
         row.insert("id".into(), Value::String(key));

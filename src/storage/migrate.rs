@@ -482,7 +482,8 @@ impl Store {
         Ok(())
     }
 
-    async fn count_rows(&self, table: &str) -> Result<u64> {
+    /// How many rows `table` holds (content tables answer from their COUNT index).
+    pub(crate) async fn count_rows(&self, table: &str) -> Result<u64> {
         let q = format!("SELECT count() FROM {} GROUP ALL", ident(table)?);
         let mut res = self.counted().query(q).await?;
         Ok(count_of(take_json(&mut res, 0)?))

@@ -20,6 +20,7 @@ pub mod accounts;
 mod entries;
 mod list;
 mod migrate;
+mod search;
 
 use std::sync::Arc;
 
@@ -33,6 +34,7 @@ use crate::error::{Error, Result};
 pub use entries::{Row, Snapshot, WriteOutcome};
 pub use list::{Cursor, ListPlan, ListResult, Total};
 pub use migrate::{Change, Plan};
+pub use search::SearchWork;
 
 /// A handle on the database. Cheap to clone.
 #[derive(Clone)]
@@ -46,6 +48,8 @@ pub struct Store {
     totals: Arc<std::sync::Mutex<Totals>>,
     /// Counts writes, so caches of what was read can tell they are stale.
     changes: Arc<std::sync::atomic::AtomicU64>,
+    /// Woken after every write that recorded search index work.
+    search_wake: Arc<tokio::sync::Notify>,
 }
 
 /// Counting matching rows is the costly part of a list page; a total stays valid until the
@@ -90,6 +94,7 @@ impl Store {
             path,
             totals: Arc::default(),
             changes: Arc::default(),
+            search_wake: Arc::default(),
         })
     }
 
@@ -149,6 +154,18 @@ impl Store {
     /// read under an older count may be stale.
     pub fn change_count(&self) -> u64 {
         self.changes.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// What the indexer waits on: notified after each write that recorded index work (the
+    /// work itself is in the database, so a missed wake-up only delays it).
+    pub fn search_signal(&self) -> Arc<tokio::sync::Notify> {
+        self.search_wake.clone()
+    }
+
+    fn wake_indexer(&self, ct: &crate::schema::ContentType) {
+        if ct.search {
+            self.search_wake.notify_one();
+        }
     }
 
     /// A handle on the query counter that does not keep the database open.

@@ -10,7 +10,12 @@ const PASSWORD: &str = "another long password";
 
 impl TestApp {
     /// Signs in and returns the whole answer.
-    async fn login(&self, email: &str, password: &str, bearer: bool) -> crate::harness::Reply {
+    pub(crate) async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        bearer: bool,
+    ) -> crate::harness::Reply {
         let mut body = json!({ "email": email, "password": password });
         if bearer {
             body["token"] = json!("bearer");
@@ -24,7 +29,7 @@ impl TestApp {
     }
 
     /// Creates a user with `role` (as the admin) and returns a bearer session token for them.
-    async fn user_with_role(&self, role: &str) -> (String, String) {
+    pub(crate) async fn user_with_role(&self, role: &str) -> (String, String) {
         let email = format!("{role}-{}@example.com", ulid::Ulid::new()).to_lowercase();
         let (status, body) = self
             .admin_json(
@@ -43,7 +48,7 @@ impl TestApp {
         (body["data"]["id"].as_str().unwrap().to_owned(), token)
     }
 
-    async fn call_as(
+    pub(crate) async fn call_as(
         &self,
         token: &str,
         method: Method,

@@ -1033,6 +1033,8 @@ async fn populate_costs_the_same_queries_whatever_the_page_size() {
         app.seed_article(&format!("Batched {i:02}"), &format!("tag {i:02}"))
             .await;
     }
+    // The indexer reads what the writes recorded; let it finish so only the lists count.
+    app.search_settled().await;
     let cost = |limit: &'static str| {
         let app = &app;
         async move {

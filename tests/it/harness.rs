@@ -138,6 +138,37 @@ impl TestApp {
         (author, tag, article)
     }
 
+    /// Waits (up to a minute) until the search index holds every change made so far: nothing
+    /// recorded is left to apply and no rebuild is queued or running.
+    pub async fn search_settled(&self) {
+        for _ in 0..3000 {
+            let (status, body) = self.admin_call(Method::GET, "/search/status").await;
+            let d = &body["data"];
+            if status == StatusCode::OK
+                && d["caught_up"] == true
+                && d["pending"] == 0
+                && d["rebuilding"].as_object().is_some_and(|m| m.is_empty())
+                && d["queued"].as_array().is_some_and(|q| q.is_empty())
+            {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("the search index did not settle within a minute");
+    }
+
+    /// A delivery search without a token.
+    pub async fn search(&self, query: &[(&str, &str)]) -> (StatusCode, Value) {
+        self.get_query("/api/v1/search", query).await
+    }
+
+    /// An admin search with the admin's session.
+    pub async fn admin_search(&self, query: &[(&str, &str)]) -> (StatusCode, Value) {
+        send(self.admin(Method::GET, "/search").query(query))
+            .await
+            .parts()
+    }
+
     /// Stops the server gracefully and waits for it.
     pub async fn stop(mut self) -> tempfile::TempDir {
         drop(self.accounts.take());
@@ -336,7 +367,7 @@ impl Builder {
         let handle = tokio::spawn(folio::serve(prepared, config, acceptor, async move {
             let _ = rx.await;
         }));
-        Ok(TestApp {
+        let app = TestApp {
             base: format!("http://{addr}"),
             token,
             accounts,
@@ -345,6 +376,27 @@ impl Builder {
             shutdown: Some(tx),
             handle: Some(handle),
             dir,
-        })
+        };
+        app.wait_ready().await;
+        Ok(app)
+    }
+}
+
+impl TestApp {
+    /// Waits (up to a minute) for `/readyz`: the search index has applied what was recorded
+    /// before start-up and every searchable type has an index.
+    async fn wait_ready(&self) {
+        for _ in 0..3000 {
+            if let Ok(r) = self.client.get(self.url("/readyz")).send().await
+                && r.status() == StatusCode::OK
+            {
+                return;
+            }
+            if self.handle.as_ref().is_some_and(|h| h.is_finished()) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("the server did not become ready within a minute");
     }
 }

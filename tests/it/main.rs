@@ -12,4 +12,5 @@ mod lifecycle;
 mod mail;
 mod openapi;
 mod schema_changes;
+mod search;
 mod smtp;

@@ -1,0 +1,592 @@
+//! The search endpoints: `GET /api/v1/search` over published entries of the types the caller
+//! may read, `GET /admin/api/v1/search` over working copies (drafts too) within the caller's
+//! permits, and the index's status and rebuild for administrators.
+//!
+//! Query parameters: `q` (the search text, see `search::query`), `type` (comma-separated;
+//! default every searchable type the caller may read), `locale`, `filter[field][eq|in]=` on
+//! tag, enum and relation fields (by the related entry's title), `filter[date][gte|gt|lte|lt]=`
+//! on dates, `sort` (`relevance`, or a date field with `-` for newest first), `page`, `limit`,
+//! `exact=true` (whole words only: no stemming, typos or prefixes), `facets=a,b` (fields to
+//! count; `facets=` for none), `fields=a,b` (the fields of each hit's entry).
+
+use std::collections::HashMap;
+use std::ops::Bound;
+use std::sync::Arc;
+
+use poem::http::{StatusCode, header};
+use poem::web::Data;
+use poem::{Body, Request, Response, Route, get, handler, post};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::auth::{administer, caller};
+use super::{AppState, etag_of, json_response, query_pairs, read_json};
+use crate::access::{Action, Principal};
+use crate::content::query::EntryQuery;
+use crate::error::{Error, Result};
+use crate::schema::ContentType;
+use crate::search::{Audience, Hit, Request as SearchRequest, Results, Sort};
+
+/// `limit` when none is given, and the largest accepted.
+const DEFAULT_LIMIT: usize = 10;
+const MAX_LIMIT: usize = 50;
+
+pub fn delivery_routes() -> Route {
+    Route::new().at("/", get(delivery_search))
+}
+
+pub fn admin_routes() -> Route {
+    Route::new()
+        .at("/", get(admin_search))
+        .at("/status", get(status))
+        .at("/reindex", post(reindex))
+}
+
+/// The parameters common to both audiences, before they meet the types.
+struct Params {
+    q: String,
+    types: Option<Vec<String>>,
+    locale: Option<String>,
+    facet_filters: Vec<(String, Vec<String>)>,
+    date_filters: Vec<(String, Bound<String>, Bound<String>)>,
+    sort: Sort,
+    limit: usize,
+    page: usize,
+    exact: bool,
+    facets: Option<Vec<String>>,
+    fields: Option<Vec<String>>,
+}
+
+fn invalid(code: &'static str, param: &str, message: impl Into<String>) -> Error {
+    Error::InvalidQuery {
+        code,
+        param: param.to_owned(),
+        message: message.into(),
+    }
+}
+
+fn list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn parse_params(pairs: &[(String, String)]) -> Result<Params> {
+    let mut p = Params {
+        q: String::new(),
+        types: None,
+        locale: None,
+        facet_filters: Vec::new(),
+        date_filters: Vec::new(),
+        sort: Sort::Relevance,
+        limit: DEFAULT_LIMIT,
+        page: 1,
+        exact: false,
+        facets: None,
+        fields: None,
+    };
+    let mut seen = std::collections::HashSet::new();
+    for (key, value) in pairs {
+        if !key.starts_with("filter[") && !seen.insert(key.as_str()) {
+            return Err(invalid(
+                "duplicate_parameter",
+                key,
+                format!("`{key}` is given more than once"),
+            ));
+        }
+        match key.as_str() {
+            "q" => p.q = value.clone(),
+            "type" => p.types = Some(list(value)),
+            "locale" => p.locale = Some(value.clone()).filter(|l| !l.is_empty()),
+            "sort" => {
+                p.sort = match value.as_str() {
+                    "" | "relevance" => Sort::Relevance,
+                    v => Sort::Date {
+                        field: v.trim_start_matches('-').to_owned(),
+                        desc: v.starts_with('-'),
+                    },
+                }
+            }
+            "limit" => {
+                p.limit = value
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=MAX_LIMIT).contains(n))
+                    .ok_or_else(|| {
+                        invalid(
+                            "invalid_limit",
+                            "limit",
+                            format!("`limit` must be a whole number from 1 to {MAX_LIMIT}"),
+                        )
+                    })?;
+            }
+            "page" => {
+                p.page = value.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                    invalid(
+                        "invalid_page",
+                        "page",
+                        "`page` must be a whole number from 1",
+                    )
+                })?;
+            }
+            "exact" => {
+                p.exact = match value.as_str() {
+                    "true" | "1" => true,
+                    "false" | "0" | "" => false,
+                    _ => {
+                        return Err(invalid(
+                            "invalid_parameter",
+                            "exact",
+                            "`exact` is true or false",
+                        ));
+                    }
+                }
+            }
+            "facets" => p.facets = Some(list(value)),
+            "fields" => p.fields = Some(list(value)),
+            k if k.starts_with("filter[") => parse_filter(&mut p, k, value)?,
+            k => {
+                return Err(invalid(
+                    "unknown_parameter",
+                    k,
+                    format!(
+                        "search does not take `{k}` (it takes q, type, locale, filter[...], \
+                         sort, page, limit, exact, facets, fields)"
+                    ),
+                ));
+            }
+        }
+    }
+    if p.page.saturating_mul(p.limit) > crate::search::MAX_WINDOW {
+        return Err(invalid(
+            "invalid_page",
+            "page",
+            format!(
+                "search results can be paged through the first {}",
+                crate::search::MAX_WINDOW
+            ),
+        ));
+    }
+    Ok(p)
+}
+
+/// `filter[field][op]=value`, or `filter[field]=value` for `eq`.
+fn parse_filter(p: &mut Params, key: &str, value: &str) -> Result<()> {
+    let inner = &key["filter[".len()..];
+    let (field, rest) = inner.split_once(']').ok_or_else(|| {
+        invalid(
+            "invalid_filter",
+            key,
+            format!("`{key}` is not filter[field][op]"),
+        )
+    })?;
+    let op = match rest {
+        "" => "eq",
+        r if r.starts_with('[') && r.ends_with(']') => &r[1..r.len() - 1],
+        _ => {
+            return Err(invalid(
+                "invalid_filter",
+                key,
+                format!("`{key}` is not filter[field][op]"),
+            ));
+        }
+    };
+    if field.is_empty() || field.len() > 64 {
+        return Err(invalid("invalid_filter", key, "a filter names a field"));
+    }
+    if p.facet_filters.len() + p.date_filters.len() >= 20 {
+        return Err(invalid(
+            "too_many_filters",
+            key,
+            "a search takes at most 20 filters",
+        ));
+    }
+    let v = value.to_owned();
+    match op {
+        "eq" => p.facet_filters.push((field.to_owned(), vec![v])),
+        "in" => p.facet_filters.push((field.to_owned(), list(value))),
+        "gte" => p
+            .date_filters
+            .push((field.to_owned(), Bound::Included(v), Bound::Unbounded)),
+        "gt" => p
+            .date_filters
+            .push((field.to_owned(), Bound::Excluded(v), Bound::Unbounded)),
+        "lte" => p
+            .date_filters
+            .push((field.to_owned(), Bound::Unbounded, Bound::Included(v))),
+        "lt" => p
+            .date_filters
+            .push((field.to_owned(), Bound::Unbounded, Bound::Excluded(v))),
+        _ => {
+            return Err(invalid(
+                "invalid_operator",
+                key,
+                format!(
+                    "search filters take eq and in (tags, enums, relations) or gte, gt, lte, lt (dates), not `{op}`"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks filters, sort, facets and locale against the types searched.
+fn check_against(state: &AppState, types: &[Arc<ContentType>], p: &Params) -> Result<()> {
+    let mut facet_fields = Vec::new();
+    let mut date_fields = Vec::new();
+    for ct in types {
+        let (f, d) = state.search.filterable(&ct.id);
+        facet_fields.extend(f);
+        date_fields.extend(d);
+    }
+    for (field, _) in &p.facet_filters {
+        if !facet_fields.contains(field) {
+            return Err(invalid(
+                "unknown_field",
+                &format!("filter[{field}]"),
+                format!("`{field}` is not a tag, enum or relation field of the types searched"),
+            ));
+        }
+    }
+    for (field, _, _) in &p.date_filters {
+        if !date_fields.contains(field) {
+            return Err(invalid(
+                "unknown_field",
+                &format!("filter[{field}]"),
+                format!("`{field}` is not a date field of the types searched"),
+            ));
+        }
+    }
+    if let Sort::Date { field, .. } = &p.sort
+        && !date_fields.contains(field)
+    {
+        return Err(invalid(
+            "unknown_field",
+            "sort",
+            format!("search sorts by relevance or by a date field, and `{field}` is not one"),
+        ));
+    }
+    if let Some(facets) = &p.facets
+        && let Some(f) = facets.iter().find(|f| !facet_fields.contains(f))
+    {
+        return Err(invalid(
+            "unknown_field",
+            "facets",
+            format!("`{f}` is not a tag, enum or relation field of the types searched"),
+        ));
+    }
+    if let Some(locale) = &p.locale
+        && !types.iter().any(|t| t.locales.contains(locale))
+    {
+        return Err(invalid(
+            "unknown_locale",
+            "locale",
+            format!("none of the types searched has the locale `{locale}`"),
+        ));
+    }
+    Ok(())
+}
+
+/// The searchable types named by `type` (or all), each passing `allowed`; a named type that
+/// does not pass is reported missing.
+fn types_for(
+    state: &AppState,
+    named: Option<&[String]>,
+    allowed: impl Fn(&ContentType) -> bool,
+) -> Result<Vec<Arc<ContentType>>> {
+    match named {
+        Some(names) if !names.is_empty() => names
+            .iter()
+            .map(|n| {
+                let ct = state.content.content_type(n)?;
+                if !allowed(&ct) {
+                    return Err(Error::TypeNotFound(n.clone()));
+                }
+                if !state.search.is_searchable(n) {
+                    return Err(invalid(
+                        "type_not_searchable",
+                        "type",
+                        format!("content type `{n}` is not searchable"),
+                    ));
+                }
+                Ok(ct)
+            })
+            .collect(),
+        _ => Ok(state
+            .content
+            .schema()
+            .types()
+            .filter(|t| state.search.is_searchable(&t.id) && allowed(t))
+            .cloned()
+            .collect()),
+    }
+}
+
+fn body_of(
+    results: Results,
+    entries: HashMap<(String, String), Map<String, Value>>,
+    p: &Params,
+) -> Value {
+    let data: Vec<Value> = results
+        .hits
+        .into_iter()
+        .filter_map(
+            |Hit {
+                 type_id,
+                 id,
+                 score,
+                 highlights,
+             }| {
+                let entry = entries.get(&(type_id.clone(), id.clone()))?;
+                Some(json!({
+                    "type": type_id,
+                    "id": id,
+                    "score": score,
+                    "highlights": highlights,
+                    "entry": entry,
+                }))
+            },
+        )
+        .collect();
+    let facets: Map<String, Value> = results
+        .facets
+        .into_iter()
+        .map(|(f, values)| {
+            let values: Vec<Value> = values
+                .into_iter()
+                .map(|(value, count)| json!({ "value": value, "count": count }))
+                .collect();
+            (f, Value::Array(values))
+        })
+        .collect();
+    json!({
+        "data": data,
+        "meta": {
+            "total": results.total,
+            "page": p.page,
+            "limit": p.limit,
+            "facets": facets,
+        }
+    })
+}
+
+fn respond(
+    req: &Request,
+    body: &Value,
+    cache_control: &str,
+    took: std::time::Duration,
+) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let etag = etag_of(&bytes);
+    let timing = format!("search;dur={:.1}", took.as_secs_f64() * 1000.0);
+    let not_modified = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim().trim_start_matches("W/") == etag)
+        });
+    let builder = Response::builder()
+        .header(header::ETAG, etag)
+        .header(header::CACHE_CONTROL, cache_control)
+        .header("server-timing", timing);
+    if not_modified {
+        builder.status(StatusCode::NOT_MODIFIED).finish()
+    } else {
+        builder.content_type("application/json").body(bytes)
+    }
+}
+
+#[handler]
+async fn delivery_search(req: &Request, state: Data<&Arc<AppState>>) -> Result<Response> {
+    let started = std::time::Instant::now();
+    let state: &AppState = &state;
+    let p = parse_params(&query_pairs(req)?)?;
+    let who = caller(req).principal;
+    let types = types_for(state, p.types.as_deref(), |ct| {
+        state.policy.may_deliver(&who, ct)
+    })?;
+    check_against(state, &types, &p)?;
+    if let Some(fields) = &p.fields {
+        for f in fields {
+            if !types.iter().any(|t| t.field(f).is_some_and(|x| !x.private)) {
+                return Err(invalid(
+                    "unknown_field",
+                    "fields",
+                    format!("no type searched has a field `{f}`"),
+                ));
+            }
+        }
+    }
+    let results = state
+        .search
+        .search(SearchRequest {
+            q: p.q.clone(),
+            types: types.clone(),
+            audience: Audience::Delivery,
+            locale: p.locale.clone(),
+            owner: None,
+            hidden: HashMap::new(),
+            facet_filters: p.facet_filters.clone(),
+            date_filters: p.date_filters.clone(),
+            sort: p.sort.clone(),
+            limit: p.limit,
+            offset: (p.page - 1) * p.limit,
+            exact: p.exact,
+            facets: p.facets.clone(),
+        })
+        .await?;
+    // The entries as the delivery API shows them, read in one query per type.
+    let mut entries = HashMap::new();
+    for ct in &types {
+        let ids: Vec<String> = results
+            .hits
+            .iter()
+            .filter(|h| h.type_id == ct.id)
+            .map(|h| h.id.clone())
+            .collect();
+        if ids.is_empty() {
+            continue;
+        }
+        let q = EntryQuery {
+            fields: p.fields.clone(),
+            populate: Vec::new(),
+            locale: p.locale.clone().filter(|l| ct.locales.contains(l)),
+            render_html: false,
+        };
+        for e in state.content.get_published_many(ct, &ids, &q).await? {
+            let id = e
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            entries.insert((ct.id.clone(), id), e);
+        }
+    }
+    let cache_control = if matches!(who, Principal::Public) {
+        "public, no-cache"
+    } else {
+        "private, no-store"
+    };
+    Ok(respond(
+        req,
+        &body_of(results, entries, &p),
+        cache_control,
+        started.elapsed(),
+    ))
+}
+
+#[handler]
+async fn admin_search(req: &Request, state: Data<&Arc<AppState>>) -> Result<Response> {
+    let started = std::time::Instant::now();
+    let state: &AppState = &state;
+    let who = caller(req).principal;
+    if matches!(who, Principal::Public) {
+        return Err(Error::Unauthenticated);
+    }
+    let p = parse_params(&query_pairs(req)?)?;
+    if p.fields.is_some() {
+        return Err(invalid(
+            "unknown_parameter",
+            "fields",
+            "admin search returns whole entries",
+        ));
+    }
+    let types = types_for(state, p.types.as_deref(), |ct| {
+        state.policy.permit(&who, ct, Action::Read).is_ok()
+    })?;
+    check_against(state, &types, &p)?;
+    let mut permits = HashMap::new();
+    let mut hidden = HashMap::new();
+    let mut owner = None;
+    for ct in &types {
+        let permit = state.policy.permit(&who, ct, Action::Read)?;
+        hidden.insert(ct.id.clone(), permit.hidden().to_vec());
+        owner = owner.or(permit.owner().map(str::to_owned));
+        permits.insert(ct.id.clone(), permit);
+    }
+    let results = state
+        .search
+        .search(SearchRequest {
+            q: p.q.clone(),
+            types: types.clone(),
+            audience: Audience::Admin,
+            locale: p.locale.clone(),
+            owner,
+            hidden,
+            facet_filters: p.facet_filters.clone(),
+            date_filters: p.date_filters.clone(),
+            sort: p.sort.clone(),
+            limit: p.limit,
+            offset: (p.page - 1) * p.limit,
+            exact: p.exact,
+            facets: p.facets.clone(),
+        })
+        .await?;
+    let mut entries = HashMap::new();
+    for ct in &types {
+        let ids: Vec<String> = results
+            .hits
+            .iter()
+            .filter(|h| h.type_id == ct.id)
+            .map(|h| h.id.clone())
+            .collect();
+        if ids.is_empty() {
+            continue;
+        }
+        for e in state
+            .content
+            .get_entries(&permits[&ct.id], ct, &ids)
+            .await?
+        {
+            let id = e
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            entries.insert((ct.id.clone(), id), e);
+        }
+    }
+    Ok(respond(
+        req,
+        &body_of(results, entries, &p),
+        "private, no-store",
+        started.elapsed(),
+    ))
+}
+
+/// The index's state: backlog, lag, rebuilds. Administrators only.
+#[handler]
+async fn status(req: &Request, state: Data<&Arc<AppState>>) -> Result<Response> {
+    administer(req, &state)?;
+    let status = state.search.status().await?;
+    Ok(json_response(StatusCode::OK, json!({ "data": status })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReindexBody {
+    #[serde(default)]
+    types: Vec<String>,
+}
+
+/// Rebuilds the index of some types (all by default) from the database while searches keep
+/// using the current one. Administrators only; answers 202 at once.
+#[handler]
+async fn reindex(req: &Request, body: Body, state: Data<&Arc<AppState>>) -> Result<Response> {
+    administer(req, &state)?;
+    let body: ReindexBody = if body.is_empty() {
+        ReindexBody { types: Vec::new() }
+    } else {
+        read_json(body, state.config.limits.max_body_bytes).await?
+    };
+    let types = state.search.request_rebuild(&body.types)?;
+    Ok(json_response(
+        StatusCode::ACCEPTED,
+        json!({ "data": { "queued": types } }),
+    ))
+}

@@ -1,0 +1,385 @@
+//! Text analysis shared by indexing, querying and highlighting.
+//!
+//! Every text is cut into words the same way: runs of letters and digits, lower-cased
+//! (tantivy's simple tokenizer). Each searchable field is indexed twice: once as those exact
+//! words (exact mode, typo tolerance and prefixes work on these) and once stemmed in the
+//! language of the entry's locale, so `runtimes` finds `runtime`. Locales without a stemmer
+//! fall back to the plain words.
+
+use tantivy::tokenizer::{
+    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer,
+    TextAnalyzer, TokenStream, TokenizerManager,
+};
+
+/// Words longer than this are not indexed (base64 blobs, hashes).
+const MAX_WORD_BYTES: usize = 64;
+
+/// The analyzer of the exact words.
+pub(crate) const EXACT: &str = "folio_exact";
+
+/// Languages with a stemmer, by the primary subtag of a locale.
+const STEMMERS: &[(&str, Language)] = &[
+    ("ar", Language::Arabic),
+    ("da", Language::Danish),
+    ("de", Language::German),
+    ("el", Language::Greek),
+    ("en", Language::English),
+    ("es", Language::Spanish),
+    ("fi", Language::Finnish),
+    ("fr", Language::French),
+    ("hu", Language::Hungarian),
+    ("it", Language::Italian),
+    ("nl", Language::Dutch),
+    ("no", Language::Norwegian),
+    ("pt", Language::Portuguese),
+    ("ro", Language::Romanian),
+    ("ru", Language::Russian),
+    ("sv", Language::Swedish),
+    ("ta", Language::Tamil),
+    ("tr", Language::Turkish),
+];
+
+/// The language code whose analyzer treats text in `locale` (`fr-CA` → `fr`); `plain` when
+/// there is no stemmer for it.
+pub(crate) fn language_of(locale: &str) -> &'static str {
+    let primary = locale
+        .split(['-', '_'])
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    STEMMERS
+        .iter()
+        .find(|(code, _)| *code == primary)
+        .map_or("plain", |(code, _)| code)
+}
+
+/// The tokenizer name of a language's stemmed analyzer.
+pub(crate) fn stemmed_name(language: &str) -> String {
+    format!("folio_{language}")
+}
+
+fn exact_analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(MAX_WORD_BYTES))
+        .filter(LowerCaser)
+        .build()
+}
+
+fn stemmed_analyzer(language: &str) -> TextAnalyzer {
+    let stemmer = STEMMERS.iter().find(|(code, _)| *code == language);
+    match stemmer {
+        Some((_, lang)) => TextAnalyzer::builder(SimpleTokenizer::default())
+            .filter(RemoveLongFilter::limit(MAX_WORD_BYTES))
+            .filter(LowerCaser)
+            .filter(Stemmer::new(*lang))
+            .filter(AsciiFoldingFilter)
+            .build(),
+        None => TextAnalyzer::builder(SimpleTokenizer::default())
+            .filter(RemoveLongFilter::limit(MAX_WORD_BYTES))
+            .filter(LowerCaser)
+            .filter(AsciiFoldingFilter)
+            .build(),
+    }
+}
+
+/// Registers the exact analyzer and every stemmed one with an index.
+pub(crate) fn register(manager: &TokenizerManager) {
+    manager.register(EXACT, exact_analyzer());
+    manager.register(&stemmed_name("plain"), stemmed_analyzer("plain"));
+    for (code, _) in STEMMERS {
+        manager.register(&stemmed_name(code), stemmed_analyzer(code));
+    }
+}
+
+/// The exact words of `text`.
+pub(crate) fn words(text: &str) -> Vec<String> {
+    collect(&mut exact_analyzer(), text)
+        .into_iter()
+        .map(|t| t.2)
+        .collect()
+}
+
+/// The stems of `text` in `language`.
+pub(crate) fn stems(text: &str, language: &str) -> Vec<String> {
+    collect(&mut stemmed_analyzer(language), text)
+        .into_iter()
+        .map(|t| t.2)
+        .collect()
+}
+
+fn collect(analyzer: &mut TextAnalyzer, text: &str) -> Vec<(usize, usize, String)> {
+    let mut out = Vec::new();
+    let mut stream = analyzer.token_stream(text);
+    while stream.advance() {
+        let t = stream.token();
+        out.push((t.offset_from, t.offset_to, t.text.clone()));
+    }
+    out
+}
+
+/// One word of a query, as the highlighter looks for it.
+#[derive(Debug, Clone)]
+pub(crate) struct Wanted {
+    /// The exact (lower-cased) word.
+    pub word: String,
+    /// Also matches words with the same stem (not in exact mode).
+    pub stemmed: bool,
+    /// Edit distance tolerated.
+    pub distance: u8,
+    /// Also matches words starting with it.
+    pub prefix: bool,
+}
+
+/// `text` with the words `wanted` finds marked, HTML-escaped around the marks, cut to about
+/// `max_chars` around the densest run of matches; `None` when nothing in it matches.
+pub(crate) fn highlight(
+    text: &str,
+    language: &str,
+    wanted: &[Wanted],
+    max_chars: usize,
+) -> Option<String> {
+    if wanted.is_empty() {
+        return None;
+    }
+    let exact = collect(&mut exact_analyzer(), text);
+    let stemmed = if wanted.iter().any(|w| w.stemmed) {
+        collect(&mut stemmed_analyzer(language), text)
+    } else {
+        Vec::new()
+    };
+    let wanted_stems: Vec<Option<String>> = wanted
+        .iter()
+        .map(|w| {
+            w.stemmed
+                .then(|| stems(&w.word, language).into_iter().next())
+                .flatten()
+        })
+        .collect();
+    let mut marks: Vec<(usize, usize)> = Vec::new();
+    for (i, (from, to, word)) in exact.iter().enumerate() {
+        let stem = stemmed.get(i).map(|t| t.2.as_str());
+        let hit = wanted.iter().zip(&wanted_stems).any(|(w, ws)| {
+            *word == w.word
+                || (ws.is_some() && stem == ws.as_deref())
+                || (w.prefix && word.starts_with(&w.word))
+                || (w.distance > 0 && within_distance(word, &w.word, w.distance))
+        });
+        if hit {
+            marks.push((*from, *to));
+        }
+    }
+    if marks.is_empty() {
+        return None;
+    }
+    let (start, end) = window(text, &exact, &marks, max_chars);
+    let mut out = String::with_capacity(end - start + marks.len() * 13 + 8);
+    if start > 0 {
+        out.push('…');
+    }
+    let mut pos = start;
+    for &(from, to) in marks.iter().filter(|(f, t)| *f >= start && *t <= end) {
+        escape_into(&mut out, &text[pos..from]);
+        out.push_str("<mark>");
+        escape_into(&mut out, &text[from..to]);
+        out.push_str("</mark>");
+        pos = to;
+    }
+    escape_into(&mut out, &text[pos..end]);
+    if end < text.len() {
+        out.push('…');
+    }
+    Some(out)
+}
+
+/// The byte range of the snippet: the whole text when short, else the stretch of about
+/// `max_chars` holding the most matches, starting a little before the first of them, cut at
+/// word boundaries.
+fn window(
+    text: &str,
+    tokens: &[(usize, usize, String)],
+    marks: &[(usize, usize)],
+    max_chars: usize,
+) -> (usize, usize) {
+    if text.chars().count() <= max_chars {
+        return (0, text.len());
+    }
+    // Byte budget: good enough for the ranking of windows; the cut below is by characters.
+    let budget = max_chars;
+    let (mut best, mut best_count, mut j) = (0, 0, 0);
+    for i in 0..marks.len() {
+        j = j.max(i);
+        while j + 1 < marks.len() && marks[j + 1].1 - marks[i].0 <= budget {
+            j += 1;
+        }
+        if j + 1 - i > best_count {
+            best = i;
+            best_count = j + 1 - i;
+        }
+    }
+    let lead = (budget / 5).min(40);
+    let from = marks[best].0.saturating_sub(lead);
+    // Start at the first word at or after `from` (or the match itself).
+    let start = if from == 0 {
+        0
+    } else {
+        tokens
+            .iter()
+            .map(|t| t.0)
+            .find(|&s| s >= from)
+            .unwrap_or(marks[best].0)
+            .min(marks[best].0)
+    };
+    let mut end = start;
+    for (chars, (i, c)) in text[start..].char_indices().enumerate() {
+        if chars == max_chars {
+            end = start + i;
+            break;
+        }
+        end = start + i + c.len_utf8();
+    }
+    // Do not cut a word in half: end after the last word that fits.
+    if end < text.len() {
+        end = tokens
+            .iter()
+            .filter(|t| t.0 >= start && t.1 <= end)
+            .map(|t| t.1)
+            .next_back()
+            .unwrap_or(end);
+    }
+    (start, end)
+}
+
+fn escape_into(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            '\n' | '\r' | '\t' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Whether `a` and `b` are at most `max` edits apart, counting an adjacent transposition as
+/// one edit (what the index's typo matching counts).
+pub(crate) fn within_distance(a: &str, b: &str, max: u8) -> bool {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let max = usize::from(max);
+    if a.len().abs_diff(b.len()) > max {
+        return false;
+    }
+    // Optimal string alignment distance, row by row.
+    let mut prev2: Vec<usize> = vec![0; b.len() + 1];
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur: Vec<usize> = vec![0; b.len() + 1];
+    for i in 1..=a.len() {
+        cur[0] = i;
+        let mut row_min = cur[0];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut d = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d = d.min(prev2[j - 2] + 1);
+            }
+            cur[j] = d;
+            row_min = row_min.min(d);
+        }
+        if row_min > max {
+            return false;
+        }
+        std::mem::swap(&mut prev2, &mut prev);
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()] <= max
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wanted(word: &str) -> Wanted {
+        Wanted {
+            word: word.into(),
+            stemmed: true,
+            distance: 0,
+            prefix: false,
+        }
+    }
+
+    #[test]
+    fn locales_pick_their_stemmer() {
+        assert_eq!(language_of("en"), "en");
+        assert_eq!(language_of("fr-CA"), "fr");
+        assert_eq!(language_of("pt_BR"), "pt");
+        assert_eq!(language_of("ja"), "plain");
+        assert_eq!(stems("Runtimes running", "en"), ["runtim", "run"]);
+        assert_eq!(stems("Runtimes", "plain"), ["runtimes"]);
+    }
+
+    #[test]
+    fn words_are_runs_of_letters_and_digits() {
+        assert_eq!(
+            words("Tokio's `spawn_blocking()` in Rust-2024"),
+            ["tokio", "s", "spawn", "blocking", "in", "rust", "2024"]
+        );
+    }
+
+    #[test]
+    fn highlights_escape_everything_but_the_marks() {
+        let out = highlight("<b>Tokio</b> & the runtime", "en", &[wanted("tokio")], 200);
+        assert_eq!(
+            out.as_deref(),
+            Some("&lt;b&gt;<mark>Tokio</mark>&lt;/b&gt; &amp; the runtime")
+        );
+    }
+
+    #[test]
+    fn highlights_stems_typos_and_prefixes() {
+        let text = "Runtimes differ; the tokio scheduler and a runtime.";
+        let typo = Wanted {
+            word: "tokoi".into(),
+            stemmed: false,
+            distance: 1,
+            prefix: false,
+        };
+        let prefix = Wanted {
+            word: "sched".into(),
+            stemmed: false,
+            distance: 0,
+            prefix: true,
+        };
+        let out = highlight(text, "en", &[wanted("runtime"), typo, prefix], 200).unwrap();
+        assert_eq!(
+            out,
+            "<mark>Runtimes</mark> differ; the <mark>tokio</mark> <mark>scheduler</mark> and a \
+             <mark>runtime</mark>."
+        );
+        assert!(highlight(text, "en", &[wanted("database")], 200).is_none());
+    }
+
+    #[test]
+    fn long_texts_are_cut_around_the_matches() {
+        let text = format!(
+            "{} tokio runtime {}",
+            "filler ".repeat(100),
+            "after ".repeat(100)
+        );
+        let out = highlight(&text, "en", &[wanted("tokio")], 80).unwrap();
+        assert!(out.starts_with('…') && out.ends_with('…'), "{out}");
+        assert!(out.contains("<mark>tokio</mark>"));
+        assert!(out.chars().count() < 110, "{out}");
+    }
+
+    #[test]
+    fn edit_distance_counts_transpositions_once() {
+        assert!(within_distance("tokoi", "tokio", 1));
+        assert!(within_distance("runtme", "runtime", 1));
+        assert!(!within_distance("tokyo", "tokio", 0));
+        assert!(!within_distance("database", "datastore", 2));
+        assert!(within_distance("databse", "database", 1));
+    }
+}
