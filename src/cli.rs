@@ -1,5 +1,5 @@
-//! The `folio` command line: `serve`, `types check|plan`, `import`, `export`, `user create`,
-//! `audit verify`. Each command
+//! The `folio` command line: `serve`, `types check|plan`, `import`, `export`, `reindex`,
+//! `user create`, `audit verify`. Each command
 //! builds the one [`Config`] from the layers and calls into the library; nothing here holds
 //! logic of its own beyond presenting results.
 
@@ -73,6 +73,20 @@ enum Command {
         /// Write to this file instead of standard output.
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
+    },
+    /// Rebuild the search index from the database, with a progress bar. With the server
+    /// running (it holds the embedded database), asks it to rebuild through the admin API:
+    /// searches keep using the current index until the new one replaces it.
+    Reindex {
+        /// Only this content type (repeat for several; default every searchable type).
+        #[arg(long = "type", value_name = "TYPE")]
+        types: Vec<String>,
+        /// The running server to ask (default: http:// and the configured listen address).
+        #[arg(long, value_name = "URL")]
+        server: Option<String>,
+        /// An administrator's API token or session token, for a running server.
+        #[arg(long, env = "FOLIO_TOKEN", hide_env_values = true)]
+        token: Option<String>,
     },
     /// Manage users.
     #[command(subcommand)]
@@ -241,6 +255,51 @@ async fn run(command: Command, config: Config) -> Result<ExitCode> {
                 ExitCode::from(3)
             })
         }
+        Command::Reindex {
+            types,
+            server,
+            token,
+        } => {
+            let running = server.is_some() || database_in_use(&config);
+            if running {
+                let base = server.unwrap_or_else(|| format!("http://{}", config.listen));
+                let token = token.ok_or_else(|| {
+                    Error::Config(
+                        "the server is running: give an administrator's token with --token or \
+                         FOLIO_TOKEN so it rebuilds the index itself (or stop it first)"
+                            .into(),
+                    )
+                })?;
+                return reindex_remote(&base, &token, &types).await;
+            }
+            let prepared = crate::prepare(&config).await?;
+            let bar = ProgressBar::new(0);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {prefix} {wide_bar} {pos}/{len} ({per_sec})",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            let started = std::time::Instant::now();
+            let rebuilt = prepared
+                .search
+                .rebuild_now(&types, |type_id, done, total| {
+                    bar.set_prefix(type_id.to_owned());
+                    bar.set_length(total);
+                    bar.set_position(done);
+                })
+                .await;
+            bar.finish_and_clear();
+            let store = prepared.content.store().clone();
+            drop(prepared);
+            store.close().await;
+            rebuilt?;
+            println!(
+                "search index rebuilt in {:.1}s",
+                started.elapsed().as_secs_f64()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::User(UserCommand::Create { email, role, name }) => {
             let password = read_password()?;
             let prepared = crate::prepare(&config).await?;
@@ -312,6 +371,115 @@ async fn run(command: Command, config: Config) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Whether another process (a running server) holds the embedded database.
+fn database_in_use(config: &Config) -> bool {
+    let url = config.database_url();
+    let Some(path) = url.strip_prefix("surrealkv://") else {
+        return false;
+    };
+    match File::open(std::path::Path::new(path).join("LOCK")) {
+        Ok(f) => match f.try_lock() {
+            Ok(()) => {
+                let _ = f.unlock();
+                false
+            }
+            Err(_) => true,
+        },
+        Err(_) => false,
+    }
+}
+
+/// Asks a running server to rebuild, then follows its progress until it is done.
+async fn reindex_remote(base: &str, token: &str, types: &[String]) -> Result<ExitCode> {
+    let body = serde_json::json!({ "types": types }).to_string();
+    let (status, answer) = http(
+        base,
+        "POST",
+        "/admin/api/v1/search/reindex",
+        token,
+        Some(&body),
+    )
+    .await?;
+    if status != 202 {
+        return Err(Error::Config(format!(
+            "the server refused the rebuild ({status}): {}",
+            answer["message"].as_str().unwrap_or("no reason given")
+        )));
+    }
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {prefix} {wide_bar} {pos}/{len}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let started = std::time::Instant::now();
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        let (status, answer) =
+            http(base, "GET", "/admin/api/v1/search/status", token, None).await?;
+        if status != 200 {
+            return Err(Error::Config(format!(
+                "the server answered {status} for the index status"
+            )));
+        }
+        let data = &answer["data"];
+        let rebuilding = data["rebuilding"].as_object().cloned().unwrap_or_default();
+        let queued = data["queued"].as_array().map_or(0, Vec::len);
+        if let Some((type_id, p)) = rebuilding.iter().next() {
+            bar.set_prefix(type_id.clone());
+            bar.set_length(p["total"].as_u64().unwrap_or(0));
+            bar.set_position(p["done"].as_u64().unwrap_or(0));
+        }
+        if rebuilding.is_empty() && queued == 0 {
+            bar.finish_and_clear();
+            if let Some(e) = data["last_error"].as_str() {
+                eprintln!("the server reports: {e}");
+            }
+            println!(
+                "search index rebuilt in {:.1}s",
+                started.elapsed().as_secs_f64()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+}
+
+/// One plain HTTP/1.1 request to a Folio server (the CLI talks to its own server only).
+async fn http(
+    base: &str,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Option<&str>,
+) -> Result<(u16, serde_json::Value)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = base
+        .strip_prefix("http://")
+        .map(|h| h.trim_end_matches('/'))
+        .ok_or_else(|| Error::Config(format!("{base}: only http:// servers can be asked")))?;
+    let mut stream = tokio::net::TcpStream::connect(host)
+        .await
+        .map_err(|e| Error::Config(format!("cannot reach the server at {base}: {e}")))?;
+    let body = body.unwrap_or("");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await?;
+    let text = String::from_utf8_lossy(&raw);
+    let (head, payload) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| Error::Config(format!("{base} did not answer HTTP")))?;
+    Ok((status, serde_json::from_str(payload).unwrap_or_default()))
 }
 
 /// A new password: prompted for without echo on a terminal, else one line of standard input.

@@ -246,7 +246,9 @@ impl Config {
             None => {}
         }
         let config: Config = figment
-            .merge(Env::prefixed("FOLIO_").split("__"))
+            // FOLIO_TOKEN is a credential for commands that talk to a running server, not a
+            // setting.
+            .merge(Env::prefixed("FOLIO_").ignore(&["TOKEN"]).split("__"))
             .merge(Serialized::defaults(overrides))
             .extract()
             .map_err(|e| Error::Config(format!("configuration: {e}")))?;

@@ -64,7 +64,8 @@ impl Indexer {
         let interval = self.search.inner.commit_interval;
         tokio::pin!(stop);
         loop {
-            self.start_rebuild();
+            // Recorded work first: a rebuild that starts afterwards reads what it changed, so
+            // work for a type that has no index yet is simply dropped.
             match self.drain().await {
                 Ok(()) => {
                     if !self.search.inner.caught_up.swap(true, Ordering::SeqCst) {
@@ -73,6 +74,7 @@ impl Indexer {
                 }
                 Err(e) => self.failed("applying changes to the search index", &e),
             }
+            self.start_rebuild();
             tokio::select! {
                 () = &mut stop => break,
                 Some((type_id, built)) = self.built_rx.recv() => {
@@ -81,8 +83,16 @@ impl Indexer {
                         Err(e) => Err(e),
                     };
                     if let Err(e) = swapped {
-                        self.search.state().rebuilding.remove(&type_id);
+                        {
+                            let mut state = self.search.state();
+                            state.rebuilding.remove(&type_id);
+                            // Without an index the type cannot be searched: try again later.
+                            if self.search.active(&type_id).is_none() {
+                                state.requested.insert(type_id.clone());
+                            }
+                        }
                         self.failed(&format!("rebuilding the search index of `{type_id}`"), &e);
+                        tokio::time::sleep(TICK).await;
                     }
                 }
                 () = wake.notified() => tokio::time::sleep(interval).await,
@@ -189,6 +199,7 @@ impl Indexer {
                     continue;
                 };
                 let ids: Vec<String> = ids.into_iter().collect();
+                // A rebuild under way may have read these entries before they changed.
                 if let Some(r) = self.search.state().rebuilding.get_mut(type_id) {
                     r.replay.extend(ids.iter().cloned());
                 }

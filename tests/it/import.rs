@@ -18,7 +18,7 @@ fn folio(data_dir: &Path) -> Command {
     c
 }
 
-fn generate(n: usize, out: &Path) -> Value {
+pub(crate) fn generate(n: usize, out: &Path) -> Value {
     let generator =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/data/gen_articles.py");
     let status = Command::new("python3")
@@ -31,7 +31,7 @@ fn generate(n: usize, out: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(out.join("expected.json")).unwrap()).unwrap()
 }
 
-fn import(data_dir: &Path, ty: &str, file: &Path) -> std::process::Output {
+pub(crate) fn import(data_dir: &Path, ty: &str, file: &Path) -> std::process::Output {
     folio(data_dir)
         .args(["import", "--type", ty])
         .arg(file)

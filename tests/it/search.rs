@@ -456,3 +456,367 @@ async fn a_rebuild_gives_the_same_results_and_searches_keep_answering() {
         "type_not_searchable",
     );
 }
+
+/// A `folio serve` process on a random port, for what only a real process shows (`kill -9`).
+struct Server {
+    child: std::process::Child,
+    base: String,
+}
+
+fn folio(data_dir: &std::path::Path) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_folio"));
+    c.env("FOLIO_DATA_DIR", data_dir)
+        .env("FOLIO_CONTENT_TYPES", example_types())
+        .env("FOLIO_LOG__LEVEL", "info")
+        .current_dir(data_dir);
+    c
+}
+
+impl Server {
+    fn start(data_dir: &std::path::Path, env: &[(&str, &str)]) -> Server {
+        use std::io::BufRead;
+        let mut child = folio(data_dir)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("folio serve starts");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            // Keeps reading after the address, so the server never blocks on a full pipe.
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if let Some(rest) = line.split("listening on http://").nth(1) {
+                    let addr = rest
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned();
+                    let _ = tx.send(addr);
+                }
+            }
+        });
+        let addr = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("the server reports its address");
+        Server {
+            child,
+            base: format!("http://{addr}"),
+        }
+    }
+
+    /// `kill -9`.
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    async fn wait_ready(&self, client: &reqwest::Client) {
+        for _ in 0..3000 {
+            if let Ok(r) = client.get(format!("{}/readyz", self.base)).send().await
+                && r.status() == StatusCode::OK
+            {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("the server did not become ready");
+    }
+}
+
+/// The answers to a fixed set of searches, as comparable values.
+async fn answers(client: &reqwest::Client, base: &str, token: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    for q in [
+        "harbour",
+        "ferry",
+        "ferri",
+        "lighthouse -storm",
+        "\"night ferry\"",
+    ] {
+        let public: Value = client
+            .get(format!("{base}/api/v1/search"))
+            .query(&[("q", q), ("limit", "50")])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let admin: Value = client
+            .get(format!("{base}/admin/api/v1/search"))
+            .query(&[("q", q), ("limit", "50")])
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        out.push(json!({ "q": q, "public": public, "admin": admin }));
+    }
+    out
+}
+
+#[tokio::test]
+async fn after_kill_9_mid_indexing_a_restart_gives_what_a_fresh_reindex_gives() {
+    let data = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+    // An administrator to sign in with.
+    let mut create = folio(data.path())
+        .args([
+            "user",
+            "create",
+            "--email",
+            "ops@example.com",
+            "--role",
+            "admin",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = create.stdin.take().unwrap();
+        writeln!(stdin, "{}", crate::harness::ADMIN_PASSWORD).unwrap();
+    }
+    assert!(create.wait().unwrap().success());
+
+    // The indexer gathers changes for 30 s before committing: the kill lands before that.
+    let server = Server::start(
+        data.path(),
+        &[("FOLIO_SEARCH__COMMIT_INTERVAL_MS", "30000")],
+    );
+    server.wait_ready(&client).await;
+    let login: Value = client
+        .post(format!("{}/admin/api/v1/auth/login", server.base))
+        .json(&json!({ "email": "ops@example.com", "password": crate::harness::ADMIN_PASSWORD, "token": "bearer" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["data"]["session"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut ids = Vec::new();
+    for i in 0..24 {
+        let title = match i % 4 {
+            0 => format!("Night ferry {i} to the harbour"),
+            1 => format!("Lighthouse {i} in a storm"),
+            2 => format!("Lighthouse {i} on a calm day"),
+            _ => format!("Harbour walk {i}"),
+        };
+        let r: Value = client
+            .post(format!("{}/admin/api/v1/content/article", server.base))
+            .bearer_auth(&token)
+            .json(&json!({ "fields": { "title": { "en": title }, "body": { "en": "Ferries, harbours and the sea." } }, "publish": i % 5 != 0 }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        ids.push(r["data"]["id"].as_str().unwrap().to_owned());
+    }
+    let deleted = client
+        .delete(format!(
+            "{}/admin/api/v1/content/article/{}",
+            server.base, ids[3]
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let status: Value = client
+        .get(format!("{}/admin/api/v1/search/status", server.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        status["data"]["pending"].as_u64().unwrap() > 0,
+        "the changes are recorded, not yet indexed: {status}"
+    );
+    server.kill();
+
+    // The restart applies what was recorded.
+    let server = Server::start(data.path(), &[]);
+    server.wait_ready(&client).await;
+    let recovered = answers(&client, &server.base, &token).await;
+    assert_eq!(
+        recovered[0]["public"]["meta"]["total"], 18,
+        "{}",
+        recovered[0]
+    );
+    server.kill();
+
+    // A fresh rebuild from the database, by the command line, answers the same.
+    let out = folio(data.path()).arg("reindex").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("search index rebuilt"));
+    let server = Server::start(data.path(), &[]);
+    server.wait_ready(&client).await;
+    assert_eq!(answers(&client, &server.base, &token).await, recovered);
+
+    // With the server running, the command asks it to rebuild.
+    let out = folio(data.path())
+        .args(["reindex", "--type", "article", "--server", &server.base])
+        .env("FOLIO_TOKEN", &token)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(answers(&client, &server.base, &token).await, recovered);
+    server.kill();
+}
+
+#[tokio::test]
+async fn changing_what_a_type_indexes_rebuilds_its_index_at_start_up() {
+    let types = tempfile::tempdir().unwrap();
+    copy_dir(&example_types(), types.path());
+    let app = TestApp::builder()
+        .types(types.path())
+        .persistent()
+        .start()
+        .await
+        .unwrap();
+    app.create(
+        "article",
+        json!({
+            "title": { "en": "Field notes" },
+            "excerpt": { "en": "A zebra crossing." },
+            "seo": { "meta_title": "Okapi sightings" },
+        }),
+        true,
+    )
+    .await;
+    app.search_settled().await;
+    let (_, body) = app.search(&[("q", "zebra")]).await;
+    assert_eq!(body["meta"]["total"], 1);
+    let (_, body) = app.search(&[("q", "okapi")]).await;
+    assert_eq!(
+        body["meta"]["total"], 0,
+        "the SEO title is not searchable yet"
+    );
+    let dir = app.stop().await;
+
+    // The excerpt stops being searchable; the SEO title (inside a group) starts.
+    let file = types.path().join("article.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let text = text
+        .replace("max_length = 1000\nsearch = true", "max_length = 1000")
+        .replace("max_length = 70", "max_length = 70\n  search = true");
+    std::fs::write(&file, text).unwrap();
+    let app = TestApp::builder()
+        .types(types.path())
+        .data_dir(dir)
+        .persistent()
+        .start()
+        .await
+        .unwrap();
+    app.search_settled().await;
+    let (_, body) = app.search(&[("q", "zebra")]).await;
+    assert_eq!(body["meta"]["total"], 0, "{body}");
+    let (_, body) = app.search(&[("q", "okapi")]).await;
+    assert_eq!(body["meta"]["total"], 1, "{body}");
+    assert_eq!(
+        body["data"][0]["highlights"]["seo.meta_title"],
+        "<mark>Okapi</mark> sightings"
+    );
+}
+
+#[tokio::test]
+async fn exact_counts_match_the_generated_data_set() {
+    use crate::import::{generate, import};
+    let input = tempfile::tempdir().unwrap();
+    let expected = generate(10_000, input.path());
+    let data = tempfile::tempdir().unwrap();
+    for (ty, file) in [
+        ("tag", "tags.jsonl"),
+        ("author", "authors.jsonl"),
+        ("article", "articles.jsonl"),
+    ] {
+        let out = import(data.path(), ty, &input.path().join(file));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // The first start builds the index from the database.
+    let app = TestApp::builder()
+        .data_dir(data)
+        .persistent()
+        .start()
+        .await
+        .unwrap();
+    app.search_settled().await;
+    let words = expected["search_word_title_or_body_published"]
+        .as_object()
+        .unwrap();
+    assert_eq!(words.len(), 6);
+    for (word, count) in words {
+        let (status, body) = app
+            .search(&[
+                ("q", word),
+                ("exact", "true"),
+                ("type", "article"),
+                ("limit", "1"),
+            ])
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(
+            &body["meta"]["total"], count,
+            "published articles with the word {word}"
+        );
+    }
+    // Facet counts agree with the generator's tag totals.
+    let (_, body) = app
+        .search(&[
+            ("q", ""),
+            ("type", "article"),
+            ("facets", "tags"),
+            ("limit", "1"),
+        ])
+        .await;
+    assert_eq!(body["meta"]["total"], expected["published"]);
+    let slugs: std::collections::HashMap<String, String> =
+        std::fs::read_to_string(input.path().join("tags.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let t: Value = serde_json::from_str(l).unwrap();
+                (
+                    t["name"].as_str().unwrap().to_owned(),
+                    t["slug"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+    let facets = body["meta"]["facets"]["tags"].as_array().unwrap();
+    assert_eq!(facets.len(), slugs.len().min(20));
+    for tag in facets {
+        let slug = &slugs[tag["value"].as_str().unwrap()];
+        assert_eq!(tag["count"], expected["tag_published"][slug], "tag {slug}");
+    }
+}
