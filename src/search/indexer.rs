@@ -123,6 +123,10 @@ impl Indexer {
         progress: &(dyn Fn(&str, u64, u64) + Send + Sync),
     ) -> Result<()> {
         self.search.state().requested.clear();
+        // Nothing else writes meanwhile (the command holds the database), so the rebuilds
+        // read every recorded change of their types: that work is done by them.
+        let covered: BTreeSet<String> = types.iter().cloned().collect();
+        self.drain_except(&covered).await?;
         for t in types {
             let layout = self.search.inner.layouts[t].clone();
             let p = Arc::new(Progress::default());
@@ -176,6 +180,12 @@ impl Indexer {
 
     /// Applies every recorded change, a batch at a time.
     async fn drain(&mut self) -> Result<()> {
+        self.drain_except(&BTreeSet::new()).await
+    }
+
+    /// Applies every recorded change, a batch at a time, except that work for `covered`
+    /// types is only forgotten.
+    async fn drain_except(&mut self, covered: &BTreeSet<String>) -> Result<()> {
         loop {
             let work = self
                 .search
@@ -193,12 +203,31 @@ impl Indexer {
                     .or_default()
                     .extend(w.ids.iter().cloned());
             }
+            // A changed entry of a related type changes the facets of the entries that point
+            // at it: those are work too.
+            let mut by_type: BTreeMap<String, BTreeSet<String>> = by_type
+                .into_iter()
+                .map(|(t, ids)| (t.to_owned(), ids))
+                .collect();
+            for (related, ids) in by_type.clone() {
+                if self.search.inner.layouts.contains_key(&related) {
+                    continue;
+                }
+                let ids: Vec<String> = ids.into_iter().collect();
+                for (type_id, referencing) in self.referencing(&related, &ids).await? {
+                    by_type.entry(type_id).or_default().extend(referencing);
+                }
+            }
             let mut touched = Vec::new();
-            for (type_id, ids) in by_type {
+            for (type_id, ids) in &by_type {
+                let type_id = type_id.as_str();
                 let Some(layout) = self.search.inner.layouts.get(type_id).cloned() else {
                     continue;
                 };
-                let ids: Vec<String> = ids.into_iter().collect();
+                if covered.contains(type_id) {
+                    continue;
+                }
+                let ids: Vec<String> = ids.iter().cloned().collect();
                 // A rebuild under way may have read these entries before they changed.
                 if let Some(r) = self.search.state().rebuilding.get_mut(type_id) {
                     r.replay.extend(ids.iter().cloned());
@@ -215,6 +244,34 @@ impl Indexer {
             let keys: Vec<String> = work.into_iter().map(|w| w.key).collect();
             self.search.inner.store.finish_search_work(&keys).await?;
         }
+    }
+
+    /// Entries of searchable types whose facets show entries `ids` of type `related`.
+    async fn referencing(
+        &self,
+        related: &str,
+        ids: &[String],
+    ) -> Result<Vec<(String, Vec<String>)>> {
+        let mut out = Vec::new();
+        for layout in self.search.inner.layouts.values() {
+            let Some(ct) = self.search.inner.schema.get(&layout.type_id) else {
+                continue;
+            };
+            for facet in layout
+                .facets
+                .iter()
+                .filter(|f| f.target.as_deref() == Some(related))
+            {
+                let Some(field) = ct.field(&facet.name) else {
+                    continue;
+                };
+                let found = self.search.inner.store.referencing(ct, field, ids).await?;
+                if !found.is_empty() {
+                    out.push((layout.type_id.clone(), found));
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// The writer of a type's current index, opened on first use.

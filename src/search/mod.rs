@@ -205,6 +205,13 @@ impl Search {
             }
             layouts.insert(ct.id.clone(), layout);
         }
+        // Writes to these types record index work: the searchable ones, and those whose
+        // titles they show as facets.
+        store.set_indexed_types(layouts.values().flat_map(|l: &Arc<Layout>| {
+            std::iter::once(l.type_id.clone())
+                .chain(l.facets.iter().filter_map(|f| f.target.clone()))
+                .collect::<Vec<_>>()
+        }));
         // Indexes of types no longer searchable are left over: remove them.
         if let Ok(entries) = std::fs::read_dir(&root) {
             for e in entries.flatten() {

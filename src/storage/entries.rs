@@ -14,7 +14,6 @@ use surrealdb::types::{QueryError, RecordId};
 
 use super::accounts::audit_append_script;
 use super::migrate::{is_linked, link_table};
-use super::search::work_script;
 use super::{Store, cause, delivery_table, entry_table, ident, record_key, take_rows};
 use crate::error::{Error, Result};
 use crate::schema::{ContentType, FieldError};
@@ -205,7 +204,7 @@ impl Store {
         } else {
             ""
         };
-        let (search, search_binds) = work_script(ct, vec![id.to_owned()]);
+        let (search, search_binds) = self.work_script(ct, vec![id.to_owned()]);
         let script = format!(
             "BEGIN;\nCREATE type::record($tb, $id) CONTENT $row;\n{publish}{links}{search}{}\nCOMMIT;",
             audit_append_script()
@@ -266,7 +265,7 @@ impl Store {
             (Snapshot::Keep, true) => (String::new(), Vec::new()),
             (_, false) => link_script(ct, id, Some(&row))?,
         };
-        let (search, search_binds) = work_script(ct, vec![id.to_owned()]);
+        let (search, search_binds) = self.work_script(ct, vec![id.to_owned()]);
         let script = format!(
             "BEGIN;
              LET $current = (SELECT VALUE version FROM type::record($tb, $id))[0];
@@ -336,7 +335,7 @@ impl Store {
             ""
         };
         let (links, _) = link_script(ct, id, None)?;
-        let (search, search_binds) = work_script(ct, vec![id.to_owned()]);
+        let (search, search_binds) = self.work_script(ct, vec![id.to_owned()]);
         let script = format!(
             "BEGIN;
              LET $current = (SELECT VALUE version FROM type::record($tb, $id))[0];
@@ -409,7 +408,7 @@ impl Store {
             .iter()
             .filter_map(|r| r.get("id").and_then(Value::as_str).map(str::to_owned))
             .collect();
-        let (search, search_binds) = work_script(ct, ids);
+        let (search, search_binds) = self.work_script(ct, ids);
         link_binds.extend(search_binds);
         let rows: Vec<Value> = rows
             .into_iter()

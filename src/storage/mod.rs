@@ -50,6 +50,8 @@ pub struct Store {
     changes: Arc<std::sync::atomic::AtomicU64>,
     /// Woken after every write that recorded search index work.
     search_wake: Arc<tokio::sync::Notify>,
+    /// Types whose writes record search index work.
+    indexed_types: Arc<std::sync::RwLock<std::collections::HashSet<String>>>,
 }
 
 /// Counting matching rows is the costly part of a list page; a total stays valid until the
@@ -95,6 +97,7 @@ impl Store {
             totals: Arc::default(),
             changes: Arc::default(),
             search_wake: Arc::default(),
+            indexed_types: Arc::default(),
         })
     }
 
@@ -163,7 +166,7 @@ impl Store {
     }
 
     fn wake_indexer(&self, ct: &crate::schema::ContentType) {
-        if ct.search {
+        if self.is_indexed(ct) {
             self.search_wake.notify_one();
         }
     }

@@ -27,12 +27,82 @@ pub struct SearchWork {
     pub ids: Vec<String>,
 }
 
-/// The statement (and its bindings) that records index work for `ids` of `ct`, run inside the
-/// caller's transaction; nothing for types that are not searchable.
-pub(crate) fn work_script(ct: &ContentType, ids: Vec<String>) -> (String, Vec<(String, Value)>) {
-    if !ct.search || ids.is_empty() {
-        return (String::new(), Vec::new());
+impl Store {
+    /// Declares which types' writes the search index needs to hear of: the searchable types,
+    /// and the types whose titles they show as facets (a renamed tag changes the facets of
+    /// the articles tagged with it).
+    pub fn set_indexed_types(&self, types: impl IntoIterator<Item = String>) {
+        let mut set = self
+            .indexed_types
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        set.clear();
+        set.extend(types);
     }
+
+    pub(super) fn is_indexed(&self, ct: &ContentType) -> bool {
+        self.indexed_types
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&ct.id)
+    }
+
+    /// The statement (and its bindings) that records index work for `ids` of `ct`, run inside
+    /// the caller's transaction; nothing for types the index does not follow.
+    pub(super) fn work_script(
+        &self,
+        ct: &ContentType,
+        ids: Vec<String>,
+    ) -> (String, Vec<(String, Value)>) {
+        if !self.is_indexed(ct) || ids.is_empty() {
+            return (String::new(), Vec::new());
+        }
+        work_statement(ct, ids)
+    }
+
+    /// Entries of `ct` whose relation `field` points at any of `ids`: through the relation's
+    /// index (one relation) or its link table (many; published snapshots only).
+    pub async fn referencing(
+        &self,
+        ct: &ContentType,
+        field: &crate::schema::Field,
+        ids: &[String],
+    ) -> Result<Vec<String>> {
+        let (sql, column) = if super::migrate::is_linked(field) {
+            let rel = super::migrate::link_table(&super::delivery_table(ct), &field.name);
+            (
+                format!("SELECT src FROM {} WHERE dst IN $ids", super::ident(&rel)?),
+                "src",
+            )
+        } else {
+            (
+                format!(
+                    "SELECT id FROM {} WHERE {} IN $ids",
+                    super::ident(&super::entry_table(&ct.id))?,
+                    super::ident(&field.name)?
+                ),
+                "id",
+            )
+        };
+        let mut res = self
+            .counted()
+            .query(sql)
+            .bind(("ids", ids.to_vec()))
+            .await?;
+        if let Some(e) = super::cause(res.take_errors()) {
+            return Err(Error::Database(e));
+        }
+        let mut out: Vec<String> = take_rows(&mut res, 0)?
+            .into_iter()
+            .filter_map(|r| r.get(column).and_then(Value::as_str).map(super::record_key))
+            .collect();
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+}
+
+fn work_statement(ct: &ContentType, ids: Vec<String>) -> (String, Vec<(String, Value)>) {
     (
         "CREATE type::record('folio_search_work', $search_key) CONTENT \
          { type: $search_type, ids: $search_ids, at: <string>time::now() } RETURN NONE;\n"

@@ -84,6 +84,41 @@ fn free_port() -> u16 {
         .expect("free port")
 }
 
+fn dir_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .flatten()
+            .map(|e| match e.metadata() {
+                Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+                Ok(m) => m.len(),
+                Err(_) => 0,
+            })
+            .sum()
+    })
+}
+
+/// Two adjacent words of the newest article's title, for the phrase query.
+async fn first_phrase(client: &reqwest::Client, base: &str) -> String {
+    let page: Value = client
+        .get(format!(
+            "{base}/api/v1/content/article?limit=1&fields=title"
+        ))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    let title = page["data"][0]["fields"]["title"]
+        .as_str()
+        .unwrap_or("rust tokio");
+    title
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn rss_mib(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
@@ -324,6 +359,20 @@ async fn main() {
         }
     }
 
+    // The search index, built from the database by `folio reindex` (a first start would build
+    // it too, before reporting ready).
+    let started = Instant::now();
+    let out = folio(&bin, &data_dir)
+        .arg("reindex")
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("folio reindex");
+    let index_secs = started.elapsed().as_secs_f64();
+    eprintln!("{}", String::from_utf8_lossy(&out.stdout).trim());
+    assert!(out.status.success(), "reindex failed");
+    let index_rate = args.n as f64 / index_secs;
+    let index_mib = dir_bytes(&data_dir.join("search")) as f64 / (1024.0 * 1024.0);
+
     let server = start_server(&bin, &data_dir).await;
     let pid = server.child.id();
     let rss_start = rss_mib(pid);
@@ -416,6 +465,83 @@ async fn main() {
         let r = load(Arc::new(urls), args.connections, args.seconds).await;
         rows.push((name.to_owned(), r));
     }
+
+    // Search: a mix of one-word, two-word, typo, prefix and phrase queries, then each kind
+    // alone, then the same words as SurrealDB `string::contains` scans (what a LIKE search
+    // does), the baseline.
+    let phrase = first_phrase(&client, &base).await;
+    let kinds: Vec<(&str, Vec<String>)> = vec![
+        (
+            "one word",
+            ["rust", "database", "tokio", "latency", "compiler", "wasm"]
+                .map(String::from)
+                .to_vec(),
+        ),
+        (
+            "two words",
+            [
+                "rust tokio",
+                "database index",
+                "search query",
+                "cache latency",
+            ]
+            .map(String::from)
+            .to_vec(),
+        ),
+        (
+            "typo",
+            ["tokoi", "databse", "compilr", "latnecy"]
+                .map(String::from)
+                .to_vec(),
+        ),
+        (
+            "prefix",
+            ["tant", "sqli", "comp", "rust asy"]
+                .map(String::from)
+                .to_vec(),
+        ),
+        ("phrase", vec![format!("\"{phrase}\"")]),
+    ];
+    let search_url =
+        |q: &str| format!("{base}/api/v1/search?type=article&limit=10&q={}", encode(q));
+    let mix: Vec<String> = kinds
+        .iter()
+        .flat_map(|(_, qs)| qs.iter().map(|q| search_url(q)))
+        .collect();
+    let mut search_rows = Vec::new();
+    for connections in [1, args.connections] {
+        let r = load(Arc::new(mix.clone()), connections, args.seconds).await;
+        search_rows.push((
+            format!(
+                "search mix ({} queries), {connections} connection(s)",
+                mix.len()
+            ),
+            r,
+        ));
+    }
+    for (kind, qs) in &kinds {
+        let urls: Vec<String> = qs.iter().map(|q| search_url(q)).collect();
+        let r = load(Arc::new(urls), 1, args.seconds.min(3)).await;
+        search_rows.push((format!("search, {kind}, 1 connection"), r));
+    }
+    // Distinct pages, so the response cache never answers the scans.
+    let scan_urls: Vec<String> = (1..=20)
+        .flat_map(|page| {
+            ["rust", "database", "tokio", "latency"].map(|w| {
+                format!(
+                    "{base}/api/v1/content/article?limit=10&page={page}&{}={w}",
+                    encode("filter[body][contains]")
+                )
+            })
+        })
+        .collect();
+    let scan = load(Arc::new(scan_urls), 1, args.seconds).await;
+    let search_one = &search_rows[2].1;
+    let scan_ratio = scan.p50_ms / search_one.p50_ms.max(0.001);
+    search_rows.push((
+        "baseline: `string::contains` scan of the body, one word, 1 connection".to_owned(),
+        scan,
+    ));
     // The same paths and bodies as "GET one", so the load generator does the same work for
     // both.
     let mut bodies = std::collections::HashMap::new();
@@ -455,9 +581,23 @@ async fn main() {
         let _ = r.requests;
     }
     println!();
+    println!("| search scenario | req/s | p50 ms | p99 ms | errors |");
+    println!("|---|---:|---:|---:|---:|");
+    for (name, r) in &search_rows {
+        println!(
+            "| {name} | {:.0} | {:.2} | {:.2} | {} |",
+            r.rps, r.p50_ms, r.p99_ms, r.errors
+        );
+    }
+    println!();
     println!("| measure | value |");
     println!("|---|---:|");
     println!("| import (articles, `folio import`, whole command) | {import_rate:.0} articles/s |");
+    println!(
+        "| search index build (`folio reindex`, whole command) | {index_rate:.0} articles/s ({index_secs:.1} s) |"
+    );
+    println!("| search index size on disk | {index_mib:.0} MiB |");
+    println!("| one-word search vs `string::contains` scan, p50 | {scan_ratio:.0}× faster |");
     println!(
         "| start to ready (`folio serve` → `/readyz` 200) | {:.0} ms |",
         server.start_to_ready.as_secs_f64() * 1000.0

@@ -820,3 +820,41 @@ async fn exact_counts_match_the_generated_data_set() {
         assert_eq!(tag["count"], expected["tag_published"][slug], "tag {slug}");
     }
 }
+
+#[tokio::test]
+async fn renaming_a_related_entry_updates_the_facets_of_entries_using_it() {
+    let app = TestApp::spawn().await;
+    let (author, tag, _) = app.seed_article("Gliders", "Aviation").await;
+    app.search_settled().await;
+    let (_, body) = app.search(&[("q", "gliders")]).await;
+    assert_eq!(body["meta"]["facets"]["tags"][0]["value"], "Aviation");
+    let author_name = body["meta"]["facets"]["author"][0]["value"].clone();
+    assert_eq!(author_name, "Author of Gliders");
+
+    for (ty, entry, fields) in [
+        ("tag", &tag, json!({ "name": "Flight" })),
+        ("author", &author, json!({ "name": "Ada" })),
+    ] {
+        let (status, body) = app
+            .admin_json(
+                Method::PATCH,
+                &format!("/content/{ty}/{}", entry["id"].as_str().unwrap()),
+                json!({ "fields": fields }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    app.search_settled().await;
+    let (_, body) = app
+        .search(&[("q", "gliders"), ("filter[tags][eq]", "Flight")])
+        .await;
+    assert_eq!(body["meta"]["total"], 1, "{body}");
+    assert_eq!(
+        body["meta"]["facets"]["tags"],
+        json!([{ "value": "Flight", "count": 1 }])
+    );
+    assert_eq!(
+        body["meta"]["facets"]["author"],
+        json!([{ "value": "Ada", "count": 1 }])
+    );
+}
