@@ -441,3 +441,63 @@ async fn tampered_cursors_are_refused() {
         .await;
     assert_eq!(all["meta"]["total"], 3, "nothing was deleted");
 }
+
+#[tokio::test]
+async fn hostile_search_requests_get_400_and_never_a_5xx() {
+    let app = TestApp::spawn().await;
+    app.create(
+        "article",
+        json!({ "title": { "en": "Ordinary text" } }),
+        true,
+    )
+    .await;
+    app.search_settled().await;
+    let long = "x".repeat(501);
+    let many_words = "word ".repeat(40);
+    let deep = "\"".repeat(9);
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (&[("q", long.as_str())], "invalid_search"),
+        (&[("q", many_words.as_str())], "invalid_search"),
+        (&[("q", deep.as_str())], "invalid_search"),
+        (&[("q", "\"unclosed")], "invalid_search"),
+        (&[("q", "a"), ("q", "b")], "duplicate_parameter"),
+        (&[("filter[tags", "x")], "invalid_filter"),
+        (&[("filter[tags][eq][x]", "x")], "invalid_operator"),
+        (&[("filter[tags][regex]", ".*")], "invalid_operator"),
+        (
+            &[("filter[published_at][gte]", "'; DROP TABLE x; --")],
+            "invalid_filter",
+        ),
+        (&[("filter[editor_notes][eq]", "x")], "unknown_field"),
+        (&[("sort", "-editor_notes")], "unknown_field"),
+        (&[("fields", "editor_notes")], "unknown_field"),
+        (&[("limit", "-1")], "invalid_limit"),
+        (&[("limit", "99999999999999999999")], "invalid_limit"),
+        (&[("page", "0")], "invalid_page"),
+        (&[("exact", "maybe")], "invalid_parameter"),
+        (&[("type", "article,../../etc")], "type_not_found"),
+    ];
+    for (query, code) in cases {
+        let (status, body) = app.search(query).await;
+        assert!(status.is_client_error(), "{query:?}: {status} {body}");
+        assert_eq!(body["code"], *code, "{query:?}: {body}");
+    }
+    // Characters that mean something to other query languages are just text here.
+    for q in [
+        "*",
+        "title:x",
+        "a AND b OR c",
+        "(((",
+        "\\",
+        "%00",
+        "<script>",
+        "😀 emoji",
+        "\u{0}",
+    ] {
+        let (status, body) = app.search(&[("q", q)]).await;
+        assert_eq!(status, StatusCode::OK, "{q:?}: {body}");
+    }
+    // The index still answers normally.
+    let (_, body) = app.search(&[("q", "ordinary")]).await;
+    assert_eq!(body["meta"]["total"], 1);
+}
