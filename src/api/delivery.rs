@@ -9,7 +9,7 @@ use poem::{Request, Response, Route, get, handler};
 use serde_json::{Value, json};
 
 use super::auth::caller;
-use super::{AppState, etag_of, query_pairs};
+use super::{AppState, etag_of, if_none_match, query_pairs};
 use crate::access::{Principal, TokenScope};
 use crate::cache::Cached;
 use crate::content::query::{
@@ -146,16 +146,7 @@ fn audience_key(who: &Principal) -> String {
 }
 
 fn respond(req: &Request, c: Cached) -> Response {
-    let not_modified = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            // If-None-Match compares weakly: a proxy may have marked our ETag weak.
-            v.split(',')
-                .map(|t| t.trim().trim_start_matches("W/"))
-                .any(|t| t == c.etag || t == "*")
-        });
+    let not_modified = if_none_match(req, &c.etag);
     let builder = Response::builder()
         .header(header::ETAG, c.etag)
         .header(header::CACHE_CONTROL, c.cache_control);

@@ -297,6 +297,19 @@ pub(crate) fn etag_of(body: &[u8]) -> String {
     format!("\"{hex}\"")
 }
 
+/// Whether the request's `If-None-Match` names `etag`. The comparison is weak: a proxy may
+/// have marked our ETag weak.
+pub(crate) fn if_none_match(req: &Request, etag: &str) -> bool {
+    req.headers()
+        .get(poem::http::header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .map(|t| t.trim().trim_start_matches("W/"))
+                .any(|t| t == etag || t == "*")
+        })
+}
+
 /// Decoded query-string pairs, in order.
 pub(crate) fn query_pairs(req: &Request) -> Result<Vec<(String, String)>, Error> {
     let raw = req.uri().query().unwrap_or("");

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::auth::{administer, caller};
-use super::{AppState, etag_of, json_response, query_pairs, read_json};
+use super::{AppState, etag_of, if_none_match, json_response, query_pairs, read_json};
 use crate::access::{Action, Principal};
 use crate::content::query::EntryQuery;
 use crate::error::{Error, Result};
@@ -55,6 +55,32 @@ struct Params {
     exact: bool,
     facets: Option<Vec<String>>,
     fields: Option<Vec<String>>,
+}
+
+impl Params {
+    fn request(
+        &self,
+        types: &[Arc<ContentType>],
+        audience: Audience,
+        owners: HashMap<String, String>,
+        hidden: HashMap<String, Vec<String>>,
+    ) -> SearchRequest {
+        SearchRequest {
+            q: self.q.clone(),
+            types: types.to_vec(),
+            audience,
+            locale: self.locale.clone(),
+            owners,
+            hidden,
+            facet_filters: self.facet_filters.clone(),
+            date_filters: self.date_filters.clone(),
+            sort: self.sort.clone(),
+            limit: self.limit,
+            offset: (self.page - 1) * self.limit,
+            exact: self.exact,
+            facets: self.facets.clone(),
+        }
+    }
 }
 
 fn invalid(code: &'static str, param: &str, message: impl Into<String>) -> Error {
@@ -382,14 +408,7 @@ fn respond(
     let bytes = serde_json::to_vec(body).unwrap_or_default();
     let etag = etag_of(&bytes);
     let timing = format!("search;dur={:.1}", took.as_secs_f64() * 1000.0);
-    let not_modified = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .any(|t| t.trim().trim_start_matches("W/") == etag)
-        });
+    let not_modified = if_none_match(req, &etag);
     let builder = Response::builder()
         .header(header::ETAG, etag)
         .header(header::CACHE_CONTROL, cache_control)
@@ -424,31 +443,12 @@ async fn delivery_search(req: &Request, state: Data<&Arc<AppState>>) -> Result<R
     }
     let results = state
         .search
-        .search(SearchRequest {
-            q: p.q.clone(),
-            types: types.clone(),
-            audience: Audience::Delivery,
-            locale: p.locale.clone(),
-            owner: None,
-            hidden: HashMap::new(),
-            facet_filters: p.facet_filters.clone(),
-            date_filters: p.date_filters.clone(),
-            sort: p.sort.clone(),
-            limit: p.limit,
-            offset: (p.page - 1) * p.limit,
-            exact: p.exact,
-            facets: p.facets.clone(),
-        })
+        .search(p.request(&types, Audience::Delivery, HashMap::new(), HashMap::new()))
         .await?;
     // The entries as the delivery API shows them, read in one query per type.
     let mut entries = HashMap::new();
     for ct in &types {
-        let ids: Vec<String> = results
-            .hits
-            .iter()
-            .filter(|h| h.type_id == ct.id)
-            .map(|h| h.id.clone())
-            .collect();
+        let ids = results.ids_of(&ct.id);
         if ids.is_empty() {
             continue;
         }
@@ -502,39 +502,22 @@ async fn admin_search(req: &Request, state: Data<&Arc<AppState>>) -> Result<Resp
     check_against(state, &types, &p)?;
     let mut permits = HashMap::new();
     let mut hidden = HashMap::new();
-    let mut owner = None;
+    let mut owners = HashMap::new();
     for ct in &types {
         let permit = state.policy.permit(&who, ct, Action::Read)?;
         hidden.insert(ct.id.clone(), permit.hidden().to_vec());
-        owner = owner.or(permit.owner().map(str::to_owned));
+        if let Some(owner) = permit.owner() {
+            owners.insert(ct.id.clone(), owner.to_owned());
+        }
         permits.insert(ct.id.clone(), permit);
     }
     let results = state
         .search
-        .search(SearchRequest {
-            q: p.q.clone(),
-            types: types.clone(),
-            audience: Audience::Admin,
-            locale: p.locale.clone(),
-            owner,
-            hidden,
-            facet_filters: p.facet_filters.clone(),
-            date_filters: p.date_filters.clone(),
-            sort: p.sort.clone(),
-            limit: p.limit,
-            offset: (p.page - 1) * p.limit,
-            exact: p.exact,
-            facets: p.facets.clone(),
-        })
+        .search(p.request(&types, Audience::Admin, owners, hidden))
         .await?;
     let mut entries = HashMap::new();
     for ct in &types {
-        let ids: Vec<String> = results
-            .hits
-            .iter()
-            .filter(|h| h.type_id == ct.id)
-            .map(|h| h.id.clone())
-            .collect();
+        let ids = results.ids_of(&ct.id);
         if ids.is_empty() {
             continue;
         }

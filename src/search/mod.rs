@@ -107,8 +107,8 @@ pub struct Request {
     pub types: Vec<Arc<ContentType>>,
     pub audience: Audience,
     pub locale: Option<String>,
-    /// Only entries created by this user.
-    pub owner: Option<String>,
+    /// Per type, only entries created by this user (an author's own).
+    pub owners: HashMap<String, String>,
     /// Fields the caller may not read, per type (never searched nor highlighted).
     pub hidden: HashMap<String, Vec<String>>,
     /// `filter[field][eq|in]`: facet field → accepted values.
@@ -146,6 +146,17 @@ pub struct Results {
     pub total: u64,
     /// Field → (value, count), most frequent first.
     pub facets: BTreeMap<String, Vec<(String, u64)>>,
+}
+
+impl Results {
+    /// The ids of the hits of one type, in rank order.
+    pub fn ids_of(&self, type_id: &str) -> Vec<String> {
+        self.hits
+            .iter()
+            .filter(|h| h.type_id == type_id)
+            .map(|h| h.id.clone())
+            .collect()
+    }
 }
 
 /// How the index stands, for `/readyz` and the admin API.
@@ -468,7 +479,7 @@ fn run_search(
             exact: req.exact,
             audience: req.audience,
             locale,
-            owner: req.owner.as_deref(),
+            owner: req.owners.get(&layout.type_id).map(String::as_str),
             fields,
             facets: &req.facet_filters,
             dates,
