@@ -321,6 +321,24 @@ mod tests {
     }
 
     #[test]
+    fn french_german_and_spanish_plurals_meet_their_singulars() {
+        for (language, plural, singular) in [
+            ("fr", "maisons", "maison"),
+            ("fr", "chanteuses", "chanteuse"),
+            ("de", "Katzen", "Katze"),
+            ("es", "casas", "casa"),
+            ("es", "gatos", "gato"),
+        ] {
+            assert_eq!(
+                stems(plural, language),
+                stems(singular, language),
+                "{language}"
+            );
+            assert_ne!(stems(plural, "plain"), stems(singular, "plain"));
+        }
+    }
+
+    #[test]
     fn words_are_runs_of_letters_and_digits() {
         assert_eq!(
             words("Tokio's `spawn_blocking()` in Rust-2024"),

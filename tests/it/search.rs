@@ -858,3 +858,37 @@ async fn renaming_a_related_entry_updates_the_facets_of_entries_using_it() {
         json!([{ "value": "Ada", "count": 1 }])
     );
 }
+
+#[tokio::test]
+async fn each_locale_is_searched_with_its_own_language() {
+    let app = TestApp::spawn().await;
+    app.create(
+        "article",
+        json!({
+            "title": { "en": "Old houses", "fr": "Les maisons anciennes" },
+            "body": { "en": "Walls and roofs." },
+        }),
+        true,
+    )
+    .await;
+    app.search_settled().await;
+    // French stemming finds the singular; the English document does not hold the French text.
+    let (_, body) = app.search(&[("q", "maison"), ("locale", "fr")]).await;
+    assert_eq!(body["meta"]["total"], 1, "{body}");
+    assert_eq!(body["data"][0]["entry"]["locale"], "fr");
+    assert_eq!(
+        body["data"][0]["entry"]["fields"]["title"],
+        "Les maisons anciennes"
+    );
+    assert_eq!(
+        body["data"][0]["highlights"]["title"],
+        "Les <mark>maisons</mark> anciennes"
+    );
+    let (_, body) = app.search(&[("q", "maison")]).await;
+    assert_eq!(body["meta"]["total"], 0, "{body}");
+    let (_, body) = app.search(&[("q", "house")]).await;
+    assert_eq!(body["meta"]["total"], 1, "{body}");
+    // The French document falls back to the English body, as delivery does.
+    let (_, body) = app.search(&[("q", "roofs"), ("locale", "fr")]).await;
+    assert_eq!(body["meta"]["total"], 1, "{body}");
+}
