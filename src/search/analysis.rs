@@ -130,65 +130,115 @@ pub(crate) struct Wanted {
     pub prefix: bool,
 }
 
-/// `text` with the words `wanted` finds marked, HTML-escaped around the marks, cut to about
-/// `max_chars` around the densest run of matches; `None` when nothing in it matches.
+/// Marks the words a query finds in stored texts. Built once per search and language, so the
+/// analyzers and the query words' stems are made once, not per text.
+pub(crate) struct Highlighter {
+    wanted: Vec<Wanted>,
+    /// The stem of each wanted word that matches by stem.
+    stems: Vec<Option<String>>,
+    exact: TextAnalyzer,
+    stemmer: TextAnalyzer,
+}
+
+impl Highlighter {
+    pub fn new(wanted: Vec<Wanted>, language: &str) -> Self {
+        let stems = wanted
+            .iter()
+            .map(|w| {
+                w.stemmed
+                    .then(|| stems(&w.word, language).into_iter().next())
+                    .flatten()
+            })
+            .collect();
+        Self {
+            wanted,
+            stems,
+            exact: exact_analyzer(),
+            stemmer: stemmed_analyzer(language),
+        }
+    }
+
+    fn stem(&mut self, word: &str) -> Option<String> {
+        let mut stream = self.stemmer.token_stream(word);
+        stream.advance().then(|| stream.token().text.clone())
+    }
+
+    fn matches(&mut self, word: &str) -> bool {
+        let mut stem: Option<Option<String>> = None;
+        for i in 0..self.wanted.len() {
+            let w = &self.wanted[i];
+            if word == w.word
+                || (w.prefix && word.starts_with(&w.word))
+                || (w.distance > 0 && within_distance(word, &w.word, w.distance))
+            {
+                return true;
+            }
+            // Stems keep the start of the word: only words starting alike are stemmed.
+            if let Some(ws) = &self.stems[i]
+                && ws.as_bytes().first() == word.as_bytes().first()
+            {
+                let ws = ws.clone();
+                let s = match &stem {
+                    Some(s) => s.clone(),
+                    None => {
+                        let s = self.stem(word);
+                        stem = Some(s.clone());
+                        s
+                    }
+                };
+                if s.as_deref() == Some(ws.as_str()) {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    /// `text` with the wanted words marked, HTML-escaped around the marks, cut to about
+    /// `max_chars` around the densest run of matches; `None` when nothing in it matches.
+    pub fn highlight(&mut self, text: &str, max_chars: usize) -> Option<String> {
+        if self.wanted.is_empty() {
+            return None;
+        }
+        let tokens = collect(&mut self.exact, text);
+        let marks: Vec<(usize, usize)> = tokens
+            .iter()
+            .filter(|(_, _, word)| self.matches(word))
+            .map(|(from, to, _)| (*from, *to))
+            .collect();
+        if marks.is_empty() {
+            return None;
+        }
+        let (start, end) = window(text, &tokens, &marks, max_chars);
+        let mut out = String::with_capacity(end - start + marks.len() * 13 + 8);
+        if start > 0 {
+            out.push('…');
+        }
+        let mut pos = start;
+        for &(from, to) in marks.iter().filter(|(f, t)| *f >= start && *t <= end) {
+            escape_into(&mut out, &text[pos..from]);
+            out.push_str("<mark>");
+            escape_into(&mut out, &text[from..to]);
+            out.push_str("</mark>");
+            pos = to;
+        }
+        escape_into(&mut out, &text[pos..end]);
+        if end < text.len() {
+            out.push('…');
+        }
+        Some(out)
+    }
+}
+
+/// `text` with the words `wanted` finds marked (see [`Highlighter::highlight`]).
+#[cfg(test)]
 pub(crate) fn highlight(
     text: &str,
     language: &str,
     wanted: &[Wanted],
     max_chars: usize,
 ) -> Option<String> {
-    if wanted.is_empty() {
-        return None;
-    }
-    let exact = collect(&mut exact_analyzer(), text);
-    let stemmed = if wanted.iter().any(|w| w.stemmed) {
-        collect(&mut stemmed_analyzer(language), text)
-    } else {
-        Vec::new()
-    };
-    let wanted_stems: Vec<Option<String>> = wanted
-        .iter()
-        .map(|w| {
-            w.stemmed
-                .then(|| stems(&w.word, language).into_iter().next())
-                .flatten()
-        })
-        .collect();
-    let mut marks: Vec<(usize, usize)> = Vec::new();
-    for (i, (from, to, word)) in exact.iter().enumerate() {
-        let stem = stemmed.get(i).map(|t| t.2.as_str());
-        let hit = wanted.iter().zip(&wanted_stems).any(|(w, ws)| {
-            *word == w.word
-                || (ws.is_some() && stem == ws.as_deref())
-                || (w.prefix && word.starts_with(&w.word))
-                || (w.distance > 0 && within_distance(word, &w.word, w.distance))
-        });
-        if hit {
-            marks.push((*from, *to));
-        }
-    }
-    if marks.is_empty() {
-        return None;
-    }
-    let (start, end) = window(text, &exact, &marks, max_chars);
-    let mut out = String::with_capacity(end - start + marks.len() * 13 + 8);
-    if start > 0 {
-        out.push('…');
-    }
-    let mut pos = start;
-    for &(from, to) in marks.iter().filter(|(f, t)| *f >= start && *t <= end) {
-        escape_into(&mut out, &text[pos..from]);
-        out.push_str("<mark>");
-        escape_into(&mut out, &text[from..to]);
-        out.push_str("</mark>");
-        pos = to;
-    }
-    escape_into(&mut out, &text[pos..end]);
-    if end < text.len() {
-        out.push('…');
-    }
-    Some(out)
+    Highlighter::new(wanted.to_vec(), language).highlight(text, max_chars)
 }
 
 /// The byte range of the snippet: the whole text when short, else the stretch of about
@@ -264,25 +314,42 @@ fn escape_into(out: &mut String, text: &str) {
 }
 
 /// Whether `a` and `b` are at most `max` edits apart, counting an adjacent transposition as
-/// one edit (what the index's typo matching counts).
+/// one edit (what the index's typo matching counts). Words are at most 64 bytes (longer ones
+/// are not indexed), so everything fits on the stack.
 pub(crate) fn within_distance(a: &str, b: &str, max: u8) -> bool {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
+    const N: usize = MAX_WORD_BYTES + 1;
     let max = usize::from(max);
-    if a.len().abs_diff(b.len()) > max {
+    if a.len().abs_diff(b.len()) > max * 4 || a.len() >= N || b.len() >= N {
+        return false;
+    }
+    let mut ac = ['\0'; N];
+    let mut bc = ['\0'; N];
+    let (mut la, mut lb) = (0, 0);
+    for c in a.chars() {
+        ac[la] = c;
+        la += 1;
+    }
+    for c in b.chars() {
+        bc[lb] = c;
+        lb += 1;
+    }
+    if la.abs_diff(lb) > max {
         return false;
     }
     // Optimal string alignment distance, row by row.
-    let mut prev2: Vec<usize> = vec![0; b.len() + 1];
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur: Vec<usize> = vec![0; b.len() + 1];
-    for i in 1..=a.len() {
+    let mut prev2 = [0usize; N];
+    let mut prev = [0usize; N];
+    let mut cur = [0usize; N];
+    for (j, p) in prev.iter_mut().enumerate().take(lb + 1) {
+        *p = j;
+    }
+    for i in 1..=la {
         cur[0] = i;
-        let mut row_min = cur[0];
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
+        let mut row_min = i;
+        for j in 1..=lb {
+            let cost = usize::from(ac[i - 1] != bc[j - 1]);
             let mut d = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+            if i > 1 && j > 1 && ac[i - 1] == bc[j - 2] && ac[i - 2] == bc[j - 1] {
                 d = d.min(prev2[j - 2] + 1);
             }
             cur[j] = d;
@@ -291,10 +358,10 @@ pub(crate) fn within_distance(a: &str, b: &str, max: u8) -> bool {
         if row_min > max {
             return false;
         }
-        std::mem::swap(&mut prev2, &mut prev);
-        std::mem::swap(&mut prev, &mut cur);
+        prev2 = prev;
+        prev = cur;
     }
-    prev[b.len()] <= max
+    prev[lb] <= max
 }
 
 #[cfg(test)]

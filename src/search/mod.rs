@@ -581,6 +581,7 @@ fn run_search(
             .then(b.date.cmp(&a.date))
             .then(b.rank.cmp(&a.rank))
     });
+    let mut highlighters = HashMap::new();
     for f in found.into_iter().skip(req.offset).take(req.limit) {
         let (Some(searcher), Some(plan)) = (&searchers[f.target], &plans[f.target]) else {
             continue;
@@ -597,13 +598,15 @@ fn run_search(
             .and_then(|v| v.as_str())
             .unwrap_or_default();
         let language = layout.language(Some(locale));
-        let wanted = plan.wanted();
+        let highlighter = highlighters
+            .entry((f.target, language))
+            .or_insert_with(|| analysis::Highlighter::new(plan.wanted(), language));
         let mut highlights = Map::new();
         for t in &plan.fields {
             let snippet = doc
                 .get_all(t.exact)
                 .filter_map(|v| v.as_str())
-                .find_map(|text| analysis::highlight(text, language, &wanted, SNIPPET_CHARS));
+                .find_map(|text| highlighter.highlight(text, SNIPPET_CHARS));
             if let Some(s) = snippet {
                 highlights.insert(t.name.clone(), Value::String(s));
             }
