@@ -356,6 +356,28 @@ async fn commit(mut writer: IndexWriter) -> (IndexWriter, Result<()>) {
     }
 }
 
+async fn merge_all(index: &Index, mut writer: IndexWriter) -> (IndexWriter, Result<()>) {
+    let index = index.clone();
+    match tokio::task::spawn_blocking(move || {
+        let merged = index
+            .searchable_segment_ids()
+            .map_err(Error::from)
+            .and_then(|ids| {
+                if ids.len() > 1 {
+                    writer.merge(&ids).wait().map(|_| ()).map_err(Error::from)
+                } else {
+                    Ok(())
+                }
+            });
+        (writer, merged)
+    })
+    .await
+    {
+        Ok(out) => out,
+        Err(e) => panic!("the index merge task failed: {e}"),
+    }
+}
+
 /// Builds a new generation of a type's index from every stored entry.
 async fn build(
     search: &Search,
@@ -397,6 +419,10 @@ async fn build(
     }
     let (writer, committed) = commit(writer).await;
     committed?;
+    // The build leaves a segment per flush of each indexing thread; every query visits every
+    // segment, so they are merged into one before the index is used.
+    let (writer, merged) = merge_all(&active.index, writer).await;
+    merged?;
     Ok(Built {
         type_id: layout.type_id.clone(),
         active,

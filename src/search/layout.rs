@@ -24,10 +24,12 @@ use super::analysis::{EXACT, language_of, stemmed_name};
 use crate::schema::{ContentType, Field as SchemaField, FieldType};
 
 /// Bumped when what goes into documents changes, so existing indexes are rebuilt.
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 4;
 
 /// The fast field ordering ties.
 pub(crate) const RANK: &str = "_rank";
+/// The fast field of audience and locale bits.
+pub(crate) const SCOPE: &str = "_scope";
 
 /// An entry's tie-breaking rank: the high bits of its ULID (creation time, then randomness),
 /// so among equals newer entries come first and the order never changes between builds.
@@ -46,15 +48,6 @@ const META_DATES: &[&str] = &["published_at", "updated_at", "created_at"];
 pub enum Audience {
     Delivery,
     Admin,
-}
-
-impl Audience {
-    pub(crate) fn term(self) -> &'static str {
-        match self {
-            Audience::Delivery => "delivery",
-            Audience::Admin => "admin",
-        }
-    }
 }
 
 /// A searchable text field (possibly inside groups and repeaters).
@@ -97,8 +90,9 @@ pub(crate) struct Layout {
     /// Changes whenever documents would be built differently.
     pub fingerprint: String,
     pub id: Field,
-    pub audience: Field,
-    pub serves: Field,
+    /// Bits of who and which locales a document answers for (see [`Layout::audience_bit`] and
+    /// [`Layout::serves_bit`]), a fast field the search collector filters on.
+    pub scope: Field,
     pub locale: Field,
     pub owner: Field,
     pub facet: Field,
@@ -126,8 +120,7 @@ impl Layout {
         };
         let mut b = Schema::builder();
         let id = b.add_text_field("_id", STRING | STORED);
-        let audience = b.add_text_field("_audience", STRING);
-        let serves = b.add_text_field("_serves", STRING);
+        let scope = b.add_u64_field(SCOPE, FAST);
         let locale = b.add_text_field("_locale", STRING | STORED);
         let owner = b.add_text_field("_owner", STRING);
         let facet = b.add_facet_field("_facet", FacetOptions::default());
@@ -207,8 +200,7 @@ impl Layout {
             schema,
             fingerprint: String::new(),
             id,
-            audience,
-            serves,
+            scope,
             locale,
             owner,
             facet,
@@ -270,6 +262,18 @@ impl Layout {
         titles: &Titles,
     ) -> Vec<TantivyDocument> {
         let mut parts: Vec<(Parts, Vec<Audience>)> = Vec::new();
+        // A published entry whose working copy has not changed since: one set of documents,
+        // without analysing the same texts twice.
+        if let (Some(a), Some(d)) = (admin, delivery)
+            && !self.has_private()
+            && self.indexed_equal(a, d)
+        {
+            return self
+                .parts(d, Audience::Delivery, titles)
+                .into_iter()
+                .map(|p| self.document(p, &[Audience::Admin, Audience::Delivery]))
+                .collect();
+        }
         for (row, audience) in [(admin, Audience::Admin), (delivery, Audience::Delivery)] {
             let Some(row) = row else { continue };
             for p in self.parts(row, audience, titles) {
@@ -283,6 +287,43 @@ impl Layout {
             .into_iter()
             .map(|(p, audiences)| self.document(p, &audiences))
             .collect()
+    }
+
+    pub fn audience_bit(&self, audience: Audience) -> u64 {
+        match audience {
+            Audience::Admin => 1,
+            Audience::Delivery => 2,
+        }
+    }
+
+    /// The bit of a locale (of `_` for a type without locales); a locale the type does not
+    /// have gets a bit no document carries.
+    pub fn serves_bit(&self, locale: &str) -> u64 {
+        let i = if self.locales.is_empty() {
+            usize::from(locale != UNLOCALIZED)
+        } else {
+            self.locales
+                .iter()
+                .position(|l| l == locale)
+                .unwrap_or(self.locales.len())
+        };
+        4u64 << i.min(61)
+    }
+
+    fn has_private(&self) -> bool {
+        self.texts.iter().any(|t| t.private)
+            || self.facets.iter().any(|f| f.private)
+            || self.dates.iter().any(|d| d.private)
+    }
+
+    /// Whether two rows hold the same values in everything documents are made of.
+    fn indexed_equal(&self, a: &Map<String, Value>, b: &Map<String, Value>) -> bool {
+        let same = |key: &str| a.get(key) == b.get(key);
+        same("id")
+            && same("created_by")
+            && self.texts.iter().all(|t| same(&t.path[0]))
+            && self.facets.iter().all(|f| same(&f.name))
+            && self.dates.iter().all(|d| same(&d.name))
     }
 
     /// What one row contributes, per locale with values of its own.
@@ -382,12 +423,14 @@ impl Layout {
         let mut doc = TantivyDocument::default();
         doc.add_text(self.id, &p.id);
         doc.add_u64(self.rank, rank_of(&p.id));
+        let mut scope = 0;
         for a in audiences {
-            doc.add_text(self.audience, a.term());
+            scope |= self.audience_bit(*a);
         }
         for s in &p.serves {
-            doc.add_text(self.serves, s);
+            scope |= self.serves_bit(s);
         }
+        doc.add_u64(self.scope, scope);
         doc.add_text(self.locale, &p.locale);
         doc.add_text(self.owner, &p.owner);
         for f in p.facets {
@@ -427,17 +470,19 @@ struct Parts {
     dates: Vec<(String, IndexDate)>,
 }
 
-fn text_options(tokenizer: &str, stored: bool) -> TextOptions {
+/// Exact words are stored (for highlights) and keep their positions (phrases match exact
+/// words); stemmed words only need their frequencies, for ranking.
+fn text_options(tokenizer: &str, exact: bool) -> TextOptions {
     let options = TextOptions::default().set_indexing_options(
         TextFieldIndexing::default()
             .set_tokenizer(tokenizer)
-            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+            .set_index_option(if exact {
+                IndexRecordOption::WithFreqsAndPositions
+            } else {
+                IndexRecordOption::WithFreqs
+            }),
     );
-    if stored {
-        options.set_stored()
-    } else {
-        options
-    }
+    if exact { options.set_stored() } else { options }
 }
 
 /// Searchable text fields, depth first, with their path and whether they are private or
@@ -555,11 +600,16 @@ mod tests {
         // The private notes are not searchable, so both audiences index the same document.
         assert!(layout.text("editor_notes").is_none());
         assert_eq!(docs.len(), 1);
-        let audiences: Vec<&str> = docs[0]
-            .get_all(layout.audience)
-            .filter_map(|v| v.as_str())
-            .collect();
-        assert_eq!(audiences, ["admin", "delivery"]);
+        let scope = docs[0].get_first(layout.scope).and_then(|v| v.as_u64());
+        assert_eq!(
+            scope,
+            Some(
+                layout.audience_bit(Audience::Admin)
+                    | layout.audience_bit(Audience::Delivery)
+                    | layout.serves_bit("en")
+                    | layout.serves_bit("fr")
+            )
+        );
         // A draft that differs from what is published is a document of its own.
         let edited = row(json!({"en": "Hello again"}), json!({}));
         assert_eq!(
@@ -589,11 +639,15 @@ mod tests {
         let only_en = row(json!({"en": "Hello"}), json!({}));
         let docs = layout.documents(None, Some(&only_en), &titles);
         assert_eq!(docs.len(), 1);
-        let serves: Vec<&str> = docs[0]
-            .get_all(layout.serves)
-            .filter_map(|v| v.as_str())
-            .collect();
-        assert_eq!(serves, ["en", "fr"]);
+        let scope = docs[0].get_first(layout.scope).and_then(|v| v.as_u64());
+        assert_eq!(
+            scope,
+            Some(
+                layout.audience_bit(Audience::Delivery)
+                    | layout.serves_bit("en")
+                    | layout.serves_bit("fr")
+            )
+        );
         let both = row(json!({"en": "Hello", "fr": "Bonjour"}), json!({}));
         let docs = layout.documents(None, Some(&both), &titles);
         assert_eq!(docs.len(), 2);

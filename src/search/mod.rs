@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use serde::Serialize;
 use serde_json::{Map, Value};
-use tantivy::collector::{Count, FacetCollector, TopDocs};
+use tantivy::collector::{Collector, Count, FacetCollector, FilterCollector, TopDocs};
 use tantivy::schema::{Facet, Value as _};
 use tantivy::{
     DocAddress, DocId, Index, IndexReader, ReloadPolicy, Score, SegmentReader, TantivyDocument,
@@ -427,6 +427,18 @@ struct Found {
     rank: u64,
 }
 
+/// `collector`, seeing only documents whose scope bits include `scope`.
+fn in_scope<C: Collector>(
+    scope: u64,
+    collector: C,
+) -> FilterCollector<C, impl Fn(u64) -> bool + Clone + Send + Sync + 'static, u64> {
+    FilterCollector::new(
+        layout::SCOPE.to_owned(),
+        move |bits: u64| bits & scope == scope,
+        collector,
+    )
+}
+
 fn rank_column(segment: &SegmentReader) -> Arc<dyn tantivy::columnar::ColumnValues<u64>> {
     match segment.fast_fields().u64(layout::RANK) {
         Ok(c) => c.first_or_default_col(0),
@@ -485,6 +497,7 @@ fn run_search(
             dates,
         };
         let q = plan.query();
+        let scope = plan.scope();
         let searcher = active.reader.searcher();
         let facet_fields: Vec<&str> = layout
             .facets
@@ -510,7 +523,7 @@ fn run_search(
                         move |doc: DocId, score: Score| (score, rank.get_val(doc))
                     });
                 let (count, top_docs, counts) =
-                    searcher.search(&q, &(Count, by_score, facet_collector))?;
+                    searcher.search(&q, &in_scope(scope, (Count, by_score, facet_collector)))?;
                 found.extend(top_docs.into_iter().map(|((score, rank), address)| Found {
                     target: i,
                     address,
@@ -541,7 +554,7 @@ fn run_search(
                         }
                     });
                 let (count, top_docs, counts) =
-                    searcher.search(&q, &(Count, by_date, facet_collector))?;
+                    searcher.search(&q, &in_scope(scope, (Count, by_date, facet_collector)))?;
                 found.extend(top_docs.into_iter().map(|((date, rank), address)| Found {
                     target: i,
                     address,

@@ -160,6 +160,16 @@ impl Plan<'_> {
         self.layout.language(self.locale)
     }
 
+    /// The scope bits a matching document must have: its audience and the locale answered.
+    pub fn scope(&self) -> u64 {
+        let serves = match (self.layout.locales.is_empty(), self.locale) {
+            (true, _) => UNLOCALIZED,
+            (false, Some(l)) => l,
+            (false, None) => self.layout.default_locale().unwrap_or(UNLOCALIZED),
+        };
+        self.layout.audience_bit(self.audience) | self.layout.serves_bit(serves)
+    }
+
     /// The tantivy query.
     pub fn query(&self) -> Box<dyn Query> {
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
@@ -169,16 +179,9 @@ impl Plan<'_> {
                 IndexRecordOption::Basic,
             ))
         };
-        clauses.push((
-            Occur::Must,
-            term(self.layout.audience, self.audience.term()),
-        ));
-        let serves = match (self.layout.locales.is_empty(), self.locale) {
-            (true, _) => UNLOCALIZED,
-            (false, Some(l)) => l,
-            (false, None) => self.layout.default_locale().unwrap_or(UNLOCALIZED),
-        };
-        clauses.push((Occur::Must, term(self.layout.serves, serves)));
+        // The audience and the locale are checked by the collector against each match's
+        // scope bits (see `scope`): far cheaper than intersecting with postings that hold
+        // nearly every document.
         if let Some(owner) = self.owner {
             clauses.push((Occur::Must, term(self.layout.owner, owner)));
         }
