@@ -158,58 +158,39 @@ impl Highlighter {
         }
     }
 
-    fn stem(&mut self, word: &str) -> Option<String> {
-        let mut stream = self.stemmer.token_stream(word);
-        stream.advance().then(|| stream.token().text.clone())
-    }
-
-    fn matches(&mut self, word: &str) -> bool {
-        let mut stem: Option<Option<String>> = None;
-        for i in 0..self.wanted.len() {
-            let w = &self.wanted[i];
-            if word == w.word
-                || (w.prefix && word.starts_with(&w.word))
-                || (w.distance > 0 && within_distance(word, &w.word, w.distance))
-            {
-                return true;
-            }
-            // Stems keep the start of the word: only words starting alike are stemmed.
-            if let Some(ws) = &self.stems[i]
-                && ws.as_bytes().first() == word.as_bytes().first()
-            {
-                let ws = ws.clone();
-                let s = match &stem {
-                    Some(s) => s.clone(),
-                    None => {
-                        let s = self.stem(word);
-                        stem = Some(s.clone());
-                        s
-                    }
-                };
-                if s.as_deref() == Some(ws.as_str()) {
-                    return true;
-                }
-            }
-        }
-        false
-    }
-
     /// `text` with the wanted words marked, HTML-escaped around the marks, cut to about
-    /// `max_chars` around the densest run of matches; `None` when nothing in it matches.
+    /// `max_chars` around the densest run of matches near the first one; `None` when nothing
+    /// in it matches. Reading stops a little past the first match: a long body is not
+    /// tokenized to its end for a snippet from its start.
     pub fn highlight(&mut self, text: &str, max_chars: usize) -> Option<String> {
         if self.wanted.is_empty() {
             return None;
         }
-        let tokens = collect(&mut self.exact, text);
-        let marks: Vec<(usize, usize)> = tokens
-            .iter()
-            .filter(|(_, _, word)| self.matches(word))
-            .map(|(from, to, _)| (*from, *to))
-            .collect();
+        let Self {
+            wanted,
+            stems,
+            exact,
+            stemmer,
+        } = self;
+        let mut spans: Vec<(usize, usize)> = Vec::new();
+        let mut marks: Vec<(usize, usize)> = Vec::new();
+        let mut stream = exact.token_stream(text);
+        while stream.advance() {
+            let t = stream.token();
+            if let Some(first) = marks.first()
+                && t.offset_from > first.0 + 2 * max_chars
+            {
+                break;
+            }
+            spans.push((t.offset_from, t.offset_to));
+            if matches(wanted, stems, stemmer, &t.text) {
+                marks.push((t.offset_from, t.offset_to));
+            }
+        }
         if marks.is_empty() {
             return None;
         }
-        let (start, end) = window(text, &tokens, &marks, max_chars);
+        let (start, end) = window(text, &spans, &marks, max_chars);
         let mut out = String::with_capacity(end - start + marks.len() * 13 + 8);
         if start > 0 {
             out.push('…');
@@ -230,6 +211,37 @@ impl Highlighter {
     }
 }
 
+/// Whether `word` (an exact, lower-cased word of a text) is one the query looks for.
+fn matches(
+    wanted: &[Wanted],
+    stems: &[Option<String>],
+    stemmer: &mut TextAnalyzer,
+    word: &str,
+) -> bool {
+    let mut stem: Option<Option<String>> = None;
+    for (w, ws) in wanted.iter().zip(stems) {
+        if word == w.word
+            || (w.prefix && word.starts_with(&w.word))
+            || (w.distance > 0 && within_distance(word, &w.word, w.distance))
+        {
+            return true;
+        }
+        // Stems keep the start of the word: only words starting alike are stemmed.
+        if let Some(ws) = ws
+            && word.as_bytes().get(..2) == ws.as_bytes().get(..2)
+        {
+            let s = stem.get_or_insert_with(|| {
+                let mut stream = stemmer.token_stream(word);
+                stream.advance().then(|| stream.token().text.clone())
+            });
+            if s.as_deref() == Some(ws.as_str()) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
 /// `text` with the words `wanted` finds marked (see [`Highlighter::highlight`]).
 #[cfg(test)]
 pub(crate) fn highlight(
@@ -246,7 +258,7 @@ pub(crate) fn highlight(
 /// word boundaries.
 fn window(
     text: &str,
-    tokens: &[(usize, usize, String)],
+    tokens: &[(usize, usize)],
     marks: &[(usize, usize)],
     max_chars: usize,
 ) -> (usize, usize) {
@@ -321,6 +333,20 @@ pub(crate) fn within_distance(a: &str, b: &str, max: u8) -> bool {
     let max = usize::from(max);
     if a.len().abs_diff(b.len()) > max * 4 || a.len() >= N || b.len() >= N {
         return false;
+    }
+    // Cheap refusals first: ASCII lengths are character counts; and with `max` edits, one
+    // of the first `max + 1` characters of `a` is kept, within `2 * max + 1` of `b`'s start.
+    if a.is_ascii() && b.is_ascii() {
+        if a.len().abs_diff(b.len()) > max {
+            return false;
+        }
+        let (ha, hb) = (
+            &a.as_bytes()[..a.len().min(max + 1)],
+            &b.as_bytes()[..b.len().min(2 * max + 1)],
+        );
+        if a.len() > max && !ha.iter().any(|c| hb.contains(c)) {
+            return false;
+        }
     }
     let mut ac = ['\0'; N];
     let mut bc = ['\0'; N];
@@ -466,5 +492,9 @@ mod tests {
         assert!(!within_distance("tokyo", "tokio", 0));
         assert!(!within_distance("database", "datastore", 2));
         assert!(within_distance("databse", "database", 1));
+        assert!(within_distance("xatabase", "database", 1));
+        assert!(within_distance("adtabase", "database", 1));
+        assert!(within_distance("xyatabase", "database", 2));
+        assert!(!within_distance("xyztabase", "database", 2));
     }
 }

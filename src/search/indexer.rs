@@ -394,6 +394,9 @@ async fn build(
     // Two indexing threads when the memory allows (each needs at least 15 MiB).
     let memory = search.inner.writer_memory.max(32 * 1024 * 1024);
     let writer = new_writer(&active.index, memory, 2)?;
+    // Segments are merged once, at the end: merging while building rewrites the same
+    // documents several times.
+    writer.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
     let table = storage::entry_table(&layout.type_id);
     let total = search.inner.store.count_rows(&table).await?;
     progress.total.store(total, Ordering::Relaxed);
@@ -423,6 +426,7 @@ async fn build(
     // segment, so they are merged into one before the index is used.
     let (writer, merged) = merge_all(&active.index, writer).await;
     merged?;
+    writer.set_merge_policy(Box::new(tantivy::indexer::LogMergePolicy::default()));
     Ok(Built {
         type_id: layout.type_id.clone(),
         active,
