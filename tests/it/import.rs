@@ -31,6 +31,23 @@ pub(crate) fn generate(n: usize, out: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(out.join("expected.json")).unwrap()).unwrap()
 }
 
+/// Imports the generator's tags, authors and articles from `input`, as a user would.
+pub(crate) fn import_generated(data_dir: &Path, input: &Path) {
+    for (ty, file) in [
+        ("tag", "tags.jsonl"),
+        ("author", "authors.jsonl"),
+        ("article", "articles.jsonl"),
+    ] {
+        let out = import(data_dir, ty, &input.join(file));
+        assert!(
+            out.status.success(),
+            "import {ty}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
 pub(crate) fn import(data_dir: &Path, ty: &str, file: &Path) -> std::process::Output {
     folio(data_dir)
         .args(["import", "--type", ty])
@@ -44,19 +61,7 @@ async fn generated_articles_import_as_is_with_real_relations() {
     let input = tempfile::tempdir().unwrap();
     let expected = generate(300, input.path());
     let data = tempfile::tempdir().unwrap();
-    for (ty, file) in [
-        ("tag", "tags.jsonl"),
-        ("author", "authors.jsonl"),
-        ("article", "articles.jsonl"),
-    ] {
-        let out = import(data.path(), ty, &input.path().join(file));
-        assert!(
-            out.status.success(),
-            "import {ty}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    import_generated(data.path(), input.path());
 
     let app = TestApp::builder().data_dir(data).start().await.unwrap();
     // Status decides what is published.
