@@ -510,9 +510,8 @@ impl Server {
     }
 
     /// `kill -9`.
-    fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
+    fn kill(self) {
+        drop(self);
     }
 
     async fn wait_ready(&self, client: &reqwest::Client) {
@@ -525,6 +524,14 @@ impl Server {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
         panic!("the server did not become ready");
+    }
+}
+
+/// A failing test does not leave its server running.
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
