@@ -1014,12 +1014,7 @@ impl Accounts {
         let record = self
             .confirm_password(user_id, current, "current_password")
             .await?;
-        let email = record
-            .get("email")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        password::check_new(new, email)?;
-        let hash = password::hash(new.to_owned()).await?;
+        let hash = new_password_hash(&record, new).await?;
         let event = Event::new(
             &format!("user:{user_id}"),
             "user.password",
@@ -1181,12 +1176,7 @@ impl Accounts {
             .system_get("folio_user", &user_id)
             .await?
             .ok_or_else(invalid_link)?;
-        let email = record
-            .get("email")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        password::check_new(new_password, email)?;
-        let hash = password::hash(new_password.to_owned()).await?;
+        let hash = new_password_hash(&record, new_password).await?;
         let event = Event::new(
             &format!("user:{user_id}"),
             "user.password_reset",
@@ -1691,6 +1681,17 @@ fn check_role(policy: &Policy, role: &str) -> Result<()> {
             ),
         ))
     }
+}
+
+/// The hash of a user's new password, once it passes the rules (it may not contain their
+/// email address).
+async fn new_password_hash(user: &Record, new: &str) -> Result<String> {
+    let email = user
+        .get("email")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    password::check_new(new, email)?;
+    password::hash(new.to_owned()).await
 }
 
 #[cfg(test)]

@@ -208,9 +208,7 @@ impl Store {
             q = q.bind(b);
         }
         let mut res = q.await?;
-        if let Some(e) = super::cause(res.take_errors()) {
-            return Err(Error::Database(e));
-        }
+        super::fail_on_error(&mut res)?;
         Ok(take_rows(&mut res, 0)?.into_iter().map(normalize).collect())
     }
 

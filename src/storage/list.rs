@@ -289,7 +289,7 @@ impl Store {
                     limit
                 );
                 let mut res = clause.bind(self.counted().query(sql)).await?;
-                fail_on_error(&mut res)?;
+                super::fail_on_error(&mut res)?;
                 (take_rows(&mut res, 0)?, take_json(&mut res, 1)?)
             }
             Pagination::Cursor(token) => {
@@ -302,7 +302,7 @@ impl Store {
                             limit + 1
                         );
                         let mut res = clause.bind(self.counted().query(sql)).await?;
-                        fail_on_error(&mut res)?;
+                        super::fail_on_error(&mut res)?;
                         (take_rows(&mut res, 0)?, take_json(&mut res, 1)?)
                     }
                     Some(token) => {
@@ -468,7 +468,7 @@ impl Store {
             n = limit + 1
         );
         let mut res = tied.bind(self.counted().query(sql)).await?;
-        fail_on_error(&mut res)?;
+        super::fail_on_error(&mut res)?;
         let mut rows = take_rows(&mut res, 0)?;
         rows.extend(take_rows(&mut res, 1)?);
         rows.truncate(limit + 1);
@@ -513,7 +513,7 @@ impl Store {
             MAX_RELATED_MATCHES + 1
         );
         let mut res = sub.bind(self.counted().query(sql)).await?;
-        fail_on_error(&mut res)?;
+        super::fail_on_error(&mut res)?;
         let ids: Vec<Value> = match take_json(&mut res, 0)? {
             Value::Array(a) => a
                 .into_iter()
@@ -641,7 +641,7 @@ impl Store {
             .bind(("dst", dst))
             .bind(("after", after))
             .await?;
-        fail_on_error(&mut res)?;
+        super::fail_on_error(&mut res)?;
         let ids: Vec<String> = match take_json(&mut res, 0)? {
             Value::Array(a) => a
                 .into_iter()
@@ -831,13 +831,6 @@ fn scalar_condition(col: &str, filter: &Filter, clause: &mut Clause) -> Result<S
         }
         _ => return Err(Error::internal("filter shape")),
     })
-}
-
-fn fail_on_error(res: &mut surrealdb::IndexedResults) -> Result<()> {
-    match super::cause(res.take_errors()) {
-        Some(e) => Err(Error::Database(e)),
-        None => Ok(()),
-    }
 }
 
 #[cfg(test)]

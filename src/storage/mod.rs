@@ -272,6 +272,14 @@ pub(crate) fn take_rows(
     }
 }
 
+/// The failure of a read, if any of its statements failed.
+pub(crate) fn fail_on_error(res: &mut surrealdb::IndexedResults) -> Result<()> {
+    match cause(res.take_errors()) {
+        Some(e) => Err(Error::Database(e)),
+        None => Ok(()),
+    }
+}
+
 /// The error that failed a script. When one statement of a transaction fails, every other
 /// statement reports that it was not executed; the cause is the statement that reports
 /// something else (the earliest, when several do).

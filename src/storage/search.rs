@@ -14,7 +14,7 @@ use surrealdb::types::{RecordId, RecordIdKey, RecordIdKeyRange};
 
 use super::entries::{Row, normalize_id};
 use super::{Store, take_json, take_rows};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::schema::ContentType;
 
 pub(crate) const WORK_TABLE: &str = "folio_search_work";
@@ -89,9 +89,7 @@ impl Store {
             .query(sql)
             .bind(("ids", ids.to_vec()))
             .await?;
-        if let Some(e) = super::cause(res.take_errors()) {
-            return Err(Error::Database(e));
-        }
+        super::fail_on_error(&mut res)?;
         let mut out: Vec<String> = take_rows(&mut res, 0)?
             .into_iter()
             .filter_map(|r| r.get(column).and_then(Value::as_str).map(super::record_key))
@@ -124,9 +122,7 @@ impl Store {
             .query("SELECT * FROM folio_search_work ORDER BY id LIMIT $limit")
             .bind(("limit", limit as i64))
             .await?;
-        if let Some(e) = super::cause(res.take_errors()) {
-            return Err(Error::Database(e));
-        }
+        super::fail_on_error(&mut res)?;
         Ok(take_rows(&mut res, 0)?
             .into_iter()
             .map(normalize_id)
@@ -161,10 +157,7 @@ impl Store {
             .query("DELETE $records RETURN NONE")
             .bind(("records", records))
             .await?;
-        match super::cause(res.take_errors()) {
-            Some(e) => Err(Error::Database(e)),
-            None => Ok(()),
-        }
+        super::fail_on_error(&mut res)
     }
 
     /// How much recorded work waits, and when the oldest was recorded.
@@ -208,9 +201,7 @@ impl Store {
             .bind(("range", range))
             .bind(("limit", limit as i64))
             .await?;
-        if let Some(e) = super::cause(res.take_errors()) {
-            return Err(Error::Database(e));
-        }
+        super::fail_on_error(&mut res)?;
         Ok(take_rows(&mut res, 0)?
             .into_iter()
             .map(normalize_id)
