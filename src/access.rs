@@ -247,6 +247,51 @@ impl Permit {
     }
 }
 
+/// Proof that a principal may perform `action` on the media library. Roles limited to their
+/// own entries may change and delete only the media they uploaded.
+#[derive(Debug, Clone)]
+pub struct MediaPermit {
+    action: Action,
+    actor: String,
+    owner: Option<String>,
+    address: Option<String>,
+}
+
+impl MediaPermit {
+    pub fn action(&self) -> Action {
+        self.action
+    }
+
+    pub fn actor(&self) -> &str {
+        &self.actor
+    }
+
+    pub fn at(mut self, address: Option<String>) -> MediaPermit {
+        self.address = address;
+        self
+    }
+
+    pub fn address(&self) -> Option<&str> {
+        self.address.as_deref()
+    }
+
+    /// For roles limited to their own uploads (changes and deletions), whose they are.
+    pub fn owner(&self) -> Option<&str> {
+        self.owner.as_deref()
+    }
+
+    /// Whether a media item uploaded by `created_by` is within the permit.
+    pub fn covers(&self, created_by: Option<&str>) -> bool {
+        match &self.owner {
+            None => true,
+            Some(owner) => created_by == Some(owner.as_str()),
+        }
+    }
+}
+
+/// What custom roles name the media library by in their `permissions`.
+pub const MEDIA_PERMISSION_KEY: &str = "media";
+
 /// Proof that a principal may administer accounts, tokens and the audit log.
 #[derive(Debug, Clone)]
 pub struct AdminPermit {
@@ -370,6 +415,44 @@ impl Policy {
                 self.role_may(role, self.custom_role(role).as_ref(), ct, Action::Read)
             }),
         }
+    }
+
+    /// A permit for `action` (read, create, update, delete) on the media library: admins and
+    /// editors everything; authors read and upload, and change or delete their own uploads;
+    /// viewers read; custom roles as their `media` (or `*`) permissions say.
+    pub fn media(&self, who: &Principal, action: Action) -> Result<MediaPermit> {
+        check_enrolled(who)?;
+        let role = match who {
+            Principal::Public => return Err(Error::Unauthenticated),
+            Principal::Token {
+                scope: TokenScope::Delivery,
+                ..
+            } => return Err(Error::Forbidden),
+            _ => who.role().unwrap_or_default(),
+        };
+        let custom = self.custom_role(role);
+        let granted = match role {
+            "admin" | "editor" => true,
+            "author" => action != Action::Publish,
+            "viewer" => action == Action::Read,
+            _ => custom.as_ref().is_some_and(|c| {
+                c.permissions
+                    .get(MEDIA_PERMISSION_KEY)
+                    .or_else(|| c.permissions.get("*"))
+                    .is_some_and(|actions| actions.iter().any(|a| a == action.as_str()))
+            }),
+        };
+        if !granted {
+            return Err(Error::Forbidden);
+        }
+        let own_only = role == "author" || custom.as_ref().is_some_and(|c| c.own_entries_only);
+        let limited = own_only && matches!(action, Action::Update | Action::Delete);
+        Ok(MediaPermit {
+            action,
+            actor: who.actor(),
+            owner: limited.then(|| who.actor()),
+            address: None,
+        })
     }
 
     /// A permit to administer users, tokens and the audit log: admins only.

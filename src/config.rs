@@ -48,7 +48,97 @@ pub struct Config {
     pub sessions: Sessions,
     pub mail: MailConfig,
     pub search: SearchConfig,
+    pub media: MediaConfig,
     pub log: LogConfig,
+}
+
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MediaConfig {
+    /// Where media bytes live: unset for `DATA_DIR/media/`, `file:///abs/dir`, or
+    /// `s3://bucket/prefix` for any S3-compatible store.
+    pub store: Option<String>,
+    /// For `s3://`: the endpoint of a non-AWS store (`http://127.0.0.1:9000`), the region,
+    /// and the credentials (else the usual `AWS_*` environment variables apply).
+    pub s3_endpoint: Option<String>,
+    pub s3_region: Option<String>,
+    pub s3_access_key_id: Option<String>,
+    pub s3_secret_access_key: Option<String>,
+    /// Largest single file, in MiB.
+    pub max_file_mib: u64,
+    /// Largest upload request (all its files together), in MiB.
+    pub max_request_mib: u64,
+    /// MIME patterns accepted anywhere (`image/*`, `application/pdf`); media fields narrow
+    /// this with `accept`.
+    pub allowed_types: Vec<String>,
+    /// Largest image accepted, in pixels (width × height), so a small file declaring huge
+    /// dimensions cannot exhaust memory when decoded.
+    pub max_image_pixels: u64,
+    /// Largest width or height a transform may ask for.
+    pub max_transform_dimension: u32,
+    /// Most stored variants (sizes, crops, formats) per image; beyond it only variants
+    /// already made are served.
+    pub max_variants: usize,
+    /// Transforms computed at once (each takes a core while it runs).
+    pub transform_concurrency: usize,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        Self {
+            store: None,
+            s3_endpoint: None,
+            s3_region: None,
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
+            max_file_mib: 50,
+            max_request_mib: 200,
+            allowed_types: [
+                "image/jpeg",
+                "image/png",
+                "image/gif",
+                "image/webp",
+                "image/avif",
+                "application/pdf",
+                "text/plain",
+                "text/csv",
+                "application/json",
+                "application/zip",
+                "video/*",
+                "audio/*",
+            ]
+            .map(String::from)
+            .to_vec(),
+            max_image_pixels: 100_000_000,
+            max_transform_dimension: 4096,
+            max_variants: 40,
+            transform_concurrency: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+        }
+    }
+}
+
+impl fmt::Debug for MediaConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MediaConfig")
+            .field("store", &self.store)
+            .field("s3_endpoint", &self.s3_endpoint)
+            .field("s3_region", &self.s3_region)
+            .field("s3_access_key_id", &self.s3_access_key_id)
+            .field(
+                "s3_secret_access_key",
+                &self.s3_secret_access_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("max_file_mib", &self.max_file_mib)
+            .field("max_request_mib", &self.max_request_mib)
+            .field("allowed_types", &self.allowed_types)
+            .field("max_image_pixels", &self.max_image_pixels)
+            .field("max_transform_dimension", &self.max_transform_dimension)
+            .field("max_variants", &self.max_variants)
+            .field("transform_concurrency", &self.transform_concurrency)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -202,6 +292,7 @@ impl Default for Config {
             sessions: Sessions::default(),
             mail: MailConfig::default(),
             search: SearchConfig::default(),
+            media: MediaConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -273,6 +364,31 @@ impl Config {
                 "configuration: search.writer_memory_mib must be at least 15".into(),
             ));
         }
+        let m = &self.media;
+        if m.max_file_mib == 0 || m.max_request_mib < m.max_file_mib {
+            return Err(Error::Config(
+                "configuration: media.max_file_mib must be at least 1 and at most \
+                 media.max_request_mib"
+                    .into(),
+            ));
+        }
+        if m.transform_concurrency == 0 || !(16..=16_384).contains(&m.max_transform_dimension) {
+            return Err(Error::Config(
+                "configuration: media.transform_concurrency must be at least 1 and \
+                 media.max_transform_dimension between 16 and 16384"
+                    .into(),
+            ));
+        }
+        if let Some(url) = m
+            .store
+            .as_ref()
+            .filter(|u| !u.starts_with("s3://") && !u.starts_with("file:///"))
+        {
+            return Err(Error::Config(format!(
+                "configuration: media.store `{url}` is not a supported URL \
+                 (file:///ABSOLUTE/DIR or s3://BUCKET/PREFIX)"
+            )));
+        }
         if let Some(url) = &self.database {
             let known = ["mem://", "memory", "surrealkv://", "ws://", "wss://"];
             if !known.iter().any(|p| url.starts_with(p)) {
@@ -339,6 +455,8 @@ impl fmt::Debug for Config {
             .field("limits", &self.limits)
             .field("sessions", &self.sessions)
             .field("mail", &self.mail)
+            .field("search", &self.search)
+            .field("media", &self.media)
             .field("log", &self.log)
             .finish()
     }
@@ -439,10 +557,15 @@ mod tests {
                 url: Some("smtp://u:smtp-secret@host".into()),
                 ..MailConfig::default()
             },
+            media: MediaConfig {
+                s3_secret_access_key: Some("s3-secret".into()),
+                ..MediaConfig::default()
+            },
             ..Config::default()
         };
         let shown = format!("{c:?}");
         assert!(!shown.contains("pw-value") && !shown.contains("smtp-secret"));
+        assert!(!shown.contains("s3-secret"));
         assert!(shown.contains("<redacted>"));
     }
 }

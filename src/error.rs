@@ -40,6 +40,15 @@ pub enum Error {
     #[error("the request body is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
 
+    #[error("the file is larger than the limit of {limit} bytes")]
+    FileTooLarge { limit: u64 },
+
+    #[error("{message}")]
+    UnsupportedMedia { code: &'static str, message: String },
+
+    #[error("the media item is used by {} entr{}: remove it there first, or delete with force=true", uses.len(), if uses.len() == 1 { "y" } else { "ies" })]
+    MediaInUse { uses: Vec<serde_json::Value> },
+
     #[error("authentication is required")]
     Unauthenticated,
 
@@ -79,6 +88,12 @@ pub enum Error {
     #[error("search index error: {0}")]
     Index(#[from] tantivy::TantivyError),
 
+    #[error("object store error: {0}")]
+    ObjectStore(#[from] object_store::Error),
+
+    #[error("image error: {0}")]
+    Image(#[from] image::ImageError),
+
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -113,6 +128,9 @@ impl Error {
             Error::BadRequest { code, .. } => code,
             Error::Conflict { code, .. } => code,
             Error::PayloadTooLarge { .. } => "payload_too_large",
+            Error::FileTooLarge { .. } => "file_too_large",
+            Error::UnsupportedMedia { code, .. } => code,
+            Error::MediaInUse { .. } => "media_in_use",
             Error::Unauthenticated => "unauthenticated",
             Error::Forbidden => "forbidden",
             Error::InvalidCredentials => "invalid_credentials",
@@ -123,9 +141,12 @@ impl Error {
             Error::RateLimited { .. } => "rate_limited",
             Error::SearchUnavailable { .. } => "search_unavailable",
             Error::Config(_) => "config_error",
-            Error::Database(_) | Error::Io(_) | Error::Index(_) | Error::Internal(_) => {
-                "internal_error"
-            }
+            Error::Database(_)
+            | Error::Io(_)
+            | Error::Index(_)
+            | Error::ObjectStore(_)
+            | Error::Image(_)
+            | Error::Internal(_) => "internal_error",
         }
     }
 
@@ -133,9 +154,12 @@ impl Error {
         match self {
             Error::TypeNotFound(_) | Error::EntryNotFound | Error::NotFound { .. } => 404,
             Error::Validation(_) => 422,
-            Error::VersionConflict { .. } | Error::Conflict { .. } => 409,
+            Error::VersionConflict { .. } | Error::Conflict { .. } | Error::MediaInUse { .. } => {
+                409
+            }
+            Error::UnsupportedMedia { .. } => 415,
             Error::InvalidQuery { .. } | Error::BadRequest { .. } => 400,
-            Error::PayloadTooLarge { .. } => 413,
+            Error::PayloadTooLarge { .. } | Error::FileTooLarge { .. } => 413,
             Error::Unauthenticated | Error::InvalidCredentials => 401,
             Error::TooManyAttempts { .. } | Error::RateLimited { .. } => 429,
             Error::Forbidden | Error::CsrfFailed | Error::TwoFactorRequired => 403,
@@ -144,6 +168,8 @@ impl Error {
             | Error::Database(_)
             | Error::Io(_)
             | Error::Index(_)
+            | Error::ObjectStore(_)
+            | Error::Image(_)
             | Error::Internal(_) => 500,
         }
     }
@@ -177,12 +203,17 @@ impl Error {
             Error::VersionConflict { current } => (None, Some(*current)),
             _ => (None, None),
         };
+        let usage = match self {
+            Error::MediaInUse { uses } => Some(uses.clone()),
+            _ => None,
+        };
         ErrorBody {
             code: self.code(),
             message,
             fields,
             param,
             current_version,
+            usage,
         }
     }
 }
@@ -200,6 +231,9 @@ pub struct ErrorBody {
     /// The entry's version now, for a 409.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_version: Option<u64>,
+    /// The entries that use a media item, for `media_in_use`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Vec<serde_json::Value>>,
 }
 
 #[derive(Debug, Serialize)]

@@ -17,6 +17,7 @@ pub mod content;
 pub mod error;
 pub mod mail;
 pub mod markdown;
+pub mod media;
 pub mod plugins;
 pub mod schema;
 pub mod search;
@@ -41,6 +42,7 @@ pub struct Prepared {
     pub content: Content,
     pub accounts: accounts::Accounts,
     pub search: search::Search,
+    pub media: media::Media,
 }
 
 /// Loads the content types, checks their hooks, connects to the database and applies the
@@ -69,10 +71,18 @@ pub async fn prepare(config: &Config) -> Result<Prepared> {
     accounts.load_roles().await?;
     let schema = Arc::new(schema);
     let search = search::Search::open(config, schema.clone(), store.clone())?;
+    let media = media::Media::open(config, store.clone(), schema.site_locales())?;
     Ok(Prepared {
-        content: Content::new(store, schema, plugins, config.limits.max_count),
+        content: Content::new(
+            store,
+            schema,
+            plugins,
+            media.clone(),
+            config.limits.max_count,
+        ),
         accounts,
         search,
+        media,
     })
 }
 
@@ -120,7 +130,13 @@ where
     let index_task = tokio::spawn(prepared.search.clone().run(async move {
         let _ = index_stopped.await;
     }));
-    let state = api::AppState::new(prepared.content, prepared.accounts, prepared.search, config);
+    let state = api::AppState::new(
+        prepared.content,
+        prepared.accounts,
+        prepared.search,
+        prepared.media,
+        config,
+    );
     state.set_ready();
     let app = api::app(state);
     let served = poem::Server::new_with_acceptor(acceptor)

@@ -280,10 +280,11 @@ async fn put_role(
         });
     };
     for (type_id, actions) in &body.permissions {
-        if type_id != "*" && schema.get(type_id).is_none() {
+        let media = type_id == crate::access::MEDIA_PERMISSION_KEY;
+        if type_id != "*" && !media && schema.get(type_id).is_none() {
             bad(
                 format!("permissions.{type_id}"),
-                format!("no content type `{type_id}`"),
+                format!("no content type `{type_id}` (`media` names the media library)"),
             );
         }
         for a in actions {

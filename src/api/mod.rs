@@ -15,6 +15,7 @@ mod accounts;
 mod admin;
 pub mod auth;
 mod delivery;
+mod media;
 mod openapi;
 mod search;
 mod system;
@@ -43,6 +44,7 @@ pub struct AppState {
     pub content: Content,
     pub accounts: crate::accounts::Accounts,
     pub search: crate::search::Search,
+    pub media: crate::media::Media,
     pub policy: crate::access::Policy,
     pub config: Config,
     pub limits: QueryLimits,
@@ -56,6 +58,7 @@ impl AppState {
         content: Content,
         accounts: crate::accounts::Accounts,
         search: crate::search::Search,
+        media: crate::media::Media,
         config: Config,
     ) -> Arc<AppState> {
         let limits = QueryLimits {
@@ -71,6 +74,7 @@ impl AppState {
             content,
             accounts,
             search,
+            media,
             policy,
             config,
             limits,
@@ -97,8 +101,10 @@ pub fn app(state: Arc<AppState>) -> impl Endpoint {
             "/admin/api/v1",
             accounts::add_routes(admin::routes())
                 .nest("/auth", auth::routes())
-                .nest("/search", search::admin_routes()),
+                .nest("/search", search::admin_routes())
+                .nest("/media", media::admin_routes()),
         )
+        .nest("/media", media::public_routes())
         .nest("/", system::routes())
         .nest("/openapi", openapi::routes())
         .at("/docs", openapi::docs_index)

@@ -45,6 +45,7 @@ pub struct Content {
     store: Store,
     schema: Arc<Schema>,
     plugins: PluginHost,
+    media: crate::media::Media,
     max_count: u64,
 }
 
@@ -74,11 +75,18 @@ pub fn now() -> String {
 }
 
 impl Content {
-    pub fn new(store: Store, schema: Arc<Schema>, plugins: PluginHost, max_count: u64) -> Self {
+    pub fn new(
+        store: Store,
+        schema: Arc<Schema>,
+        plugins: PluginHost,
+        media: crate::media::Media,
+        max_count: u64,
+    ) -> Self {
         Self {
             store,
             schema,
             plugins,
+            media,
             max_count,
         }
     }
@@ -523,6 +531,7 @@ impl Content {
             Err(other) => return Err(other),
         };
         errors.extend(self.relation_errors(ct, &fields).await?);
+        errors.extend(self.media_errors(ct, &fields).await?);
         if errors.is_empty() {
             Ok(fields)
         } else {
@@ -668,6 +677,134 @@ impl Content {
             }
         }
         Ok(errors)
+    }
+
+    /// A `media_not_found` error for every media id that names no item, and
+    /// `media_not_accepted` for items whose kind the field does not take (one query).
+    async fn media_errors(
+        &self,
+        ct: &ContentType,
+        fields: &Map<String, Value>,
+    ) -> Result<Vec<FieldError>> {
+        let mut refs: Vec<(String, String, Vec<String>)> = Vec::new();
+        ct.visit_media(fields, &mut |path, id, accept| {
+            refs.push((path.to_owned(), id.to_owned(), accept.to_vec()));
+        });
+        if refs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = refs
+            .iter()
+            .map(|(_, id, _)| id.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let found: BTreeMap<String, String> = self
+            .media
+            .get_many(&ids)
+            .await?
+            .into_iter()
+            .filter_map(|r| {
+                Some((
+                    r.get("id")?.as_str()?.to_owned(),
+                    r.get("mime")?.as_str()?.to_owned(),
+                ))
+            })
+            .collect();
+        let mut errors = Vec::new();
+        for (path, id, accept) in refs {
+            match found.get(&id) {
+                None => errors.push(FieldError {
+                    path,
+                    code: "media_not_found",
+                    message: format!("no media item has id {id}"),
+                }),
+                Some(mime)
+                    if !accept.is_empty() && !crate::media::sniff::mime_matches(mime, &accept) =>
+                {
+                    errors.push(FieldError {
+                        path,
+                        code: "media_not_accepted",
+                        message: format!(
+                            "media {id} is {mime}; this field takes {}",
+                            accept.join(", ")
+                        ),
+                    });
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(errors)
+    }
+
+    /// Removes `media` from every entry that uses it (working copies and published entries),
+    /// each as a new version, so the item can be deleted. Returns how many entries changed.
+    pub async fn detach_media(
+        &self,
+        actor: &str,
+        address: Option<&str>,
+        media: &str,
+    ) -> Result<usize> {
+        let uses = self.media.usage(media).await?;
+        let mut changed = 0;
+        for u in uses {
+            let (Some(type_id), Some(id)) = (
+                u.get("type").and_then(Value::as_str),
+                u.get("id").and_then(Value::as_str),
+            ) else {
+                continue;
+            };
+            let Ok(ct) = self.content_type(type_id) else {
+                continue;
+            };
+            for _attempt in 0..5 {
+                let Some(row) = self
+                    .store
+                    .get_row(&storage::entry_table(&ct.id), id)
+                    .await?
+                else {
+                    break;
+                };
+                let version = version_of(&row);
+                let mut next = row.clone();
+                ct.remove_media(&mut next, media);
+                next.insert("version".into(), json!(version + 1));
+                next.insert("updated_at".into(), json!(now()));
+                next.insert("updated_by".into(), json!(actor));
+                let snapshot = if ct.drafts {
+                    match self
+                        .store
+                        .get_row(&storage::delivery_table(&ct), id)
+                        .await?
+                    {
+                        Some(mut published) => {
+                            ct.remove_media(&mut published, media);
+                            storage::Snapshot::Publish(published)
+                        }
+                        None => storage::Snapshot::Keep,
+                    }
+                } else {
+                    storage::Snapshot::Keep
+                };
+                let audit = Event::new(actor, "entry.detach_media", format!("{}/{id}", ct.id))
+                    .from_address(address)
+                    .before(Some(Value::Object(row.clone())))
+                    .after(Some(Value::Object(next.clone())))
+                    .data();
+                match self
+                    .store
+                    .write_entry(&ct, id, version, next, snapshot, &audit)
+                    .await?
+                {
+                    WriteOutcome::Written(_) => {
+                        changed += 1;
+                        break;
+                    }
+                    _ => continue,
+                }
+            }
+        }
+        Ok(changed)
     }
 
     // ---- delivery ----------------------------------------------------------------------
@@ -833,9 +970,12 @@ impl Content {
             owner = next;
         }
         let last = &path[path.len() - 1];
-        let Some(FieldType::Relation { target, .. }) = owner.field(last).map(|f| &f.ty) else {
-            // Media population arrives with the media library.
-            return Ok(());
+        let target = match owner.field(last).map(|f| &f.ty) {
+            Some(FieldType::Relation { target, .. }) => target,
+            Some(FieldType::Media { .. }) => {
+                return self.populate_media(entries, path, shape).await;
+            }
+            _ => return Ok(()),
         };
         let target_ct = self.content_type(target)?;
         // Collect the ids at this path across every entry.
@@ -867,6 +1007,43 @@ impl Content {
                         .to_owned(),
                     e,
                 )
+            })
+            .collect();
+        for e in entries.iter_mut() {
+            replace_ids(e, &path[..path.len() - 1], last, &by_id);
+        }
+        Ok(())
+    }
+}
+
+impl Content {
+    /// Replaces the media ids at `path` with the items (one query for every entry).
+    async fn populate_media(
+        &self,
+        entries: &mut [Entry],
+        path: &[String],
+        shape: &Shape<'_>,
+    ) -> Result<()> {
+        let last = &path[path.len() - 1];
+        let mut ids = BTreeSet::new();
+        for e in entries.iter() {
+            collect_ids(e, &path[..path.len() - 1], last, &mut ids);
+        }
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<String> = ids.into_iter().collect();
+        let by_id: BTreeMap<String, Entry> = self
+            .media
+            .get_many(&ids)
+            .await?
+            .into_iter()
+            .filter_map(|r| {
+                let id = r.get("id")?.as_str()?.to_owned();
+                match self.media.delivery_object(&r, shape.locale) {
+                    Value::Object(o) => Some((id, o)),
+                    _ => None,
+                }
             })
             .collect();
         for e in entries.iter_mut() {

@@ -614,6 +614,13 @@ fn convert(cx: &mut FileCx, raw: RawType) -> ContentType {
                     |s| format!("did you mean `{s}`?"),
                 );
                 cx.error_hint(id.span(), format!("invalid id `{value}`"), hint);
+            } else if value == "media" {
+                cx.error_hint(
+                    id.span(),
+                    "the id `media` is reserved",
+                    "the media library is built in, and roles name it `media` in their \
+                     permissions; pick another id, like `asset`",
+                );
             }
             value.clone()
         }

@@ -11,6 +11,7 @@ mod json_schema;
 mod load;
 mod validate;
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -58,6 +59,20 @@ impl Schema {
 
     pub fn types(&self) -> impl Iterator<Item = &Arc<ContentType>> {
         self.types.values()
+    }
+
+    /// Every locale some type uses, the first type's default first: what site-wide text
+    /// (media alt text and captions) is written in.
+    pub fn site_locales(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for ct in self.types.values() {
+            for l in &ct.locales {
+                if !out.contains(l) {
+                    out.push(l.clone());
+                }
+            }
+        }
+        out
     }
 
     pub fn len(&self) -> usize {
@@ -142,12 +157,148 @@ impl ContentType {
         })
     }
 
+    /// Whether any field, at any depth, holds media.
+    pub fn has_media(&self) -> bool {
+        fn any(fields: &[Field]) -> bool {
+            fields.iter().any(|f| match &f.ty {
+                FieldType::Media { .. } => true,
+                FieldType::Group { fields } | FieldType::Repeater { fields } => any(fields),
+                _ => false,
+            })
+        }
+        any(&self.fields)
+    }
+
+    /// Every media id a row (or a set of entry fields) refers to, at any depth and in every
+    /// locale.
+    pub fn media_ids(&self, row: &serde_json::Map<String, serde_json::Value>) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        self.visit_media(row, &mut |_, id, _| {
+            out.insert(id.to_owned());
+        });
+        out
+    }
+
+    /// Calls `f(path, id, accept)` for every media id in `row`, with its path as validation
+    /// errors name it (`fields.gallery[2]`, `fields.cover.fr`) and the field's `accept` list.
+    pub fn visit_media(
+        &self,
+        row: &serde_json::Map<String, serde_json::Value>,
+        f: &mut dyn FnMut(&str, &str, &[String]),
+    ) {
+        visit_fields(&self.fields, row, "fields", f);
+    }
+
+    /// Removes every reference to media `id` from a row, at any depth and in every locale:
+    /// a single media field becomes empty, a list loses the item.
+    pub fn remove_media(&self, row: &mut serde_json::Map<String, serde_json::Value>, id: &str) {
+        remove_in_fields(&self.fields, row, id);
+    }
+
     /// The field an entry may be looked up by in `/content/{type}/{id-or-uid}`: the first
     /// unique `uid` field.
     pub fn lookup_uid_field(&self) -> Option<&Field> {
         self.fields
             .iter()
             .find(|f| matches!(f.ty, FieldType::Uid { .. }) && f.rules.unique)
+    }
+}
+
+fn visit_fields(
+    fields: &[Field],
+    obj: &serde_json::Map<String, serde_json::Value>,
+    prefix: &str,
+    f: &mut dyn FnMut(&str, &str, &[String]),
+) {
+    for field in fields {
+        let Some(value) = obj.get(&field.name) else {
+            continue;
+        };
+        let path = format!("{prefix}.{}", field.name);
+        match (value, field.localized) {
+            (serde_json::Value::Object(locales), true) => {
+                for (locale, v) in locales {
+                    visit_value(field, v, &format!("{path}.{locale}"), f);
+                }
+            }
+            _ => visit_value(field, value, &path, f),
+        }
+    }
+}
+
+fn remove_in_fields(
+    fields: &[Field],
+    obj: &mut serde_json::Map<String, serde_json::Value>,
+    id: &str,
+) {
+    for field in fields {
+        let Some(value) = obj.get_mut(&field.name) else {
+            continue;
+        };
+        let clear = match (value, field.localized) {
+            (serde_json::Value::Object(locales), true) => {
+                locales.retain(|_, v| !remove_in_value(field, v, id));
+                false
+            }
+            (value, _) => remove_in_value(field, value, id),
+        };
+        if clear {
+            obj.remove(&field.name);
+        }
+    }
+}
+
+/// Removes `id` inside `value`; true when the whole value should go (a single media field
+/// holding it).
+fn remove_in_value(field: &Field, value: &mut serde_json::Value, id: &str) -> bool {
+    use serde_json::Value;
+    match (&field.ty, value) {
+        (FieldType::Media { .. }, Value::String(s)) => s == id,
+        (FieldType::Media { .. }, Value::Array(ids)) => {
+            ids.retain(|v| v.as_str() != Some(id));
+            false
+        }
+        (FieldType::Group { fields }, Value::Object(obj)) => {
+            remove_in_fields(fields, obj, id);
+            false
+        }
+        (FieldType::Repeater { fields }, Value::Array(items)) => {
+            for item in items.iter_mut() {
+                if let Value::Object(obj) = item {
+                    remove_in_fields(fields, obj, id);
+                }
+            }
+            false
+        }
+        _ => false,
+    }
+}
+
+fn visit_value(
+    field: &Field,
+    value: &serde_json::Value,
+    path: &str,
+    f: &mut dyn FnMut(&str, &str, &[String]),
+) {
+    use serde_json::Value;
+    match (&field.ty, value) {
+        (FieldType::Media { accept, .. }, Value::String(id)) => f(path, id, accept),
+        (FieldType::Media { accept, .. }, Value::Array(ids)) => {
+            for (i, id) in ids.iter().enumerate() {
+                if let Some(id) = id.as_str() {
+                    f(&format!("{path}[{i}]"), id, accept);
+                }
+            }
+        }
+        (FieldType::Group { fields }, Value::Object(obj)) => visit_fields(fields, obj, path, f),
+        (FieldType::Repeater { fields }, Value::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                if let Value::Object(obj) = item {
+                    visit_fields(fields, obj, &format!("{path}[{i}]"), f);
+                }
+            }
+        }
+        _ => {}
     }
 }
 

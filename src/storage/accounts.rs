@@ -135,6 +135,9 @@ pub(crate) fn system_statements() -> Vec<(String, String)> {
         ],
         &[],
     );
+    for (name, fields, indexes) in super::media::media_tables() {
+        table(name, &fields, &indexes);
+    }
     out
 }
 
@@ -237,7 +240,13 @@ impl Store {
 
 /// `THROW 'folio:<code>'` in a system script becomes a conflict with that code.
 fn thrown_code(text: &str) -> Option<&'static str> {
-    const CODES: &[&str] = &["not_found", "last_admin", "role_in_use", "version_conflict"];
+    const CODES: &[&str] = &[
+        "not_found",
+        "last_admin",
+        "role_in_use",
+        "version_conflict",
+        "folder_not_empty",
+    ];
     let rest = &text[text.find("folio:")? + "folio:".len()..];
     CODES.iter().copied().find(|c| rest.starts_with(c))
 }

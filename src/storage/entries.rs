@@ -13,6 +13,7 @@ use surrealdb::method::Query;
 use surrealdb::types::{QueryError, RecordId};
 
 use super::accounts::audit_append_script;
+use super::media;
 use super::migrate::{is_linked, link_table};
 use super::{Store, cause, delivery_table, entry_table, ident, record_key, take_rows};
 use crate::error::{Error, Result};
@@ -204,9 +205,21 @@ impl Store {
         } else {
             ""
         };
-        let (search, search_binds) = self.work_script(ct, vec![id.to_owned()]);
+        let (search, mut search_binds) = self.work_script(ct, vec![id.to_owned()]);
+        let (uses, use_binds) = {
+            let delivered = if ct.drafts {
+                snapshot.as_ref()
+            } else {
+                Some(&row)
+            };
+            let (a, mut ab) = media::use_script(ct, "admin", id, Some(&row));
+            let (d, db) = media::use_script(ct, "delivery", id, delivered);
+            ab.extend(db);
+            (a + &d, ab)
+        };
+        search_binds.extend(use_binds);
         let script = format!(
-            "BEGIN;\nCREATE type::record($tb, $id) CONTENT $row;\n{publish}{links}{search}{}\nCOMMIT;",
+            "BEGIN;\nCREATE type::record($tb, $id) CONTENT $row;\n{publish}{links}{search}{uses}{}\nCOMMIT;",
             audit_append_script()
         );
         let row = Value::Object(strip_nulls(row));
@@ -265,7 +278,20 @@ impl Store {
             (Snapshot::Keep, true) => (String::new(), Vec::new()),
             (_, false) => link_script(ct, id, Some(&row))?,
         };
-        let (search, search_binds) = self.work_script(ct, vec![id.to_owned()]);
+        let (search, mut search_binds) = self.work_script(ct, vec![id.to_owned()]);
+        let (mut uses, use_binds) = media::use_script(ct, "admin", id, Some(&row));
+        search_binds.extend(use_binds);
+        let delivered = match (&snapshot, ct.drafts) {
+            (Snapshot::Publish(s), true) => Some(Some(s)),
+            (Snapshot::Unpublish, true) => Some(None),
+            (Snapshot::Keep, true) => None,
+            (_, false) => Some(Some(&row)),
+        };
+        if let Some(delivered) = delivered {
+            let (d, db) = media::use_script(ct, "delivery", id, delivered);
+            uses.push_str(&d);
+            search_binds.extend(db);
+        }
         let script = format!(
             "BEGIN;
              LET $current = (SELECT VALUE version FROM type::record($tb, $id))[0];
@@ -275,6 +301,7 @@ impl Store {
              {snapshot_stmt}
              {links}
              {search}
+             {uses}
              {audit_stmts}
              COMMIT;",
             audit_stmts = audit_append_script()
@@ -335,7 +362,10 @@ impl Store {
             ""
         };
         let (links, _) = link_script(ct, id, None)?;
-        let (search, search_binds) = self.work_script(ct, vec![id.to_owned()]);
+        let (search, mut search_binds) = self.work_script(ct, vec![id.to_owned()]);
+        let (mut uses, use_binds) = media::use_script(ct, "admin", id, None);
+        search_binds.extend(use_binds);
+        uses.push_str(&media::use_script(ct, "delivery", id, None).0);
         let script = format!(
             "BEGIN;
              LET $current = (SELECT VALUE version FROM type::record($tb, $id))[0];
@@ -345,6 +375,7 @@ impl Store {
              {pub_stmt}
              {links}
              {search}
+             {uses}
              {audit_stmts}
              COMMIT;",
             audit_stmts = audit_append_script()
@@ -410,6 +441,11 @@ impl Store {
             .collect();
         let (search, search_binds) = self.work_script(ct, ids);
         link_binds.extend(search_binds);
+        let (admin_uses, b) = media::insert_uses_script(ct, "admin", &rows)?;
+        link_binds.extend(b);
+        let delivered: &[Row] = if ct.drafts { &snapshots } else { &rows };
+        let (delivery_uses, b) = media::insert_uses_script(ct, "delivery", delivered)?;
+        link_binds.extend(b);
         let rows: Vec<Value> = rows
             .into_iter()
             .map(|r| Value::Object(strip_nulls(r)))
@@ -430,6 +466,8 @@ impl Store {
         }
         script.push_str(&link_stmts);
         script.push_str(&search);
+        script.push_str(&admin_uses);
+        script.push_str(&delivery_uses);
         script.push_str(&audit_append_script());
         script.push_str(" COMMIT;");
         let res = self

@@ -19,6 +19,7 @@
 pub mod accounts;
 mod entries;
 mod list;
+mod media;
 mod migrate;
 mod search;
 
@@ -33,6 +34,7 @@ use crate::error::{Error, Result};
 
 pub use entries::{Row, Snapshot, WriteOutcome};
 pub use list::{Cursor, ListPlan, ListResult, Total};
+pub use media::MediaFilter;
 pub use migrate::{Change, Plan};
 pub use search::SearchWork;
 

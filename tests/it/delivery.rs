@@ -902,7 +902,7 @@ async fn lists_come_as_csv_and_ndjson() {
     let lines: Vec<&str> = reply.text.lines().collect();
     assert_eq!(
         lines[0],
-        "id,created_at,updated_at,published_at,title,slug,excerpt,body,author,tags,reading_time,featured,seo"
+        "id,created_at,updated_at,published_at,title,slug,excerpt,body,author,tags,cover,reading_time,featured,seo"
     );
     assert_eq!(lines.len(), 6, "{}", reply.text);
     // Formula characters are defused and quotes doubled.

@@ -45,6 +45,7 @@ pub struct Builder {
     cors_origins: Vec<String>,
     smtp: Option<String>,
     two_factor_roles: Vec<String>,
+    media: Option<folio::config::MediaConfig>,
 }
 
 impl TestApp {
@@ -64,6 +65,7 @@ impl TestApp {
             cors_origins: Vec::new(),
             smtp: None,
             two_factor_roles: Vec::new(),
+            media: None,
         }
     }
 
@@ -295,6 +297,14 @@ impl Builder {
         self
     }
 
+    /// Media settings other than the defaults (store, limits).
+    pub fn media(mut self, f: impl FnOnce(&mut folio::config::MediaConfig)) -> Self {
+        let mut m = self.media.take().unwrap_or_default();
+        f(&mut m);
+        self.media = Some(m);
+        self
+    }
+
     pub fn allow_destructive(mut self) -> Self {
         self.allow_destructive = true;
         self
@@ -320,9 +330,22 @@ impl Builder {
         };
         config.mail.url = self.smtp.clone();
         config.mail.retry_seconds = 1;
+        if let Some(m) = self.media.clone() {
+            config.media = m;
+        }
         if let Some(n) = self.max_body_bytes {
             config.limits.max_body_bytes = n;
         }
+        // Bound first, so the links the server hands out (media URLs) carry the real port.
+        let acceptor = TcpListener::bind("127.0.0.1:0")
+            .into_acceptor()
+            .await
+            .expect("bind");
+        let addr = acceptor.local_addr()[0]
+            .as_socket_addr()
+            .copied()
+            .expect("tcp address");
+        config.public_url = Some(format!("http://{addr}"));
         let prepared = folio::prepare(&config).await?;
         // Every test server has an admin (a restart on the same data keeps the one it had),
         // unless it is to start as a fresh installation.
@@ -355,14 +378,6 @@ impl Builder {
             (token, None)
         };
         let queries = prepared.content.store().query_counter();
-        let acceptor = TcpListener::bind("127.0.0.1:0")
-            .into_acceptor()
-            .await
-            .expect("bind");
-        let addr = acceptor.local_addr()[0]
-            .as_socket_addr()
-            .copied()
-            .expect("tcp address");
         let (tx, rx) = oneshot::channel::<()>();
         let handle = tokio::spawn(folio::serve(prepared, config, acceptor, async move {
             let _ = rx.await;

@@ -10,6 +10,7 @@ mod hostile;
 mod import;
 mod lifecycle;
 mod mail;
+mod media;
 mod openapi;
 mod schema_changes;
 mod search;
