@@ -831,7 +831,9 @@ fn transform_of(
                             .get(header::ACCEPT)
                             .and_then(|v| v.to_str().ok())
                             .unwrap_or_default();
-                        if accept.contains("image/webp") {
+                        if accept.contains("image/avif") {
+                            Format::Avif
+                        } else if accept.contains("image/webp") {
                             Format::Webp
                         } else {
                             Format::of(mime)
@@ -840,7 +842,7 @@ fn transform_of(
                     v => Format::from_extension(v).ok_or_else(|| {
                         bad(
                             "format",
-                            "format is webp, jpeg, png or auto (chosen from Accept)".into(),
+                            "format is avif, webp, jpeg, png or auto (chosen from Accept)".into(),
                         )
                     })?,
                 }

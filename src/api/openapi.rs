@@ -382,9 +382,7 @@ fn search_paths(doc: &mut Value, schema: &Schema, admin: bool) {
 
 /// The media library (admin) and the media bytes with their transforms (delivery).
 fn media_paths(doc: &mut Value, admin: bool) {
-    let json_ok = |description: &str, schema: Value| {
-        json!({ "description": description, "content": { "application/json": { "schema": schema } } })
-    };
+    let json_ok = |description: &str, schema: Value| json!({ "description": description, "content": { "application/json": { "schema": schema } } });
     let responses = |ok: &str, body: Value, errors: &[&str]| {
         let mut m = Map::new();
         m.insert(ok.into(), body);
@@ -395,20 +393,29 @@ fn media_paths(doc: &mut Value, admin: bool) {
     if !admin {
         let mut ok = Map::new();
         ok.insert("200".into(), json!({ "description": "The bytes (or the transformed image), with a strong ETag; cached for a year when public", "content": { "*/*": { "schema": { "type": "string", "format": "binary" } } } }));
-        ok.insert("206".into(), json!({ "description": "The requested byte range (`Range: bytes=a-b`)" }));
-        ok.insert("304".into(), json!({ "description": "Not modified (If-None-Match matched the ETag)" }));
-        ok.insert("416".into(), json!({ "description": "The range starts past the end of the file" }));
+        ok.insert(
+            "206".into(),
+            json!({ "description": "The requested byte range (`Range: bytes=a-b`)" }),
+        );
+        ok.insert(
+            "304".into(),
+            json!({ "description": "Not modified (If-None-Match matched the ETag)" }),
+        );
+        ok.insert(
+            "416".into(),
+            json!({ "description": "The range starts past the end of the file" }),
+        );
         ok.extend(error_responses(&["400", "404"]));
         doc["paths"]["/media/{id}/{filename}"] = json!({ "get": {
             "tags": ["Media"], "operationId": "media_bytes",
-            "summary": "A media item's bytes. Public once a published entry of a public type uses it; otherwise for signed-in users who may read the library (404 to others). Images take `w`, `h`, `fit`, `format`, `q`; a `.webp`, `.jpg` or `.png` file name asks for that format",
+            "summary": "A media item's bytes. Public once a published entry of a public type uses it; otherwise for signed-in users who may read the library (404 to others). Images take `w`, `h`, `fit`, `format`, `q`; a `.avif`, `.webp`, `.jpg` or `.png` file name asks for that format",
             "parameters": [
                 id_param,
                 { "name": "filename", "in": "path", "required": true, "schema": string(), "description": "The item's file name; another extension converts an image" },
                 { "name": "w", "in": "query", "schema": { "type": "integer", "minimum": 1 }, "description": "Width in pixels (capped by `media.max_transform_dimension`)" },
                 { "name": "h", "in": "query", "schema": { "type": "integer", "minimum": 1 } },
                 { "name": "fit", "in": "query", "schema": { "type": "string", "enum": ["cover", "contain", "inside"] }, "description": "`cover` (default): exactly w×h, cropped around the focal point; `contain`: exactly w×h, letterboxed; `inside`: within w×h, never enlarged" },
-                { "name": "format", "in": "query", "schema": { "type": "string", "enum": ["webp", "jpeg", "png", "auto"] }, "description": "`auto` picks WebP when the Accept header allows it" },
+                { "name": "format", "in": "query", "schema": { "type": "string", "enum": ["avif", "webp", "jpeg", "png", "auto"] }, "description": "`auto` picks AVIF, else WebP, as far as the Accept header allows" },
                 { "name": "q", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 100 }, "description": "Quality of lossy formats (default 80)" },
                 { "name": "v", "in": "query", "schema": string(), "description": "Ignored: add the item's `version` so caches notice a new focal point" }
             ],

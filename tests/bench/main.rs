@@ -10,6 +10,7 @@
 //!
 //! Data comes from `../shared/bench/data/gen_articles.py` (override with `--generator` or
 //! reuse a directory with `--data DIR`). Everything runs on 127.0.0.1 and stops by itself.
+//! `--media` measures only the media library (uploads and image transforms).
 //! `--url URL` (repeatable) only loads URLs of a server already running (for profiling).
 //! Results are printed as a Markdown table for the README.
 
@@ -20,6 +21,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+mod media;
 
 struct Args {
     n: usize,
@@ -32,6 +35,8 @@ struct Args {
     urls: Vec<String>,
     /// Internal: run the bare poem server on the bytes of this file.
     serve_bare: Option<PathBuf>,
+    /// Only the media benchmark.
+    media: bool,
 }
 
 fn parse_args() -> Args {
@@ -45,6 +50,7 @@ fn parse_args() -> Args {
         keep: false,
         urls: Vec::new(),
         serve_bare: None,
+        media: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -64,6 +70,7 @@ fn parse_args() -> Args {
                 args.generator = it.next().map(PathBuf::from).expect("--generator PATH")
             }
             "--keep" => args.keep = true,
+            "--media" => args.media = true,
             "--url" => args.urls.extend(it.next()),
             "--serve-bare" => args.serve_bare = it.next().map(PathBuf::from),
             "--bench" => {}
@@ -384,6 +391,10 @@ async fn main() {
         return;
     }
     let bin = folio_binary();
+    if args.media {
+        media::run(&bin).await;
+        return;
+    }
     let work = tempfile::tempdir().expect("temp dir");
     let data = match &args.data {
         Some(d) => d.clone(),

@@ -371,7 +371,7 @@ async fn identical_bytes_are_stored_once_even_when_they_arrive_together() {
 #[tokio::test]
 async fn transforms_are_sized_cropped_around_the_focal_point_and_stored_once() {
     let app = TestApp::builder()
-        .media(|m| m.max_variants = 3)
+        .media(|m| m.max_variants = 5)
         .start()
         .await
         .unwrap();
@@ -402,6 +402,24 @@ async fn transforms_are_sized_cropped_around_the_focal_point_and_stored_once() {
     assert_eq!(again.status, StatusCode::OK);
     assert_eq!(again_bytes, bytes);
     assert_eq!(walk(&app.dir.path().join("media/variants")).len(), 1);
+
+    // AVIF by name, or chosen from Accept.
+    let avif = url.replace("tones.png", "tones.avif");
+    let (r, bytes) = app
+        .fetch(&format!("{avif}?w=32"), Some(&app.token), &[])
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.header("content-type"), Some("image/avif"));
+    assert_eq!(&bytes[4..12], b"ftypavif");
+    let (r, _) = app
+        .fetch(
+            &format!("{url}?w=32&format=auto"),
+            Some(&app.token),
+            &[("accept", "image/webp,*/*")],
+        )
+        .await;
+    assert_eq!(r.header("content-type"), Some("image/webp"));
+    assert_eq!(r.header("vary"), Some("accept"));
 
     // A tall crop follows the focal point: on the right, blue; on the left, red.
     let colour = |bytes: &[u8]| {
@@ -478,7 +496,7 @@ async fn transforms_are_sized_cropped_around_the_focal_point_and_stored_once() {
             .status;
     }
     assert_eq!(last, StatusCode::BAD_REQUEST);
-    assert!(walk(&app.dir.path().join("media/variants")).len() <= 3);
+    assert!(walk(&app.dir.path().join("media/variants")).len() <= 5);
     assert_eq!(
         app.fetch(&format!("{url}?w=20&h=40&fit=cover"), Some(&app.token), &[])
             .await

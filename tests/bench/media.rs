@@ -1,0 +1,200 @@
+//! `--media`: the media library on an empty server: upload throughput for a 20 MB file (raw
+//! body and multipart), and the latency of turning a 4000×3000 JPEG into a 640-wide WebP,
+//! made fresh (cold) and served from the store (cached).
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Instant;
+
+use serde_json::Value;
+
+use super::{BENCH_PASSWORD, folio, start_server};
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[((v.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// A photo-like 4000×3000 JPEG: gradients and noise, so it encodes like a real picture.
+fn photo() -> Vec<u8> {
+    let mut seed = 0x2545_F491_4F6C_DD1Du64;
+    let img = image::RgbImage::from_fn(4000, 3000, |x, y| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let n = (seed & 31) as u32;
+        image::Rgb([
+            ((x * 255 / 4000) + n).min(255) as u8,
+            ((y * 255 / 3000) + n).min(255) as u8,
+            (((x + y) * 255 / 7000) + n).min(255) as u8,
+        ])
+    });
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85)
+        .encode_image(&img)
+        .expect("encode");
+    out
+}
+
+pub async fn run(bin: &Path) {
+    let work = tempfile::tempdir().expect("temp dir");
+    let data_dir = work.path();
+    let mut create = folio(bin, data_dir)
+        .args([
+            "user",
+            "create",
+            "--email",
+            "bench@example.com",
+            "--role",
+            "admin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("folio user create");
+    {
+        use std::io::Write;
+        let mut stdin = create.stdin.take().expect("stdin");
+        writeln!(stdin, "{BENCH_PASSWORD}").expect("password");
+    }
+    assert!(create.wait().expect("user create").success());
+    let server = start_server(bin, data_dir).await;
+    let base = server.base.clone();
+    let client = reqwest::Client::new();
+    let login: Value = client
+        .post(format!("{base}/admin/api/v1/auth/login"))
+        .json(&serde_json::json!({ "email": "bench@example.com", "password": BENCH_PASSWORD, "token": "bearer" }))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    let token = login["data"]["session"]["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+
+    // 20 MB uploads, each with different bytes (identical ones would be deduplicated).
+    const SIZE: usize = 20 * 1024 * 1024;
+    let mut raw = Vec::new();
+    let mut multipart = Vec::new();
+    for i in 0..6 {
+        let mut body = format!("run,{i},{}\n", std::process::id()).into_bytes();
+        while body.len() < SIZE {
+            body.extend_from_slice(b"0123456789,abcdefghijklmnopqrstuvwxyz,ABCDEFGHIJKLMNOP\n");
+        }
+        body.truncate(SIZE);
+        let started = Instant::now();
+        let resp = if i % 2 == 0 {
+            client
+                .post(format!("{base}/admin/api/v1/media?filename=data-{i}.csv"))
+                .bearer_auth(&token)
+                .body(body)
+                .send()
+                .await
+        } else {
+            let form = reqwest::multipart::Form::new().part(
+                "file",
+                reqwest::multipart::Part::bytes(body).file_name(format!("data-{i}.csv")),
+            );
+            client
+                .post(format!("{base}/admin/api/v1/media"))
+                .bearer_auth(&token)
+                .multipart(form)
+                .send()
+                .await
+        }
+        .expect("upload");
+        assert_eq!(
+            resp.status(),
+            201,
+            "upload: {}",
+            resp.text().await.unwrap_or_default()
+        );
+        let mbps = SIZE as f64 / (1024.0 * 1024.0) / started.elapsed().as_secs_f64();
+        if i % 2 == 0 {
+            raw.push(mbps);
+        } else {
+            multipart.push(mbps);
+        }
+    }
+
+    let jpeg = photo();
+    let started = Instant::now();
+    let resp = client
+        .post(format!("{base}/admin/api/v1/media?filename=photo.jpg"))
+        .bearer_auth(&token)
+        .body(jpeg.clone())
+        .send()
+        .await
+        .expect("upload photo");
+    let photo_upload_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let item: Value = resp.json().await.expect("json");
+    let url = item["data"][0]["url"]
+        .as_str()
+        .expect("url")
+        .replace("photo.jpg", "photo.webp");
+
+    // Cold: a variant never made before (another quality each time).
+    let mut cold = Vec::new();
+    for q in 70..80 {
+        let started = Instant::now();
+        let resp = client
+            .get(format!("{url}?w=640&q={q}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("transform");
+        assert_eq!(resp.status(), 200);
+        let bytes = resp.bytes().await.expect("bytes");
+        assert!(!bytes.is_empty());
+        cold.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    let mut cached = Vec::new();
+    for _ in 0..200 {
+        let started = Instant::now();
+        let resp = client
+            .get(format!("{url}?w=640&q=75"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("cached");
+        assert_eq!(resp.status(), 200);
+        resp.bytes().await.expect("bytes");
+        cached.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    println!(
+        "\n### media ({} MB JPEG source, 4000×3000)\n",
+        jpeg.len() / 1_000_000
+    );
+    println!("| measure | value |");
+    println!("|---|---:|");
+    println!(
+        "| upload 20 MiB, raw body (median of 3) | {:.0} MiB/s |",
+        median(raw)
+    );
+    println!(
+        "| upload 20 MiB, multipart (median of 3) | {:.0} MiB/s |",
+        median(multipart)
+    );
+    println!(
+        "| upload 4000×3000 JPEG (measure, placeholder, strip metadata, store) | {photo_upload_ms:.0} ms |"
+    );
+    println!(
+        "| 4000×3000 JPEG → 640-wide WebP, cold (p50 / max of 10) | {:.0} / {:.0} ms |",
+        median(cold.clone()),
+        percentile(cold, 1.0)
+    );
+    println!(
+        "| same variant, cached (p50 / p99 of 200) | {:.2} / {:.2} ms |",
+        median(cached.clone()),
+        percentile(cached, 0.99)
+    );
+    drop(server);
+}
