@@ -77,9 +77,10 @@ pub struct CustomRole {
 }
 
 impl CustomRole {
-    fn grants(&self, ct: &ContentType, action: Action) -> bool {
+    /// Whether the role may `action` on `key`: a content type's id, or `media`.
+    fn grants(&self, key: &str, action: Action) -> bool {
         self.permissions
-            .get(&ct.id)
+            .get(key)
             .or_else(|| self.permissions.get("*"))
             .is_some_and(|actions| actions.iter().any(|a| a == action.as_str()))
     }
@@ -314,15 +315,7 @@ impl Policy {
     /// A permit for `action` on entries of `ct`, or why not. Unauthenticated callers get
     /// `Unauthenticated`; others `Forbidden`. Delivery tokens never get admin permits.
     pub fn permit(&self, who: &Principal, ct: &ContentType, action: Action) -> Result<Permit> {
-        check_enrolled(who)?;
-        let role = match who {
-            Principal::Public => return Err(Error::Unauthenticated),
-            Principal::Token {
-                scope: TokenScope::Delivery,
-                ..
-            } => return Err(Error::Forbidden),
-            _ => who.role().unwrap_or_default(),
-        };
+        let role = admin_api_role(who)?;
         let custom = self.custom_role(role);
         if !self.role_may(role, custom.as_ref(), ct, action) {
             return Err(Error::Forbidden);
@@ -385,12 +378,7 @@ impl Policy {
         if role == "admin" {
             return true;
         }
-        let granted = match role {
-            "editor" => true,
-            "author" => action != Action::Publish,
-            "viewer" => action == Action::Read,
-            _ => custom.is_some_and(|c| c.grants(ct, action)),
-        };
+        let granted = role_grants(role, custom, &ct.id, action);
         let listed = action.allowed_by(&ct.access);
         let narrowed = listed.iter().any(|r| r != "public");
         granted && (!narrowed || listed.iter().any(|r| r == role))
@@ -421,28 +409,9 @@ impl Policy {
     /// editors everything; authors read and upload, and change or delete their own uploads;
     /// viewers read; custom roles as their `media` (or `*`) permissions say.
     pub fn media(&self, who: &Principal, action: Action) -> Result<MediaPermit> {
-        check_enrolled(who)?;
-        let role = match who {
-            Principal::Public => return Err(Error::Unauthenticated),
-            Principal::Token {
-                scope: TokenScope::Delivery,
-                ..
-            } => return Err(Error::Forbidden),
-            _ => who.role().unwrap_or_default(),
-        };
+        let role = admin_api_role(who)?;
         let custom = self.custom_role(role);
-        let granted = match role {
-            "admin" | "editor" => true,
-            "author" => action != Action::Publish,
-            "viewer" => action == Action::Read,
-            _ => custom.as_ref().is_some_and(|c| {
-                c.permissions
-                    .get(MEDIA_PERMISSION_KEY)
-                    .or_else(|| c.permissions.get("*"))
-                    .is_some_and(|actions| actions.iter().any(|a| a == action.as_str()))
-            }),
-        };
-        if !granted {
+        if !role_grants(role, custom.as_ref(), MEDIA_PERMISSION_KEY, action) {
             return Err(Error::Forbidden);
         }
         let own_only = role == "author" || custom.as_ref().is_some_and(|c| c.own_entries_only);
@@ -463,6 +432,32 @@ impl Policy {
             _ if who.role() == Some("admin") => Ok(AdminPermit { actor: who.actor() }),
             _ => Err(Error::Forbidden),
         }
+    }
+}
+
+/// What a role's own grants allow on `key` (a content type's id, or `media`), before a type's
+/// `[access]` lists narrow them.
+fn role_grants(role: &str, custom: Option<&CustomRole>, key: &str, action: Action) -> bool {
+    match role {
+        "admin" | "editor" => true,
+        "author" => action != Action::Publish,
+        "viewer" => action == Action::Read,
+        _ => custom.is_some_and(|c| c.grants(key, action)),
+    }
+}
+
+/// The role a principal uses the admin API with: none for anonymous callers
+/// (`Unauthenticated`), delivery tokens and sessions still to enrol in two-factor login
+/// (`Forbidden`, `TwoFactorRequired`).
+fn admin_api_role(who: &Principal) -> Result<&str> {
+    check_enrolled(who)?;
+    match who {
+        Principal::Public => Err(Error::Unauthenticated),
+        Principal::Token {
+            scope: TokenScope::Delivery,
+            ..
+        } => Err(Error::Forbidden),
+        _ => Ok(who.role().unwrap_or_default()),
     }
 }
 

@@ -156,6 +156,12 @@ async fn upload(req: &Request, body: Body, state: Data<&Arc<AppState>>) -> Resul
         if files.is_empty() {
             return Err(bad_upload("the form has no `file` part"));
         }
+        // Every file is checked before any is stored: a refused one stores nothing.
+        for (filename, received) in &files {
+            media
+                .check(received, filename, accept.as_deref())
+                .map_err(|e| naming(e, filename))?;
+        }
         for (filename, received) in files {
             let meta = UploadMeta {
                 filename,
@@ -209,6 +215,21 @@ async fn upload(req: &Request, body: Body, state: Data<&Arc<AppState>>) -> Resul
         },
         json!({ "data": data }),
     ))
+}
+
+/// The error of one file of several, with its name in the message.
+fn naming(e: Error, filename: &str) -> Error {
+    match e {
+        Error::UnsupportedMedia { code, message } => Error::UnsupportedMedia {
+            code,
+            message: format!("{filename}: {message}"),
+        },
+        Error::BadRequest { code, message } => Error::BadRequest {
+            code,
+            message: format!("{filename}: {message}"),
+        },
+        other => other,
+    }
 }
 
 fn bad_upload(message: impl Into<String>) -> Error {

@@ -39,6 +39,7 @@ use crate::config::{Config, MediaConfig};
 use crate::error::{Error, Result};
 use crate::storage::{MediaFilter, Store};
 use imaging::Transform;
+use sniff::Kind;
 
 pub type Record = Map<String, Value>;
 
@@ -190,18 +191,19 @@ impl Media {
         })
     }
 
-    /// Checks a received file, and stores it unless identical bytes are already stored.
-    pub async fn store_upload(
+    /// What a received file is, if it may be stored: not empty, its bytes of a kind its name
+    /// agrees with, not markup a browser would run, and of an accepted type (globally, and
+    /// for the media field it is meant for). Cheap: it reads only the first bytes.
+    pub fn check(
         &self,
-        permit: &MediaPermit,
-        received: Received,
-        meta: UploadMeta,
+        received: &Received,
+        filename: &str,
         accept: Option<&[String]>,
-    ) -> Result<Stored> {
+    ) -> Result<Kind> {
         if received.size == 0 {
             return Err(Error::bad_request("empty_file", "the file is empty"));
         }
-        let (_, ext) = sniff::split_extension(&meta.filename);
+        let (_, ext) = sniff::split_extension(filename);
         let kind = sniff::detect(&received.head, ext).map_err(refusal)?;
         if kind == sniff::SVG {
             return Err(Error::UnsupportedMedia {
@@ -219,6 +221,18 @@ impl Media {
                 message: format!("{} files are not accepted here", kind.mime),
             });
         }
+        Ok(kind)
+    }
+
+    /// Checks a received file, and stores it unless identical bytes are already stored.
+    pub async fn store_upload(
+        &self,
+        permit: &MediaPermit,
+        received: Received,
+        meta: UploadMeta,
+        accept: Option<&[String]>,
+    ) -> Result<Stored> {
+        let kind = self.check(&received, &meta.filename, accept)?;
         if let Some(folder) = &meta.folder {
             self.folder_exists(folder).await?;
         }

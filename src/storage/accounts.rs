@@ -252,7 +252,7 @@ fn thrown_code(text: &str) -> Option<&'static str> {
 }
 
 /// Record ids come back as `table:key`; callers see the key.
-fn normalize(mut row: Record) -> Record {
+pub(super) fn normalize(mut row: Record) -> Record {
     if let Some(Value::String(id)) = row.get("id") {
         let key = record_key(id);
         row.insert("id".into(), Value::String(key));

@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use serde_json::{Value, json};
 use surrealdb::types::RecordId;
 
-use super::accounts::{Record, audit_append_script};
+use super::accounts::{Record, audit_append_script, normalize};
 use super::entries::Row;
 use super::{Store, ident, take_json, take_rows};
 use crate::error::{Error, Result};
@@ -107,24 +107,12 @@ impl Store {
             "CREATE type::record('{MEDIA_TABLE}', $id) CONTENT $row;\n{}",
             audit_append_script()
         );
-        let out = self
-            .system_write(
-                &script,
-                vec![
-                    ("id".into(), json!(id)),
-                    ("row".into(), Value::Object(record)),
-                    ("audit_data".into(), json!(audit)),
-                ],
-            )
-            .await?;
-        out.get(1)
-            .and_then(|rows| rows.first().cloned())
-            .map(normalize)
-            .ok_or_else(|| Error::internal("media create returned nothing"))
+        self.write_record(&script, id, record, audit, Vec::new(), 1)
+            .await
     }
 
     pub async fn get_media(&self, id: &str) -> Result<Option<Record>> {
-        Ok(self.system_get(MEDIA_TABLE, id).await?.map(normalize))
+        self.system_get(MEDIA_TABLE, id).await
     }
 
     pub async fn get_media_many(&self, ids: &[String]) -> Result<Vec<Record>> {
@@ -152,8 +140,7 @@ impl Store {
             )
             .await?
             .into_iter()
-            .next()
-            .map(normalize))
+            .next())
     }
 
     /// A page of media, newest first, and the number matching.
@@ -223,21 +210,9 @@ impl Store {
              {}",
             audit_append_script()
         );
-        let out = self
-            .system_write(
-                &script,
-                vec![
-                    ("id".into(), json!(id)),
-                    ("expected".into(), json!(expected)),
-                    ("row".into(), Value::Object(record)),
-                    ("audit_data".into(), json!(audit)),
-                ],
-            )
-            .await?;
-        out.get(4)
-            .and_then(|rows| rows.first().cloned())
-            .map(normalize)
-            .ok_or_else(|| Error::internal("media update returned nothing"))
+        let expected = vec![("expected".to_owned(), json!(expected))];
+        self.write_record(&script, id, record, audit, expected, 4)
+            .await
     }
 
     /// Deletes a media record and every record of its use.
@@ -292,19 +267,15 @@ impl Store {
     // ---- folders ----------------------------------------------------------------------
 
     pub async fn list_folders(&self) -> Result<Vec<Record>> {
-        Ok(self
-            .system_read(
-                &format!("SELECT * FROM {FOLDER_TABLE} ORDER BY name"),
-                Vec::new(),
-            )
-            .await?
-            .into_iter()
-            .map(normalize)
-            .collect())
+        self.system_read(
+            &format!("SELECT * FROM {FOLDER_TABLE} ORDER BY name"),
+            Vec::new(),
+        )
+        .await
     }
 
     pub async fn get_folder(&self, id: &str) -> Result<Option<Record>> {
-        Ok(self.system_get(FOLDER_TABLE, id).await?.map(normalize))
+        self.system_get(FOLDER_TABLE, id).await
     }
 
     /// Creates or replaces a folder (name and parent).
@@ -313,20 +284,34 @@ impl Store {
             "UPSERT type::record('{FOLDER_TABLE}', $id) CONTENT $row RETURN AFTER;\n{}",
             audit_append_script()
         );
-        let out = self
-            .system_write(
-                &script,
-                vec![
-                    ("id".into(), json!(id)),
-                    ("row".into(), Value::Object(record)),
-                    ("audit_data".into(), json!(audit)),
-                ],
-            )
-            .await?;
-        out.get(1)
+        self.write_record(&script, id, record, audit, Vec::new(), 1)
+            .await
+    }
+
+    /// Runs `script`, which writes record `$id` with `$row` and appends `$audit_data`, and
+    /// returns the record statement `at` answered with.
+    async fn write_record(
+        &self,
+        script: &str,
+        id: &str,
+        row: Record,
+        audit: &str,
+        mut binds: Vec<(String, Value)>,
+        at: usize,
+    ) -> Result<Record> {
+        binds.extend([
+            ("id".to_owned(), json!(id)),
+            ("row".to_owned(), Value::Object(row)),
+            ("audit_data".to_owned(), json!(audit)),
+        ]);
+        let out = self.system_write(script, binds).await;
+        // Again after the write: responses that embed media (populated fields), read while
+        // it ran, are not kept as current.
+        self.invalidate(&[MEDIA_TABLE]);
+        out?.get(at)
             .and_then(|rows| rows.first().cloned())
             .map(normalize)
-            .ok_or_else(|| Error::internal("folder write returned nothing"))
+            .ok_or_else(|| Error::internal("a media write returned nothing"))
     }
 
     /// Deletes an empty folder; one holding media or folders is refused.
@@ -413,12 +398,4 @@ fn use_rows(ct: &ContentType, audience: &str, id: &str, row: &Row) -> Vec<Value>
         .into_iter()
         .map(|m| json!({ "media": m, "type": ct.id, "entry": id, "audience": audience }))
         .collect()
-}
-
-fn normalize(mut row: Record) -> Record {
-    if let Some(Value::String(id)) = row.get("id") {
-        let key = super::record_key(id);
-        row.insert("id".into(), Value::String(key));
-    }
-    row
 }

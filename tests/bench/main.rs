@@ -95,9 +95,31 @@ fn free_port() -> u16 {
 
 const BENCH_PASSWORD: &str = "quiet harbour lamp 7 vellum";
 
-/// Publishes 20 articles one by one, each with a word of its own, and measures how long each
-/// takes to be found by the delivery search: (p50, max) in ms.
-async fn publish_to_searchable(client: &reqwest::Client, base: &str) -> (f64, f64) {
+/// Creates the benchmark's administrator with `folio user create`.
+fn create_admin(bin: &Path, data_dir: &Path) {
+    let mut create = folio(bin, data_dir)
+        .args([
+            "user",
+            "create",
+            "--email",
+            "bench@example.com",
+            "--role",
+            "admin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("folio user create");
+    {
+        use std::io::Write;
+        let mut stdin = create.stdin.take().expect("stdin");
+        writeln!(stdin, "{BENCH_PASSWORD}").expect("password");
+    }
+    assert!(create.wait().expect("user create").success());
+}
+
+/// Signs the administrator in; the session token.
+async fn bench_token(client: &reqwest::Client, base: &str) -> String {
     let login: Value = client
         .post(format!("{base}/admin/api/v1/auth/login"))
         .json(&serde_json::json!({ "email": "bench@example.com", "password": BENCH_PASSWORD, "token": "bearer" }))
@@ -107,10 +129,16 @@ async fn publish_to_searchable(client: &reqwest::Client, base: &str) -> (f64, f6
         .json()
         .await
         .expect("json");
-    let token = login["data"]["session"]["token"]
+    login["data"]["session"]["token"]
         .as_str()
         .expect("token")
-        .to_owned();
+        .to_owned()
+}
+
+/// Publishes 20 articles one by one, each with a word of its own, and measures how long each
+/// takes to be found by the delivery search: (p50, max) in ms.
+async fn publish_to_searchable(client: &reqwest::Client, base: &str) -> (f64, f64) {
+    let token = bench_token(client, base).await;
     let mut times = Vec::new();
     for i in 0..20 {
         let word = format!("benchword{i}x{}", std::process::id());
@@ -451,25 +479,7 @@ async fn main() {
     let index_mib = dir_bytes(&data_dir.join("search")) as f64 / (1024.0 * 1024.0);
 
     // An administrator, for the write-to-searchable measurement.
-    let mut create = folio(&bin, &data_dir)
-        .args([
-            "user",
-            "create",
-            "--email",
-            "bench@example.com",
-            "--role",
-            "admin",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("folio user create");
-    {
-        use std::io::Write;
-        let mut stdin = create.stdin.take().expect("stdin");
-        writeln!(stdin, "{BENCH_PASSWORD}").expect("password");
-    }
-    assert!(create.wait().expect("user create").success());
+    create_admin(&bin, &data_dir);
 
     let server = start_server(&bin, &data_dir).await;
     let pid = server.child.id();

@@ -3,12 +3,11 @@
 //! made fresh (cold) and served from the store (cached).
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Instant;
 
 use serde_json::Value;
 
-use super::{BENCH_PASSWORD, folio, start_server};
+use super::{bench_token, create_admin, start_server};
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
@@ -44,41 +43,11 @@ fn photo() -> Vec<u8> {
 pub async fn run(bin: &Path) {
     let work = tempfile::tempdir().expect("temp dir");
     let data_dir = work.path();
-    let mut create = folio(bin, data_dir)
-        .args([
-            "user",
-            "create",
-            "--email",
-            "bench@example.com",
-            "--role",
-            "admin",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("folio user create");
-    {
-        use std::io::Write;
-        let mut stdin = create.stdin.take().expect("stdin");
-        writeln!(stdin, "{BENCH_PASSWORD}").expect("password");
-    }
-    assert!(create.wait().expect("user create").success());
+    create_admin(bin, data_dir);
     let server = start_server(bin, data_dir).await;
     let base = server.base.clone();
     let client = reqwest::Client::new();
-    let login: Value = client
-        .post(format!("{base}/admin/api/v1/auth/login"))
-        .json(&serde_json::json!({ "email": "bench@example.com", "password": BENCH_PASSWORD, "token": "bearer" }))
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("json");
-    let token = login["data"]["session"]["token"]
-        .as_str()
-        .expect("token")
-        .to_owned();
+    let token = bench_token(&client, &base).await;
 
     // 20 MB uploads, each with different bytes (identical ones would be deduplicated).
     const SIZE: usize = 20 * 1024 * 1024;

@@ -282,6 +282,28 @@ async fn refused_uploads_leave_nothing_behind() {
         let r = app.upload(name, bytes).await;
         assert_error(r.status, &r.json(), status, code);
     }
+    // One bad file of several: none is stored, and the answer names it.
+    let form = Form::new()
+        .part(
+            "file",
+            Part::bytes(jpeg(8, 8, [1, 2, 3])).file_name("fine.jpg"),
+        )
+        .part(
+            "file",
+            Part::bytes(b"<html><body>x".to_vec()).file_name("page.txt"),
+        );
+    let r = app.upload_form(form, "").await;
+    let body = r.json();
+    assert_error(
+        r.status,
+        &body,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "active_content",
+    );
+    assert!(
+        body["message"].as_str().unwrap().starts_with("page.txt:"),
+        "{body}"
+    );
     assert_eq!(app.media_total().await, 0);
     let stored = app.dir.path().join("media");
     let files = walk(&stored);
@@ -605,6 +627,19 @@ async fn media_fields_check_populate_guard_deletion_and_open_to_the_public_when_
     assert_eq!(cover["alt"], "Un champ jaune");
     assert!(cover["placeholder"].as_str().unwrap().starts_with("data:"));
     assert!(cover.get("sha256").is_none() && cover.get("created_by").is_none());
+    // A change to the item shows in the entries that populate it (no stale cached answer).
+    app.admin_json(
+        Method::PATCH,
+        &format!("/media/{photo_id}"),
+        json!({ "alt": { "en": "A yellow field", "fr": "Un champ de colza" } }),
+    )
+    .await;
+    let (_, body) = app
+        .get(&format!(
+            "/api/v1/content/article/{article_id}?populate=cover&locale=fr"
+        ))
+        .await;
+    assert_eq!(body["data"]["fields"]["cover"]["alt"], "Un champ de colza");
 
     // Deleting an item in use is refused with its users; forced, the references go first.
     let (s, body) = app
