@@ -420,6 +420,7 @@ impl Content {
                     locale: None,
                     max_count: 0,
                     owner: None,
+                    working_copies: true,
                 })
                 .await?;
             for row in &page.rows {

@@ -175,6 +175,7 @@ impl Content {
                 locale: q.locale.as_deref(),
                 max_count: self.max_count,
                 owner: permit.owner(),
+                working_copies: true,
             })
             .await?;
         Ok(Page {
@@ -489,6 +490,7 @@ impl Content {
                 locale: None,
                 max_count: 1,
                 owner: None,
+                working_copies: true,
             })
             .await?;
         Ok(page
@@ -632,41 +634,38 @@ impl Content {
         }
     }
 
-    /// A `relation_not_found` error for every relation that does not point at an existing entry
-    /// of its target type (one query per field).
+    /// A `relation_not_found` error for every relation, at any depth and in every locale,
+    /// that does not point at an existing entry of its target type (one query per target).
     async fn relation_errors(
         &self,
         ct: &ContentType,
         fields: &Map<String, Value>,
     ) -> Result<Vec<FieldError>> {
-        let mut errors = Vec::new();
-        for f in &ct.fields {
-            let FieldType::Relation { target, .. } = &f.ty else {
-                continue;
-            };
-            let ids: Vec<(String, String)> = match fields.get(&f.name) {
-                Some(Value::String(id)) => vec![(format!("fields.{}", f.name), id.clone())],
-                Some(Value::Array(items)) => items
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, v)| {
-                        v.as_str()
-                            .map(|id| (format!("fields.{}[{i}]", f.name), id.to_owned()))
-                    })
-                    .collect(),
-                _ => continue,
-            };
-            if ids.is_empty() {
-                continue;
+        // target type → (path, id)
+        let mut by_target: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+        ct.visit_references(fields, &mut |path, id, ty| {
+            if let FieldType::Relation { target, .. } = ty {
+                by_target
+                    .entry(target.clone())
+                    .or_default()
+                    .push((path.to_owned(), id.to_owned()));
             }
-            let wanted: Vec<String> = ids.iter().map(|(_, id)| id.clone()).collect();
+        });
+        let mut errors = Vec::new();
+        for (target, refs) in by_target {
+            let wanted: Vec<String> = refs
+                .iter()
+                .map(|(_, id)| id.clone())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
             let found: BTreeSet<String> = self
                 .store
-                .existing_ids(&storage::entry_table(target), &wanted)
+                .existing_ids(&storage::entry_table(&target), &wanted)
                 .await?
                 .into_iter()
                 .collect();
-            for (path, id) in ids {
+            for (path, id) in refs {
                 if !found.contains(&id) {
                     errors.push(FieldError {
                         path,
@@ -687,8 +686,10 @@ impl Content {
         fields: &Map<String, Value>,
     ) -> Result<Vec<FieldError>> {
         let mut refs: Vec<(String, String, Vec<String>)> = Vec::new();
-        ct.visit_media(fields, &mut |path, id, accept| {
-            refs.push((path.to_owned(), id.to_owned(), accept.to_vec()));
+        ct.visit_references(fields, &mut |path, id, ty| {
+            if let FieldType::Media { accept, .. } = ty {
+                refs.push((path.to_owned(), id.to_owned(), accept.clone()));
+            }
         });
         if refs.is_empty() {
             return Ok(Vec::new());
@@ -767,6 +768,7 @@ impl Content {
                 };
                 let version = version_of(&row);
                 let mut next = row.clone();
+                next.remove("id");
                 ct.remove_media(&mut next, media);
                 next.insert("version".into(), json!(version + 1));
                 next.insert("updated_at".into(), json!(now()));
@@ -778,6 +780,8 @@ impl Content {
                         .await?
                     {
                         Some(mut published) => {
+                            published.remove("id");
+                            published.remove("status");
                             ct.remove_media(&mut published, media);
                             storage::Snapshot::Publish(published)
                         }
@@ -825,6 +829,7 @@ impl Content {
                 locale: q.locale.as_deref(),
                 max_count: self.max_count,
                 owner: None,
+                working_copies: false,
             })
             .await?;
         let shape = Shape {

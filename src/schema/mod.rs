@@ -173,18 +173,21 @@ impl ContentType {
     /// locale.
     pub fn media_ids(&self, row: &serde_json::Map<String, serde_json::Value>) -> BTreeSet<String> {
         let mut out = BTreeSet::new();
-        self.visit_media(row, &mut |_, id, _| {
-            out.insert(id.to_owned());
+        self.visit_references(row, &mut |_, id, ty| {
+            if matches!(ty, FieldType::Media { .. }) {
+                out.insert(id.to_owned());
+            }
         });
         out
     }
 
-    /// Calls `f(path, id, accept)` for every media id in `row`, with its path as validation
-    /// errors name it (`fields.gallery[2]`, `fields.cover.fr`) and the field's `accept` list.
-    pub fn visit_media(
+    /// Calls `f(path, id, field type)` for every relation and media id in `row`, at any depth
+    /// and in every locale, with its path as validation errors name it
+    /// (`fields.gallery[2]`, `fields.cover.fr`, `fields.blocks[0].author`).
+    pub fn visit_references(
         &self,
         row: &serde_json::Map<String, serde_json::Value>,
-        f: &mut dyn FnMut(&str, &str, &[String]),
+        f: &mut dyn FnMut(&str, &str, &FieldType),
     ) {
         visit_fields(&self.fields, row, "fields", f);
     }
@@ -208,7 +211,7 @@ fn visit_fields(
     fields: &[Field],
     obj: &serde_json::Map<String, serde_json::Value>,
     prefix: &str,
-    f: &mut dyn FnMut(&str, &str, &[String]),
+    f: &mut dyn FnMut(&str, &str, &FieldType),
 ) {
     for field in fields {
         let Some(value) = obj.get(&field.name) else {
@@ -278,15 +281,17 @@ fn visit_value(
     field: &Field,
     value: &serde_json::Value,
     path: &str,
-    f: &mut dyn FnMut(&str, &str, &[String]),
+    f: &mut dyn FnMut(&str, &str, &FieldType),
 ) {
     use serde_json::Value;
     match (&field.ty, value) {
-        (FieldType::Media { accept, .. }, Value::String(id)) => f(path, id, accept),
-        (FieldType::Media { accept, .. }, Value::Array(ids)) => {
+        (FieldType::Media { .. } | FieldType::Relation { .. }, Value::String(id)) => {
+            f(path, id, &field.ty)
+        }
+        (FieldType::Media { .. } | FieldType::Relation { .. }, Value::Array(ids)) => {
             for (i, id) in ids.iter().enumerate() {
                 if let Some(id) = id.as_str() {
-                    f(&format!("{path}[{i}]"), id, accept);
+                    f(&format!("{path}[{i}]"), id, &field.ty);
                 }
             }
         }

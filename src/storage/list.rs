@@ -40,6 +40,9 @@ pub struct ListPlan<'a> {
     pub max_count: u64,
     /// Only rows this actor created (an author's own entries).
     pub owner: Option<&'a str>,
+    /// The admin view: filters on related entries' fields (`filter[tags.slug]`) read their
+    /// working copies too, as the list does; otherwise only published ones.
+    pub working_copies: bool,
 }
 
 pub struct ListResult {
@@ -209,7 +212,7 @@ impl Store {
                     plan.ct,
                     &plan.table,
                     filter,
-                    plan.locale,
+                    (plan.locale, plan.working_copies),
                     &mut clause,
                 )
                 .await?;
@@ -476,7 +479,8 @@ impl Store {
     }
 
     /// The ids of the related entries a nested filter (`filter[tags.slug][eq]=rust`) matches,
-    /// from one bounded query on the related type's delivery table.
+    /// from one bounded query on the related type's delivery table (its entry table, with
+    /// drafts, for `working_copies`).
     async fn related_ids(
         &self,
         schema: &Schema,
@@ -484,12 +488,16 @@ impl Store {
         field: &str,
         target_type: &str,
         inner: &FilterTarget,
-        locale: Option<&str>,
+        (locale, working_copies): (Option<&str>, bool),
     ) -> Result<Vec<Value>> {
         let target = schema
             .get(target_type)
             .ok_or_else(|| Error::TypeNotFound(target_type.to_owned()))?;
-        let target_table = delivery_table(target);
+        let target_table = if working_copies {
+            super::entry_table(&target.id)
+        } else {
+            delivery_table(target)
+        };
         let inner_filter = Filter {
             target: inner.clone(),
             op: filter.op,
@@ -501,7 +509,7 @@ impl Store {
             target,
             &target_table,
             &inner_filter,
-            locale,
+            (locale, working_copies),
             &mut sub,
         ))
         .await?;
@@ -562,7 +570,14 @@ impl Store {
                 _,
             ) if linked(field) => {
                 let ids = self
-                    .related_ids(plan.schema, filter, field, target_type, inner, plan.locale)
+                    .related_ids(
+                        plan.schema,
+                        filter,
+                        field,
+                        target_type,
+                        inner,
+                        (plan.locale, plan.working_copies),
+                    )
                     .await?;
                 match ids.as_slice() {
                     [] => Ok(Some((field.clone(), None))),
@@ -703,7 +718,7 @@ impl Store {
         ct: &ContentType,
         table: &str,
         filter: &Filter,
-        locale: Option<&str>,
+        (locale, working_copies): (Option<&str>, bool),
         clause: &mut Clause,
     ) -> Result<String> {
         match &filter.target {
@@ -714,7 +729,14 @@ impl Store {
                 inner,
             } => {
                 let ids = self
-                    .related_ids(schema, filter, field, target_type, inner, locale)
+                    .related_ids(
+                        schema,
+                        filter,
+                        field,
+                        target_type,
+                        inner,
+                        (locale, working_copies),
+                    )
                     .await?;
                 let col = ident(field)?;
                 let p = clause.param(Value::Array(ids));

@@ -1211,3 +1211,38 @@ async fn locale_patches_merge_and_admin_lists_refuse_delivery_parameters() {
         assert_eq!(body["param"], param);
     }
 }
+
+#[tokio::test]
+async fn filters_on_related_fields_see_drafts_in_the_admin_view_only() {
+    let (app, _types) = crate::media::with_pages().await;
+    let draft = app
+        .create("page", json!({ "title": "Drafty" }), false)
+        .await;
+    let child = app
+        .create(
+            "page",
+            json!({ "title": "Child", "parent": draft["id"] }),
+            true,
+        )
+        .await;
+    let listed: Value = app
+        .admin(Method::GET, "/content/page")
+        .query(&[("filter[parent.title][eq]", "Drafty")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["meta"]["total"], 1, "{listed}");
+    assert_eq!(listed["data"][0]["id"], child["id"]);
+    // The delivery API knows nothing of the unpublished parent.
+    let (s, delivered) = app
+        .get_query(
+            "/api/v1/content/page",
+            &[("filter[parent.title][eq]", "Drafty")],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{delivered}");
+    assert_eq!(delivered["meta"]["total"], 0, "{delivered}");
+}

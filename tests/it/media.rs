@@ -910,3 +910,144 @@ async fn an_s3_compatible_store_holds_the_bytes() {
     assert!(left.is_empty(), "{left:?}");
     server.abort();
 }
+
+/// A type with relations and media inside groups, repeaters and locales.
+pub(crate) const PAGE: &str = r#"
+id = "page"
+name = "Page"
+drafts = true
+locales = ["en", "fr"]
+
+[access]
+read = ["public"]
+
+[[fields]]
+name = "title"
+type = "text"
+
+[[fields]]
+name = "related"
+type = "relation"
+target = "page"
+localized = true
+
+[[fields]]
+name = "parent"
+type = "relation"
+target = "page"
+
+[[fields]]
+name = "hero"
+type = "group"
+
+  [[fields.fields]]
+  name = "image"
+  type = "media"
+  accept = ["image/*"]
+
+[[fields]]
+name = "blocks"
+type = "repeater"
+
+  [[fields.fields]]
+  name = "link"
+  type = "relation"
+  target = "page"
+
+  [[fields.fields]]
+  name = "gallery"
+  type = "media"
+  many = true
+"#;
+
+/// The example types plus `page` (references in groups, repeaters and locales).
+pub(crate) async fn with_pages() -> (TestApp, tempfile::TempDir) {
+    let types = tempfile::tempdir().unwrap();
+    crate::harness::copy_dir(&crate::harness::example_types(), types.path());
+    std::fs::write(types.path().join("page.toml"), PAGE).unwrap();
+    let app = TestApp::builder()
+        .types(types.path())
+        .start()
+        .await
+        .unwrap();
+    (app, types)
+}
+
+#[tokio::test]
+async fn references_at_any_depth_are_checked_and_tracked() {
+    let (app, _types) = with_pages().await;
+    let photo = app.uploaded("p.jpg", jpeg(16, 16, [3, 3, 3])).await;
+    let doc = app.uploaded("d.pdf", b"%PDF-1.4\n%%EOF\n".to_vec()).await;
+    let first = app.create("page", json!({ "title": "First" }), true).await;
+    let missing = "01ARZ3NDEKTSV4RRFFQ69G5FAV";
+    let (s, body) = app
+        .admin_json(
+            Method::POST,
+            "/content/page",
+            json!({ "fields": {
+                "related": { "en": first["id"], "fr": missing },
+                "hero": { "image": doc["id"] },
+                "blocks": [
+                    { "link": first["id"], "gallery": [photo["id"], missing] },
+                    { "link": missing }
+                ]
+            } }),
+        )
+        .await;
+    assert_error(
+        s,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    );
+    let fields = body["fields"].as_object().unwrap();
+    let mut paths: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v["code"].as_str().unwrap()))
+        .collect();
+    paths.sort();
+    assert_eq!(
+        paths,
+        vec![
+            ("fields.blocks[0].gallery[1]", "media_not_found"),
+            ("fields.blocks[1].link", "relation_not_found"),
+            ("fields.hero.image", "media_not_accepted"),
+            ("fields.related.fr", "relation_not_found"),
+        ],
+        "{body}"
+    );
+    // Valid nested references are stored, and their media use is tracked.
+    let page = app
+        .create(
+            "page",
+            json!({ "hero": { "image": photo["id"] }, "blocks": [{ "gallery": [doc["id"]] }] }),
+            true,
+        )
+        .await;
+    for item in [&photo, &doc] {
+        let (_, usage) = app
+            .admin_call(
+                Method::GET,
+                &format!("/media/{}/usage", item["id"].as_str().unwrap()),
+            )
+            .await;
+        assert_eq!(usage["data"][0]["id"], page["id"], "{usage}");
+        assert_eq!(usage["data"][0]["published"], true);
+    }
+    // Forced deletion takes the item out of the repeater.
+    let (s, _) = app
+        .admin_call(
+            Method::DELETE,
+            &format!("/media/{}?force=true", doc["id"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, entry) = app
+        .admin_call(
+            Method::GET,
+            &format!("/content/page/{}", page["id"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(entry["data"]["fields"]["blocks"][0]["gallery"], json!([]));
+    assert_eq!(entry["data"]["fields"]["hero"]["image"], photo["id"]);
+}
