@@ -94,6 +94,13 @@ enum Command {
     /// Work with the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Print the admin or delivery OpenAPI document for the content types (what
+    /// `/openapi/*.json` serves), for generating API clients.
+    Openapi {
+        /// `admin` or `delivery`.
+        #[arg(value_parser = ["admin", "delivery"])]
+        which: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -199,6 +206,11 @@ async fn run(command: Command, config: Config) -> Result<ExitCode> {
                     ct.source.display()
                 );
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Openapi { which } => {
+            let schema = crate::load_schema(&config.content_types)?;
+            println!("{}", crate::api::openapi_json(&schema, which == "admin"));
             Ok(ExitCode::SUCCESS)
         }
         Command::Types(TypesCommand::Plan) => {

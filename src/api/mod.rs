@@ -20,6 +20,7 @@ mod openapi;
 mod search;
 mod system;
 mod types;
+mod ui;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -89,6 +90,12 @@ impl AppState {
     }
 }
 
+/// An OpenAPI document as `/openapi/admin.json` (or `delivery.json`) serves it.
+pub fn openapi_json(schema: &crate::schema::Schema, admin: bool) -> String {
+    let docs = openapi::Docs::build(schema);
+    if admin { docs.admin } else { docs.delivery }
+}
+
 /// The whole HTTP application.
 pub fn app(state: Arc<AppState>) -> impl Endpoint {
     let outer = state.clone();
@@ -107,6 +114,8 @@ pub fn app(state: Arc<AppState>) -> impl Endpoint {
         .nest("/media", media::public_routes())
         .nest("/", system::routes())
         .nest("/openapi", openapi::routes())
+        .at("/admin", ui::ui)
+        .at("/admin/*path", ui::ui)
         .at("/docs", openapi::docs_index)
         .at("/docs/:which", openapi::docs_page)
         .data(state)
@@ -197,7 +206,15 @@ async fn around<E: Endpoint>(
             }
         }
     }
-    if !path.starts_with("/docs") {
+    let ui_page =
+        (path == "/admin" || path.starts_with("/admin/")) && !path.starts_with("/admin/api/");
+    if ui_page {
+        headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+        headers.insert(
+            "content-security-policy",
+            HeaderValue::from_static(ui::UI_CSP),
+        );
+    } else if !path.starts_with("/docs") && !headers.contains_key("content-security-policy") {
         headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
         // JSON and media need no scripts, styles or frames of their own.
         headers.insert(

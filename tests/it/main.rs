@@ -15,3 +15,4 @@ mod openapi;
 mod schema_changes;
 mod search;
 mod smtp;
+mod ui;

@@ -1,0 +1,50 @@
+import { lazy, Suspense } from "react";
+import { Navigate, Route, Routes, useLocation } from "react-router-dom";
+import { SessionProvider, useSession } from "./session";
+import { Layout } from "./Layout";
+import { Loading } from "./ui";
+
+// Each area is its own chunk: the sign-in page does not load the editor.
+const Login = lazy(() => import("./pages/Login"));
+const Setup = lazy(() => import("./pages/Setup"));
+const Home = lazy(() => import("./pages/Home"));
+const ContentList = lazy(() => import("./pages/ContentList"));
+const NotFound = lazy(() => import("./pages/NotFound"));
+
+export function App() {
+  return (
+    <SessionProvider>
+      <Suspense fallback={<Loading />}>
+        <Routes>
+          <Route path="/login" element={<Login />} />
+          <Route path="/setup" element={<Setup />} />
+          <Route
+            element={
+              <SignedIn>
+                <Layout />
+              </SignedIn>
+            }
+          >
+            <Route index element={<Home />} />
+            <Route path="content/:type" element={<ContentList />} />
+            <Route path="*" element={<NotFound />} />
+          </Route>
+        </Routes>
+      </Suspense>
+    </SessionProvider>
+  );
+}
+
+/** Pages for signed-in editors: others go to the sign-in page, and come back after. */
+function SignedIn({ children }: { children: React.ReactNode }) {
+  const { user } = useSession();
+  const location = useLocation();
+  if (user === undefined) {
+    return <Loading />;
+  }
+  if (user === null) {
+    const next = location.pathname + location.search;
+    return <Navigate to={`/login?next=${encodeURIComponent(next)}`} replace />;
+  }
+  return <>{children}</>;
+}

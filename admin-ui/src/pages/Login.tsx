@@ -1,0 +1,101 @@
+import { useState, type FormEvent } from "react";
+import { Navigate, useNavigate, useSearchParams } from "react-router-dom";
+import type { LoginAnswer } from "../api/client";
+import { useSession } from "../session";
+import { ErrorMessage } from "../ui";
+import { safeNext } from "../text";
+
+export default function Login() {
+  const { client, user, setUser } = useSession();
+  const navigate = useNavigate();
+  const [params] = useSearchParams();
+  const next = safeNext(params.get("next"));
+  const [email, setEmail] = useState("");
+  const [password, setPassword] = useState("");
+  const [challenge, setChallenge] = useState<string | null>(null);
+  const [code, setCode] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+
+  if (user) {
+    return <Navigate to={next} replace />;
+  }
+
+  const finish = (answer: LoginAnswer) => {
+    if (answer.data.two_factor_required) {
+      setChallenge(answer.data.challenge);
+      return;
+    }
+    setUser(answer.data.user);
+    navigate(next, { replace: true });
+  };
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      if (challenge) {
+        finish(await client.post<LoginAnswer>("/auth/login/two-factor", { challenge, code: code.trim() }));
+      } else {
+        finish(await client.post<LoginAnswer>("/auth/login", { email, password }));
+      }
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <div className="center">
+      <form className="card" onSubmit={submit} aria-labelledby="login-title">
+        <h1 id="login-title">Sign in to Folio</h1>
+        <ErrorMessage error={error} />
+        {challenge ? (
+          <label>
+            Code from your authenticator app (or a recovery code)
+            <input
+              name="code"
+              autoComplete="one-time-code"
+              inputMode="numeric"
+              value={code}
+              onChange={(e) => setCode(e.target.value)}
+              required
+              autoFocus
+            />
+          </label>
+        ) : (
+          <>
+            <label>
+              Email
+              <input
+                name="email"
+                type="email"
+                autoComplete="username"
+                value={email}
+                onChange={(e) => setEmail(e.target.value)}
+                required
+                autoFocus
+              />
+            </label>
+            <label>
+              Password
+              <input
+                name="password"
+                type="password"
+                autoComplete="current-password"
+                value={password}
+                onChange={(e) => setPassword(e.target.value)}
+                required
+              />
+            </label>
+          </>
+        )}
+        <button type="submit" disabled={busy}>
+          {busy ? "Signing in…" : challenge ? "Verify" : "Sign in"}
+        </button>
+      </form>
+    </div>
+  );
+}

@@ -1,0 +1,80 @@
+import { useState, type FormEvent } from "react";
+import { useLocation, useNavigate } from "react-router-dom";
+import { useSession } from "../session";
+import { ErrorMessage } from "../ui";
+
+/** The first administrator, from the one-time link the server logs at its first start. */
+export default function Setup() {
+  const { client } = useSession();
+  const navigate = useNavigate();
+  const location = useLocation();
+  const token = location.hash.replace(/^#/, "");
+  const [name, setName] = useState("");
+  const [email, setEmail] = useState("");
+  const [password, setPassword] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await client.post("/auth/setup", { token, name, email, password });
+      navigate("/login", { replace: true });
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  if (!token) {
+    return (
+      <div className="center">
+        <div className="card">
+          <h1>Set up Folio</h1>
+          <p>Open the setup link the server printed when it first started.</p>
+        </div>
+      </div>
+    );
+  }
+  return (
+    <div className="center">
+      <form className="card" onSubmit={submit} aria-labelledby="setup-title">
+        <h1 id="setup-title">Create the first administrator</h1>
+        <ErrorMessage error={error} />
+        <label>
+          Name
+          <input name="name" autoComplete="name" value={name} onChange={(e) => setName(e.target.value)} />
+        </label>
+        <label>
+          Email
+          <input
+            name="email"
+            type="email"
+            autoComplete="username"
+            value={email}
+            onChange={(e) => setEmail(e.target.value)}
+            required
+          />
+        </label>
+        <label>
+          Password (at least 10 characters)
+          <input
+            name="password"
+            type="password"
+            autoComplete="new-password"
+            minLength={10}
+            value={password}
+            onChange={(e) => setPassword(e.target.value)}
+            required
+          />
+        </label>
+        <button type="submit" disabled={busy}>
+          {busy ? "Creating…" : "Create administrator"}
+        </button>
+      </form>
+    </div>
+  );
+}

@@ -1,0 +1,65 @@
+// Who is signed in, and the API client every page uses. An expired session sends the editor
+// to the sign-in page and, once signed in again, back to where they were.
+
+import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
+import { useNavigate } from "react-router-dom";
+import { Client, type Me, type User } from "./api/client";
+
+interface Session {
+  client: Client;
+  /** `undefined` while loading, `null` when signed out. */
+  user: User | null | undefined;
+  setUser: (u: User | null) => void;
+  signOut: () => Promise<void>;
+}
+
+const SessionContext = createContext<Session | null>(null);
+
+export function SessionProvider({ children }: { children: ReactNode }) {
+  const navigate = useNavigate();
+  const [user, setUser] = useState<User | null | undefined>(undefined);
+
+  const client = useMemo(
+    () =>
+      new Client({
+        onUnauthenticated: () => {
+          setUser(null);
+          const current = window.location.pathname.replace(/^\/admin/, "") + window.location.search;
+          if (!current.startsWith("/login")) {
+            navigate(`/login?next=${encodeURIComponent(current || "/")}`, { replace: true });
+          }
+        },
+      }),
+    [navigate],
+  );
+
+  useEffect(() => {
+    let live = true;
+    client
+      .get<Me>("/auth/me")
+      .then((me) => live && setUser(me.data))
+      .catch(() => live && setUser(null));
+    return () => {
+      live = false;
+    };
+    // Once per page load: a later expiry is noticed by the client itself.
+  }, [client]);
+
+  const signOut = useCallback(async () => {
+    await client.post("/auth/logout").catch(() => undefined);
+    setUser(null);
+    navigate("/login", { replace: true });
+  }, [client, navigate]);
+
+  return (
+    <SessionContext.Provider value={{ client, user, setUser, signOut }}>{children}</SessionContext.Provider>
+  );
+}
+
+export function useSession(): Session {
+  const s = useContext(SessionContext);
+  if (!s) {
+    throw new Error("useSession outside SessionProvider");
+  }
+  return s;
+}

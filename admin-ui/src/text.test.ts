@@ -1,0 +1,29 @@
+import { describe, expect, it } from "vitest";
+import { cellText, safeNext } from "./text";
+
+describe("safeNext", () => {
+  it("keeps paths inside the admin UI", () => {
+    expect(safeNext("/content/article?page=2")).toBe("/content/article?page=2");
+    expect(safeNext(null)).toBe("/");
+  });
+  it("never sends the editor to another site", () => {
+    for (const bad of ["https://evil.example", "//evil.example/x", "/\\evil.example", "javascript:alert(1)", ""]) {
+      expect(safeNext(bad)).toBe("/");
+    }
+  });
+});
+
+describe("cellText", () => {
+  it("shows localised values in the default locale and lists joined", () => {
+    expect(cellText({ en: "Hello", fr: "Bonjour" }, "en")).toBe("Hello");
+    expect(cellText({ fr: "Bonjour" }, "en")).toBe("");
+    expect(cellText(["a", "b"])).toBe("a, b");
+    expect(cellText(null)).toBe("");
+    expect(cellText(42)).toBe("42");
+  });
+  it("cuts long text", () => {
+    const text = cellText("x".repeat(200));
+    expect(text.length).toBe(80);
+    expect(text.endsWith("…")).toBe(true);
+  });
+});

@@ -1,0 +1,25 @@
+import { ApiError } from "./api/client";
+
+export function Loading({ label = "Loading…" }: { label?: string }) {
+  return (
+    <div className="loading" role="status" aria-live="polite">
+      {label}
+    </div>
+  );
+}
+
+/** An error as the editor should read it; never a stack trace. */
+export function ErrorMessage({ error }: { error: unknown }) {
+  if (!error) {
+    return null;
+  }
+  const text =
+    error instanceof ApiError
+      ? error.message
+      : "Something went wrong. Reload the page; if it happens again, tell an administrator.";
+  return (
+    <div className="error" role="alert">
+      {text}
+    </div>
+  );
+}
