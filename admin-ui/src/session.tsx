@@ -25,7 +25,8 @@ export function SessionProvider({ children }: { children: ReactNode }) {
         onUnauthenticated: () => {
           setUser(null);
           const current = window.location.pathname.replace(/^\/admin/, "") + window.location.search;
-          if (!current.startsWith("/login")) {
+          // The sign-in and setup pages are for signed-out visitors: nothing to return to.
+          if (!current.startsWith("/login") && !current.startsWith("/setup")) {
             navigate(`/login?next=${encodeURIComponent(current || "/")}`, { replace: true });
           }
         },

@@ -558,6 +558,23 @@ fn admin_document(schema: &Schema) -> Value {
         "description": "The `csrf_token` of the sign-in answer, for writes authenticated by the cookie."
     });
     doc["security"] = json!([{ "bearer": [] }, { "session_cookie": [], "csrf": [] }]);
+    // poem-openapi writes the session-cookie fallback of the types endpoints as "no
+    // credentials" (`{}`); name the cookie instead.
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        for op in paths
+            .values_mut()
+            .filter_map(Value::as_object_mut)
+            .flat_map(|p| p.values_mut())
+        {
+            if let Some(security) = op.get_mut("security").and_then(Value::as_array_mut) {
+                for s in security.iter_mut() {
+                    if s.as_object().is_some_and(|o| o.is_empty()) {
+                        *s = json!({ "session_cookie": [] });
+                    }
+                }
+            }
+        }
+    }
     accounts_paths(&mut doc);
     search_paths(&mut doc, schema, true);
     media_paths(&mut doc, true);

@@ -17,25 +17,41 @@ use crate::schema::{Audience, ContentType, Kind, json_schema};
 
 /// A session token (`fs_…`, from signing in) or an API token with admin scope (`ft_…`).
 #[derive(SecurityScheme)]
-#[oai(ty = "bearer", rename = "bearer", checker = "check_signed_in")]
-pub struct AdminToken(());
+#[oai(ty = "bearer", rename = "bearer")]
+#[expect(
+    dead_code,
+    reason = "declares the scheme; the middleware reads the token"
+)]
+pub struct BearerToken(Bearer);
 
-/// The middleware has checked the token already; what is left is that it is one that acts
-/// with a role (a delivery token or no token does not).
-async fn check_signed_in(req: &Request, _bearer: Bearer) -> poem::Result<()> {
+/// The bearer token, or else the session cookie the admin UI sends (the middleware has
+/// resolved either into the caller already).
+#[derive(SecurityScheme)]
+#[expect(
+    dead_code,
+    reason = "declares the schemes; the middleware reads the credentials"
+)]
+pub enum AdminToken {
+    Bearer(BearerToken),
+    #[oai(fallback)]
+    Cookie,
+}
+
+/// What is left to check after the middleware: the caller acts with a role (no credentials,
+/// or a delivery token, do not).
+fn check_signed_in(req: &Request) -> Result<(), Error> {
+    let principal = super::auth::caller(req).principal;
     if let Principal::User {
         enrolment_only: true,
         ..
-    } = super::auth::caller(req).principal
+    } = principal
     {
-        return Err(Error::TwoFactorRequired.into());
+        return Err(Error::TwoFactorRequired);
     }
-    match super::auth::caller(req).principal.role() {
+    match principal.role() {
         Some(_) => Ok(()),
-        None if matches!(super::auth::caller(req).principal, Principal::Public) => {
-            Err(Error::Unauthenticated.into())
-        }
-        None => Err(Error::Forbidden.into()),
+        None if matches!(principal, Principal::Public) => Err(Error::Unauthenticated),
+        None => Err(Error::Forbidden),
     }
 }
 
@@ -52,6 +68,9 @@ pub enum ApiError {
     /// Missing or wrong token.
     #[oai(status = 401)]
     Unauthenticated(Json<ApiErrorBody>),
+    /// Not allowed for these credentials (a delivery token, or two-factor setup required).
+    #[oai(status = 403)]
+    Forbidden(Json<ApiErrorBody>),
     /// No such content type.
     #[oai(status = 404)]
     NotFound(Json<ApiErrorBody>),
@@ -59,13 +78,14 @@ pub enum ApiError {
 
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
-        // Only a missing type reaches here today; anything else keeps its text out.
+        // Credentials or a missing type; anything else keeps its text out.
         let body = Json(ApiErrorBody {
             code: e.code().to_owned(),
             message: e.body().message,
         });
         match e {
             Error::Unauthenticated => ApiError::Unauthenticated(body),
+            Error::Forbidden | Error::TwoFactorRequired => ApiError::Forbidden(body),
             _ => ApiError::NotFound(body),
         }
     }
@@ -143,8 +163,10 @@ impl TypesApi {
     async fn list_types(
         &self,
         _auth: AdminToken,
+        req: &Request,
         state: Data<&Arc<AppState>>,
     ) -> Result<Json<TypeList>, ApiError> {
+        check_signed_in(req)?;
         Ok(Json(TypeList {
             data: state
                 .content
@@ -160,11 +182,13 @@ impl TypesApi {
     async fn get_type(
         &self,
         _auth: AdminToken,
+        req: &Request,
         state: Data<&Arc<AppState>>,
         /// The type's id.
         #[oai(name = "type")]
         type_id: Path<String>,
     ) -> Result<Json<TypeDetail>, ApiError> {
+        check_signed_in(req)?;
         let ct = state.content.content_type(&type_id)?;
         Ok(Json(TypeDetail {
             data: ContentTypeDetail {

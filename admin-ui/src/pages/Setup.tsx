@@ -1,11 +1,12 @@
 import { useState, type FormEvent } from "react";
 import { useLocation, useNavigate } from "react-router-dom";
+import type { Me } from "../api/client";
 import { useSession } from "../session";
 import { ErrorMessage } from "../ui";
 
 /** The first administrator, from the one-time link the server logs at its first start. */
 export default function Setup() {
-  const { client } = useSession();
+  const { client, setUser } = useSession();
   const navigate = useNavigate();
   const location = useLocation();
   const token = location.hash.replace(/^#/, "");
@@ -21,7 +22,14 @@ export default function Setup() {
     setError(null);
     try {
       await client.post("/auth/setup", { token, name, email, password });
-      navigate("/login", { replace: true });
+      // Setting up signs the new administrator in.
+      const me = await client.get<Me>("/auth/me").catch(() => null);
+      if (me) {
+        setUser(me.data);
+        navigate("/", { replace: true });
+      } else {
+        navigate("/login", { replace: true });
+      }
     } catch (err) {
       setError(err);
     } finally {

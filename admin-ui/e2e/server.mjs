@@ -1,0 +1,71 @@
+// Starts the real folio binary on a free port with a fresh data directory, for the browser
+// tests, and reads the one-time setup link it logs.
+
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+const root = resolve(import.meta.dirname, "..", "..");
+
+function freePort() {
+  return new Promise((ok, fail) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => ok(port));
+    });
+    s.on("error", fail);
+  });
+}
+
+/** `{ base, setupUrl, stop() }` for a folio server that is ready to answer. */
+export async function startFolio() {
+  const bin = process.env.FOLIO_BIN ?? join(root, "target", "debug", "folio");
+  const dataDir = mkdtempSync(join(tmpdir(), "folio-e2e-"));
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const child = spawn(bin, ["serve", "--listen", `127.0.0.1:${port}`], {
+    env: {
+      ...process.env,
+      FOLIO_DATA_DIR: dataDir,
+      FOLIO_CONTENT_TYPES: join(root, "content-types"),
+      FOLIO_LOG__FORMAT: "text",
+      NO_COLOR: "1",
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let logs = "";
+  const collect = (chunk) => {
+    logs += chunk.toString();
+  };
+  child.stdout.on("data", collect);
+  child.stderr.on("data", collect);
+  const stop = async () => {
+    if (child.exitCode === null) {
+      child.kill("SIGTERM");
+      await new Promise((ok) => child.once("exit", ok));
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) {
+      throw new Error(`folio exited (${child.exitCode}):\n${logs}`);
+    }
+    try {
+      const r = await fetch(`${base}/readyz`);
+      if (r.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`folio never became ready:\n${logs}`);
+    }
+    await new Promise((ok) => setTimeout(ok, 50));
+  }
+  const match = logs.match(/\/admin\/setup#([A-Za-z0-9_-]+)/);
+  return { base, setupUrl: match ? `${base}/admin/setup#${match[1]}` : null, stop, logs: () => logs };
+}
