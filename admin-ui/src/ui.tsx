@@ -1,3 +1,4 @@
+import type { InputHTMLAttributes } from "react";
 import { ApiError } from "./api/client";
 
 export function Loading({ label = "Loading…" }: { label?: string }) {
@@ -21,5 +22,23 @@ export function ErrorMessage({ error }: { error: unknown }) {
     <div className="error" role="alert">
       {text}
     </div>
+  );
+}
+
+/** A labelled text input bound to a string. */
+export function TextField({
+  label,
+  value,
+  onValue,
+  ...input
+}: { label: string; value: string; onValue: (v: string) => void } & Omit<
+  InputHTMLAttributes<HTMLInputElement>,
+  "value" | "onChange"
+>) {
+  return (
+    <label>
+      {label}
+      <input {...input} value={value} onChange={(e) => onValue(e.target.value)} />
+    </label>
   );
 }

@@ -2,7 +2,7 @@ import { useState, type FormEvent } from "react";
 import { Navigate, useNavigate, useSearchParams } from "react-router-dom";
 import type { LoginAnswer } from "../api/client";
 import { useSession } from "../session";
-import { ErrorMessage } from "../ui";
+import { ErrorMessage, TextField } from "../ui";
 import { safeNext } from "../text";
 
 export default function Login() {
@@ -53,43 +53,37 @@ export default function Login() {
         <h1 id="login-title">Sign in to Folio</h1>
         <ErrorMessage error={error} />
         {challenge ? (
-          <label>
-            Code from your authenticator app (or a recovery code)
-            <input
-              name="code"
-              autoComplete="one-time-code"
-              inputMode="numeric"
-              value={code}
-              onChange={(e) => setCode(e.target.value)}
+          <TextField
+            label="Code from your authenticator app (or a recovery code)"
+            name="code"
+            autoComplete="one-time-code"
+            inputMode="numeric"
+            value={code}
+            onValue={setCode}
+            required
+            autoFocus
+          />
+        ) : (
+          <>
+            <TextField
+              label="Email"
+              name="email"
+              type="email"
+              autoComplete="username"
+              value={email}
+              onValue={setEmail}
               required
               autoFocus
             />
-          </label>
-        ) : (
-          <>
-            <label>
-              Email
-              <input
-                name="email"
-                type="email"
-                autoComplete="username"
-                value={email}
-                onChange={(e) => setEmail(e.target.value)}
-                required
-                autoFocus
-              />
-            </label>
-            <label>
-              Password
-              <input
-                name="password"
-                type="password"
-                autoComplete="current-password"
-                value={password}
-                onChange={(e) => setPassword(e.target.value)}
-                required
-              />
-            </label>
+            <TextField
+              label="Password"
+              name="password"
+              type="password"
+              autoComplete="current-password"
+              value={password}
+              onValue={setPassword}
+              required
+            />
           </>
         )}
         <button type="submit" disabled={busy}>

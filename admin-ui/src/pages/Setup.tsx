@@ -2,7 +2,7 @@ import { useState, type FormEvent } from "react";
 import { useLocation, useNavigate } from "react-router-dom";
 import type { Me } from "../api/client";
 import { useSession } from "../session";
-import { ErrorMessage } from "../ui";
+import { ErrorMessage, TextField } from "../ui";
 
 /** The first administrator, from the one-time link the server logs at its first start. */
 export default function Setup() {
@@ -52,33 +52,26 @@ export default function Setup() {
       <form className="card" onSubmit={submit} aria-labelledby="setup-title">
         <h1 id="setup-title">Create the first administrator</h1>
         <ErrorMessage error={error} />
-        <label>
-          Name
-          <input name="name" autoComplete="name" value={name} onChange={(e) => setName(e.target.value)} />
-        </label>
-        <label>
-          Email
-          <input
-            name="email"
-            type="email"
-            autoComplete="username"
-            value={email}
-            onChange={(e) => setEmail(e.target.value)}
-            required
-          />
-        </label>
-        <label>
-          Password (at least 10 characters)
-          <input
-            name="password"
-            type="password"
-            autoComplete="new-password"
-            minLength={10}
-            value={password}
-            onChange={(e) => setPassword(e.target.value)}
-            required
-          />
-        </label>
+        <TextField label="Name" name="name" autoComplete="name" value={name} onValue={setName} />
+        <TextField
+          label="Email"
+          name="email"
+          type="email"
+          autoComplete="username"
+          value={email}
+          onValue={setEmail}
+          required
+        />
+        <TextField
+          label="Password (at least 10 characters)"
+          name="password"
+          type="password"
+          autoComplete="new-password"
+          minLength={10}
+          value={password}
+          onValue={setPassword}
+          required
+        />
         <button type="submit" disabled={busy}>
           {busy ? "Creating…" : "Create administrator"}
         </button>
