@@ -1,7 +1,7 @@
 //! Builds the admin UI (`admin-ui/`, TypeScript + Vite) into `OUT_DIR/admin-ui`, which the
-//! binary embeds and serves at `/admin/`. Runs `npm ci` when the lock file changed since the
-//! last install, then type-checks (against types generated from the admin OpenAPI document)
-//! and bundles. Cargo runs this again only when the UI's sources change.
+//! binary embeds and serves at `/admin/`. Installs the locked packages when the lock file
+//! changed since the last install, then type-checks (against types generated from the admin
+//! OpenAPI document) and bundles. Cargo runs this again only when the UI's sources change.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -28,14 +28,17 @@ fn main() {
              admin UI in admin-ui/.\nInstall Node.js, then build again.\n\n"
         );
     }
-    // npm records what it installed in node_modules/.package-lock.json.
+    // npm records what it installed in node_modules/.package-lock.json. `npm install` with a
+    // complete lock installs exactly what it pins; `npm ci` would also insist that the lock
+    // lists the native packages of other platforms (rollup's, esbuild's), which a registry
+    // mirror carrying only this platform's cannot provide.
     let installed = ui.join("node_modules").join(".package-lock.json");
     if modified(&installed) < modified(&ui.join("package-lock.json")) {
         run(
             Command::new(npm)
-                .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+                .args(["install", "--no-audit", "--no-fund", "--loglevel=error"])
                 .current_dir(&ui),
-            "npm ci",
+            "npm install",
         );
     }
     run(
