@@ -22,13 +22,16 @@ function freePort() {
 
 /** `{ base, setupUrl, stop() }` for a folio server that is ready to answer. */
 export async function startFolio() {
-  const bin = process.env.FOLIO_BIN ?? join(root, "target", "debug", "folio");
+  const bin = process.env.E2E_FOLIO_BIN ?? join(root, "target", "debug", "folio");
   const dataDir = mkdtempSync(join(tmpdir(), "folio-e2e-"));
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
+  // The server reads every FOLIO_* variable as configuration (and refuses unknown ones): it
+  // gets only these.
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("FOLIO_")));
   const child = spawn(bin, ["serve", "--listen", `127.0.0.1:${port}`], {
     env: {
-      ...process.env,
+      ...inherited,
       FOLIO_DATA_DIR: dataDir,
       FOLIO_CONTENT_TYPES: join(root, "content-types"),
       FOLIO_LOG__FORMAT: "text",
