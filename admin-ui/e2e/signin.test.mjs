@@ -34,7 +34,7 @@ test("the first administrator is created from the setup link, then signs in", as
   await page.getByLabel(/^Password/).fill(PASSWORD);
   await page.getByRole("button", { name: "Create administrator" }).click();
   // Setting up signs the administrator in.
-  await page.getByRole("heading", { name: "Content", exact: true }).waitFor();
+  await page.getByRole("heading", { level: 1, name: "Content" }).waitFor();
   await page.getByRole("button", { name: "Sign out" }).click();
 
   await page.waitForURL("**/admin/login");
@@ -48,12 +48,12 @@ test("the first administrator is created from the setup link, then signs in", as
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByRole("navigation", { name: "Content types" }).getByRole("link", { name: "Article" }).click();
   await page.waitForURL("**/admin/content/article");
-  await page.getByRole("heading", { name: "Article" }).waitFor();
+  await page.getByRole("heading", { level: 1, name: "Article" }).waitFor();
   await page.getByText("No entries yet.").waitFor();
 
   // A deep link survives a reload.
   await page.reload();
-  await page.getByRole("heading", { name: "Article" }).waitFor();
+  await page.getByRole("heading", { level: 1, name: "Article" }).waitFor();
   assert.deepEqual(errors, []);
   await page.close();
 });
@@ -68,7 +68,7 @@ test("an expired session returns to sign-in, then to the same page", async () =>
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.waitForURL("**/admin/content/tag");
-  await page.getByRole("heading", { name: "Tag" }).waitFor();
+  await page.getByRole("heading", { level: 1, name: "Tag" }).waitFor();
 
   // The session ends on the server (as when it expires); the next call brings sign-in back.
   await context.clearCookies();
