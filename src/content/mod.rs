@@ -975,14 +975,13 @@ impl Content {
             owner = next;
         }
         let last = &path[path.len() - 1];
-        let target = match owner.field(last).map(|f| &f.ty) {
-            Some(FieldType::Relation { target, .. }) => target,
-            Some(FieldType::Media { .. }) => {
-                return self.populate_media(entries, path, shape).await;
-            }
-            _ => return Ok(()),
-        };
-        let target_ct = self.content_type(target)?;
+        let field_type = owner.field(last).map(|f| f.ty.clone());
+        if !matches!(
+            field_type,
+            Some(FieldType::Relation { .. } | FieldType::Media { .. })
+        ) {
+            return Ok(());
+        }
         // Collect the ids at this path across every entry.
         let mut ids = BTreeSet::new();
         for e in entries.iter() {
@@ -992,65 +991,37 @@ impl Content {
             return Ok(());
         }
         let ids: Vec<String> = ids.into_iter().collect();
-        let rows = self
-            .store
-            .get_rows(&storage::delivery_table(&target_ct), &ids)
-            .await?;
-        let nested_shape = Shape {
-            fields: None,
-            locale: shape.locale,
-            render_html: shape.render_html,
+        let by_id: BTreeMap<String, Entry> = match field_type {
+            Some(FieldType::Relation { target, .. }) => {
+                let target_ct = self.content_type(&target)?;
+                let rows = self
+                    .store
+                    .get_rows(&storage::delivery_table(&target_ct), &ids)
+                    .await?;
+                let nested_shape = Shape {
+                    fields: None,
+                    locale: shape.locale,
+                    render_html: shape.render_html,
+                };
+                rows.into_iter()
+                    .map(|r| delivery_entry(&target_ct, r, &nested_shape))
+                    .filter_map(|e| Some((e.get("id")?.as_str()?.to_owned(), e)))
+                    .collect()
+            }
+            _ => self
+                .media
+                .get_many(&ids)
+                .await?
+                .into_iter()
+                .filter_map(|r| {
+                    let id = r.get("id")?.as_str()?.to_owned();
+                    match self.media.delivery_object(&r, shape.locale) {
+                        Value::Object(o) => Some((id, o)),
+                        _ => None,
+                    }
+                })
+                .collect(),
         };
-        let by_id: BTreeMap<String, Entry> = rows
-            .into_iter()
-            .map(|r| {
-                let e = delivery_entry(&target_ct, r, &nested_shape);
-                (
-                    e.get("id")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_owned(),
-                    e,
-                )
-            })
-            .collect();
-        for e in entries.iter_mut() {
-            replace_ids(e, &path[..path.len() - 1], last, &by_id);
-        }
-        Ok(())
-    }
-}
-
-impl Content {
-    /// Replaces the media ids at `path` with the items (one query for every entry).
-    async fn populate_media(
-        &self,
-        entries: &mut [Entry],
-        path: &[String],
-        shape: &Shape<'_>,
-    ) -> Result<()> {
-        let last = &path[path.len() - 1];
-        let mut ids = BTreeSet::new();
-        for e in entries.iter() {
-            collect_ids(e, &path[..path.len() - 1], last, &mut ids);
-        }
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let ids: Vec<String> = ids.into_iter().collect();
-        let by_id: BTreeMap<String, Entry> = self
-            .media
-            .get_many(&ids)
-            .await?
-            .into_iter()
-            .filter_map(|r| {
-                let id = r.get("id")?.as_str()?.to_owned();
-                match self.media.delivery_object(&r, shape.locale) {
-                    Value::Object(o) => Some((id, o)),
-                    _ => None,
-                }
-            })
-            .collect();
         for e in entries.iter_mut() {
             replace_ids(e, &path[..path.len() - 1], last, &by_id);
         }
