@@ -121,8 +121,19 @@ fn field_schema(field: &Field, locales: &[String], audience: Audience) -> Map<St
         }
     }
     schema.insert("x-folio-type".into(), field.ty.name().into());
-    if let FieldType::Relation { target, .. } = &field.ty {
-        schema.insert("x-folio-target".into(), Value::String(target.clone()));
+    // What a form needs beyond JSON Schema: the related type, the uid's source field, the
+    // media kinds a picker offers.
+    match &field.ty {
+        FieldType::Relation { target, .. } => {
+            schema.insert("x-folio-target".into(), Value::String(target.clone()));
+        }
+        FieldType::Uid { from: Some(from) } if audience == Audience::Admin => {
+            schema.insert("x-folio-from".into(), Value::String(from.clone()));
+        }
+        FieldType::Media { accept, .. } if audience == Audience::Admin && !accept.is_empty() => {
+            schema.insert("x-folio-accept".into(), json!(accept));
+        }
+        _ => {}
     }
     schema
 }

@@ -1090,8 +1090,100 @@ async fn content_types_are_listed_with_a_json_schema_for_forms() {
         properties.get("editor_notes").is_some(),
         "the admin schema includes private fields: {data}"
     );
+    // What a form needs beyond JSON Schema.
+    assert_eq!(properties["slug"]["x-folio-from"], "title");
+    assert_eq!(properties["cover"]["x-folio-accept"], json!(["image/*"]));
+    assert_eq!(properties["author"]["x-folio-target"], "author");
+    assert_eq!(
+        data["permissions"]["actions"],
+        json!(["read", "create", "update", "delete", "publish"])
+    );
     let (_, site) = app.admin_call(Method::GET, "/types/site-settings").await;
     assert_eq!(site["data"]["kind"], "single");
+}
+
+/// The types list says what the caller may do, so the admin UI offers no button the server
+/// would refuse.
+#[tokio::test]
+async fn content_types_carry_the_callers_permissions() {
+    let app = TestApp::spawn().await;
+    let (status, body) = app
+        .admin_json(
+            Method::PUT,
+            "/roles/reviewer",
+            json!({
+                "permissions": { "article": ["read", "update"] },
+                "hidden_fields": { "article": ["editor_notes"] },
+                "read_only_fields": { "article": ["slug"] }
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let of = |body: &Value, id: &str| {
+        body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["id"] == id)
+            .map(|t| t["permissions"].clone())
+            .unwrap()
+    };
+
+    let (_, author) = app.user_with_role("author").await;
+    let (status, body) = app.call_as(&author, Method::GET, "/types", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let article = of(&body, "article");
+    assert_eq!(
+        article["actions"],
+        json!(["read", "create", "update", "delete"])
+    );
+    assert_eq!(article["own_entries_only"], true);
+
+    let (_, reviewer) = app.user_with_role("reviewer").await;
+    let (_, body) = app.call_as(&reviewer, Method::GET, "/types", None).await;
+    let article = of(&body, "article");
+    assert_eq!(article["actions"], json!(["read", "update"]));
+    assert_eq!(article["own_entries_only"], false);
+    assert_eq!(article["hidden_fields"], json!(["editor_notes"]));
+    assert_eq!(article["read_only_fields"], json!(["slug"]));
+    assert_eq!(of(&body, "tag")["actions"], json!([]));
+    let (_, body) = app
+        .call_as(&reviewer, Method::GET, "/types/article", None)
+        .await;
+    assert_eq!(body["data"]["permissions"]["actions"], json!(["read", "update"]));
+}
+
+/// The editor's live preview renders Markdown exactly as delivery does, sanitised.
+#[tokio::test]
+async fn markdown_previews_are_rendered_and_sanitised() {
+    let app = TestApp::spawn().await;
+    let (status, body) = app
+        .admin_json(
+            Method::POST,
+            "/markdown/preview",
+            json!({ "markdown": "# Hi\n\n**bold** <script>alert(1)</script>" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let html = body["data"]["html"].as_str().unwrap();
+    assert!(html.contains("<h1>Hi</h1>"), "{html}");
+    assert!(html.contains("<strong>bold</strong>"), "{html}");
+    assert!(!html.contains("<script"), "{html}");
+
+    for wrong in [json!({ "markdown": ["x"] }), json!({ "markdown": "x", "extra": 1 })] {
+        let (status, body) = app
+            .admin_json(Method::POST, "/markdown/preview", wrong)
+            .await;
+        assert!(status.is_client_error(), "{status} {body}");
+        assert!(body["code"].is_string(), "{body}");
+    }
+    let reply = send(
+        app.client
+            .post(app.url("/admin/api/v1/markdown/preview"))
+            .json(&json!({ "markdown": "x" })),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
 }
 
 /// A plain value for a localised field is the default locale's; a patch keeps the others.
