@@ -1,7 +1,10 @@
-// Debian's Chromium driven by playwright-core (no browser download).
+// Debian's Chromium driven by playwright-core (no browser download), and what the browser
+// tests share: signing in, screenshots, image fixtures.
 
 import { chromium } from "playwright-core";
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { deflateSync, crc32 } from "node:zlib";
 
 export async function launch() {
   const executablePath =
@@ -10,4 +13,51 @@ export async function launch() {
     throw new Error("the browser tests need Chromium: apt-get install chromium (or set CHROMIUM)");
   }
   return chromium.launch({ executablePath, args: ["--no-sandbox", "--disable-dev-shm-usage"] });
+}
+
+
+/** Where screenshots go (kept by CI as artifacts; not in git). */
+export const ARTIFACTS = resolve(import.meta.dirname, "artifacts");
+
+/** A full-page screenshot at the documented size, 1440×900. */
+export async function screenshot(page, name) {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.setViewportSize({ width: 1440, height: 900 });
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
+}
+
+/** Signs in through the sign-in page. */
+export async function signIn(page, base, email, password, path = "/admin/") {
+  await page.goto(`${base}${path}`);
+  await page.waitForURL(/\/admin\/login/);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign out" }).waitFor();
+}
+
+/** A valid PNG of `width`×`height` in one colour, made here (no fixture files). */
+export function png(width, height, [r, g, b]) {
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type, "ascii"), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body));
+    return Buffer.concat([len, body, crc]);
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header[8] = 8; // bit depth
+  header[9] = 2; // RGB
+  const row = Buffer.alloc(1 + width * 3);
+  for (let x = 0; x < width; x++) row.set([r, g, b], 1 + x * 3);
+  const raw = Buffer.concat(Array.from({ length: height }, () => row));
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk("IHDR", header),
+    chunk("IDAT", deflateSync(raw)),
+    chunk("IEND", Buffer.alloc(0)),
+  ]);
 }

@@ -72,3 +72,46 @@ export async function startFolio() {
   const match = logs.match(/\/admin\/setup#([A-Za-z0-9_-]+)/);
   return { base, setupUrl: match ? `${base}/admin/setup#${match[1]}` : null, stop, logs: () => logs };
 }
+
+/** Creates the first administrator through the setup link's API; answers a bearer token. */
+export async function setupAdmin(server, { email, password, name = "Chief" }) {
+  const token = server.setupUrl.split("#")[1];
+  const r = await fetch(`${server.base}/admin/api/v1/auth/setup`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ token, email, password, name }),
+  });
+  if (!r.ok) throw new Error(`setup: ${r.status} ${await r.text()}`);
+  return bearerLogin(server, email, password);
+}
+
+/** Signs in through the API with a bearer session, for test fixtures. */
+export async function bearerLogin(server, email, password) {
+  const r = await fetch(`${server.base}/admin/api/v1/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email, password, token: "bearer" }),
+  });
+  if (!r.ok) throw new Error(`login: ${r.status} ${await r.text()}`);
+  return (await r.json()).data.session.token;
+}
+
+/** An admin API call with a bearer token: `{ status, body }`. */
+export async function api(server, token, method, path, body) {
+  const r = await fetch(`${server.base}${path.startsWith("/api/") || path.startsWith("/media/") ? "" : "/admin/api/v1"}${path}`, {
+    method,
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  let json = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    json = text;
+  }
+  return { status: r.status, body: json };
+}

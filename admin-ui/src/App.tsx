@@ -9,6 +9,7 @@ const Login = lazy(() => import("./pages/Login"));
 const Setup = lazy(() => import("./pages/Setup"));
 const Home = lazy(() => import("./pages/Home"));
 const ContentList = lazy(() => import("./pages/ContentList"));
+const EntryEdit = lazy(() => import("./pages/EntryEdit"));
 const NotFound = lazy(() => import("./pages/NotFound"));
 
 export function App() {
@@ -27,6 +28,7 @@ export function App() {
           >
             <Route index element={<Home />} />
             <Route path="content/:type" element={<ContentList />} />
+            <Route path="content/:type/:id" element={<EntryEdit />} />
             <Route path="*" element={<NotFound />} />
           </Route>
         </Routes>

@@ -1,4 +1,4 @@
-import type { InputHTMLAttributes } from "react";
+import { useEffect, useRef, type InputHTMLAttributes } from "react";
 import { ApiError } from "./api/client";
 
 export function Loading({ label = "Loading…" }: { label?: string }) {
@@ -40,5 +40,39 @@ export function TextField({
       {label}
       <input {...input} value={value} onChange={(e) => onValue(e.target.value)} />
     </label>
+  );
+}
+
+/** A yes/no question in a modal dialog; Escape answers no. */
+export function Confirm({
+  title,
+  body,
+  confirm,
+  onConfirm,
+  onCancel,
+}: {
+  title: string;
+  body: string;
+  confirm: string;
+  onConfirm: () => void;
+  onCancel: () => void;
+}) {
+  const ref = useRef<HTMLDialogElement>(null);
+  useEffect(() => {
+    ref.current?.showModal();
+  }, []);
+  return (
+    <dialog ref={ref} className="dialog" aria-labelledby="confirm-title" aria-describedby="confirm-body" onClose={onCancel}>
+      <h2 id="confirm-title">{title}</h2>
+      <p id="confirm-body">{body}</p>
+      <div className="actions">
+        <button type="button" className="danger" onClick={onConfirm}>
+          {confirm}
+        </button>
+        <button type="button" className="secondary" onClick={() => ref.current?.close()} autoFocus>
+          Cancel
+        </button>
+      </div>
+    </dialog>
   );
 }

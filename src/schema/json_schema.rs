@@ -81,9 +81,6 @@ fn field_schema(field: &Field, locales: &[String], audience: Audience) -> Map<St
     if let Some(label) = &field.label {
         schema.insert("title".into(), Value::String(label.clone()));
     }
-    if let Some(description) = &field.description {
-        schema.insert("description".into(), Value::String(description.clone()));
-    }
     if field.localized && audience == Audience::Admin {
         let mut per_locale = Map::new();
         for (i, locale) in locales.iter().enumerate() {
@@ -119,6 +116,10 @@ fn field_schema(field: &Field, locales: &[String], audience: Audience) -> Map<St
         if !field.rules.required {
             schema.insert("nullable".into(), true.into());
         }
+    }
+    // The field's own words win over a value schema's generic ones ("The id of ...").
+    if let Some(description) = &field.description {
+        schema.insert("description".into(), Value::String(description.clone()));
     }
     schema.insert("x-folio-type".into(), field.ty.name().into());
     // What a form needs beyond JSON Schema: the related type, the uid's source field, the
@@ -371,6 +372,7 @@ max = 10
 name = "cover"
 type = "media"
 accept = ["image/*"]
+description = "Shown above the story"
 
 [[fields]]
 name = "notes"
@@ -471,6 +473,7 @@ private = true
                 "pattern": "^[a-z0-9]+(?:-[a-z0-9]+)*$",
                 "allOf": [{ "pattern": "^[a-z]" }],
                 "x-folio-type": "uid",
+                "x-folio-from": "title",
             })
         );
         assert_eq!(
@@ -526,6 +529,10 @@ private = true
         );
         assert_eq!(p["cover"]["pattern"], ID);
         assert_eq!(p["cover"]["x-folio-type"], "media");
+        assert_eq!(p["cover"]["x-folio-accept"], json!(["image/*"]));
+        // The field's own description, not the id's generic one.
+        assert_eq!(p["cover"]["description"], "Shown above the story");
+        assert_eq!(p["slug"]["x-folio-from"], "title");
     }
 
     #[test]

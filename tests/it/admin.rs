@@ -1150,7 +1150,10 @@ async fn content_types_carry_the_callers_permissions() {
     let (_, body) = app
         .call_as(&reviewer, Method::GET, "/types/article", None)
         .await;
-    assert_eq!(body["data"]["permissions"]["actions"], json!(["read", "update"]));
+    assert_eq!(
+        body["data"]["permissions"]["actions"],
+        json!(["read", "update"])
+    );
 }
 
 /// The editor's live preview renders Markdown exactly as delivery does, sanitised.
@@ -1170,7 +1173,10 @@ async fn markdown_previews_are_rendered_and_sanitised() {
     assert!(html.contains("<strong>bold</strong>"), "{html}");
     assert!(!html.contains("<script"), "{html}");
 
-    for wrong in [json!({ "markdown": ["x"] }), json!({ "markdown": "x", "extra": 1 })] {
+    for wrong in [
+        json!({ "markdown": ["x"] }),
+        json!({ "markdown": "x", "extra": 1 }),
+    ] {
         let (status, body) = app
             .admin_json(Method::POST, "/markdown/preview", wrong)
             .await;

@@ -3,7 +3,7 @@
 // session. Response types come from `schema.d.ts`, generated from the server's OpenAPI
 // document (`npm run gen`), so a server change that breaks the UI breaks `tsc`.
 
-import type { paths } from "../../.generated/schema";
+import type { components, paths } from "../../.generated/schema";
 
 export const API_BASE = "/admin/api/v1";
 
@@ -97,19 +97,7 @@ export class Client {
     if (res.ok) {
       return json as T;
     }
-    const err = (json ?? {}) as {
-      code?: string;
-      message?: string;
-      fields?: Record<string, { code: string; message: string }>;
-      current_version?: number;
-    };
-    const error = new ApiError(
-      res.status,
-      err.code ?? "http_" + res.status,
-      err.message ?? `The server answered ${res.status}.`,
-      err.fields ?? {},
-      err.current_version,
-    );
+    const error = errorOf(res.status, json);
     if (res.status === 401 && !path.startsWith("/auth/login")) {
       this.onUnauthenticated();
     }
@@ -123,6 +111,75 @@ export class Client {
   post<T>(path: string, body?: unknown): Promise<T> {
     return this.request<T>("POST", path, body ?? {});
   }
+
+  patch<T>(path: string, body: unknown): Promise<T> {
+    return this.request<T>("PATCH", path, body);
+  }
+
+  put<T>(path: string, body: unknown): Promise<T> {
+    return this.request<T>("PUT", path, body);
+  }
+
+  delete<T>(path: string, body?: unknown): Promise<T> {
+    return this.request<T>("DELETE", path, body);
+  }
+
+  /**
+   * Uploads `form` (multipart) with progress, which `fetch` cannot report: `onProgress`
+   * gets the fraction sent (0–1). Errors come back as `ApiError`, as from `request`.
+   */
+  upload<T>(path: string, form: FormData, onProgress?: (fraction: number) => void): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", API_BASE + path);
+      xhr.setRequestHeader("accept", "application/json");
+      const token = csrfToken(this.cookies());
+      if (token) {
+        xhr.setRequestHeader("x-csrf-token", token);
+      }
+      xhr.upload.onprogress = (e) => {
+        if (e.lengthComputable && onProgress) {
+          onProgress(e.loaded / e.total);
+        }
+      };
+      xhr.onerror = () =>
+        reject(new ApiError(0, "network_error", "The upload did not reach the server. Check your connection and try again."));
+      xhr.onload = () => {
+        let json: unknown = undefined;
+        try {
+          json = xhr.responseText ? JSON.parse(xhr.responseText) : undefined;
+        } catch {
+          json = undefined;
+        }
+        if (xhr.status >= 200 && xhr.status < 300) {
+          resolve(json as T);
+          return;
+        }
+        if (xhr.status === 401) {
+          this.onUnauthenticated();
+        }
+        reject(errorOf(xhr.status, json));
+      };
+      xhr.send(form);
+    });
+  }
+}
+
+/** The `ApiError` for a non-2xx answer with body `json`. */
+export function errorOf(status: number, json: unknown): ApiError {
+  const err = (json ?? {}) as {
+    code?: string;
+    message?: string;
+    fields?: Record<string, { code: string; message: string }>;
+    current_version?: number;
+  };
+  return new ApiError(
+    status,
+    err.code ?? "http_" + status,
+    err.message ?? `The server answered ${status}.`,
+    err.fields ?? {},
+    err.current_version,
+  );
 }
 
 // ---- typed shapes from the OpenAPI document ----------------------------------------------
@@ -135,6 +192,19 @@ export type TypeList = JsonOk<paths["/admin/api/v1/types"]["get"]>;
 export type ContentTypeSummary = TypeList["data"][number];
 /** `GET /types/{type}`: one type with the JSON Schema of its fields. */
 export type TypeDetail = JsonOk<paths["/admin/api/v1/types/{type}"]["get"]>;
+
+export type TypePermissions = ContentTypeSummary["permissions"];
+export type Action = "read" | "create" | "update" | "delete" | "publish";
+
+/** Whether the caller may `action` on entries of `t` (the server checks again). */
+export function may(t: { permissions: TypePermissions } | undefined, action: Action): boolean {
+  return !!t && t.permissions.actions.includes(action);
+}
+
+/** A media library item. */
+export type MediaItem = components["schemas"]["MediaItem"];
+export type MediaPage = JsonOk<paths["/admin/api/v1/media"]["get"]>;
+export type SearchResults = components["schemas"]["SearchResults"];
 
 /** An entry as the admin API answers it. */
 export interface AdminEntry {
