@@ -71,7 +71,7 @@ function entryId(page) {
 
 test("an editor writes an article with an author, tags and a dropped-in cover, then publishes it", async () => {
   const { page, context, errors } = await editorPage();
-  await page.getByRole("navigation", { name: "Content types" }).getByRole("link", { name: "Article" }).click();
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Article" }).click();
   await page.getByRole("link", { name: "New article" }).click();
   await page.getByRole("heading", { level: 1, name: "New article" }).waitFor();
 
@@ -265,7 +265,7 @@ test("unsaved changes ask before leaving and come back after a reload", async ()
   await page.getByRole("heading", { level: 1, name: "kept" }).waitFor();
   await page.getByRole("textbox", { name: "Name" }).fill("kept and changed");
 
-  await page.getByRole("navigation", { name: "Content types" }).getByRole("link", { name: "Author" }).click();
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Author" }).click();
   const ask = page.getByRole("dialog", { name: "Leave with unsaved changes?" });
   await ask.waitFor();
   await ask.getByRole("button", { name: "Cancel" }).click();

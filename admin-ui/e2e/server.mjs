@@ -2,7 +2,7 @@
 // tests, and reads the one-time setup link it logs.
 
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -20,7 +20,7 @@ function freePort() {
   });
 }
 
-/** `{ base, setupUrl, stop() }` for a folio server that is ready to answer. */
+/** `{ base, dataDir, setupUrl, stop() }` for a folio server that is ready to answer. */
 export async function startFolio() {
   const bin = process.env.E2E_FOLIO_BIN ?? join(root, "target", "debug", "folio");
   const dataDir = mkdtempSync(join(tmpdir(), "folio-e2e-"));
@@ -70,7 +70,7 @@ export async function startFolio() {
     await new Promise((ok) => setTimeout(ok, 50));
   }
   const match = logs.match(/\/admin\/setup#([A-Za-z0-9_-]+)/);
-  return { base, setupUrl: match ? `${base}/admin/setup#${match[1]}` : null, stop, logs: () => logs };
+  return { base, dataDir, setupUrl: match ? `${base}/admin/setup#${match[1]}` : null, stop, logs: () => logs };
 }
 
 /** Creates the first administrator through the setup link's API; answers a bearer token. */
@@ -114,4 +114,24 @@ export async function api(server, token, method, path, body) {
     json = text;
   }
   return { status: r.status, body: json };
+}
+
+/** The newest mail to `to` the server wrote under its data directory (waits for the outbox). */
+export async function mailTo(server, to, { timeoutMs = 15_000 } = {}) {
+  const dir = join(server.dataDir, "mail");
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let found = null;
+    try {
+      for (const name of readdirSync(dir)) {
+        const text = readFileSync(join(dir, name), "utf8");
+        if (text.includes(`To: ${to}`) || text.includes(`<${to}>`)) found = text;
+      }
+    } catch {
+      // no mail yet
+    }
+    if (found) return found.replace(/=\r?\n/g, "").replace(/=3D/g, "=");
+    if (Date.now() > deadline) throw new Error(`no mail to ${to} in ${dir}`);
+    await new Promise((ok) => setTimeout(ok, 100));
+  }
 }

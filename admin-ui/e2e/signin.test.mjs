@@ -46,7 +46,7 @@ test("the first administrator is created from the setup link, then signs in", as
 
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("navigation", { name: "Content types" }).getByRole("link", { name: "Article" }).click();
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Article" }).click();
   await page.waitForURL("**/admin/content/article");
   await page.getByRole("heading", { level: 1, name: "Article" }).waitFor();
   await page.getByText("No entries yet.").waitFor();

@@ -11,6 +11,15 @@ const Home = lazy(() => import("./pages/Home"));
 const ContentList = lazy(() => import("./pages/ContentList"));
 const EntryEdit = lazy(() => import("./pages/EntryEdit"));
 const NotFound = lazy(() => import("./pages/NotFound"));
+const MediaLibrary = lazy(() => import("./pages/MediaLibrary"));
+const Profile = lazy(() => import("./pages/Profile"));
+const ResetPassword = lazy(() => import("./pages/Recovery").then((m) => ({ default: m.ResetPassword })));
+const VerifyEmail = lazy(() => import("./pages/Recovery").then((m) => ({ default: m.VerifyEmail })));
+// Administration is one area, one chunk.
+const Users = lazy(() => import("./pages/Settings").then((m) => ({ default: m.Users })));
+const Roles = lazy(() => import("./pages/Settings").then((m) => ({ default: m.RolesPage })));
+const Tokens = lazy(() => import("./pages/Settings").then((m) => ({ default: m.Tokens })));
+const Audit = lazy(() => import("./pages/Settings").then((m) => ({ default: m.Audit })));
 
 export function App() {
   return (
@@ -19,6 +28,8 @@ export function App() {
         <Routes>
           <Route path="/login" element={<Login />} />
           <Route path="/setup" element={<Setup />} />
+          <Route path="/reset-password" element={<ResetPassword />} />
+          <Route path="/verify-email" element={<VerifyEmail />} />
           <Route
             element={
               <SignedIn>
@@ -29,6 +40,12 @@ export function App() {
             <Route index element={<Home />} />
             <Route path="content/:type" element={<ContentList />} />
             <Route path="content/:type/:id" element={<EntryEdit />} />
+            <Route path="media" element={<MediaLibrary />} />
+            <Route path="profile" element={<Profile />} />
+            <Route path="settings/users" element={<Users />} />
+            <Route path="settings/roles" element={<Roles />} />
+            <Route path="settings/tokens" element={<Tokens />} />
+            <Route path="settings/audit" element={<Audit />} />
             <Route path="*" element={<NotFound />} />
           </Route>
         </Routes>

@@ -22,25 +22,56 @@ export function Layout() {
       <a className="skip" href="#main">
         Skip to content
       </a>
-      <nav className="sidebar" aria-label="Content types">
+      <nav className="sidebar" aria-label="Main">
         <NavLink to="/" className="brand" end>
           Folio
         </NavLink>
         <h2>Content</h2>
         <ErrorMessage error={error} />
         <ul>
-          {types?.map((t) => (
-            <li key={t.id}>
-              <NavLink to={`/content/${t.id}`}>{t.name}</NavLink>
-            </li>
-          ))}
+          {types
+            ?.filter((t) => t.permissions.actions.includes("read"))
+            .map((t) => (
+              <li key={t.id}>
+                <NavLink to={`/content/${t.id}`}>{t.name}</NavLink>
+              </li>
+            ))}
         </ul>
+        {user?.permissions?.media.includes("read") ? (
+          <>
+            <h2>Assets</h2>
+            <ul>
+              <li>
+                <NavLink to="/media">Media library</NavLink>
+              </li>
+            </ul>
+          </>
+        ) : null}
+        {user?.permissions?.administer ? (
+          <>
+            <h2>Administration</h2>
+            <ul>
+              <li>
+                <NavLink to="/settings/users">Users</NavLink>
+              </li>
+              <li>
+                <NavLink to="/settings/roles">Roles</NavLink>
+              </li>
+              <li>
+                <NavLink to="/settings/tokens">API tokens</NavLink>
+              </li>
+              <li>
+                <NavLink to="/settings/audit">Audit log</NavLink>
+              </li>
+            </ul>
+          </>
+        ) : null}
       </nav>
       <div className="page">
         <header className="topbar">
-          <span className="who">
+          <NavLink to="/profile" className="who" aria-label={`Your profile: ${user?.name || user?.email}`}>
             {user?.name || user?.email} <span className="role">{user?.role}</span>
-          </span>
+          </NavLink>
           <button type="button" onClick={() => void signOut()}>
             Sign out
           </button>

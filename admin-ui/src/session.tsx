@@ -15,6 +15,9 @@ interface Session {
 
 const SessionContext = createContext<Session | null>(null);
 
+/** Pages that work signed out (sign-in, first setup, links from mails). */
+const PUBLIC_PAGES = ["/login", "/setup", "/reset-password", "/verify-email"];
+
 export function SessionProvider({ children }: { children: ReactNode }) {
   const navigate = useNavigate();
   const [user, setUser] = useState<User | null | undefined>(undefined);
@@ -25,8 +28,8 @@ export function SessionProvider({ children }: { children: ReactNode }) {
         onUnauthenticated: () => {
           setUser(null);
           const current = window.location.pathname.replace(/^\/admin/, "") + window.location.search;
-          // The sign-in and setup pages are for signed-out visitors: nothing to return to.
-          if (!current.startsWith("/login") && !current.startsWith("/setup")) {
+          // Pages for signed-out visitors: nothing to return to.
+          if (!PUBLIC_PAGES.some((p) => current.startsWith(p))) {
             navigate(`/login?next=${encodeURIComponent(current || "/")}`, { replace: true });
           }
         },
@@ -46,6 +49,20 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     // Once per page load: a later expiry is noticed by the client itself.
   }, [client]);
 
+  // The sign-in answer names the user; `/auth/me` adds what they may do.
+  const adopt = useCallback(
+    (u: User | null) => {
+      setUser(u);
+      if (u && !u.permissions) {
+        client
+          .get<Me>("/auth/me")
+          .then((me) => setUser(me.data))
+          .catch(() => undefined);
+      }
+    },
+    [client],
+  );
+
   const signOut = useCallback(async () => {
     await client.post("/auth/logout").catch(() => undefined);
     setUser(null);
@@ -53,7 +70,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   }, [client, navigate]);
 
   return (
-    <SessionContext.Provider value={{ client, user, setUser, signOut }}>{children}</SessionContext.Provider>
+    <SessionContext.Provider value={{ client, user, setUser: adopt, signOut }}>{children}</SessionContext.Provider>
   );
 }
 

@@ -15,10 +15,10 @@ use poem::http::{HeaderValue, Method, StatusCode, header};
 use poem::web::{Data, Path};
 use poem::{Body, Request, Response, Route, delete, get, handler, post};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::{AppState, json_response, read_json};
-use crate::access::{AdminPermit, Principal};
+use crate::access::{Action, AdminPermit, Principal};
 use crate::accounts::throttle::RateDecision;
 use crate::accounts::{LoginOutcome, NewSession, csrf_for};
 use crate::error::{Error, Result};
@@ -374,7 +374,30 @@ async fn me(req: &Request, state: Data<&Arc<AppState>>) -> Result<Response> {
         .get_user(&user)
         .await?
         .ok_or(Error::Unauthenticated)?;
-    Ok(json_response(StatusCode::OK, json!({ "data": user })))
+    // What the admin UI offers beyond content types (whose permissions `/types` gives); the
+    // server checks every request anyway.
+    let who = &caller(req).principal;
+    let media: Vec<&str> = [Action::Read, Action::Create, Action::Update, Action::Delete]
+        .into_iter()
+        .filter(|a| state.policy.media(who, *a).is_ok())
+        .map(Action::as_str)
+        .collect();
+    let own_media_only = state
+        .policy
+        .media(who, Action::Update)
+        .is_ok_and(|p| p.owner().is_some());
+    let mut data = serde_json::to_value(&user).unwrap_or_default();
+    if let Value::Object(o) = &mut data {
+        o.insert(
+            "permissions".into(),
+            json!({
+                "media": media,
+                "own_media_only": own_media_only,
+                "administer": state.policy.administer(who).is_ok(),
+            }),
+        );
+    }
+    Ok(json_response(StatusCode::OK, json!({ "data": data })))
 }
 
 #[derive(Deserialize)]

@@ -699,7 +699,7 @@ fn accounts_paths(doc: &mut Value) {
             path: "/auth/me",
             id: "me",
             tag: "Sign-in",
-            summary: "The signed-in user",
+            summary: "The signed-in user, with `permissions`: the media library actions they have (`media`, `own_media_only`) and whether they `administer` users, roles, tokens and the audit log",
             body: None,
             ok: "200",
             errors: &["401"],

@@ -356,6 +356,18 @@ async fn viewers_read_and_editors_do_not_administer() {
     }
     let (_, me) = app.call_as(&editor, Method::GET, "/auth/me", None).await;
     assert_eq!(me["data"]["role"], "editor");
+    // What the admin UI may offer them, as the server will decide it.
+    assert_eq!(
+        me["data"]["permissions"],
+        json!({ "media": ["read", "create", "update", "delete"], "own_media_only": false, "administer": false })
+    );
+    let (_, me) = app.call_as(&viewer, Method::GET, "/auth/me", None).await;
+    assert_eq!(me["data"]["permissions"]["media"], json!(["read"]));
+    let (_, author) = app.user_with_role("author").await;
+    let (_, me) = app.call_as(&author, Method::GET, "/auth/me", None).await;
+    assert_eq!(me["data"]["permissions"]["own_media_only"], true);
+    let (_, me) = app.admin_call(Method::GET, "/auth/me").await;
+    assert_eq!(me["data"]["permissions"]["administer"], true);
 }
 
 #[tokio::test]

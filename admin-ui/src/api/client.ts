@@ -230,6 +230,26 @@ export interface User {
   email: string;
   name: string;
   role: string;
+  status?: string;
+  two_factor?: boolean;
+  /** On `/auth/me`: what the UI may offer beyond content types. */
+  permissions?: {
+    media: Action[];
+    own_media_only: boolean;
+    administer: boolean;
+  };
+}
+
+export interface MediaFolder {
+  id: string;
+  name: string;
+  parent: string | null;
+}
+
+export interface MediaUse {
+  type: string;
+  id: string;
+  published: boolean;
 }
 
 export interface Me {

@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from "react";
-import { Navigate, useNavigate, useSearchParams } from "react-router-dom";
+import { Link, Navigate, useNavigate, useSearchParams } from "react-router-dom";
 import type { LoginAnswer } from "../api/client";
 import { useSession } from "../session";
 import { ErrorMessage, TextField } from "../ui";
@@ -89,6 +89,11 @@ export default function Login() {
         <button type="submit" disabled={busy}>
           {busy ? "Signing in…" : challenge ? "Verify" : "Sign in"}
         </button>
+        {!challenge ? (
+          <p className="below">
+            <Link to="/reset-password">Forgot your password?</Link>
+          </p>
+        ) : null}
       </form>
     </div>
   );
