@@ -16,6 +16,7 @@ fn main() {
         "package-lock.json",
         "vite.config.ts",
         "tsconfig.json",
+        "bundle-size.mjs",
     ] {
         println!("cargo:rerun-if-changed=admin-ui/{p}");
     }

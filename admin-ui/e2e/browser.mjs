@@ -15,7 +15,6 @@ export async function launch() {
   return chromium.launch({ executablePath, args: ["--no-sandbox", "--disable-dev-shm-usage"] });
 }
 
-
 /** Where screenshots go (kept by CI as artifacts; not in git). */
 export const ARTIFACTS = resolve(import.meta.dirname, "artifacts");
 
@@ -60,4 +59,24 @@ export function png(width, height, [r, g, b]) {
     chunk("IDAT", deflateSync(raw)),
     chunk("IEND", Buffer.alloc(0)),
   ]);
+}
+
+/**
+ * The serious and critical accessibility problems axe-core finds on the page as it is now.
+ * The page's context needs `bypassCSP: true` (axe is injected as a script).
+ */
+export async function axeProblems(page) {
+  await page.addScriptTag({ path: resolve(import.meta.dirname, "..", "node_modules", "axe-core", "axe.min.js") });
+  return page.evaluate(async () => {
+    const result = await window.axe.run(document, { resultTypes: ["violations"] });
+    return result.violations
+      .filter((v) => v.impact === "serious" || v.impact === "critical")
+      .map(
+        (v) =>
+          `${v.id} (${v.impact}): ${v.help} — ${v.nodes
+            .map((n) => n.target.join(" "))
+            .slice(0, 5)
+            .join(", ")}`,
+      );
+  });
 }

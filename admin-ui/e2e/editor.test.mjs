@@ -118,7 +118,6 @@ test("an editor writes an article with an author, tags and a dropped-in cover, t
   await page.waitForURL(/\/admin\/content\/article\/[0-9A-Za-z]{26}$/);
   const id = entryId(page);
   await page.getByText("draft", { exact: true }).first().waitFor();
-  await screenshot(page, "editor");
 
   // A draft is not delivered.
   let delivered = await api(server, null, "GET", `/api/v1/content/article/${id}`);
@@ -126,6 +125,8 @@ test("an editor writes an article with an author, tags and a dropped-in cover, t
 
   await page.getByRole("button", { name: "Publish", exact: true }).click();
   await page.getByRole("status").getByText("Published.").waitFor();
+  await page.getByRole("region", { name: "Body preview" }).locator("strong").waitFor();
+  await screenshot(page, "editor");
   delivered = await api(server, null, "GET", `/api/v1/content/article/${id}?populate=author,tags,cover`);
   assert.equal(delivered.status, 200, JSON.stringify(delivered.body));
   const f = delivered.body.data.fields;
@@ -279,9 +280,98 @@ test("unsaved changes ask before leaving and come back after a reload", async ()
   await offer.waitFor();
   await offer.getByRole("button", { name: "Restore them" }).click();
   assert.equal(await page.getByRole("textbox", { name: "Name" }).inputValue(), "kept and changed");
-  await page.getByRole("button", { name: "Save draft" }).or(page.getByRole("button", { name: "Save", exact: true })).click();
+  await page
+    .getByRole("button", { name: "Save draft" })
+    .or(page.getByRole("button", { name: "Save", exact: true }))
+    .click();
   await page.getByRole("status").waitFor();
   const saved = await api(server, token, "GET", `/content/tag/${id}`);
   assert.equal(saved.body.data.fields.name, "kept and changed");
+  await context.close();
+});
+
+test("the list searches, filters, sorts and publishes in bulk", async () => {
+  const ids = {};
+  for (const [title, withAuthor] of [
+    ["Zebra crossings explained", true],
+    ["Aardvark habitats", false],
+    ["Marmot burrows", true],
+  ]) {
+    const made = await api(server, token, "POST", "/content/article", {
+      fields: {
+        title: { en: title },
+        excerpt: { en: "Field notes on wildlife" },
+        ...(withAuthor ? { author: author.id } : {}),
+      },
+    });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    ids[title] = made.body.data.id;
+  }
+  const { page, context, errors } = await editorPage();
+  await page.goto(`${server.base}/admin/content/article`);
+  const table = page.getByRole("table", { name: "Article: entries" });
+
+  // Full-text search over drafts (the index catches up within a second).
+  await page.getByLabel("Search article").fill("wildlife");
+  await page.getByRole("button", { name: "Search", exact: true }).click();
+  await page.waitForURL(/q=wildlife/);
+  const found = async () => {
+    await page.getByText("Best matches first").waitFor();
+    await table.waitFor();
+    return (await table.getByRole("link").allInnerTexts()).length;
+  };
+  for (let i = 0; i < 30 && (await found()) < 3; i++) {
+    await page.waitForTimeout(200);
+    await page.reload();
+  }
+  assert.deepEqual((await table.getByRole("link").allInnerTexts()).sort(), [
+    "Aardvark habitats",
+    "Marmot burrows",
+    "Zebra crossings explained",
+  ]);
+  await page.getByRole("button", { name: "Clear the search" }).click();
+
+  // Filter by author, sort by title.
+  await page.getByLabel("Author", { exact: true }).selectOption({ label: "Ada Lovelace" });
+  await page.waitForURL(/filter%5Bauthor%5D=|filter\[author\]=/);
+  await page.getByRole("button", { name: /^Title/ }).click();
+  await page.waitForURL(/sort=title/);
+  await table.getByRole("link", { name: "Zebra crossings explained" }).waitFor();
+  let titles = await table.getByRole("link").allInnerTexts();
+  assert.ok(!titles.includes("Aardvark habitats"), titles.join(", "));
+  assert.deepEqual(
+    titles,
+    [...titles].sort((a, b) => a.localeCompare(b)),
+  );
+  await page.getByRole("button", { name: /^Title/ }).click();
+  await page.waitForURL(/sort=-title/);
+  await table.locator("tbody tr").first().getByRole("link", { name: "Zebra crossings explained" }).waitFor();
+  await page.getByLabel("Author", { exact: true }).selectOption({ label: "Any" });
+
+  // Drafts only, two of them published at once.
+  await page.getByLabel("Status").selectOption("draft");
+  await page.waitForURL(/filter%5Bstatus%5D=draft|filter\[status\]=draft/);
+  await table.getByRole("link", { name: "Marmot burrows" }).waitFor();
+  await page.getByLabel("Select Marmot burrows").check();
+  await page.getByLabel("Select Aardvark habitats").check();
+  await page
+    .getByRole("group", { name: "Selected entries" })
+    .getByRole("button", { name: "Publish", exact: true })
+    .click();
+  await page
+    .getByRole("dialog", { name: "Publish 2 entries?" })
+    .getByRole("button", { name: "Publish", exact: true })
+    .click();
+  await page.getByRole("status").getByText("2 entries published.").waitFor();
+  await table.getByRole("link", { name: "Zebra crossings explained" }).waitFor();
+  titles = await table.getByRole("link").allInnerTexts();
+  assert.ok(!titles.includes("Marmot burrows"), "published entries leave the drafts filter");
+  for (const title of ["Marmot burrows", "Aardvark habitats"]) {
+    const d = await api(server, null, "GET", `/api/v1/content/article/${ids[title]}`);
+    assert.equal(d.status, 200, title);
+  }
+  const zebra = await api(server, null, "GET", `/api/v1/content/article/${ids["Zebra crossings explained"]}`);
+  assert.equal(zebra.status, 404);
+  assert.deepEqual(errors, []);
   await context.close();
 });

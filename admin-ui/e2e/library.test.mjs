@@ -114,14 +114,20 @@ test("administration: invite and disable a user, a custom role, a token shown on
   await page.getByLabel("Name").fill("New Editor");
   await page.getByLabel("Role", { exact: true }).selectOption("author");
   await page.getByRole("button", { name: "Invite" }).click();
-  await page.getByRole("status").getByText(/Invitation sent to new.editor@example.com/).waitFor();
+  await page
+    .getByRole("status")
+    .getByText(/Invitation sent to new.editor@example.com/)
+    .waitFor();
   const invite = await mailTo(server, "new.editor@example.com");
   assert.match(invite, /\/admin\/reset-password\?token=/);
   const row = page.getByRole("row").filter({ hasText: "new.editor@example.com" });
   await row.getByLabel("Role of new.editor@example.com").selectOption("editor");
   await page.getByRole("status").getByText("new.editor@example.com updated.").waitFor();
   await row.getByRole("button", { name: "Disable" }).click();
-  await page.getByRole("dialog", { name: "Disable new.editor@example.com?" }).getByRole("button", { name: "Disable" }).click();
+  await page
+    .getByRole("dialog", { name: "Disable new.editor@example.com?" })
+    .getByRole("button", { name: "Disable" })
+    .click();
   await row.getByText("disabled").waitFor();
   await screenshot(page, "users");
   const users = await api(server, token, "GET", "/users");
@@ -157,7 +163,9 @@ test("administration: invite and disable a user, a custom role, a token shown on
   await page.getByRole("row").filter({ hasText: "website build" }).getByRole("button", { name: "Revoke" }).click();
   await page.getByRole("dialog", { name: "Revoke website build?" }).getByRole("button", { name: "Revoke" }).click();
   await page.getByRole("row").filter({ hasText: "website build" }).getByText("revoked").waitFor();
-  const refused = await fetch(`${server.base}/api/v1/content/article`, { headers: { authorization: `Bearer ${secret}` } });
+  const refused = await fetch(`${server.base}/api/v1/content/article`, {
+    headers: { authorization: `Bearer ${secret}` },
+  });
   assert.equal(refused.status, 401);
 
   await nav.getByRole("link", { name: "Audit log" }).click();
@@ -184,7 +192,10 @@ test("a forgotten password is reset through the mailed link", async () => {
   await page.getByRole("link", { name: "Forgot your password?" }).click();
   await page.getByLabel("Email").fill(email);
   await page.getByRole("button", { name: "Send the link" }).click();
-  await page.getByRole("status").getByText(/a link to choose a new password is on its way/).waitFor();
+  await page
+    .getByRole("status")
+    .getByText(/a link to choose a new password is on its way/)
+    .waitFor();
 
   const mail = await mailTo(server, email);
   const link = mail.match(/https?:\/\/\S+\/admin\/reset-password\?token=[A-Za-z0-9_-]+/)?.[0];

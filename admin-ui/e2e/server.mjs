@@ -98,14 +98,17 @@ export async function bearerLogin(server, email, password) {
 
 /** An admin API call with a bearer token: `{ status, body }`. */
 export async function api(server, token, method, path, body) {
-  const r = await fetch(`${server.base}${path.startsWith("/api/") || path.startsWith("/media/") ? "" : "/admin/api/v1"}${path}`, {
-    method,
-    headers: {
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
+  const r = await fetch(
+    `${server.base}${path.startsWith("/api/") || path.startsWith("/media/") ? "" : "/admin/api/v1"}${path}`,
+    {
+      method,
+      headers: {
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
     },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  );
   const text = await r.text();
   let json = null;
   try {

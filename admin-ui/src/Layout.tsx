@@ -69,7 +69,8 @@ export function Layout() {
       </nav>
       <div className="page">
         <header className="topbar">
-          <NavLink to="/profile" className="who" aria-label={`Your profile: ${user?.name || user?.email}`}>
+          <NavLink to="/profile" className="who">
+            <span className="visually-hidden">Your profile: </span>
             {user?.name || user?.email} <span className="role">{user?.role}</span>
           </NavLink>
           <button type="button" onClick={() => void signOut()}>

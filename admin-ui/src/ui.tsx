@@ -1,4 +1,4 @@
-import { useEffect, useRef, type InputHTMLAttributes } from "react";
+import { useEffect, useId, useRef, type InputHTMLAttributes, type SelectHTMLAttributes } from "react";
 import { ApiError } from "./api/client";
 
 export function Loading({ label = "Loading…" }: { label?: string }) {
@@ -62,7 +62,13 @@ export function Confirm({
     ref.current?.showModal();
   }, []);
   return (
-    <dialog ref={ref} className="dialog" aria-labelledby="confirm-title" aria-describedby="confirm-body" onClose={onCancel}>
+    <dialog
+      ref={ref}
+      className="dialog"
+      aria-labelledby="confirm-title"
+      aria-describedby="confirm-body"
+      onClose={onCancel}
+    >
       <h2 id="confirm-title">{title}</h2>
       <p id="confirm-body">{body}</p>
       <div className="actions">
@@ -74,5 +80,26 @@ export function Confirm({
         </button>
       </div>
     </dialog>
+  );
+}
+
+/**
+ * A labelled select. The label names it by `for`, not by wrapping: a wrapping label would
+ * make the chosen option part of the select's accessible name.
+ */
+export function SelectField({
+  label,
+  className,
+  children,
+  ...select
+}: { label: string } & SelectHTMLAttributes<HTMLSelectElement>) {
+  const id = useId();
+  return (
+    <div className={`select-field${className ? ` ${className}` : ""}`}>
+      <label htmlFor={id}>{label}</label>
+      <select id={id} {...select}>
+        {children}
+      </select>
+    </div>
   );
 }

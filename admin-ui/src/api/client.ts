@@ -143,7 +143,9 @@ export class Client {
         }
       };
       xhr.onerror = () =>
-        reject(new ApiError(0, "network_error", "The upload did not reach the server. Check your connection and try again."));
+        reject(
+          new ApiError(0, "network_error", "The upload did not reach the server. Check your connection and try again."),
+        );
       xhr.onload = () => {
         let json: unknown = undefined;
         try {
@@ -258,4 +260,10 @@ export interface Me {
 
 export type LoginAnswer =
   | { data: { two_factor_required: true; challenge: string } }
-  | { data: { two_factor_required?: undefined; user: User; session: { id: string; csrf_token: string; expires_at: string } } };
+  | {
+      data: {
+        two_factor_required?: undefined;
+        user: User;
+        session: { id: string; csrf_token: string; expires_at: string };
+      };
+    };

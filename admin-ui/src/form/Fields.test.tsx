@@ -136,12 +136,20 @@ describe("the form generator", () => {
       },
     };
     const values = { title: { en: "Hello", fr: "Bonjour" } };
-    const fr = render(values, { locales: ["en", "fr"], locale: "fr", errors: { "fields.title.fr": "too long" } }, schema);
+    const fr = render(
+      values,
+      { locales: ["en", "fr"], locale: "fr", errors: { "fields.title.fr": "too long" } },
+      schema,
+    );
     expect(control(fr, "f-fields-title-fr")).toContain('value="Bonjour"');
     expect(fr).toContain("too long");
     expect(fr).not.toContain('value="Hello"');
     // A whole-field error (no locale) shows on every locale's control.
-    const en = render({ title: null }, { locales: ["en", "fr"], locale: "en", errors: { "fields.title": "is required" } }, schema);
+    const en = render(
+      { title: null },
+      { locales: ["en", "fr"], locale: "en", errors: { "fields.title": "is required" } },
+      schema,
+    );
     expect(control(en, "f-fields-title-en")).toContain('aria-invalid="true"');
   });
 

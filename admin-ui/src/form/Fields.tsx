@@ -7,16 +7,7 @@ import { controlId, useForm } from "./context";
 import { MarkdownEditor } from "./Markdown";
 import { MediaPicker } from "./MediaPicker";
 import { RelationPicker } from "./RelationPicker";
-import {
-  type FieldSpec,
-  type Fields,
-  fromLocalInput,
-  getIn,
-  newItem,
-  pathOf,
-  slugify,
-  toLocalInput,
-} from "./model";
+import { type FieldSpec, type Fields, fromLocalInput, getIn, newItem, pathOf, slugify, toLocalInput } from "./model";
 
 /** The fields of an object (the entry, a group, a repeater item), in order. */
 export function FieldList({
@@ -154,12 +145,16 @@ function Widget({
         />,
       );
     case "uid":
-      return frame(
-        <UidInput spec={spec} common={common} value={text} onChange={onChange} at={at} />,
-      );
+      return frame(<UidInput spec={spec} common={common} value={text} onChange={onChange} at={at} />);
     case "long_text":
       return frame(
-        <textarea {...common} rows={4} value={text} maxLength={spec.maxLength} onChange={(e) => onChange(e.target.value)} />,
+        <textarea
+          {...common}
+          rows={4}
+          value={text}
+          maxLength={spec.maxLength}
+          onChange={(e) => onChange(e.target.value)}
+        />,
       );
     case "markdown":
       return frame(<MarkdownEditor common={common} value={text} onChange={onChange} label={spec.label} />, true);
@@ -367,7 +362,9 @@ function JsonInput({
         spellCheck={false}
         value={text}
         aria-invalid={problem || common["aria-invalid"] ? true : undefined}
-        aria-describedby={[common["aria-describedby"], problem ? problemId : null].filter(Boolean).join(" ") || undefined}
+        aria-describedby={
+          [common["aria-describedby"], problem ? problemId : null].filter(Boolean).join(" ") || undefined
+        }
         onChange={(e) => {
           const t = e.target.value;
           setText(t);

@@ -27,7 +27,12 @@ const TOOLS: { label: string; key?: string; text: string; edit: Edit }[] = [
 ];
 
 /** The text with `edit` applied to `[start, end)`, and the new selection. */
-export function applyEdit(text: string, start: number, end: number, edit: Edit): { text: string; start: number; end: number } {
+export function applyEdit(
+  text: string,
+  start: number,
+  end: number,
+  edit: Edit,
+): { text: string; start: number; end: number } {
   const selected = text.slice(start, end) || edit.placeholder;
   if ("wrap" in edit) {
     const [before, after] = edit.wrap;
@@ -106,11 +111,11 @@ export function MarkdownEditor({
             type="button"
             className="tool"
             title={t.key ? `${t.label} (Ctrl+${t.key.toUpperCase()})` : t.label}
-            aria-label={t.label}
             disabled={common.disabled}
             onClick={() => run(t.edit)}
           >
-            {t.text}
+            <span aria-hidden="true">{t.text}</span>
+            <span className="visually-hidden">{t.label}</span>
           </button>
         ))}
         <button

@@ -57,7 +57,13 @@ export function MediaPicker({
   onChange: (v: unknown) => void;
 }) {
   const { client } = useForm();
-  const ids = many ? (Array.isArray(value) ? (value as string[]) : []) : typeof value === "string" && value ? [value] : [];
+  const ids = many
+    ? Array.isArray(value)
+      ? (value as string[])
+      : []
+    : typeof value === "string" && value
+      ? [value]
+      : [];
   const [items, setItems] = useState<Record<string, MediaItem>>({});
   const [progress, setProgress] = useState<number | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -275,7 +281,11 @@ function LibraryDialog({
                   setPicked((p) => (on ? p.filter((x) => x.id !== item.id) : [...p, item]));
                 }}
               >
-                {thumb ? <img src={thumb} alt="" width={120} height={120} loading="lazy" /> : <span aria-hidden="true">📄</span>}
+                {thumb ? (
+                  <img src={thumb} alt="" width={120} height={120} loading="lazy" />
+                ) : (
+                  <span aria-hidden="true">📄</span>
+                )}
                 <span>{item.filename}</span>
               </button>
             </li>

@@ -37,7 +37,8 @@ export function RelationPicker({
   const { client, types } = useForm();
   const t = types.find((x) => x.id === target);
   const ids = useMemo(
-    () => (many ? (Array.isArray(value) ? (value as string[]) : []) : typeof value === "string" && value ? [value] : []),
+    () =>
+      many ? (Array.isArray(value) ? (value as string[]) : []) : typeof value === "string" && value ? [value] : [],
     [many, value],
   );
   const [known, setKnown] = useState<Record<string, AdminEntry>>({});
@@ -55,7 +56,9 @@ export function RelationPicker({
     if (!missingKey) return;
     let live = true;
     client
-      .get<EntryPage>(`/content/${encodeURIComponent(target)}?filter[id][in]=${encodeURIComponent(missingKey)}&limit=100`)
+      .get<EntryPage>(
+        `/content/${encodeURIComponent(target)}?filter[id][in]=${encodeURIComponent(missingKey)}&limit=100`,
+      )
       .then((page) => {
         if (!live) return;
         setKnown((k) => ({ ...k, ...Object.fromEntries(page.data.map((e) => [e.id, e])) }));

@@ -37,4 +37,3 @@ export function useForm(): FormContextValue {
 export function controlId(path: string): string {
   return "f-" + path.replace(/[^A-Za-z0-9_-]+/g, "-");
 }
-

@@ -119,7 +119,10 @@ function specOf(name: string, prop: JsonSchema, listedRequired: boolean): FieldS
     label: prop.title ?? humanize(name),
     // A relation or media field without words of its own carries the id's generic
     // description ("The id of ..."), which says nothing to an editor.
-    description: (kind === "relation" || kind === "media") && prop.description?.startsWith("The id of ") ? undefined : prop.description,
+    description:
+      (kind === "relation" || kind === "media") && prop.description?.startsWith("The id of ")
+        ? undefined
+        : prop.description,
     kind,
     // Required fields with a default, or a uid made from its source, are not in `required`
     // (the server fills them) but are never null either.
@@ -179,10 +182,7 @@ export function newItem(specs: FieldSpec[], locales: string[] = []): Fields {
 /** Whether a value counts as not given: the server's empty. */
 export function isBlank(v: unknown): boolean {
   return (
-    v === null ||
-    v === undefined ||
-    (typeof v === "string" && v.trim() === "") ||
-    (Array.isArray(v) && v.length === 0)
+    v === null || v === undefined || (typeof v === "string" && v.trim() === "") || (Array.isArray(v) && v.length === 0)
   );
 }
 
@@ -264,9 +264,7 @@ export function sameValue(a: unknown, b: unknown): boolean {
 
 /** The top-level fields whose values differ between two versions, in field order. */
 export function changedFields(specs: FieldSpec[], a: Fields, b: Fields): string[] {
-  return specs
-    .filter((s) => !sameValue(payloadValue(s, a[s.name]), payloadValue(s, b[s.name])))
-    .map((s) => s.name);
+  return specs.filter((s) => !sameValue(payloadValue(s, a[s.name]), payloadValue(s, b[s.name]))).map((s) => s.name);
 }
 
 /**

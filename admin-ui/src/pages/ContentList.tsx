@@ -19,7 +19,7 @@ import { type FieldSpec, type JsonSchema, fieldsOf } from "../form/model";
 import { entryTitle } from "../form/RelationPicker";
 import { useSession } from "../session";
 import { cellText } from "../text";
-import { Confirm, ErrorMessage, Loading } from "../ui";
+import { Confirm, ErrorMessage, Loading, SelectField } from "../ui";
 
 const PAGE_SIZE = 25;
 const SORTABLE = new Set(["text", "uid", "email", "url", "integer", "float", "boolean", "datetime", "date", "enum"]);
@@ -142,7 +142,8 @@ export default function ContentList() {
     setParams(next);
   };
 
-  const titleColumn = ct.admin.title_field && columns.includes(ct.admin.title_field) ? ct.admin.title_field : columns[0];
+  const titleColumn =
+    ct.admin.title_field && columns.includes(ct.admin.title_field) ? ct.admin.title_field : columns[0];
   const total = rows?.total ?? 0;
   const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
   const searching = q !== "" && ct.search;
@@ -175,7 +176,9 @@ export default function ContentList() {
       }
     }
     const verb = { publish: "published", unpublish: "unpublished", delete: "deleted" }[action];
-    setReport(`${done} ${done === 1 ? "entry" : "entries"} ${verb}.${failures.length ? ` Not done: ${failures.join("; ")}` : ""}`);
+    setReport(
+      `${done} ${done === 1 ? "entry" : "entries"} ${verb}.${failures.length ? ` Not done: ${failures.join("; ")}` : ""}`,
+    );
     setBulk(null);
     setReload((n) => n + 1);
   };
@@ -205,36 +208,33 @@ export default function ContentList() {
           <input type="search" value={searchText} onChange={(e) => setSearchText(e.target.value)} />
         </label>
         {ct.drafts ? (
-          <label>
-            Status
-            <select
-              value={params.get("filter[status]") ?? ""}
-              disabled={searching}
-              onChange={(e) => set({ "filter[status]": e.target.value || null })}
-            >
-              <option value="">Any</option>
-              <option value="draft">Draft</option>
-              <option value="published">Published</option>
-              <option value="changed">Changed since published</option>
-            </select>
-          </label>
+          <SelectField
+            label="Status"
+            value={params.get("filter[status]") ?? ""}
+            disabled={searching}
+            onChange={(e) => set({ "filter[status]": e.target.value || null })}
+          >
+            <option value="">Any</option>
+            <option value="draft">Draft</option>
+            <option value="published">Published</option>
+            <option value="changed">Changed since published</option>
+          </SelectField>
         ) : null}
         {enumFilters.map((s) => (
-          <label key={s.name}>
-            {s.label}
-            <select
-              value={params.get(`filter[${s.name}]`) ?? ""}
-              disabled={searching}
-              onChange={(e) => set({ [`filter[${s.name}]`]: e.target.value || null })}
-            >
-              <option value="">Any</option>
-              {(s.values ?? []).map((v) => (
-                <option key={v} value={v}>
-                  {v}
-                </option>
-              ))}
-            </select>
-          </label>
+          <SelectField
+            key={s.name}
+            label={s.label}
+            value={params.get(`filter[${s.name}]`) ?? ""}
+            disabled={searching}
+            onChange={(e) => set({ [`filter[${s.name}]`]: e.target.value || null })}
+          >
+            <option value="">Any</option>
+            {(s.values ?? []).map((v) => (
+              <option key={v} value={v}>
+                {v}
+              </option>
+            ))}
+          </SelectField>
         ))}
         {relationFilters.map((s) => (
           <RelationFilter
@@ -247,23 +247,31 @@ export default function ContentList() {
           />
         ))}
         {ct.locales.length > 1 ? (
-          <label>
-            Show locale
-            <select value={locale} onChange={(e) => set({ locale: e.target.value === ct.locales[0] ? null : e.target.value })}>
-              {ct.locales.map((l) => (
-                <option key={l} value={l}>
-                  {l}
-                </option>
-              ))}
-            </select>
-          </label>
+          <SelectField
+            label="Show locale"
+            value={locale}
+            onChange={(e) => set({ locale: e.target.value === ct.locales[0] ? null : e.target.value })}
+          >
+            {ct.locales.map((l) => (
+              <option key={l} value={l}>
+                {l}
+              </option>
+            ))}
+          </SelectField>
         ) : null}
         <button type="submit">Search</button>
       </form>
       {searching ? (
         <p className="muted">
           Best matches first, drafts included. Filters and sorting apply to the list without a search.{" "}
-          <button type="button" className="link" onClick={() => { setSearchText(""); set({ q: null }); }}>
+          <button
+            type="button"
+            className="link"
+            onClick={() => {
+              setSearchText("");
+              set({ q: null });
+            }}
+          >
             Clear the search
           </button>
         </p>
@@ -309,9 +317,7 @@ export default function ContentList() {
                         type="checkbox"
                         aria-label="Select every entry on this page"
                         checked={allOnPage}
-                        onChange={() =>
-                          setSelected(allOnPage ? new Set() : new Set(rows.data.map((e) => e.id)))
-                        }
+                        onChange={() => setSelected(allOnPage ? new Set() : new Set(rows.data.map((e) => e.id)))}
                       />
                     </th>
                   ) : null}
@@ -341,9 +347,7 @@ export default function ContentList() {
               <tbody>
                 {rows.data.length === 0 ? (
                   <tr>
-                    <td colSpan={columns.length + 2}>
-                      {q || filters.length ? "Nothing matches." : "No entries yet."}
-                    </td>
+                    <td colSpan={columns.length + 2}>{q || filters.length ? "Nothing matches." : "No entries yet."}</td>
                   </tr>
                 ) : (
                   rows.data.map((e) => (
@@ -398,7 +402,12 @@ export default function ContentList() {
             </table>
           </div>
           <nav className="pager" aria-label="Pages">
-            <button type="button" className="secondary" disabled={page <= 1} onClick={() => set({ page: String(page - 1) })}>
+            <button
+              type="button"
+              className="secondary"
+              disabled={page <= 1}
+              onClick={() => set({ page: String(page - 1) })}
+            >
               Previous
             </button>
             <span>
@@ -472,7 +481,9 @@ function useRelationTitles(
       const t = types?.find((x) => x.id === target);
       if (!ids.length || !may(t, "read")) continue;
       client
-        .get<EntryPage>(`/content/${encodeURIComponent(target)}?filter[id][in]=${encodeURIComponent(ids.join(","))}&limit=100`)
+        .get<EntryPage>(
+          `/content/${encodeURIComponent(target)}?filter[id][in]=${encodeURIComponent(ids.join(","))}&limit=100`,
+        )
         .then((page) => {
           if (!live) return;
           setTitles((m) => {
@@ -521,16 +532,18 @@ function RelationFilter({
   }, [client, spec.target, t]);
   if (!t || !may(t, "read")) return null;
   return (
-    <label>
-      {spec.label}
-      <select value={value} disabled={disabled || options === null} onChange={(e) => onValue(e.target.value)}>
-        <option value="">Any</option>
-        {(options ?? []).map((o) => (
-          <option key={o.id} value={o.id}>
-            {entryTitle(o, t, o.id)}
-          </option>
-        ))}
-      </select>
-    </label>
+    <SelectField
+      label={spec.label}
+      value={value}
+      disabled={disabled || options === null}
+      onChange={(e) => onValue(e.target.value)}
+    >
+      <option value="">Any</option>
+      {(options ?? []).map((o) => (
+        <option key={o.id} value={o.id}>
+          {entryTitle(o, t, o.id)}
+        </option>
+      ))}
+    </SelectField>
   );
 }

@@ -88,7 +88,9 @@ export default function EntryEdit() {
     setNotice((location.state as { notice?: string } | null)?.notice ?? null);
     Promise.all([
       client.get<TypeDetail>(`/types/${encodeURIComponent(type)}`),
-      isNew ? Promise.resolve(null) : client.get<{ data: AdminEntry }>(`/content/${encodeURIComponent(type)}/${encodeURIComponent(id)}`),
+      isNew
+        ? Promise.resolve(null)
+        : client.get<{ data: AdminEntry }>(`/content/${encodeURIComponent(type)}/${encodeURIComponent(id)}`),
     ])
       .then(([t, e]) => {
         if (!live) return;
@@ -204,7 +206,9 @@ export default function EntryEdit() {
   const fail = async (err: unknown) => {
     if (err instanceof ApiError && err.code === "version_conflict" && entry) {
       try {
-        const current = await client.get<{ data: AdminEntry }>(`/content/${encodeURIComponent(type)}/${encodeURIComponent(entry.id)}`);
+        const current = await client.get<{ data: AdminEntry }>(
+          `/content/${encodeURIComponent(type)}/${encodeURIComponent(entry.id)}`,
+        );
         setConflict({ theirs: current.data, what: conflictOf(specs, base, values, current.data.fields) });
         setProblem(null);
         return;
@@ -223,7 +227,9 @@ export default function EntryEdit() {
 
   const save = async (publish: boolean, over?: { values: Fields; base: Fields; version: number }) => {
     if (Object.keys(invalid).length) {
-      setProblem(new ApiError(0, "invalid_json", "Some fields hold text that is not valid JSON; fix them before saving."));
+      setProblem(
+        new ApiError(0, "invalid_json", "Some fields hold text that is not valid JSON; fix them before saving."),
+      );
       return;
     }
     const v = over?.values ?? values;
@@ -233,7 +239,10 @@ export default function EntryEdit() {
     try {
       const payload = toPayload(specs, v);
       if (isNew) {
-        const r = await client.post<{ data: AdminEntry }>(`/content/${encodeURIComponent(type)}`, { fields: payload, publish });
+        const r = await client.post<{ data: AdminEntry }>(`/content/${encodeURIComponent(type)}`, {
+          fields: payload,
+          publish,
+        });
         adopt(r.data, publish ? "Created and published." : "Created.");
         leaving.current = true;
         try {
@@ -256,7 +265,10 @@ export default function EntryEdit() {
       if (Object.keys(fields).length === 0 && publish) {
         r = await client.post<{ data: AdminEntry }>(`${path}/publish`, { version });
       } else {
-        r = await client.patch<{ data: AdminEntry }>(path, detail.drafts ? { fields, version, publish } : { fields, version });
+        r = await client.patch<{ data: AdminEntry }>(
+          path,
+          detail.drafts ? { fields, version, publish } : { fields, version },
+        );
       }
       adopt(r.data, publish ? "Published." : detail.drafts ? "Draft saved." : "Saved.");
     } catch (err) {
@@ -327,7 +339,12 @@ export default function EntryEdit() {
           </div>
           <div className="actions" role="group" aria-label="Entry actions">
             {canSave ? (
-              <button type="button" className={detail.drafts ? "secondary" : undefined} disabled={!!busy || (!dirty && !isNew)} onClick={() => void save(false)}>
+              <button
+                type="button"
+                className={detail.drafts ? "secondary" : undefined}
+                disabled={!!busy || (!dirty && !isNew)}
+                onClick={() => void save(false)}
+              >
                 {busy === "save" ? "Saving…" : detail.drafts ? "Save draft" : "Save"}
               </button>
             ) : null}
@@ -355,14 +372,13 @@ export default function EntryEdit() {
 
         {!canSave ? (
           <p className="note">
-            You can read this {detail.name.toLowerCase()} but not change it{!canPublish && canWrite ? " (saving it publishes it)" : ""}.
+            You can read this {detail.name.toLowerCase()} but not change it
+            {!canPublish && canWrite ? " (saving it publishes it)" : ""}.
           </p>
         ) : null}
         {offered ? (
           <div className="banner" role="region" aria-label="Unsaved changes kept in this browser">
-            <p>
-              This browser kept changes you had not saved ({new Date(offered.saved_at).toLocaleString()}).
-            </p>
+            <p>This browser kept changes you had not saved ({new Date(offered.saved_at).toLocaleString()}).</p>
             <button
               type="button"
               onClick={() => {
@@ -400,7 +416,11 @@ export default function EntryEdit() {
         ) : null}
         {problem ? (
           <div className="error" role="alert">
-            <p>{problem instanceof ApiError ? problem.message : "The server could not save. Your changes are kept here; try again."}</p>
+            <p>
+              {problem instanceof ApiError
+                ? problem.message
+                : "The server could not save. Your changes are kept here; try again."}
+            </p>
             {errorList.length ? (
               <ul>
                 {errorList.map(([p, message]) => {
@@ -557,7 +577,11 @@ function ConflictDialog({
             <tr key={f} className={what.both.includes(f) ? "clash" : undefined}>
               <th scope="row">
                 {label(f)}
-                {what.both.includes(f) ? " (both changed)" : what.theirs.includes(f) ? " (they changed)" : " (you changed)"}
+                {what.both.includes(f)
+                  ? " (both changed)"
+                  : what.theirs.includes(f)
+                    ? " (they changed)"
+                    : " (you changed)"}
               </th>
               <td>{brief(theirs.fields[f], locale)}</td>
               <td>{brief(mine[f], locale)}</td>

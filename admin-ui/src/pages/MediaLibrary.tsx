@@ -6,10 +6,17 @@
 
 import { useCallback, useEffect, useMemo, useRef, useState, type DragEvent } from "react";
 import { Link, useOutletContext, useSearchParams } from "react-router-dom";
-import { ApiError, type ContentTypeSummary, type MediaFolder, type MediaItem, type MediaPage, type MediaUse } from "../api/client";
+import {
+  ApiError,
+  type ContentTypeSummary,
+  type MediaFolder,
+  type MediaItem,
+  type MediaPage,
+  type MediaUse,
+} from "../api/client";
 import { thumbnailUrl, uploadFiles } from "../form/MediaPicker";
 import { useSession } from "../session";
-import { Confirm, ErrorMessage, Loading } from "../ui";
+import { Confirm, ErrorMessage, Loading, SelectField } from "../ui";
 
 const PAGE_SIZE = 36;
 
@@ -99,7 +106,12 @@ export default function MediaLibrary() {
     setError(null);
     setProgress(0);
     try {
-      const done = await uploadFiles(client, files, { folder: folder && folder !== "root" ? folder : null }, setProgress);
+      const done = await uploadFiles(
+        client,
+        files,
+        { folder: folder && folder !== "root" ? folder : null },
+        setProgress,
+      );
       const dupes = done.filter((d) => d.duplicate).length;
       setReport(
         `${done.length} ${done.length === 1 ? "file" : "files"} uploaded` +
@@ -160,7 +172,9 @@ export default function MediaLibrary() {
           </div>
         ) : null}
       </div>
-      {canUpload ? <p className="muted">Drop files anywhere here to upload them{current ? ` into ${current.name}` : ""}.</p> : null}
+      {canUpload ? (
+        <p className="muted">Drop files anywhere here to upload them{current ? ` into ${current.name}` : ""}.</p>
+      ) : null}
       {progress !== null ? (
         <progress max={1} value={progress} aria-label="Uploading">
           {Math.round(progress * 100)}%
@@ -177,7 +191,12 @@ export default function MediaLibrary() {
         <nav className="folders" aria-label="Folders">
           <ul>
             <li>
-              <button type="button" className={!folder ? "on" : ""} aria-current={!folder ? "true" : undefined} onClick={() => set({ folder: null })}>
+              <button
+                type="button"
+                className={!folder ? "on" : ""}
+                aria-current={!folder ? "true" : undefined}
+                onClick={() => set({ folder: null })}
+              >
                 All files
               </button>
             </li>
@@ -225,22 +244,29 @@ export default function MediaLibrary() {
               Search files
               <input type="search" value={searchText} onChange={(e) => setSearchText(e.target.value)} />
             </label>
-            <label>
-              Kind
-              <select value={kind} onChange={(e) => set({ type: e.target.value || null })}>
-                <option value="">Any</option>
-                <option value="image">Images</option>
-                <option value="video">Video</option>
-                <option value="audio">Audio</option>
-                <option value="application/pdf">PDF</option>
-              </select>
-            </label>
+            <SelectField label="Kind" value={kind} onChange={(e) => set({ type: e.target.value || null })}>
+              <option value="">Any</option>
+              <option value="image">Images</option>
+              <option value="video">Video</option>
+              <option value="audio">Audio</option>
+              <option value="application/pdf">PDF</option>
+            </SelectField>
             <button type="submit">Search</button>
             <div className="views" role="group" aria-label="View">
-              <button type="button" className="tool" aria-pressed={view === "grid"} onClick={() => set({ view: null, page: String(page) })}>
+              <button
+                type="button"
+                className="tool"
+                aria-pressed={view === "grid"}
+                onClick={() => set({ view: null, page: String(page) })}
+              >
                 Grid
               </button>
-              <button type="button" className="tool" aria-pressed={view === "list"} onClick={() => set({ view: "list", page: String(page) })}>
+              <button
+                type="button"
+                className="tool"
+                aria-pressed={view === "list"}
+                onClick={() => set({ view: "list", page: String(page) })}
+              >
                 List
               </button>
             </div>
@@ -256,7 +282,12 @@ export default function MediaLibrary() {
                 const thumb = thumbnailUrl(item, 240);
                 return (
                   <li key={item.id}>
-                    <button type="button" className="tile" onClick={() => setOpen(item)} aria-label={`Open ${item.filename}`}>
+                    <button
+                      type="button"
+                      className="tile"
+                      onClick={() => setOpen(item)}
+                      aria-label={`Open ${item.filename}`}
+                    >
                       {thumb ? (
                         <img src={thumb} alt="" width={160} height={160} loading="lazy" />
                       ) : (
@@ -304,13 +335,23 @@ export default function MediaLibrary() {
           ) : null}
           {items && pages > 1 ? (
             <nav className="pager" aria-label="Pages">
-              <button type="button" className="secondary" disabled={page <= 1} onClick={() => set({ page: String(page - 1) })}>
+              <button
+                type="button"
+                className="secondary"
+                disabled={page <= 1}
+                onClick={() => set({ page: String(page - 1) })}
+              >
                 Previous
               </button>
               <span>
                 Page {page} of {pages} · {total} files
               </span>
-              <button type="button" className="secondary" disabled={page >= pages} onClick={() => set({ page: String(page + 1) })}>
+              <button
+                type="button"
+                className="secondary"
+                disabled={page >= pages}
+                onClick={() => set({ page: String(page + 1) })}
+              >
                 Next
               </button>
             </nav>
@@ -329,7 +370,13 @@ export default function MediaLibrary() {
       ) : null}
       {naming ? (
         <FolderNameDialog
-          title={naming === "new" ? (current ? `New folder in ${current.name}` : "New folder") : `Rename ${current?.name ?? ""}`}
+          title={
+            naming === "new"
+              ? current
+                ? `New folder in ${current.name}`
+                : "New folder"
+              : `Rename ${current?.name ?? ""}`
+          }
           initial={naming === "rename" ? (current?.name ?? "") : ""}
           onCancel={() => setNaming(null)}
           onSave={async (name) => {
@@ -381,7 +428,12 @@ function FolderTree({
     <>
       {children.map((f) => (
         <li key={f.id}>
-          <button type="button" className={current === f.id ? "on" : ""} aria-current={current === f.id ? "true" : undefined} onClick={() => onOpen(f.id)}>
+          <button
+            type="button"
+            className={current === f.id ? "on" : ""}
+            aria-current={current === f.id ? "true" : undefined}
+            onClick={() => onOpen(f.id)}
+          >
             {f.name}
           </button>
           {folders.some((x) => x.parent === f.id) ? (
@@ -475,7 +527,9 @@ function MediaDetails({
   const [alt, setAlt] = useState(() => perLocale(item.alt as Localized, locales));
   const [caption, setCaption] = useState(() => perLocale(item.caption as Localized, locales));
   const [focal, setFocal] = useState<{ x: number; y: number } | null>(
-    item.focal && typeof item.focal.x === "number" && typeof item.focal.y === "number" ? { x: item.focal.x, y: item.focal.y } : null,
+    item.focal && typeof item.focal.x === "number" && typeof item.focal.y === "number"
+      ? { x: item.focal.x, y: item.focal.y }
+      : null,
   );
   const [folder, setFolder] = useState<string>(item.folder ?? "");
   const [usage, setUsage] = useState<MediaUse[] | null>(null);
@@ -579,9 +633,16 @@ function MediaDetails({
                 role="presentation"
                 title={canEdit ? "Click the part of the image that crops should keep" : undefined}
               >
-                <img src={`${current.url}?w=640&fit=inside`} alt={perLocale(current.alt as Localized, locales)[textLocales[0] ?? ""] ?? ""} />
+                <img
+                  src={`${current.url}?w=640&fit=inside`}
+                  alt={perLocale(current.alt as Localized, locales)[textLocales[0] ?? ""] ?? ""}
+                />
                 {focal ? (
-                  <span className="focal-dot" style={{ left: `${focal.x * 100}%`, top: `${focal.y * 100}%` }} aria-hidden="true" />
+                  <span
+                    className="focal-dot"
+                    style={{ left: `${focal.x * 100}%`, top: `${focal.y * 100}%` }}
+                    aria-hidden="true"
+                  />
                 ) : null}
               </div>
               <fieldset className="group focal-fields" disabled={!canEdit}>
@@ -632,26 +693,32 @@ function MediaDetails({
             {textLocales.map((l) => (
               <label key={`alt-${l}`}>
                 Alt text{l ? ` (${l})` : ""}
-                <input value={alt[l] ?? ""} maxLength={1000} onChange={(e) => setAlt({ ...alt, [l]: e.target.value })} />
+                <input
+                  value={alt[l] ?? ""}
+                  maxLength={1000}
+                  onChange={(e) => setAlt({ ...alt, [l]: e.target.value })}
+                />
               </label>
             ))}
             {textLocales.map((l) => (
               <label key={`caption-${l}`}>
                 Caption{l ? ` (${l})` : ""}
-                <textarea rows={2} value={caption[l] ?? ""} maxLength={1000} onChange={(e) => setCaption({ ...caption, [l]: e.target.value })} />
+                <textarea
+                  rows={2}
+                  value={caption[l] ?? ""}
+                  maxLength={1000}
+                  onChange={(e) => setCaption({ ...caption, [l]: e.target.value })}
+                />
               </label>
             ))}
-            <label>
-              Folder
-              <select value={folder} onChange={(e) => setFolder(e.target.value)}>
-                <option value="">Not in a folder</option>
-                {folders.map((f) => (
-                  <option key={f.id} value={f.id}>
-                    {f.name}
-                  </option>
-                ))}
-              </select>
-            </label>
+            <SelectField label="Folder" value={folder} onChange={(e) => setFolder(e.target.value)}>
+              <option value="">Not in a folder</option>
+              {folders.map((f) => (
+                <option key={f.id} value={f.id}>
+                  {f.name}
+                </option>
+              ))}
+            </SelectField>
           </fieldset>
           <h3>Used by</h3>
           {usage === null ? <p className="muted">Loading…</p> : null}
@@ -663,7 +730,11 @@ function MediaDetails({
                   <Link to={`/content/${u.type}/${u.id}`} onClick={() => ref.current?.close()}>
                     {u.type} {u.id}
                   </Link>{" "}
-                  {u.published ? <span className="status status-published">published</span> : <span className="status">draft</span>}
+                  {u.published ? (
+                    <span className="status status-published">published</span>
+                  ) : (
+                    <span className="status">draft</span>
+                  )}
                 </li>
               ))}
             </ul>

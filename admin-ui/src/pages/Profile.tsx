@@ -69,7 +69,14 @@ function PasswordForm() {
         </p>
       ) : null}
       <ErrorMessage error={error} />
-      <TextField label="Current password" type="password" autoComplete="current-password" value={current} onValue={setCurrent} required />
+      <TextField
+        label="Current password"
+        type="password"
+        autoComplete="current-password"
+        value={current}
+        onValue={setCurrent}
+        required
+      />
       <TextField
         label="New password (at least 10 characters)"
         type="password"
@@ -105,7 +112,9 @@ function TwoFactor({ enabled, onChange }: { enabled: boolean; onChange: () => vo
     e.preventDefault();
     setError(null);
     try {
-      const r = await client.post<{ data: { recovery_codes: string[] } }>("/auth/two-factor/enable", { code: code.replace(/\s/g, "") });
+      const r = await client.post<{ data: { recovery_codes: string[] } }>("/auth/two-factor/enable", {
+        code: code.replace(/\s/g, ""),
+      });
       setCodes(r.data.recovery_codes);
       setSetup(null);
       setCode("");
@@ -132,7 +141,10 @@ function TwoFactor({ enabled, onChange }: { enabled: boolean; onChange: () => vo
       <ErrorMessage error={error} />
       {codes ? (
         <div className="banner secret" role="region" aria-label="Recovery codes">
-          <p>Two-factor sign-in is on. Keep these recovery codes somewhere safe: each works once, and they are shown only now.</p>
+          <p>
+            Two-factor sign-in is on. Keep these recovery codes somewhere safe: each works once, and they are shown only
+            now.
+          </p>
           <ul className="codes mono">
             {codes.map((c) => (
               <li key={c}>{c}</li>
@@ -146,7 +158,14 @@ function TwoFactor({ enabled, onChange }: { enabled: boolean; onChange: () => vo
       {enabled && !codes ? (
         <form onSubmit={disable}>
           <p>On: signing in asks for a code from your authenticator app.</p>
-          <TextField label="Password (to turn it off)" type="password" autoComplete="current-password" value={password} onValue={setPassword} required />
+          <TextField
+            label="Password (to turn it off)"
+            type="password"
+            autoComplete="current-password"
+            value={password}
+            onValue={setPassword}
+            required
+          />
           <button type="submit" className="danger">
             Turn off
           </button>
@@ -172,7 +191,14 @@ function TwoFactor({ enabled, onChange }: { enabled: boolean; onChange: () => vo
           <p>
             <a href={setup.otpauth_uri}>Open in an authenticator app</a>
           </p>
-          <TextField label="Code from the app" inputMode="numeric" autoComplete="one-time-code" value={code} onValue={setCode} required />
+          <TextField
+            label="Code from the app"
+            inputMode="numeric"
+            autoComplete="one-time-code"
+            value={code}
+            onValue={setCode}
+            required
+          />
           <button type="submit">Turn on</button>
         </form>
       ) : null}

@@ -51,7 +51,9 @@ function RequestLink() {
       <form className="card" onSubmit={submit} aria-labelledby="reset-title">
         <h1 id="reset-title">Reset your password</h1>
         {sent ? (
-          <p role="status">If an account has this address, a link to choose a new password is on its way. It works once, for an hour.</p>
+          <p role="status">
+            If an account has this address, a link to choose a new password is on its way. It works once, for an hour.
+          </p>
         ) : (
           <>
             <ErrorMessage error={error} />
@@ -153,7 +155,11 @@ export function VerifyEmail() {
         {state === "working" ? <p role="status">Confirming…</p> : null}
         {state === "done" ? <p role="status">Thank you: your address is confirmed.</p> : null}
         {state !== "working" && state !== "done" ? (
-          state ? <ErrorMessage error={state} /> : <p>Open the link from the email you were sent.</p>
+          state ? (
+            <ErrorMessage error={state} />
+          ) : (
+            <p>Open the link from the email you were sent.</p>
+          )
         ) : null}
         <p>
           <Link to="/">Go to Folio</Link>

@@ -6,7 +6,7 @@ import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent } fro
 import { useOutletContext, useSearchParams } from "react-router-dom";
 import type { Action, ContentTypeSummary, User } from "../api/client";
 import { useSession } from "../session";
-import { Confirm, ErrorMessage, Loading, TextField } from "../ui";
+import { Confirm, ErrorMessage, Loading, TextField, SelectField } from "../ui";
 
 const ACTIONS: Action[] = ["read", "create", "update", "delete", "publish"];
 const BUILT_IN_DESCRIPTIONS: Record<string, string> = {
@@ -90,7 +90,9 @@ export function Users() {
     setNotice(null);
     try {
       await client.patch(`/users/${u.id}`, patch);
-      setNotice(patch.status === "disabled" ? `${u.email} is disabled and signed out everywhere.` : `${u.email} updated.`);
+      setNotice(
+        patch.status === "disabled" ? `${u.email} is disabled and signed out everywhere.` : `${u.email} updated.`,
+      );
       load();
     } catch (err) {
       setError(err);
@@ -112,14 +114,11 @@ export function Users() {
         </h2>
         <TextField label="Email" type="email" value={email} onValue={setEmail} required />
         <TextField label="Name" value={name} onValue={setName} />
-        <div>
-          <label htmlFor="invite-role">Role</label>
-          <select id="invite-role" value={role} onChange={(e) => setRole(e.target.value)}>
-            {roleNames.map((r) => (
-              <option key={r}>{r}</option>
-            ))}
-          </select>
-        </div>
+        <SelectField label="Role" value={role} onChange={(e) => setRole(e.target.value)}>
+          {roleNames.map((r) => (
+            <option key={r}>{r}</option>
+          ))}
+        </SelectField>
         <button type="submit">Invite</button>
       </form>
       {!users ? <Loading /> : null}
@@ -164,7 +163,11 @@ export function Users() {
                     {u.id === me?.id ? (
                       <span className="muted">you</span>
                     ) : u.status === "disabled" ? (
-                      <button type="button" className="secondary small" onClick={() => void change(u, { status: "active" })}>
+                      <button
+                        type="button"
+                        className="secondary small"
+                        onClick={() => void change(u, { status: "active" })}
+                      >
                         Enable
                       </button>
                     ) : (
@@ -208,7 +211,11 @@ export function RolesPage() {
   const [deleting, setDeleting] = useState<string | null>(null);
   const keys = useMemo(() => ["*", ...(types ?? []).map((t) => t.id), "media"], [types]);
   const keyLabel = (k: string) =>
-    k === "*" ? "Every type (unless listed)" : k === "media" ? "Media library" : (types?.find((t) => t.id === k)?.name ?? k);
+    k === "*"
+      ? "Every type (unless listed)"
+      : k === "media"
+        ? "Media library"
+        : (types?.find((t) => t.id === k)?.name ?? k);
 
   const save = async (e: FormEvent) => {
     e.preventDefault();
@@ -234,7 +241,14 @@ export function RolesPage() {
           type="button"
           onClick={() => {
             setIsNew(true);
-            setEditing({ name: "", description: "", permissions: {}, own_entries_only: false, hidden_fields: {}, read_only_fields: {} });
+            setEditing({
+              name: "",
+              description: "",
+              permissions: {},
+              own_entries_only: false,
+              hidden_fields: {},
+              read_only_fields: {},
+            });
           }}
         >
           New role
@@ -316,7 +330,11 @@ export function RolesPage() {
               required
             />
           ) : null}
-          <TextField label="Description" value={editing.description} onValue={(description) => setEditing({ ...editing, description })} />
+          <TextField
+            label="Description"
+            value={editing.description}
+            onValue={(description) => setEditing({ ...editing, description })}
+          />
           <table className="matrix">
             <caption>Permissions</caption>
             <thead>
@@ -473,22 +491,16 @@ export function Tokens() {
       ) : null}
       <form className="filters panel" onSubmit={create} aria-label="Create a token">
         <TextField label="Token name" value={name} onValue={setName} required maxLength={100} />
-        <label>
-          Scope
-          <select value={scope} onChange={(e) => setScope(e.target.value)}>
-            <option value="delivery">delivery</option>
-            <option value="admin">admin</option>
-          </select>
-        </label>
+        <SelectField label="Scope" value={scope} onChange={(e) => setScope(e.target.value)}>
+          <option value="delivery">delivery</option>
+          <option value="admin">admin</option>
+        </SelectField>
         {scope === "admin" ? (
-          <label>
-            Acts as role
-            <select value={role} onChange={(e) => setRole(e.target.value)}>
-              {roleNames.map((r) => (
-                <option key={r}>{r}</option>
-              ))}
-            </select>
-          </label>
+          <SelectField label="Acts as role" value={role} onChange={(e) => setRole(e.target.value)}>
+            {roleNames.map((r) => (
+              <option key={r}>{r}</option>
+            ))}
+          </SelectField>
         ) : null}
         <label>
           Expires (optional)
