@@ -5,6 +5,7 @@ import { chromium } from "playwright-core";
 import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { deflateSync, crc32 } from "node:zlib";
+import { createHmac } from "node:crypto";
 
 export async function launch() {
   const executablePath =
@@ -79,4 +80,20 @@ export async function axeProblems(page) {
             .join(", ")}`,
       );
   });
+}
+
+/** The current six-digit TOTP code (RFC 6238, SHA-1, 30 s) for a base32 secret. */
+export function totp(secret, at = Date.now()) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const c of secret.replace(/=+$/, "").toUpperCase()) {
+    bits += alphabet.indexOf(c).toString(2).padStart(5, "0");
+  }
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(at / 30_000)));
+  const mac = createHmac("sha1", key).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0xf;
+  const code = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
+  return String(code).padStart(6, "0");
 }

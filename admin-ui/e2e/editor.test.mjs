@@ -140,6 +140,15 @@ test("an editor writes an article with an author, tags and a dropped-in cover, t
   assert.equal(f.cover.mime, "image/png");
   assert.equal(f.cover.width, 64);
 
+  // The French title, through the locale switcher.
+  await page.getByRole("group", { name: "Locale" }).getByRole("button", { name: "fr" }).click();
+  await page.getByRole("textbox", { name: "Title (fr)" }).fill("Tokio en pratique");
+  await page.getByRole("button", { name: "Publish", exact: true }).click();
+  await page.getByRole("status").getByText("Published.").waitFor();
+  delivered = await api(server, null, "GET", `/api/v1/content/article/${id}?locale=fr`);
+  assert.equal(delivered.body.data.fields.title, "Tokio en pratique");
+  await page.getByRole("group", { name: "Locale" }).getByRole("button", { name: "en (default)" }).click();
+
   // An edit, published again, reaches the delivery API too.
   await page.getByRole("textbox", { name: "Title (en)" }).fill("Tokio in practice, revised");
   await page.getByRole("button", { name: "Publish", exact: true }).click();
@@ -372,6 +381,70 @@ test("the list searches, filters, sorts and publishes in bulk", async () => {
   }
   const zebra = await api(server, null, "GET", `/api/v1/content/article/${ids["Zebra crossings explained"]}`);
   assert.equal(zebra.status, 404);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("a single type opens its one entry; enums, repeaters and JSON are edited in the form", async () => {
+  const { page, context, errors } = await editorPage();
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Site settings" }).click();
+  // No entry yet: the list is skipped for a new one.
+  await page.getByRole("heading", { level: 1, name: "New site settings" }).waitFor();
+  await page.getByRole("textbox", { name: "Site name" }).fill("Harbour Notes");
+  await page.getByLabel("Theme").selectOption("dark");
+
+  const links = page.getByRole("group", { name: "Social links" });
+  await links.getByRole("button", { name: "Add social links" }).click();
+  await links.getByRole("button", { name: "Add social links" }).click();
+  await links.getByRole("button", { name: "Add social links" }).click();
+  const label = (i) => links.locator(`#f-fields-social_links-${i}-label`);
+  const url = (i) => links.locator(`#f-fields-social_links-${i}-url`);
+  await label(0).fill("Mastodon");
+  await url(0).fill("https://example.social/@harbour");
+  await label(1).fill("Feed");
+  await url(1).fill("https://example.com/feed.xml");
+  await label(2).fill("Gone");
+  await url(2).fill("https://example.com/gone");
+  await links.getByRole("button", { name: "Remove Social links 3" }).click();
+  await links.getByRole("button", { name: "Move Social links 2 up" }).click();
+  assert.equal(await label(0).inputValue(), "Feed");
+
+  // JSON is checked as it is typed; a save waits for it to parse.
+  const analytics = page.getByRole("textbox", { name: "Analytics" });
+  await analytics.fill('{"id": ');
+  await page.getByText(/Not valid JSON/).waitFor();
+  await page.getByRole("button", { name: "Publish", exact: true }).click();
+  await page
+    .getByRole("alert")
+    .getByText(/not valid JSON/)
+    .waitFor();
+  await analytics.fill('{"id": "G-1", "anonymize": true}');
+  assert.equal(await page.getByText(/Not valid JSON/).count(), 0);
+
+  await page.getByRole("button", { name: "Publish", exact: true }).click();
+  await page.getByRole("status").getByText("Created and published.").waitFor();
+  const id = page.url().match(/site-settings\/([0-9A-Za-z]{26})$/)?.[1];
+  assert.ok(id, page.url());
+  const delivered = await api(server, null, "GET", "/api/v1/content/site-settings");
+  // A single type is delivered as its one entry.
+  const f = delivered.body.data.fields;
+  assert.equal(f.site_name, "Harbour Notes");
+  assert.equal(f.theme, "dark");
+  assert.deepEqual(
+    f.social_links.map((l) => l.label),
+    ["Feed", "Mastodon"],
+  );
+  assert.deepEqual(f.analytics, { id: "G-1", anonymize: true });
+
+  // Once it exists, the type's link opens it directly.
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Article" }).click();
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Site settings" }).click();
+  await page.waitForURL(new RegExp(`/content/site-settings/${id}$`));
+  await page
+    .getByRole("heading", { level: 1, name: "Site settings" })
+    .or(page.getByRole("heading", { level: 1, name: id }))
+    .waitFor();
+  assert.equal(await page.getByRole("textbox", { name: "Site name" }).inputValue(), "Harbour Notes");
   assert.deepEqual(errors, []);
   await context.close();
 });
