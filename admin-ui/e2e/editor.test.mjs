@@ -448,3 +448,45 @@ test("a single type opens its one entry; enums, repeaters and JSON are edited in
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test("a custom role sees only its fields, edits only what it may, and is offered only its actions", async () => {
+  const role = await api(server, token, "PUT", "/roles/reviewer", {
+    permissions: { article: ["read", "update"], author: ["read"], tag: ["read"] },
+    hidden_fields: { article: ["editor_notes"] },
+    read_only_fields: { article: ["slug"] },
+  });
+  assert.equal(role.status, 200, JSON.stringify(role.body));
+  const email = "reviewer@example.com";
+  const password = "amber quarry 3381 tide";
+  const made = await api(server, token, "POST", "/users", { email, password, role: "reviewer", name: "Reviewer" });
+  assert.equal(made.status, 201, JSON.stringify(made.body));
+  const created = await api(server, token, "POST", "/content/article", {
+    fields: { title: { en: "Under review" }, slug: "under-review", editor_notes: "for editors only" },
+  });
+  const id = created.body.data.id;
+
+  const { page, context, errors } = await editorPage(email, password);
+  const nav = page.getByRole("navigation", { name: "Main" });
+  await nav.getByRole("link", { name: "Article" }).waitFor();
+  // Types it may not read are not offered; neither is administration.
+  assert.equal(await nav.getByRole("link", { name: "Site settings" }).count(), 0);
+  assert.equal(await nav.getByRole("link", { name: "Users" }).count(), 0);
+  await nav.getByRole("link", { name: "Article" }).click();
+  assert.equal(await page.getByRole("link", { name: "New article" }).count(), 0);
+
+  await page.goto(`${server.base}/admin/content/article/${id}`);
+  await page.getByRole("heading", { level: 1, name: "Under review" }).waitFor();
+  assert.equal(await page.getByRole("textbox", { name: "Editor notes" }).count(), 0);
+  assert.equal(await page.getByRole("textbox", { name: "Slug" }).isDisabled(), true);
+  for (const action of ["Publish", "Delete"]) {
+    assert.equal(await page.getByRole("button", { name: action, exact: true }).count(), 0, action);
+  }
+  await page.getByRole("textbox", { name: "Title (en)" }).fill("Reviewed");
+  await page.getByRole("button", { name: "Save draft" }).click();
+  await page.getByRole("status").getByText("Draft saved.").waitFor();
+  const saved = await api(server, token, "GET", `/content/article/${id}`);
+  assert.equal(saved.body.data.fields.title.en, "Reviewed");
+  assert.equal(saved.body.data.fields.editor_notes, "for editors only");
+  assert.deepEqual(errors, []);
+  await context.close();
+});

@@ -41,6 +41,12 @@ interface Backup {
 
 const backupKey = (type: string, id: string) => `folio:unsaved:${type}:${id}`;
 
+/** The fields the form shows: the type's, without those the editor's role may not see. */
+function formFields(detail: Detail): FieldSpec[] {
+  const hidden = detail.permissions.hidden_fields;
+  return fieldsOf(detail.schema as JsonSchema).filter((s) => !hidden.includes(s.name));
+}
+
 function readBackup(key: string): Backup | null {
   try {
     const raw = localStorage.getItem(key);
@@ -74,7 +80,7 @@ export default function EntryEdit() {
   const [confirmDelete, setConfirmDelete] = useState(false);
   const leaving = useRef(false);
 
-  const specs: FieldSpec[] = useMemo(() => (detail ? fieldsOf(detail.schema as JsonSchema) : []), [detail]);
+  const specs: FieldSpec[] = useMemo(() => (detail ? formFields(detail) : []), [detail]);
   const key = backupKey(type, id);
 
   // Load the type and the entry; offer what this browser kept, if it differs.
@@ -94,7 +100,7 @@ export default function EntryEdit() {
     ])
       .then(([t, e]) => {
         if (!live) return;
-        const s = fieldsOf(t.data.schema as JsonSchema);
+        const s = formFields(t.data);
         const start = e ? e.data.fields : newItem(s, t.data.locales);
         setDetail(t.data);
         setEntry(e?.data ?? null);
