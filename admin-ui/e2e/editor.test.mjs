@@ -214,7 +214,8 @@ test("a conflict between two editors shows both sides and keeps both edits when 
   await a.page.getByRole("status").getByText("Draft saved.").waitFor();
 
   await b.page.getByRole("textbox", { name: "Title (en)" }).fill("My title");
-  await b.page.getByRole("button", { name: "Save draft" }).click();
+  // B asks to publish: after the conflict, keeping theirs publishes the merged version.
+  await b.page.getByRole("button", { name: "Publish", exact: true }).click();
   const dialog = b.page.getByRole("dialog", { name: "Someone else saved this entry" });
   await dialog.waitFor();
   await dialog.getByRole("row").filter({ hasText: "Excerpt (they changed)" }).getByText("Their excerpt").waitFor();
@@ -226,10 +227,13 @@ test("a conflict between two editors shows both sides and keeps both edits when 
   assert.deepEqual(current.body.data.fields.title, { en: "Shared draft" });
 
   await dialog.getByRole("button", { name: "Keep my changes" }).click();
-  await b.page.getByRole("status").getByText("Draft saved.").waitFor();
+  await b.page.getByRole("status").getByText("Published.").waitFor();
   current = await api(server, token, "GET", `/content/article/${id}`);
   assert.equal(current.body.data.fields.title.en, "My title");
   assert.equal(current.body.data.fields.excerpt.en, "Their excerpt");
+  const delivered = await api(server, null, "GET", `/api/v1/content/article/${id}`);
+  assert.equal(delivered.body.data.fields.title, "My title");
+  assert.equal(delivered.body.data.fields.excerpt, "Their excerpt");
   await a.context.close();
   await b.context.close();
 });
@@ -381,6 +385,13 @@ test("the list searches, filters, sorts and publishes in bulk", async () => {
   }
   const zebra = await api(server, null, "GET", `/api/v1/content/article/${ids["Zebra crossings explained"]}`);
   assert.equal(zebra.status, 404);
+
+  // Another locale: its titles (the default's where there is no translation).
+  await page.getByLabel("Status").selectOption("");
+  await page.getByLabel("Locale").selectOption("fr");
+  await page.waitForURL(/locale=fr/);
+  await table.getByRole("link", { name: "Tokio en pratique" }).waitFor();
+  await table.getByRole("link", { name: "Marmot burrows" }).waitFor();
   assert.deepEqual(errors, []);
   await context.close();
 });

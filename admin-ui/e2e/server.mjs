@@ -119,22 +119,31 @@ export async function api(server, token, method, path, body) {
   return { status: r.status, body: json };
 }
 
-/** The newest mail to `to` the server wrote under its data directory (waits for the outbox). */
-export async function mailTo(server, to, { timeoutMs = 15_000 } = {}) {
+/**
+ * The newest mail to `to` whose text matches `containing` (an account can get several: a
+ * confirmation, then a reset), decoded from quoted-printable; waits for the outbox.
+ */
+export async function mailTo(server, to, { containing = /./, timeoutMs = 15_000 } = {}) {
   const dir = join(server.dataDir, "mail");
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     let found = null;
     try {
-      for (const name of readdirSync(dir)) {
-        const text = readFileSync(join(dir, name), "utf8");
-        if (text.includes(`To: ${to}`) || text.includes(`<${to}>`)) found = text;
+      // File names are ULIDs: in name order, the last is the newest.
+      for (const name of readdirSync(dir).sort()) {
+        const text = readFileSync(join(dir, name), "utf8")
+          .replace(/=\r?\n/g, "")
+          .replace(/=3D/g, "=");
+        if ((text.includes(`To: ${to}`) || text.includes(`<${to}>`)) && containing.test(text)) found = text;
       }
     } catch {
       // no mail yet
     }
-    if (found) return found.replace(/=\r?\n/g, "").replace(/=3D/g, "=");
-    if (Date.now() > deadline) throw new Error(`no mail to ${to} in ${dir}`);
+    if (found) return found;
+    if (Date.now() > deadline)
+      throw new Error(
+        `no mail to ${to} matching ${containing} in ${dir}; the server said:\n${server.logs().slice(-3000)}`,
+      );
     await new Promise((ok) => setTimeout(ok, 100));
   }
 }

@@ -17,6 +17,9 @@ describe("cellText", () => {
   it("shows localised values in the default locale and lists joined", () => {
     expect(cellText({ en: "Hello", fr: "Bonjour" }, "en")).toBe("Hello");
     expect(cellText({ fr: "Bonjour" }, "en")).toBe("");
+    // Another locale falls back to the default where it has no text.
+    expect(cellText({ en: "Hello", fr: "" }, "fr", "en")).toBe("Hello");
+    expect(cellText({ en: "Hello", fr: "Bonjour" }, "fr", "en")).toBe("Bonjour");
     expect(cellText(["a", "b"])).toBe("a, b");
     expect(cellText(null)).toBe("");
     expect(cellText(42)).toBe("42");

@@ -8,18 +8,24 @@ export function safeNext(next: string | null): string {
   return next;
 }
 
-/** A cell's text: localised values in the default locale, lists joined, long text cut. */
-export function cellText(value: unknown, locale?: string): string {
+/**
+ * A cell's text: a localised value in `locale`, else in `fallback` (the default locale, as the
+ * delivery API falls back); lists joined; long text cut.
+ */
+export function cellText(value: unknown, locale?: string, fallback?: string): string {
   if (value === null || value === undefined) {
     return "";
   }
   if (Array.isArray(value)) {
-    return value.map((v) => cellText(v, locale)).join(", ");
+    return value.map((v) => cellText(v, locale, fallback)).join(", ");
   }
   if (typeof value === "object") {
     const obj = value as Record<string, unknown>;
-    if (locale && locale in obj) {
-      return cellText(obj[locale]);
+    for (const l of [locale, fallback]) {
+      const text = l ? cellText(obj[l]) : "";
+      if (text.trim()) {
+        return text;
+      }
     }
     return "";
   }

@@ -93,6 +93,10 @@ export default function ContentList() {
       }
       const s = new URLSearchParams({ page: String(page), limit: String(PAGE_SIZE) });
       if (sort) s.set("sort", sort);
+      // Another locale than the default: sorting and the title filter use its values
+      // (falling back to the default's where empty), as the cells show them.
+      const chosen = params.get("locale");
+      if (chosen) s.set("locale", chosen);
       for (const [k, v] of filters) s.append(k, v);
       const title = ct.admin.title_field;
       if (q && title) s.set(`filter[${title}][contains]`, q);
@@ -106,7 +110,7 @@ export default function ContentList() {
       live = false;
     };
     // `filters` is read through `filterKey`, which changes when they do.
-  }, [client, ct, type, page, q, sort, filterKey, reload]);
+  }, [client, ct, type, page, q, sort, filterKey, reload, params]);
 
   const specs: FieldSpec[] = useMemo(() => (detail ? fieldsOf(detail.schema as JsonSchema) : []), [detail]);
   const columns = useMemo(
@@ -248,7 +252,7 @@ export default function ContentList() {
         ))}
         {ct.locales.length > 1 ? (
           <SelectField
-            label="Show locale"
+            label="Locale"
             value={locale}
             onChange={(e) => set({ locale: e.target.value === ct.locales[0] ? null : e.target.value })}
           >
@@ -379,7 +383,7 @@ export default function ContentList() {
                               ? (Array.isArray(raw) ? raw : raw ? [raw] : [])
                                   .map((x) => titles.get(String(x)) ?? "…")
                                   .join(", ")
-                              : cellText(raw, locale);
+                              : cellText(raw, locale, ct.locales[0]);
                         return (
                           <td key={c}>
                             {c === titleColumn ? (

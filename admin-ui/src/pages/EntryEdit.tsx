@@ -74,7 +74,7 @@ export default function EntryEdit() {
   const [problem, setProblem] = useState<unknown>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
-  const [conflict, setConflict] = useState<{ theirs: AdminEntry; what: Conflict } | null>(null);
+  const [conflict, setConflict] = useState<{ theirs: AdminEntry; what: Conflict; publish: boolean } | null>(null);
   const [invalid, setInvalid] = useState<Record<string, string>>({});
   const [offered, setOffered] = useState<Backup | null>(null);
   const [confirmDelete, setConfirmDelete] = useState(false);
@@ -209,13 +209,14 @@ export default function EntryEdit() {
     }
   };
 
-  const fail = async (err: unknown) => {
+  /** `publish`: what the failed save was asked to do, for the retry after a conflict. */
+  const fail = async (err: unknown, publish = false) => {
     if (err instanceof ApiError && err.code === "version_conflict" && entry) {
       try {
         const current = await client.get<{ data: AdminEntry }>(
           `/content/${encodeURIComponent(type)}/${encodeURIComponent(entry.id)}`,
         );
-        setConflict({ theirs: current.data, what: conflictOf(specs, base, values, current.data.fields) });
+        setConflict({ theirs: current.data, what: conflictOf(specs, base, values, current.data.fields), publish });
         setProblem(null);
         return;
       } catch (again) {
@@ -278,7 +279,7 @@ export default function EntryEdit() {
       }
       adopt(r.data, publish ? "Published." : detail.drafts ? "Draft saved." : "Saved.");
     } catch (err) {
-      await fail(err);
+      await fail(err, publish);
     } finally {
       setBusy(null);
     }
@@ -500,7 +501,12 @@ export default function EntryEdit() {
             setEntry(conflict.theirs);
             setBase(conflict.theirs.fields);
             setValues(merged);
-            void save(false, { values: merged, base: conflict.theirs.fields, version: conflict.theirs.version });
+            // What the editor asked for (save or publish) happens, now over their version.
+            void save(conflict.publish, {
+              values: merged,
+              base: conflict.theirs.fields,
+              version: conflict.theirs.version,
+            });
           }}
           onTakeTheirs={() => adopt(conflict.theirs, "Loaded the latest version; your changes were discarded.")}
           onClose={() => setConflict(null)}

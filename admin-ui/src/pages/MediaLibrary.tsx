@@ -7,16 +7,19 @@
 import { useCallback, useEffect, useMemo, useRef, useState, type DragEvent } from "react";
 import { Link, useOutletContext, useSearchParams } from "react-router-dom";
 import {
+  type AdminEntry,
   ApiError,
   type ContentTypeSummary,
+  type EntryPage,
   type MediaFolder,
   type MediaItem,
   type MediaPage,
   type MediaUse,
 } from "../api/client";
 import { thumbnailUrl, uploadFiles } from "../form/MediaPicker";
+import { entryTitle } from "../form/RelationPicker";
 import { useSession } from "../session";
-import { Confirm, ErrorMessage, Loading, SelectField } from "../ui";
+import { Confirm, ErrorMessage, Loading, SelectField, Table } from "../ui";
 
 const PAGE_SIZE = 36;
 
@@ -303,35 +306,21 @@ export default function MediaLibrary() {
             </ul>
           ) : null}
           {items && view === "list" && (items.data ?? []).length ? (
-            <div className="table-wrap">
-              <table>
-                <caption className="visually-hidden">Files</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Name</th>
-                    <th scope="col">Kind</th>
-                    <th scope="col">Size</th>
-                    <th scope="col">Dimensions</th>
-                    <th scope="col">Uploaded</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {(items.data ?? []).map((item) => (
-                    <tr key={item.id}>
-                      <td>
-                        <button type="button" className="link" onClick={() => setOpen(item)}>
-                          {item.filename}
-                        </button>
-                      </td>
-                      <td>{item.mime}</td>
-                      <td>{size(item.size)}</td>
-                      <td>{item.width && item.height ? `${item.width}×${item.height}` : ""}</td>
-                      <td>{item.created_at ? new Date(item.created_at).toLocaleString() : ""}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <Table caption="Files" columns={["Name", "Kind", "Size", "Dimensions", "Uploaded"]}>
+              {(items.data ?? []).map((item) => (
+                <tr key={item.id}>
+                  <td>
+                    <button type="button" className="link" onClick={() => setOpen(item)}>
+                      {item.filename}
+                    </button>
+                  </td>
+                  <td>{item.mime}</td>
+                  <td>{size(item.size)}</td>
+                  <td>{item.width && item.height ? `${item.width}×${item.height}` : ""}</td>
+                  <td>{item.created_at ? new Date(item.created_at).toLocaleString() : ""}</td>
+                </tr>
+              ))}
+            </Table>
           ) : null}
           {items && pages > 1 ? (
             <nav className="pager" aria-label="Pages">
@@ -364,6 +353,7 @@ export default function MediaLibrary() {
           item={open}
           folders={folders}
           locales={locales}
+          types={types ?? []}
           onClose={() => setOpen(null)}
           onChanged={() => setReload((n) => n + 1)}
         />
@@ -511,12 +501,14 @@ function MediaDetails({
   item,
   folders,
   locales,
+  types,
   onClose,
   onChanged,
 }: {
   item: MediaItem;
   folders: MediaFolder[];
   locales: string[];
+  types: ContentTypeSummary[];
   onClose: () => void;
   onChanged: () => void;
 }) {
@@ -547,12 +539,34 @@ function MediaDetails({
   useEffect(() => {
     ref.current?.showModal();
   }, []);
+  const [titles, setTitles] = useState<Record<string, string>>({});
   useEffect(() => {
     client
       .get<{ data: MediaUse[] }>(`/media/${current.id}/usage`)
       .then((r) => setUsage(r.data))
       .catch(() => setUsage([]));
   }, [client, current.id]);
+  // The using entries by title: one request per type.
+  useEffect(() => {
+    if (!usage?.length) return;
+    const byType = new Map<string, string[]>();
+    for (const u of usage) byType.set(u.type, [...(byType.get(u.type) ?? []), u.id]);
+    for (const [type, ids] of byType) {
+      const t = types.find((x) => x.id === type);
+      if (!t?.permissions.actions.includes("read")) continue;
+      client
+        .get<EntryPage>(
+          `/content/${encodeURIComponent(type)}?filter[id][in]=${encodeURIComponent(ids.join(","))}&limit=100`,
+        )
+        .then((page) =>
+          setTitles((m) => ({
+            ...m,
+            ...Object.fromEntries(page.data.map((e: AdminEntry) => [`${type}/${e.id}`, entryTitle(e, t, e.id)])),
+          })),
+        )
+        .catch(() => undefined);
+    }
+  }, [client, usage, types]);
 
   const save = async () => {
     setBusy(true);
@@ -728,8 +742,9 @@ function MediaDetails({
               {usage.map((u) => (
                 <li key={`${u.type}/${u.id}`}>
                   <Link to={`/content/${u.type}/${u.id}`} onClick={() => ref.current?.close()}>
-                    {u.type} {u.id}
+                    {titles[`${u.type}/${u.id}`] ?? u.id}
                   </Link>{" "}
+                  <span className="muted">{types.find((t) => t.id === u.type)?.name ?? u.type}</span>{" "}
                   {u.published ? (
                     <span className="status status-published">published</span>
                   ) : (

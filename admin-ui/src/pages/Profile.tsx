@@ -4,7 +4,7 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
 import type { Me } from "../api/client";
 import { useSession } from "../session";
-import { Confirm, ErrorMessage, Loading, TextField } from "../ui";
+import { Confirm, ErrorMessage, Loading, Table, TextField, useSubmit } from "../ui";
 
 interface SessionInfo {
   id: string;
@@ -45,21 +45,14 @@ function PasswordForm() {
   const { client } = useSession();
   const [current, setCurrent] = useState("");
   const [next, setNext] = useState("");
-  const [error, setError] = useState<unknown>(null);
   const [done, setDone] = useState(false);
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    setError(null);
+  const { submit, error } = useSubmit(async () => {
     setDone(false);
-    try {
-      await client.post("/auth/password", { current_password: current, new_password: next });
-      setDone(true);
-      setCurrent("");
-      setNext("");
-    } catch (err) {
-      setError(err);
-    }
-  };
+    await client.post("/auth/password", { current_password: current, new_password: next });
+    setDone(true);
+    setCurrent("");
+    setNext("");
+  });
   return (
     <form className="panel" onSubmit={submit} aria-labelledby="password-title">
       <h2 id="password-title">Password</h2>
@@ -224,41 +217,25 @@ function Sessions() {
       <ErrorMessage error={error} />
       {!sessions ? <Loading /> : null}
       {sessions ? (
-        <div className="table-wrap">
-          <table>
-            <caption className="visually-hidden">Your sessions</caption>
-            <thead>
-              <tr>
-                <th scope="col">Browser</th>
-                <th scope="col">From</th>
-                <th scope="col">Last seen</th>
-                <th scope="col">Expires</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {sessions.map((s) => (
-                <tr key={s.id}>
-                  <td>{s.user_agent ?? "unknown"}</td>
-                  <td>{s.address ?? ""}</td>
-                  <td>{new Date(s.last_seen_at).toLocaleString()}</td>
-                  <td>{new Date(s.expires_at).toLocaleString()}</td>
-                  <td>
-                    {s.current ? (
-                      <span className="muted">this one</span>
-                    ) : (
-                      <button type="button" className="danger small" onClick={() => setEnding(s)}>
-                        Sign out
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table caption="Your sessions" columns={["Browser", "From", "Last seen", "Expires", ""]}>
+          {sessions.map((s) => (
+            <tr key={s.id}>
+              <td>{s.user_agent ?? "unknown"}</td>
+              <td>{s.address ?? ""}</td>
+              <td>{new Date(s.last_seen_at).toLocaleString()}</td>
+              <td>{new Date(s.expires_at).toLocaleString()}</td>
+              <td>
+                {s.current ? (
+                  <span className="muted">this one</span>
+                ) : (
+                  <button type="button" className="danger small" onClick={() => setEnding(s)}>
+                    Sign out
+                  </button>
+                )}
+              </td>
+            </tr>
+          ))}
+        </Table>
       ) : null}
       {ending ? (
         <Confirm

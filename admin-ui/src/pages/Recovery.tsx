@@ -2,10 +2,10 @@
 // password-reset link, setting a password from a reset or invitation link, and confirming an
 // email address. Tokens leave the address bar as soon as they are read.
 
-import { useEffect, useState, type FormEvent } from "react";
+import { useEffect, useState } from "react";
 import { Link, useSearchParams } from "react-router-dom";
 import { useSession } from "../session";
-import { ErrorMessage, TextField } from "../ui";
+import { ErrorMessage, TextField, useSubmit } from "../ui";
 
 /** The link's `token`, taken out of the address bar (and so out of history and referrers). */
 function useLinkToken(): string {
@@ -31,21 +31,10 @@ function RequestLink() {
   const { client } = useSession();
   const [email, setEmail] = useState("");
   const [sent, setSent] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      await client.post("/auth/password-reset", { email });
-      setSent(true);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { submit, busy, error } = useSubmit(async () => {
+    await client.post("/auth/password-reset", { email });
+    setSent(true);
+  });
   return (
     <div className="center">
       <form className="card" onSubmit={submit} aria-labelledby="reset-title">
@@ -76,23 +65,12 @@ function ChoosePassword({ token }: { token: string }) {
   const [password, setPassword] = useState("");
   const [again, setAgain] = useState("");
   const [done, setDone] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
   const mismatch = again !== "" && again !== password;
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
+  const { submit, busy, error } = useSubmit(async () => {
     if (mismatch) return;
-    setBusy(true);
-    setError(null);
-    try {
-      await client.post("/auth/password-reset/complete", { token, password });
-      setDone(true);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
+    await client.post("/auth/password-reset/complete", { token, password });
+    setDone(true);
+  });
   return (
     <div className="center">
       <form className="card" onSubmit={submit} aria-labelledby="choose-title">

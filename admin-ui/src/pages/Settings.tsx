@@ -6,7 +6,7 @@ import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent } fro
 import { useOutletContext, useSearchParams } from "react-router-dom";
 import type { Action, ContentTypeSummary, User } from "../api/client";
 import { useSession } from "../session";
-import { Confirm, ErrorMessage, Loading, TextField, SelectField } from "../ui";
+import { Confirm, ErrorMessage, Loading, TextField, SelectField, Table } from "../ui";
 
 const ACTIONS: Action[] = ["read", "create", "update", "delete", "publish"];
 const BUILT_IN_DESCRIPTIONS: Record<string, string> = {
@@ -123,64 +123,47 @@ export function Users() {
       </form>
       {!users ? <Loading /> : null}
       {users ? (
-        <div className="table-wrap">
-          <table>
-            <caption className="visually-hidden">Users</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Email</th>
-                <th scope="col">Role</th>
-                <th scope="col">Two-factor</th>
-                <th scope="col">Status</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {users.map((u) => (
-                <tr key={u.id}>
-                  <td>{u.name}</td>
-                  <td>{u.email}</td>
-                  <td>
-                    <select
-                      aria-label={`Role of ${u.email}`}
-                      value={u.role}
-                      disabled={u.id === me?.id}
-                      onChange={(e) => void change(u, { role: e.target.value })}
-                    >
-                      {roleNames.map((r) => (
-                        <option key={r}>{r}</option>
-                      ))}
-                    </select>
-                  </td>
-                  <td>{u.two_factor ? "on" : "off"}</td>
-                  <td>
-                    <span className={`status${u.status === "active" ? " status-published" : ""}`}>{u.status}</span>
-                  </td>
-                  <td>
-                    {u.id === me?.id ? (
-                      <span className="muted">you</span>
-                    ) : u.status === "disabled" ? (
-                      <button
-                        type="button"
-                        className="secondary small"
-                        onClick={() => void change(u, { status: "active" })}
-                      >
-                        Enable
-                      </button>
-                    ) : (
-                      <button type="button" className="danger small" onClick={() => setDisabling(u)}>
-                        Disable
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table caption="Users" columns={["Name", "Email", "Role", "Two-factor", "Status", ""]}>
+          {users.map((u) => (
+            <tr key={u.id}>
+              <td>{u.name}</td>
+              <td>{u.email}</td>
+              <td>
+                <select
+                  aria-label={`Role of ${u.email}`}
+                  value={u.role}
+                  disabled={u.id === me?.id}
+                  onChange={(e) => void change(u, { role: e.target.value })}
+                >
+                  {roleNames.map((r) => (
+                    <option key={r}>{r}</option>
+                  ))}
+                </select>
+              </td>
+              <td>{u.two_factor ? "on" : "off"}</td>
+              <td>
+                <span className={`status${u.status === "active" ? " status-published" : ""}`}>{u.status}</span>
+              </td>
+              <td>
+                {u.id === me?.id ? (
+                  <span className="muted">you</span>
+                ) : u.status === "disabled" ? (
+                  <button
+                    type="button"
+                    className="secondary small"
+                    onClick={() => void change(u, { status: "active" })}
+                  >
+                    Enable
+                  </button>
+                ) : (
+                  <button type="button" className="danger small" onClick={() => setDisabling(u)}>
+                    Disable
+                  </button>
+                )}
+              </td>
+            </tr>
+          ))}
+        </Table>
       ) : null}
       {disabling ? (
         <Confirm
@@ -262,58 +245,44 @@ export function RolesPage() {
       <ErrorMessage error={loadError || (!editing ? error : null)} />
       {!roles ? <Loading /> : null}
       {roles ? (
-        <div className="table-wrap">
-          <table>
-            <caption className="visually-hidden">Roles</caption>
-            <thead>
-              <tr>
-                <th scope="col">Role</th>
-                <th scope="col">What it may do</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {roles.built_in.map((r) => (
-                <tr key={r}>
-                  <th scope="row">{r}</th>
-                  <td>{BUILT_IN_DESCRIPTIONS[r] ?? ""}</td>
-                  <td className="muted">built in</td>
-                </tr>
-              ))}
-              {roles.custom.map((r) => (
-                <tr key={r.name}>
-                  <th scope="row">{r.name}</th>
-                  <td>
-                    {r.description ? <div>{r.description}</div> : null}
-                    <span className="muted">
-                      {Object.entries(r.permissions)
-                        .map(([k, a]) => `${keyLabel(k)}: ${a.join(", ")}`)
-                        .join(" · ") || "nothing yet"}
-                      {r.own_entries_only ? " · own entries only" : ""}
-                    </span>
-                  </td>
-                  <td className="actions">
-                    <button
-                      type="button"
-                      className="secondary small"
-                      onClick={() => {
-                        setIsNew(false);
-                        setEditing(structuredClone(r));
-                      }}
-                    >
-                      Edit
-                    </button>
-                    <button type="button" className="danger small" onClick={() => setDeleting(r.name)}>
-                      Delete
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table caption="Roles" columns={["Role", "What it may do", ""]}>
+          {roles.built_in.map((r) => (
+            <tr key={r}>
+              <th scope="row">{r}</th>
+              <td>{BUILT_IN_DESCRIPTIONS[r] ?? ""}</td>
+              <td className="muted">built in</td>
+            </tr>
+          ))}
+          {roles.custom.map((r) => (
+            <tr key={r.name}>
+              <th scope="row">{r.name}</th>
+              <td>
+                {r.description ? <div>{r.description}</div> : null}
+                <span className="muted">
+                  {Object.entries(r.permissions)
+                    .map(([k, a]) => `${keyLabel(k)}: ${a.join(", ")}`)
+                    .join(" · ") || "nothing yet"}
+                  {r.own_entries_only ? " · own entries only" : ""}
+                </span>
+              </td>
+              <td className="actions">
+                <button
+                  type="button"
+                  className="secondary small"
+                  onClick={() => {
+                    setIsNew(false);
+                    setEditing(structuredClone(r));
+                  }}
+                >
+                  Edit
+                </button>
+                <button type="button" className="danger small" onClick={() => setDeleting(r.name)}>
+                  Delete
+                </button>
+              </td>
+            </tr>
+          ))}
+        </Table>
       ) : null}
 
       {editing ? (
@@ -510,51 +479,34 @@ export function Tokens() {
       </form>
       {!tokens ? <Loading /> : null}
       {tokens ? (
-        <div className="table-wrap">
-          <table>
-            <caption className="visually-hidden">API tokens</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Scope</th>
-                <th scope="col">Created</th>
-                <th scope="col">Expires</th>
-                <th scope="col">Last used</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {tokens.length === 0 ? (
-                <tr>
-                  <td colSpan={6}>No tokens yet.</td>
-                </tr>
-              ) : null}
-              {tokens.map((t) => (
-                <tr key={t.id}>
-                  <td>{t.name}</td>
-                  <td>
-                    {t.scope}
-                    {t.role ? ` (${t.role})` : ""}
-                  </td>
-                  <td>{when(t.created_at)}</td>
-                  <td>{when(t.expires_at)}</td>
-                  <td>{when(t.last_used_at)}</td>
-                  <td>
-                    {t.revoked ? (
-                      <span className="muted">revoked</span>
-                    ) : (
-                      <button type="button" className="danger small" onClick={() => setRevoking(t)}>
-                        Revoke
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table caption="API tokens" columns={["Name", "Scope", "Created", "Expires", "Last used", ""]}>
+          {tokens.length === 0 ? (
+            <tr>
+              <td colSpan={6}>No tokens yet.</td>
+            </tr>
+          ) : null}
+          {tokens.map((t) => (
+            <tr key={t.id}>
+              <td>{t.name}</td>
+              <td>
+                {t.scope}
+                {t.role ? ` (${t.role})` : ""}
+              </td>
+              <td>{when(t.created_at)}</td>
+              <td>{when(t.expires_at)}</td>
+              <td>{when(t.last_used_at)}</td>
+              <td>
+                {t.revoked ? (
+                  <span className="muted">revoked</span>
+                ) : (
+                  <button type="button" className="danger small" onClick={() => setRevoking(t)}>
+                    Revoke
+                  </button>
+                )}
+              </td>
+            </tr>
+          ))}
+        </Table>
       ) : null}
       {revoking ? (
         <Confirm
@@ -635,38 +587,23 @@ export function Audit() {
       <ErrorMessage error={error} />
       {!records && !error ? <Loading /> : null}
       {records ? (
-        <div className="table-wrap">
-          <table>
-            <caption className="visually-hidden">Audit records</caption>
-            <thead>
-              <tr>
-                <th scope="col">#</th>
-                <th scope="col">When</th>
-                <th scope="col">Actor</th>
-                <th scope="col">Action</th>
-                <th scope="col">Target</th>
-                <th scope="col">From</th>
-              </tr>
-            </thead>
-            <tbody>
-              {records.length === 0 ? (
-                <tr>
-                  <td colSpan={6}>Nothing matches.</td>
-                </tr>
-              ) : null}
-              {records.map((r) => (
-                <tr key={r.seq}>
-                  <td>{r.seq}</td>
-                  <td>{when(r.at)}</td>
-                  <td>{r.actor}</td>
-                  <td>{r.action}</td>
-                  <td>{r.target ?? ""}</td>
-                  <td>{r.address ?? ""}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table caption="Audit records" columns={["#", "When", "Actor", "Action", "Target", "From"]}>
+          {records.length === 0 ? (
+            <tr>
+              <td colSpan={6}>Nothing matches.</td>
+            </tr>
+          ) : null}
+          {records.map((r) => (
+            <tr key={r.seq}>
+              <td>{r.seq}</td>
+              <td>{when(r.at)}</td>
+              <td>{r.actor}</td>
+              <td>{r.action}</td>
+              <td>{r.target ?? ""}</td>
+              <td>{r.address ?? ""}</td>
+            </tr>
+          ))}
+        </Table>
       ) : null}
       <nav className="pager" aria-label="Pages">
         {before ? (
