@@ -212,7 +212,9 @@ function Widget({
         <RelationPicker
           id={id}
           label={spec.label}
+          client={form.client}
           target={spec.target ?? ""}
+          types={form.types}
           many={spec.many}
           max={spec.maxItems}
           value={value}

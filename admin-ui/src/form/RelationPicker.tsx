@@ -2,9 +2,8 @@
 // listing entries of the target type as the editor types (a combobox: arrows, Enter, Escape).
 
 import { useEffect, useId, useMemo, useState } from "react";
-import type { AdminEntry, ContentTypeSummary, EntryPage } from "../api/client";
+import type { AdminEntry, Client, ContentTypeSummary, EntryPage } from "../api/client";
 import { cellText } from "../text";
-import { useForm } from "./context";
 
 /** An entry's title in lists and pickers: its type's title field, else its id. */
 export function entryTitle(entry: AdminEntry | undefined, t: ContentTypeSummary | undefined, id: string): string {
@@ -16,7 +15,9 @@ export function entryTitle(entry: AdminEntry | undefined, t: ContentTypeSummary 
 export function RelationPicker({
   id,
   label,
+  client,
   target,
+  types,
   many,
   max,
   value,
@@ -26,7 +27,10 @@ export function RelationPicker({
 }: {
   id: string;
   label: string;
+  client: Client;
   target: string;
+  /** The content types, for the target's title field. */
+  types: ContentTypeSummary[];
   many: boolean;
   max?: number;
   value: unknown;
@@ -34,7 +38,6 @@ export function RelationPicker({
   describedBy?: string;
   onChange: (v: unknown) => void;
 }) {
-  const { client, types } = useForm();
   const t = types.find((x) => x.id === target);
   const ids = useMemo(
     () =>

@@ -4,7 +4,7 @@
 // unpublish and delete. The whole state lives in the URL, so a list can be linked to and
 // survives a reload. Single types open their one entry instead.
 
-import { useEffect, useMemo, useState } from "react";
+import { useEffect, useId, useMemo, useState } from "react";
 import { Link, useNavigate, useOutletContext, useParams, useSearchParams } from "react-router-dom";
 import {
   type AdminEntry,
@@ -16,7 +16,7 @@ import {
   type TypeDetail,
 } from "../api/client";
 import { type FieldSpec, type JsonSchema, fieldsOf } from "../form/model";
-import { entryTitle } from "../form/RelationPicker";
+import { RelationPicker, entryTitle } from "../form/RelationPicker";
 import { useSession } from "../session";
 import { cellText } from "../text";
 import { Confirm, ErrorMessage, Loading, SelectField } from "../ui";
@@ -505,7 +505,7 @@ function useRelationTitles(
   return titles;
 }
 
-/** A filter on a relation field: its target's entries to pick from. */
+/** A filter on a relation field: one of the target's entries, found by searching its titles. */
 function RelationFilter({
   spec,
   types,
@@ -519,35 +519,24 @@ function RelationFilter({
   disabled: boolean;
   onValue: (v: string) => void;
 }) {
+  const id = useId();
   const { client } = useSession();
-  const [options, setOptions] = useState<AdminEntry[] | null>(null);
   const t = types.find((x) => x.id === spec.target);
-  useEffect(() => {
-    if (!spec.target || !t) return;
-    let live = true;
-    const sortBy = t.admin.title_field ? `&sort=${encodeURIComponent(t.admin.title_field)}` : "";
-    client
-      .get<EntryPage>(`/content/${encodeURIComponent(spec.target)}?limit=100${sortBy}`)
-      .then((p) => live && setOptions(p.data))
-      .catch(() => live && setOptions([]));
-    return () => {
-      live = false;
-    };
-  }, [client, spec.target, t]);
   if (!t || !may(t, "read")) return null;
   return (
-    <SelectField
-      label={spec.label}
-      value={value}
-      disabled={disabled || options === null}
-      onChange={(e) => onValue(e.target.value)}
-    >
-      <option value="">Any</option>
-      {(options ?? []).map((o) => (
-        <option key={o.id} value={o.id}>
-          {entryTitle(o, t, o.id)}
-        </option>
-      ))}
-    </SelectField>
+    <div className="select-field relation-filter">
+      <label htmlFor={id}>{spec.label}</label>
+      <RelationPicker
+        id={id}
+        label={spec.label}
+        client={client}
+        target={t.id}
+        types={types}
+        many={false}
+        value={value || null}
+        disabled={disabled}
+        onChange={(v) => onValue(typeof v === "string" ? v : "")}
+      />
+    </div>
   );
 }
