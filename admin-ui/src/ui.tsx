@@ -153,3 +153,31 @@ export function useSubmit(work: () => Promise<void>) {
   };
   return { submit, busy, error, setError };
 }
+
+/** Previous / next page, with where the reader is (`summary` after "Page N of M"). */
+export function Pager({
+  page,
+  pages,
+  summary,
+  onPage,
+}: {
+  page: number;
+  pages: number;
+  summary: string;
+  onPage: (page: number) => void;
+}) {
+  return (
+    <nav className="pager" aria-label="Pages">
+      <button type="button" className="secondary" disabled={page <= 1} onClick={() => onPage(page - 1)}>
+        Previous
+      </button>
+      <span>
+        Page {page} of {pages}
+        {summary}
+      </span>
+      <button type="button" className="secondary" disabled={page >= pages} onClick={() => onPage(page + 1)}>
+        Next
+      </button>
+    </nav>
+  );
+}

@@ -19,7 +19,7 @@ import { type FieldSpec, type JsonSchema, fieldsOf } from "../form/model";
 import { RelationPicker, entryTitle } from "../form/RelationPicker";
 import { useSession } from "../session";
 import { cellText } from "../text";
-import { Confirm, ErrorMessage, Loading, SelectField } from "../ui";
+import { Confirm, ErrorMessage, Loading, SelectField, Pager } from "../ui";
 
 const PAGE_SIZE = 25;
 const SORTABLE = new Set(["text", "uid", "email", "url", "integer", "float", "boolean", "datetime", "date", "enum"]);
@@ -405,28 +405,12 @@ export default function ContentList() {
               </tbody>
             </table>
           </div>
-          <nav className="pager" aria-label="Pages">
-            <button
-              type="button"
-              className="secondary"
-              disabled={page <= 1}
-              onClick={() => set({ page: String(page - 1) })}
-            >
-              Previous
-            </button>
-            <span>
-              Page {page} of {pages}
-              {rows.lowerBound ? "+" : ""} · {total} {total === 1 ? "entry" : "entries"}
-            </span>
-            <button
-              type="button"
-              className="secondary"
-              disabled={page >= pages}
-              onClick={() => set({ page: String(page + 1) })}
-            >
-              Next
-            </button>
-          </nav>
+          <Pager
+            page={page}
+            pages={pages}
+            summary={`${rows.lowerBound ? "+" : ""} · ${total} ${total === 1 ? "entry" : "entries"}`}
+            onPage={(n) => set({ page: String(n) })}
+          />
         </>
       ) : null}
       {bulk ? (

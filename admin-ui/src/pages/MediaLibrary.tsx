@@ -19,7 +19,7 @@ import {
 import { thumbnailUrl, uploadFiles } from "../form/MediaPicker";
 import { entryTitle } from "../form/RelationPicker";
 import { useSession } from "../session";
-import { Confirm, ErrorMessage, Loading, SelectField, Table } from "../ui";
+import { Confirm, ErrorMessage, Loading, SelectField, Table, Pager } from "../ui";
 
 const PAGE_SIZE = 36;
 
@@ -323,27 +323,7 @@ export default function MediaLibrary() {
             </Table>
           ) : null}
           {items && pages > 1 ? (
-            <nav className="pager" aria-label="Pages">
-              <button
-                type="button"
-                className="secondary"
-                disabled={page <= 1}
-                onClick={() => set({ page: String(page - 1) })}
-              >
-                Previous
-              </button>
-              <span>
-                Page {page} of {pages} · {total} files
-              </span>
-              <button
-                type="button"
-                className="secondary"
-                disabled={page >= pages}
-                onClick={() => set({ page: String(page + 1) })}
-              >
-                Next
-              </button>
-            </nav>
+            <Pager page={page} pages={pages} summary={` · ${total} files`} onPage={(n) => set({ page: String(n) })} />
           ) : null}
         </section>
       </div>
