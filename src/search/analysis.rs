@@ -4,11 +4,13 @@
 //! (tantivy's simple tokenizer). Each searchable field is indexed twice: once as those exact
 //! words (exact mode, typo tolerance and prefixes work on these) and once stemmed in the
 //! language of the entry's locale, so `runtimes` finds `runtime`. Locales without a stemmer
-//! fall back to the plain words.
+//! fall back to the plain words. A third analysis indexes each pair of adjacent exact words
+//! as one term, so a quoted phrase is found by looking up its pairs instead of walking the
+//! positions of every document holding its words (which, for common words, is nearly all).
 
 use tantivy::tokenizer::{
     AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer,
-    TextAnalyzer, TokenStream, TokenizerManager,
+    TextAnalyzer, Token, TokenFilter, TokenStream, Tokenizer, TokenizerManager,
 };
 
 /// Words longer than this are not indexed (base64 blobs, hashes).
@@ -16,6 +18,9 @@ const MAX_WORD_BYTES: usize = 64;
 
 /// The analyzer of the exact words.
 pub(crate) const EXACT: &str = "folio_exact";
+
+/// The analyzer of pairs of adjacent exact words.
+pub(crate) const PAIRS: &str = "folio_pairs";
 
 /// Languages with a stemmer, by the primary subtag of a locale.
 const STEMMERS: &[(&str, Language)] = &[
@@ -65,6 +70,88 @@ fn exact_analyzer() -> TextAnalyzer {
         .build()
 }
 
+fn pairs_analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(MAX_WORD_BYTES))
+        .filter(LowerCaser)
+        .filter(WordPairs)
+        .build()
+}
+
+/// The term of two adjacent exact words in the pairs field. Words never hold a space.
+pub(crate) fn pair(first: &str, second: &str) -> String {
+    format!("{first} {second}")
+}
+
+/// Turns a stream of words into one token per pair of words at adjacent positions (a word
+/// dropped as too long breaks the pair, as it breaks a phrase).
+#[derive(Clone, Copy)]
+struct WordPairs;
+
+impl TokenFilter for WordPairs {
+    type Tokenizer<T: Tokenizer> = WordPairsFilter<T>;
+
+    fn transform<T: Tokenizer>(self, tokenizer: T) -> WordPairsFilter<T> {
+        WordPairsFilter { inner: tokenizer }
+    }
+}
+
+#[derive(Clone)]
+struct WordPairsFilter<T> {
+    inner: T,
+}
+
+impl<T: Tokenizer> Tokenizer for WordPairsFilter<T> {
+    type TokenStream<'a> = WordPairsStream<T::TokenStream<'a>>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> Self::TokenStream<'a> {
+        WordPairsStream {
+            tail: self.inner.token_stream(text),
+            previous: None,
+            token: Token::default(),
+        }
+    }
+}
+
+struct WordPairsStream<S> {
+    tail: S,
+    /// The last word seen: its text, position and start.
+    previous: Option<(String, usize, usize)>,
+    token: Token,
+}
+
+impl<S: TokenStream> TokenStream for WordPairsStream<S> {
+    fn advance(&mut self) -> bool {
+        while self.tail.advance() {
+            let word = self.tail.token();
+            let current = (word.text.clone(), word.position, word.offset_from);
+            let offset_to = word.offset_to;
+            let previous = self.previous.replace(current);
+            if let Some((text, position, offset_from)) = previous
+                && position + 1 == word.position
+            {
+                self.token.text.clear();
+                self.token.text.push_str(&text);
+                self.token.text.push(' ');
+                self.token.text.push_str(&word.text);
+                self.token.position = position;
+                self.token.offset_from = offset_from;
+                self.token.offset_to = offset_to;
+                return true;
+            }
+        }
+        false
+    }
+
+    fn token(&self) -> &Token {
+        &self.token
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        &mut self.token
+    }
+}
+
 fn stemmed_analyzer(language: &str) -> TextAnalyzer {
     let stemmer = STEMMERS.iter().find(|(code, _)| *code == language);
     match stemmer {
@@ -85,6 +172,7 @@ fn stemmed_analyzer(language: &str) -> TextAnalyzer {
 /// Registers the exact analyzer and every stemmed one with an index.
 pub(crate) fn register(manager: &TokenizerManager) {
     manager.register(EXACT, exact_analyzer());
+    manager.register(PAIRS, pairs_analyzer());
     manager.register(&stemmed_name("plain"), stemmed_analyzer("plain"));
     for (code, _) in STEMMERS {
         manager.register(&stemmed_name(code), stemmed_analyzer(code));
@@ -94,6 +182,15 @@ pub(crate) fn register(manager: &TokenizerManager) {
 /// The exact words of `text`.
 pub(crate) fn words(text: &str) -> Vec<String> {
     collect(&mut exact_analyzer(), text)
+        .into_iter()
+        .map(|t| t.2)
+        .collect()
+}
+
+/// The pairs of adjacent words of `text`, as the pairs field holds them.
+#[cfg(test)]
+fn pairs(text: &str) -> Vec<String> {
+    collect(&mut pairs_analyzer(), text)
         .into_iter()
         .map(|t| t.2)
         .collect()
@@ -429,6 +526,14 @@ mod tests {
             );
             assert_ne!(stems(plural, "plain"), stems(singular, "plain"));
         }
+    }
+
+    #[test]
+    fn pairs_are_adjacent_words_and_a_dropped_word_breaks_them() {
+        assert_eq!(pairs("Tokio's runtime, fast"), ["tokio s", "s runtime", "runtime fast"]);
+        assert!(pairs("one").is_empty());
+        let long = "x".repeat(MAX_WORD_BYTES + 1);
+        assert_eq!(pairs(&format!("a {long} b c")), ["b c"]);
     }
 
     #[test]

@@ -20,11 +20,11 @@ use tantivy::schema::{
 };
 use tantivy::{DateTime as IndexDate, TantivyDocument, schema::Facet};
 
-use super::analysis::{EXACT, language_of, stemmed_name};
+use super::analysis::{EXACT, PAIRS, language_of, stemmed_name};
 use crate::schema::{ContentType, Field as SchemaField, FieldType};
 
 /// Bumped when what goes into documents changes, so existing indexes are rebuilt.
-const FORMAT: u32 = 4;
+const FORMAT: u32 = 5;
 
 /// The fast field ordering ties.
 pub(crate) const RANK: &str = "_rank";
@@ -63,6 +63,8 @@ pub(crate) struct TextSpec {
     pub markdown: bool,
     /// Exact words, stored for highlighting.
     pub exact: Field,
+    /// Pairs of adjacent exact words, for phrases.
+    pub pairs: Field,
     /// Stemmed words, per language.
     pub stemmed: BTreeMap<&'static str, Field>,
 }
@@ -133,6 +135,7 @@ impl Layout {
             .map(|(path, f, private, localized)| {
                 let name = path.join(".");
                 let exact = b.add_text_field(&format!("{name}#exact"), text_options(EXACT, true));
+                let pairs = b.add_text_field(&format!("{name}#pairs"), text_options(PAIRS, false));
                 let stemmed = languages
                     .iter()
                     .map(|lang| {
@@ -151,6 +154,7 @@ impl Layout {
                     localized,
                     markdown: matches!(f.ty, FieldType::Markdown),
                     exact,
+                    pairs,
                     stemmed,
                 }
             })
@@ -447,6 +451,7 @@ impl Layout {
                 continue;
             };
             doc.add_text(spec.exact, text);
+            doc.add_text(spec.pairs, text);
             if let Some(field) = spec.stemmed.get(language) {
                 doc.add_text(*field, text);
             }
@@ -470,8 +475,9 @@ struct Parts {
     dates: Vec<(String, IndexDate)>,
 }
 
-/// Exact words are stored (for highlights) and keep their positions (phrases match exact
-/// words); stemmed words only need their frequencies, for ranking.
+/// Exact words are stored (for highlights) and keep their positions (phrases of three words
+/// or more are checked on them); stemmed words and word pairs only need their frequencies,
+/// for ranking.
 fn text_options(tokenizer: &str, exact: bool) -> TextOptions {
     let options = TextOptions::default().set_indexing_options(
         TextFieldIndexing::default()

@@ -15,7 +15,7 @@ use tantivy::query::{
 };
 use tantivy::schema::{Facet, IndexRecordOption};
 
-use super::analysis::{Wanted, stems, words};
+use super::analysis::{Wanted, pair, stems, words};
 use super::layout::{Audience, Layout, TextSpec, UNLOCALIZED};
 use crate::error::{Error, Result};
 
@@ -313,20 +313,39 @@ impl Plan<'_> {
     }
 
     /// The words in this order, as written (exact words: a phrase is what the user quoted).
+    /// Two words are one term of the pairs field; a longer phrase must hold each of its
+    /// pairs, and only documents that do are checked against the words' positions.
     fn phrase_query(&self, words: &[String], boost: f32) -> Box<dyn Query> {
         self.any_field(|f| {
-            let q: Box<dyn Query> = if words.len() == 1 {
-                Box::new(TermQuery::new(
-                    Term::from_field_text(f.exact, &words[0]),
+            let q: Box<dyn Query> = match words {
+                [word] => Box::new(TermQuery::new(
+                    Term::from_field_text(f.exact, word),
                     IndexRecordOption::WithFreqs,
-                ))
-            } else {
-                Box::new(PhraseQuery::new(
-                    words
-                        .iter()
-                        .map(|w| Term::from_field_text(f.exact, w))
-                        .collect(),
-                ))
+                )),
+                _ => {
+                    let mut all: Vec<(Occur, Box<dyn Query>)> = words
+                        .windows(2)
+                        .map(|w| {
+                            let q: Box<dyn Query> = Box::new(TermQuery::new(
+                                Term::from_field_text(f.pairs, &pair(&w[0], &w[1])),
+                                IndexRecordOption::WithFreqs,
+                            ));
+                            (Occur::Must, q)
+                        })
+                        .collect();
+                    if words.len() > 2 {
+                        all.push((
+                            Occur::Must,
+                            Box::new(PhraseQuery::new(
+                                words
+                                    .iter()
+                                    .map(|w| Term::from_field_text(f.exact, w))
+                                    .collect(),
+                            )),
+                        ));
+                    }
+                    Box::new(BooleanQuery::new(all))
+                }
             };
             Box::new(BoostQuery::new(q, boost))
         })

@@ -121,20 +121,37 @@ async fn phrases_and_exclusions() {
     app.article("One", "An async runtime for Rust.", true).await;
     app.article("Two", "The runtime is async by design. Java too.", true)
         .await;
+    // Each pair of "async runtime for" is here, but not the three words in a row.
+    app.article("Three", "Async runtime, and a runtime for games.", true)
+        .await;
     app.search_settled().await;
 
     let (_, body) = app.search(&[("q", "\"async runtime\"")]).await;
+    let mut found = titles(&body);
+    found.sort();
+    assert_eq!(found, ["One", "Three"], "{body}");
+    let (_, body) = app.search(&[("q", "\"async runtime for\"")]).await;
     assert_eq!(titles(&body), ["One"], "{body}");
+    let (_, body) = app.search(&[("q", "\"runtime async\"")]).await;
+    assert_eq!(body["meta"]["total"], 0, "words out of order: {body}");
     let (_, body) = app.search(&[("q", "runtime -java")]).await;
-    assert_eq!(titles(&body), ["One"], "{body}");
+    let mut found = titles(&body);
+    found.sort();
+    assert_eq!(found, ["One", "Three"], "{body}");
     let (_, body) = app.search(&[("q", "runtime -\"async runtime\"")]).await;
     assert_eq!(titles(&body), ["Two"], "{body}");
+    let (_, body) = app
+        .search(&[("q", "runtime -\"async runtime for\"")])
+        .await;
+    let mut found = titles(&body);
+    found.sort();
+    assert_eq!(found, ["Three", "Two"], "{body}");
     let (_, mut body) = app
         .search(&[("q", "async runtime "), ("sort", "relevance")])
         .await;
-    let mut both = titles(&body);
-    both.sort();
-    assert_eq!(both, ["One", "Two"]);
+    let mut all = titles(&body);
+    all.sort();
+    assert_eq!(all, ["One", "Three", "Two"]);
     // Syntax errors are 400s that say what is wrong.
     let (status, b) = app.search(&[("q", "\"async runtime")]).await;
     assert_error(status, &b, StatusCode::BAD_REQUEST, "invalid_search");
