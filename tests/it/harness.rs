@@ -46,6 +46,18 @@ pub struct Builder {
     smtp: Option<String>,
     two_factor_roles: Vec<String>,
     media: Option<folio::config::MediaConfig>,
+    server: Option<DatabaseServer>,
+}
+
+/// A SurrealDB server to use instead of the embedded store.
+#[derive(Clone)]
+pub struct DatabaseServer {
+    /// `ws://host:port`
+    pub url: String,
+    pub username: String,
+    pub password: String,
+    /// The database within the `folio` namespace.
+    pub database: String,
 }
 
 impl TestApp {
@@ -66,6 +78,7 @@ impl TestApp {
             smtp: None,
             two_factor_roles: Vec::new(),
             media: None,
+            server: None,
         }
     }
 
@@ -305,6 +318,12 @@ impl Builder {
         self
     }
 
+    /// Keep the data in a SurrealDB server's database rather than an embedded store.
+    pub fn database_server(mut self, server: DatabaseServer) -> Self {
+        self.server = Some(server);
+        self
+    }
+
     pub fn allow_destructive(mut self) -> Self {
         self.allow_destructive = true;
         self
@@ -328,6 +347,12 @@ impl Builder {
             two_factor_roles: self.two_factor_roles.clone(),
             ..Config::default()
         };
+        if let Some(server) = &self.server {
+            config.database = Some(server.url.clone());
+            config.database_username = Some(server.username.clone());
+            config.database_password = Some(server.password.clone());
+            config.database_name = server.database.clone();
+        }
         config.mail.url = self.smtp.clone();
         config.mail.retry_seconds = 1;
         if let Some(m) = self.media.clone() {

@@ -5,6 +5,7 @@ mod harness;
 
 mod accounts;
 mod admin;
+mod database_server;
 mod delivery;
 mod hostile;
 mod import;

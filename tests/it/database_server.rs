@@ -1,0 +1,237 @@
+//! Folio on a SurrealDB server (`database = "ws://host:port"`) instead of the embedded store:
+//! the same migrations, writes, delivery queries and search, and the data outlives the node.
+//!
+//! The server binary is built from `tests/surreal-server` (`.ci/run` does it); the test finds
+//! it through `FOLIO_TEST_SURREAL`, else under `target/surreal-server/debug/surreal`. It is
+//! ignored by a plain `cargo test`, since building SurrealDB's server takes minutes:
+//! `cargo test --test it -- --ignored database_server` runs it.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::harness::{DatabaseServer, TestApp, send};
+
+/// A `surreal start` process, killed when dropped.
+struct Surreal {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Surreal {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn surreal_binary() -> PathBuf {
+    let path = std::env::var_os("FOLIO_TEST_SURREAL").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/surreal-server/debug/surreal"),
+        PathBuf::from,
+    );
+    assert!(
+        path.is_file(),
+        "no SurrealDB server at {}: build it with `cargo build --manifest-path \
+         tests/surreal-server/Cargo.toml --target-dir target/surreal-server` (or name one in \
+         FOLIO_TEST_SURREAL)",
+        path.display()
+    );
+    path
+}
+
+/// Starts an in-memory SurrealDB server on a free port and waits until it answers.
+async fn start_surreal() -> Surreal {
+    let binary = surreal_binary();
+    for _ in 0..5 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new(&binary)
+            .args(["start", "--bind", &format!("127.0.0.1:{port}")])
+            .args(["--user", "root", "--pass", "root", "--log", "warn", "memory"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the SurrealDB server");
+        let mut server = Surreal {
+            child,
+            url: format!("ws://127.0.0.1:{port}"),
+        };
+        let health = format!("http://127.0.0.1:{port}/health");
+        let client = reqwest::Client::new();
+        for _ in 0..600 {
+            if client
+                .get(&health)
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return server;
+            }
+            if server.child.try_wait().ok().flatten().is_some() {
+                break; // the port was taken in the meantime: another one
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        drop(server.child.kill());
+    }
+    panic!("the SurrealDB server did not start");
+}
+
+fn on(server: &Surreal) -> DatabaseServer {
+    DatabaseServer {
+        url: server.url.clone(),
+        username: "root".into(),
+        password: "root".into(),
+        database: "main".into(),
+    }
+}
+
+fn titles(body: &Value) -> Vec<String> {
+    body["data"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|e| e["fields"]["title"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+#[ignore = "needs a SurrealDB server binary (tests/surreal-server); .ci/run builds it"]
+async fn database_server_holds_everything_a_node_writes() {
+    let surreal = start_surreal().await;
+    let node = TestApp::builder()
+        .database_server(on(&surreal))
+        .start()
+        .await
+        .expect("folio starts on the SurrealDB server");
+
+    // Writes: related entries, drafts and published articles, a stale edit refused.
+    let (author, tag, first) = node.seed_article("Tokio on a server", "servers").await;
+    let other = node.create("tag", json!({ "name": "Other" }), false).await;
+    for i in 0..12 {
+        let tags = if i % 3 == 0 {
+            json!([tag["id"], other["id"]])
+        } else {
+            json!([other["id"]])
+        };
+        node.create(
+            "article",
+            json!({
+                "title": { "en": format!("Article {i:02}") },
+                "body": { "en": format!("Body number {i}, about **ferries**.") },
+                "author": author["id"],
+                "tags": tags,
+            }),
+            i != 11,
+        )
+        .await;
+    }
+    let id = first["id"].as_str().unwrap().to_owned();
+    let (status, body) = node
+        .admin_json(
+            Method::PATCH,
+            &format!("/content/article/{id}"),
+            json!({ "fields": { "featured": true }, "version": first["version"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = node
+        .admin_json(
+            Method::PATCH,
+            &format!("/content/article/{id}"),
+            json!({ "fields": { "featured": false }, "version": first["version"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "a stale version: {body}");
+
+    // Delivery: filters on a many-relation, sorting, totals, populate, keyset pages.
+    let (status, tagged) = node
+        .get_query(
+            "/api/v1/content/article",
+            &[
+                ("filter[tags.slug][eq]", tag["fields"]["slug"].as_str().unwrap()),
+                ("sort", "title"),
+                ("populate", "author,tags"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{tagged}");
+    assert_eq!(
+        titles(&tagged),
+        ["Article 00", "Article 03", "Article 06", "Article 09", "Tokio on a server"]
+    );
+    assert_eq!(tagged["meta"]["total"], 5);
+    assert_eq!(
+        tagged["data"][0]["fields"]["author"]["fields"]["name"],
+        author["fields"]["name"]
+    );
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let (status, page) = node
+            .get_query(
+                "/api/v1/content/article",
+                &[("sort", "-published_at"), ("limit", "5"), ("cursor", &cursor)],
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert_eq!(page["meta"]["total"], 12, "the draft is not delivered");
+        seen.extend(titles(&page));
+        match page["meta"]["next_cursor"].as_str() {
+            Some(next) => cursor = next.to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 12);
+    assert_eq!(seen.last().map(String::as_str), Some("Tokio on a server"));
+    assert!(!seen.contains(&"Article 11".to_owned()));
+
+    // Search is indexed from the recorded work, as with the embedded store.
+    node.search_settled().await;
+    let (_, found) = node.search(&[("q", "ferries"), ("type", "article")]).await;
+    assert_eq!(found["meta"]["total"], 11, "{found}");
+    node.stop().await;
+
+    // A node with a fresh data directory finds everything in the database, and rebuilds
+    // its search index from it.
+    let node = TestApp::builder()
+        .database_server(on(&surreal))
+        .start()
+        .await
+        .expect("a second node starts on the same database");
+    let (status, one) = node.get(&format!("/api/v1/content/article/{id}")).await;
+    assert_eq!(status, StatusCode::OK, "{one}");
+    assert_eq!(one["data"]["fields"]["title"], "Tokio on a server");
+    let drafts = send(
+        node.admin(Method::GET, "/content/article")
+            .query(&[("filter[status]", "draft")]),
+    )
+    .await
+    .json();
+    assert_eq!(titles_admin(&drafts), ["Article 11"], "{drafts}");
+    let (_, edited) = node
+        .admin_call(Method::GET, &format!("/content/article/{id}"))
+        .await;
+    assert_eq!(edited["data"]["fields"]["featured"], true);
+    node.search_settled().await;
+    let (_, found) = node.search(&[("q", "ferries"), ("type", "article")]).await;
+    assert_eq!(found["meta"]["total"], 11, "{found}");
+    node.stop().await;
+}
+
+/// Admin entries carry every locale's value.
+fn titles_admin(body: &Value) -> Vec<String> {
+    body["data"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|e| e["fields"]["title"]["en"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
