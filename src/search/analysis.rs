@@ -107,7 +107,8 @@ impl<T: Tokenizer> Tokenizer for WordPairsFilter<T> {
     fn token_stream<'a>(&'a mut self, text: &'a str) -> Self::TokenStream<'a> {
         WordPairsStream {
             tail: self.inner.token_stream(text),
-            previous: None,
+            previous: String::new(),
+            previous_at: None,
             token: Token::default(),
         }
     }
@@ -115,8 +116,9 @@ impl<T: Tokenizer> Tokenizer for WordPairsFilter<T> {
 
 struct WordPairsStream<S> {
     tail: S,
-    /// The last word seen: its text, position and start.
-    previous: Option<(String, usize, usize)>,
+    /// The last word seen, and its position and start (none before the first word).
+    previous: String,
+    previous_at: Option<(usize, usize)>,
     token: Token,
 }
 
@@ -124,19 +126,23 @@ impl<S: TokenStream> TokenStream for WordPairsStream<S> {
     fn advance(&mut self) -> bool {
         while self.tail.advance() {
             let word = self.tail.token();
-            let current = (word.text.clone(), word.position, word.offset_from);
-            let offset_to = word.offset_to;
-            let previous = self.previous.replace(current);
-            if let Some((text, position, offset_from)) = previous
-                && position + 1 == word.position
-            {
-                self.token.text.clear();
-                self.token.text.push_str(&text);
-                self.token.text.push(' ');
-                self.token.text.push_str(&word.text);
-                self.token.position = position;
-                self.token.offset_from = offset_from;
-                self.token.offset_to = offset_to;
+            let paired = match self.previous_at {
+                Some((position, offset_from)) if position + 1 == word.position => {
+                    self.token.text.clear();
+                    self.token.text.push_str(&self.previous);
+                    self.token.text.push(' ');
+                    self.token.text.push_str(&word.text);
+                    self.token.position = position;
+                    self.token.offset_from = offset_from;
+                    self.token.offset_to = word.offset_to;
+                    true
+                }
+                _ => false,
+            };
+            self.previous.clear();
+            self.previous.push_str(&word.text);
+            self.previous_at = Some((word.position, word.offset_from));
+            if paired {
                 return true;
             }
         }
@@ -530,7 +536,10 @@ mod tests {
 
     #[test]
     fn pairs_are_adjacent_words_and_a_dropped_word_breaks_them() {
-        assert_eq!(pairs("Tokio's runtime, fast"), ["tokio s", "s runtime", "runtime fast"]);
+        assert_eq!(
+            pairs("Tokio's runtime, fast"),
+            ["tokio s", "s runtime", "runtime fast"]
+        );
         assert!(pairs("one").is_empty());
         let long = "x".repeat(MAX_WORD_BYTES + 1);
         assert_eq!(pairs(&format!("a {long} b c")), ["b c"]);

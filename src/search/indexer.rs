@@ -27,6 +27,8 @@ use crate::storage::{self, Row};
 const WORK_BATCH: usize = 64;
 /// Entries read from the database per query.
 const ROWS_BATCH: usize = 500;
+/// Indexer memory of a rebuild, shared by its two threads.
+const REBUILD_MEMORY: usize = 128 * 1024 * 1024;
 /// How often the indexer looks for work even without a signal (work recorded by another
 /// node, or a retry after a failure).
 const TICK: Duration = Duration::from_secs(5);
@@ -391,8 +393,10 @@ async fn build(
     std::fs::create_dir_all(&dir)?;
     let index = Index::create_in_dir(&dir, layout.schema.clone())?;
     let active = activate(index, layout.clone())?;
-    // Two indexing threads when the memory allows (each needs at least 15 MiB).
-    let memory = search.inner.writer_memory.max(32 * 1024 * 1024);
+    // Two indexing threads, each with room for many documents before it writes a segment:
+    // every flush leaves a segment to merge at the end, and word pairs make the terms of a
+    // segment many.
+    let memory = search.inner.writer_memory.max(REBUILD_MEMORY);
     let writer = new_writer(&active.index, memory, 2)?;
     // Segments are merged once, at the end: merging while building rewrites the same
     // documents several times.
