@@ -34,6 +34,9 @@ pub struct Config {
     /// Root credentials for a `ws://` database server.
     pub database_username: Option<String>,
     pub database_password: Option<String>,
+    /// Memory the embedded store (SurrealKV) keeps for blocks it has read, in MiB. What it
+    /// does not keep is read again from the operating system's file cache.
+    pub database_cache_mib: u64,
     /// The address users reach the server at (`https://cms.example.com`), for links in
     /// messages and the `Secure` cookie flag. Default: `http://` and the listen address.
     pub public_url: Option<String>,
@@ -284,6 +287,7 @@ impl Default for Config {
             database_name: "main".into(),
             database_username: None,
             database_password: None,
+            database_cache_mib: 128,
             public_url: None,
             cors_origins: Vec::new(),
             two_factor_roles: Vec::new(),

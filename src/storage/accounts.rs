@@ -170,7 +170,7 @@ impl Store {
         let full = format!("BEGIN;\n{script}\nCOMMIT;");
         let (mut res, errors) = self
             .run_write(|db| {
-                let mut q = db.query(full.clone());
+                let mut q = db.statement(full.clone());
                 for b in &binds {
                     q = q.bind(b.clone());
                 }
@@ -206,7 +206,7 @@ impl Store {
         sql: &str,
         binds: Vec<(String, Value)>,
     ) -> Result<Vec<Record>> {
-        let mut q = self.counted().query(sql.to_owned());
+        let mut q = self.statement(sql.to_owned());
         for b in binds {
             q = q.bind(b);
         }
@@ -230,8 +230,7 @@ impl Store {
     /// How many records `table` holds (system tables are small).
     pub(crate) async fn system_count(&self, table: &str) -> Result<u64> {
         let mut res = self
-            .counted()
-            .query("SELECT count() FROM type::table($tb) GROUP ALL")
+            .statement("SELECT count() FROM type::table($tb) GROUP ALL")
             .bind(("tb", table.to_owned()))
             .await?;
         Ok(super::migrate::count_of(take_json(&mut res, 0)?))

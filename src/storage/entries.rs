@@ -7,9 +7,6 @@
 use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
-use surrealdb::Surreal;
-use surrealdb::engine::any::Any;
-use surrealdb::method::Query;
 use surrealdb::types::{QueryError, RecordId};
 
 use super::accounts::audit_append_script;
@@ -49,11 +46,11 @@ impl Store {
     /// transactions, so running one again is safe; its own checks run again too.
     pub(super) async fn run_write<'a>(
         &'a self,
-        build: impl Fn(&'a Surreal<Any>) -> Query<'a, Any>,
+        build: impl Fn(&'a Store) -> super::Statement<'a>,
     ) -> Result<Written> {
         let mut attempt = 1;
         loop {
-            let mut res = build(self.counted()).await?;
+            let mut res = build(self).await?;
             let errors = res.take_errors();
             let lost = errors
                 .values()
@@ -71,8 +68,7 @@ impl Store {
     /// One entry by id from `table`.
     pub async fn get_row(&self, table: &str, id: &str) -> Result<Option<Row>> {
         let mut res = self
-            .counted()
-            .query("SELECT * FROM type::record($tb, $id)")
+            .statement("SELECT * FROM type::record($tb, $id)")
             .bind(("tb", table.to_owned()))
             .bind(("id", id.to_owned()))
             .await?;
@@ -89,8 +85,7 @@ impl Store {
             .map(|id| RecordId::new(table.to_owned(), id.clone()))
             .collect();
         let mut res = self
-            .counted()
-            .query("SELECT * FROM $records")
+            .statement("SELECT * FROM $records")
             .bind(("records", records))
             .await?;
         Ok(take_rows(&mut res, 0)?
@@ -109,8 +104,7 @@ impl Store {
             .map(|id| RecordId::new(table.to_owned(), id.clone()))
             .collect();
         let mut res = self
-            .counted()
-            .query("SELECT id FROM $records")
+            .statement("SELECT id FROM $records")
             .bind(("records", records))
             .await?;
         Ok(take_rows(&mut res, 0)?
@@ -126,7 +120,7 @@ impl Store {
             ident(table)?,
             ident(field)?
         );
-        let mut res = self.counted().query(q).bind(("value", value)).await?;
+        let mut res = self.statement(q).bind(("value", value)).await?;
         Ok(take_rows(&mut res, 0)?.into_iter().next().map(normalize_id))
     }
 
@@ -146,7 +140,7 @@ impl Store {
             t = ident(table)?,
             f = ident(field)?
         );
-        let mut res = self.counted().query(q).bind(("values", values)).await?;
+        let mut res = self.statement(q).bind(("values", values)).await?;
         Ok(take_rows(&mut res, 0)?
             .into_iter()
             .filter_map(|mut r| {
@@ -169,11 +163,7 @@ impl Store {
             ident(table)?,
             ident(field)?
         );
-        let mut res = self
-            .counted()
-            .query(q)
-            .bind(("value", value.to_owned()))
-            .await?;
+        let mut res = self.statement(q).bind(("value", value.to_owned())).await?;
         Ok(take_rows(&mut res, 0)?.into_iter().any(|r| {
             r.get("id")
                 .and_then(Value::as_str)
@@ -227,7 +217,7 @@ impl Store {
         let res = self
             .run_write(|db| {
                 let mut query = db
-                    .query(script.clone())
+                    .statement(script.clone())
                     .bind(("tb", entry_table(&ct.id)))
                     .bind(("pub", delivery_table(ct)))
                     .bind(("id", id.to_owned()))
@@ -316,7 +306,7 @@ impl Store {
         let res = self
             .run_write(|db| {
                 let mut query = db
-                    .query(script.clone())
+                    .statement(script.clone())
                     .bind(("tb", entry_table(&ct.id)))
                     .bind(("pub", delivery_table(ct)))
                     .bind(("id", id.to_owned()))
@@ -383,7 +373,7 @@ impl Store {
         let res = self
             .run_write(|db| {
                 let mut query = db
-                    .query(script.clone())
+                    .statement(script.clone())
                     .bind(("tb", entry_table(&ct.id)))
                     .bind(("pub", delivery_table(ct)))
                     .bind(("id", id.to_owned()))
@@ -473,7 +463,7 @@ impl Store {
         let res = self
             .run_write(|db| {
                 let mut query = db
-                    .query(script.clone())
+                    .statement(script.clone())
                     .bind(("rows", rows.clone()))
                     .bind(("snapshots", snapshots.clone()))
                     .bind(("audit_data", audit.to_owned()));

@@ -142,10 +142,7 @@ impl Clause {
         }
     }
 
-    fn bind<'q>(
-        &self,
-        mut q: surrealdb::method::Query<'q, surrealdb::engine::any::Any>,
-    ) -> surrealdb::method::Query<'q, surrealdb::engine::any::Any> {
+    fn bind<'q>(&self, mut q: super::Statement<'q>) -> super::Statement<'q> {
         for (k, v) in &self.params {
             q = q.bind((k.clone(), v.clone()));
         }
@@ -291,7 +288,7 @@ impl Store {
                     clause.sql(),
                     limit
                 );
-                let mut res = clause.bind(self.counted().query(sql)).await?;
+                let mut res = clause.bind(self.statement(sql)).await?;
                 super::fail_on_error(&mut res)?;
                 (take_rows(&mut res, 0)?, take_json(&mut res, 1)?)
             }
@@ -304,7 +301,7 @@ impl Store {
                             clause.sql(),
                             limit + 1
                         );
-                        let mut res = clause.bind(self.counted().query(sql)).await?;
+                        let mut res = clause.bind(self.statement(sql)).await?;
                         super::fail_on_error(&mut res)?;
                         (take_rows(&mut res, 0)?, take_json(&mut res, 1)?)
                     }
@@ -470,7 +467,7 @@ impl Store {
             beyond.sql(),
             n = limit + 1
         );
-        let mut res = tied.bind(self.counted().query(sql)).await?;
+        let mut res = tied.bind(self.statement(sql)).await?;
         super::fail_on_error(&mut res)?;
         let mut rows = take_rows(&mut res, 0)?;
         rows.extend(take_rows(&mut res, 1)?);
@@ -520,7 +517,7 @@ impl Store {
             sub.sql(),
             MAX_RELATED_MATCHES + 1
         );
-        let mut res = sub.bind(self.counted().query(sql)).await?;
+        let mut res = sub.bind(self.statement(sql)).await?;
         super::fail_on_error(&mut res)?;
         let ids: Vec<Value> = match take_json(&mut res, 0)? {
             Value::Array(a) => a
@@ -651,8 +648,7 @@ impl Store {
              LIMIT {fetch} START {start}; {count_sql};"
         );
         let mut res = self
-            .counted()
-            .query(sql)
+            .statement(sql)
             .bind(("dst", dst))
             .bind(("after", after))
             .await?;

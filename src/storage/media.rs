@@ -124,8 +124,7 @@ impl Store {
             .map(|id| RecordId::new(MEDIA_TABLE, id.clone()))
             .collect();
         let mut res = self
-            .counted()
-            .query("SELECT * FROM $records")
+            .statement("SELECT * FROM $records")
             .bind(("records", records))
             .await?;
         super::fail_on_error(&mut res)?;
@@ -182,7 +181,7 @@ impl Store {
         );
         binds.push(("limit".into(), json!(f.limit)));
         binds.push(("offset".into(), json!(f.offset)));
-        let mut q = self.counted().query(sql);
+        let mut q = self.statement(sql);
         for b in binds {
             q = q.bind(b);
         }

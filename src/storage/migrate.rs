@@ -277,8 +277,7 @@ fn define_table(
 impl Store {
     async fn applied_state(&self) -> Result<AppliedState> {
         let mut res = self
-            .counted()
-            .query(
+            .statement(
                 "DEFINE TABLE IF NOT EXISTS folio_schema SCHEMALESS; \
                  SELECT VALUE state FROM type::record('folio_schema', $id)",
             )
@@ -469,8 +468,7 @@ impl Store {
         let state = serde_json::to_value(&plan.desired)
             .map_err(|e| Error::internal(format!("schema state: {e}")))?;
         let mut res = self
-            .counted()
-            .query(script)
+            .statement(script)
             .bind(("id", STATE_RECORD))
             .bind(("state", state))
             .await?;
@@ -485,7 +483,7 @@ impl Store {
     /// How many rows `table` holds (content tables answer from their COUNT index).
     pub(crate) async fn count_rows(&self, table: &str) -> Result<u64> {
         let q = format!("SELECT count() FROM {} GROUP ALL", ident(table)?);
-        let mut res = self.counted().query(q).await?;
+        let mut res = self.statement(q).await?;
         Ok(count_of(take_json(&mut res, 0)?))
     }
 
@@ -494,7 +492,7 @@ impl Store {
             "SELECT count() FROM {} WHERE status != 'published' GROUP ALL",
             ident(table)?
         );
-        let mut res = self.counted().query(q).await?;
+        let mut res = self.statement(q).await?;
         Ok(count_of(take_json(&mut res, 0)?))
     }
 
@@ -504,7 +502,7 @@ impl Store {
             ident(table)?,
             ident(field)?
         );
-        let mut res = self.counted().query(q).await?;
+        let mut res = self.statement(q).await?;
         Ok(count_of(take_json(&mut res, 0)?))
     }
 }

@@ -23,11 +23,16 @@ mod media;
 mod migrate;
 mod search;
 
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
 use std::sync::Arc;
 
-use surrealdb::Surreal;
 use surrealdb::engine::any::{self, Any};
+use surrealdb::engine::local::Db;
+use surrealdb::method::{IntoVariables, Query};
 use surrealdb::opt::auth::Root;
+use surrealdb::types::Variables;
+use surrealdb::{IndexedResults, Surreal};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -41,7 +46,7 @@ pub use search::SearchWork;
 /// A handle on the database. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    db: Arc<Surreal<Any>>,
+    db: Arc<Connection>,
     /// Counts every query sent, so tests can check that list pages batch their reads.
     queries: Arc<std::sync::atomic::AtomicU64>,
     /// The SurrealKV directory, when the database is embedded on disk.
@@ -54,6 +59,56 @@ pub struct Store {
     search_wake: Arc<tokio::sync::Notify>,
     /// Types whose writes record search index work.
     indexed_types: Arc<std::sync::RwLock<std::collections::HashSet<String>>>,
+}
+
+/// The database: an engine in this process (SurrealKV on disk, or memory), or a SurrealDB
+/// server.
+enum Connection {
+    Embedded(Surreal<Db>),
+    Server(Surreal<Any>),
+}
+
+/// One request to the database: SurrealQL and the values bound to its parameters, sent when
+/// awaited.
+pub(crate) struct Statement<'a> {
+    db: &'a Connection,
+    sql: String,
+    vars: surrealdb::Result<Variables>,
+}
+
+impl Statement<'_> {
+    /// Binds values to parameters: `("name", value)`, or an object of them.
+    pub(crate) fn bind(mut self, vars: impl IntoVariables) -> Self {
+        self.vars = match (self.vars, vars.into_variables()) {
+            (Ok(mut all), Ok(more)) => {
+                all.extend(more);
+                Ok(all)
+            }
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        };
+        self
+    }
+}
+
+impl<'a> IntoFuture for Statement<'a> {
+    type Output = surrealdb::Result<IndexedResults>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        fn with<C: surrealdb::Connection>(mut q: Query<'_, C>, vars: Variables) -> Query<'_, C> {
+            for (name, value) in vars {
+                q = q.bind((name, value));
+            }
+            q
+        }
+        Box::pin(async move {
+            let vars = self.vars?;
+            match self.db {
+                Connection::Embedded(db) => with(db.query(self.sql), vars).await,
+                Connection::Server(db) => with(db.query(self.sql), vars).await,
+            }
+        })
+    }
 }
 
 /// Counting matching rows is the costly part of a list page; a total stays valid until the
@@ -81,17 +136,27 @@ impl Store {
         if let Some(path) = &path {
             std::fs::create_dir_all(path)?;
         }
-        let db = any::connect(url.as_str()).await?;
-        if let (Some(user), Some(pass)) = (&config.database_username, &config.database_password) {
-            db.signin(Root {
-                username: user.clone(),
-                password: pass.clone(),
-            })
-            .await?;
-        }
-        db.use_ns(config.database_namespace.as_str())
-            .use_db(config.database_name.as_str())
-            .await?;
+        let db = if url.starts_with("ws://") || url.starts_with("wss://") {
+            let db = any::connect(url.as_str()).await?;
+            if let (Some(user), Some(pass)) = (&config.database_username, &config.database_password)
+            {
+                db.signin(Root {
+                    username: user.clone(),
+                    password: pass.clone(),
+                })
+                .await?;
+            }
+            db.use_ns(config.database_namespace.as_str())
+                .use_db(config.database_name.as_str())
+                .await?;
+            Connection::Server(db)
+        } else {
+            let db = open_embedded(&url, config.database_cache_mib).await?;
+            db.use_ns(config.database_namespace.as_str())
+                .use_db(config.database_name.as_str())
+                .await?;
+            Connection::Embedded(db)
+        };
         Ok(Store {
             db: Arc::new(db),
             queries: Arc::default(),
@@ -105,7 +170,7 @@ impl Store {
 
     /// True when the database answers a trivial query.
     pub async fn ping(&self) -> bool {
-        self.db.query("RETURN true").await.is_ok()
+        self.uncounted("RETURN true").await.is_ok()
     }
 
     /// The number of queries sent so far.
@@ -178,10 +243,20 @@ impl Store {
         self.queries.clone()
     }
 
-    fn counted(&self) -> &Surreal<Any> {
+    /// A request of `sql`, counted.
+    fn statement(&self, sql: impl Into<String>) -> Statement<'_> {
         self.queries
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        &self.db
+        self.uncounted(sql)
+    }
+
+    /// A request of `sql` that the query counter leaves out (background polling).
+    fn uncounted(&self, sql: impl Into<String>) -> Statement<'_> {
+        Statement {
+            db: &self.db,
+            sql: sql.into(),
+            vars: Ok(Variables::new()),
+        }
     }
 
     /// Closes the database. The embedded engine shuts down in the background once the last
@@ -208,6 +283,39 @@ impl Store {
         }
         tracing::warn!("the database did not close within 30 s");
     }
+}
+
+/// Opens the engine in this process. SurrealKV sizes its block cache from the machine's memory
+/// (half of it, less a GiB) unless told otherwise, and the SDK's own `connect` cannot tell it:
+/// so the datastore is built here, as that `connect` builds it, with the cache size set.
+async fn open_embedded(url: &str, cache_mib: u64) -> Result<Surreal<Db>> {
+    use surrealdb_engine_local::Datastore;
+    let settings = surrealdb_cnf::ConfigMap::empty().with_key_value(
+        "surrealkv_block_cache_capacity",
+        (cache_mib.max(1) * 1024 * 1024).to_string(),
+    );
+    // Maintenance tasks start only once the datastore is versioned and bootstrapped: one that
+    // wrote first would make a new store look like one from before versions were recorded.
+    let datastore = Datastore::builder()
+        .with_config(settings)
+        .without_maintenance_tasks()
+        .build_with_path(url)
+        .await
+        .map_err(|e| open_failed(url, e))?;
+    datastore
+        .check_version()
+        .await
+        .map_err(|e| open_failed(url, e))?;
+    datastore
+        .bootstrap()
+        .await
+        .map_err(|e| open_failed(url, e))?;
+    datastore.start_maintenance_tasks();
+    Ok(Surreal::<Db>::unstable_from_datastore(datastore, None).await?)
+}
+
+fn open_failed(url: &str, e: impl std::fmt::Display) -> Error {
+    Error::internal(format!("cannot open the database {url}: {e:#}"))
 }
 
 /// Quotes an identifier from a content-type file for splicing into SurrealQL. Only the

@@ -84,11 +84,7 @@ impl Store {
                 "id",
             )
         };
-        let mut res = self
-            .counted()
-            .query(sql)
-            .bind(("ids", ids.to_vec()))
-            .await?;
+        let mut res = self.statement(sql).bind(("ids", ids.to_vec())).await?;
         super::fail_on_error(&mut res)?;
         let mut out: Vec<String> = take_rows(&mut res, 0)?
             .into_iter()
@@ -118,8 +114,7 @@ impl Store {
     /// indexer polls with it in the background.)
     pub async fn pending_search_work(&self, limit: usize) -> Result<Vec<SearchWork>> {
         let mut res = self
-            .db
-            .query("SELECT * FROM folio_search_work ORDER BY id LIMIT $limit")
+            .uncounted("SELECT * FROM folio_search_work ORDER BY id LIMIT $limit")
             .bind(("limit", limit as i64))
             .await?;
         super::fail_on_error(&mut res)?;
@@ -153,8 +148,7 @@ impl Store {
             .map(|k| RecordId::new(WORK_TABLE, k.clone()))
             .collect();
         let mut res = self
-            .counted()
-            .query("DELETE $records RETURN NONE")
+            .statement("DELETE $records RETURN NONE")
             .bind(("records", records))
             .await?;
         super::fail_on_error(&mut res)
@@ -163,8 +157,7 @@ impl Store {
     /// How much recorded work waits, and when the oldest was recorded.
     pub async fn search_backlog(&self) -> Result<(u64, Option<String>)> {
         let mut res = self
-            .counted()
-            .query(
+            .statement(
                 "SELECT count() FROM folio_search_work GROUP ALL;
                  SELECT VALUE at FROM folio_search_work ORDER BY id LIMIT 1;",
             )
@@ -196,8 +189,7 @@ impl Store {
             })),
         );
         let mut res = self
-            .counted()
-            .query("SELECT * FROM $range LIMIT $limit")
+            .statement("SELECT * FROM $range LIMIT $limit")
             .bind(("range", range))
             .bind(("limit", limit as i64))
             .await?;

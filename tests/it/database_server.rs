@@ -53,7 +53,9 @@ async fn start_surreal() -> Surreal {
             .port();
         let child = Command::new(&binary)
             .args(["start", "--bind", &format!("127.0.0.1:{port}")])
-            .args(["--user", "root", "--pass", "root", "--log", "warn", "memory"])
+            .args([
+                "--user", "root", "--pass", "root", "--log", "warn", "memory",
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -156,7 +158,10 @@ async fn database_server_holds_everything_a_node_writes() {
         .get_query(
             "/api/v1/content/article",
             &[
-                ("filter[tags.slug][eq]", tag["fields"]["slug"].as_str().unwrap()),
+                (
+                    "filter[tags.slug][eq]",
+                    tag["fields"]["slug"].as_str().unwrap(),
+                ),
                 ("sort", "title"),
                 ("populate", "author,tags"),
             ],
@@ -165,7 +170,13 @@ async fn database_server_holds_everything_a_node_writes() {
     assert_eq!(status, StatusCode::OK, "{tagged}");
     assert_eq!(
         titles(&tagged),
-        ["Article 00", "Article 03", "Article 06", "Article 09", "Tokio on a server"]
+        [
+            "Article 00",
+            "Article 03",
+            "Article 06",
+            "Article 09",
+            "Tokio on a server"
+        ]
     );
     assert_eq!(tagged["meta"]["total"], 5);
     assert_eq!(
@@ -178,7 +189,11 @@ async fn database_server_holds_everything_a_node_writes() {
         let (status, page) = node
             .get_query(
                 "/api/v1/content/article",
-                &[("sort", "-published_at"), ("limit", "5"), ("cursor", &cursor)],
+                &[
+                    ("sort", "-published_at"),
+                    ("limit", "5"),
+                    ("cursor", &cursor),
+                ],
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{page}");
@@ -232,6 +247,11 @@ fn titles_admin(body: &Value) -> Vec<String> {
         .as_array()
         .expect("a list")
         .iter()
-        .map(|e| e["fields"]["title"]["en"].as_str().unwrap_or_default().to_owned())
+        .map(|e| {
+            e["fields"]["title"]["en"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
         .collect()
 }

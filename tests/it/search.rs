@@ -140,9 +140,7 @@ async fn phrases_and_exclusions() {
     assert_eq!(found, ["One", "Three"], "{body}");
     let (_, body) = app.search(&[("q", "runtime -\"async runtime\"")]).await;
     assert_eq!(titles(&body), ["Two"], "{body}");
-    let (_, body) = app
-        .search(&[("q", "runtime -\"async runtime for\"")])
-        .await;
+    let (_, body) = app.search(&[("q", "runtime -\"async runtime for\"")]).await;
     let mut found = titles(&body);
     found.sort();
     assert_eq!(found, ["Three", "Two"], "{body}");
