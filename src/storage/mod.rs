@@ -29,9 +29,9 @@ use std::sync::Arc;
 
 use surrealdb::engine::any::{self, Any};
 use surrealdb::engine::local::Db;
-use surrealdb::method::{IntoVariables, Query};
+use surrealdb::method::IntoVariables;
 use surrealdb::opt::auth::Root;
-use surrealdb::types::Variables;
+use surrealdb::types::{Object, Variables};
 use surrealdb::{IndexedResults, Surreal};
 
 use crate::config::Config;
@@ -95,17 +95,12 @@ impl<'a> IntoFuture for Statement<'a> {
     type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        fn with<C: surrealdb::Connection>(mut q: Query<'_, C>, vars: Variables) -> Query<'_, C> {
-            for (name, value) in vars {
-                q = q.bind((name, value));
-            }
-            q
-        }
         Box::pin(async move {
-            let vars = self.vars?;
+            // Handed over as one object: the SDK takes it back as the same variables.
+            let vars: Object = self.vars?.into_iter().collect();
             match self.db {
-                Connection::Embedded(db) => with(db.query(self.sql), vars).await,
-                Connection::Server(db) => with(db.query(self.sql), vars).await,
+                Connection::Embedded(db) => db.query(self.sql).bind(vars).await,
+                Connection::Server(db) => db.query(self.sql).bind(vars).await,
             }
         })
     }
