@@ -486,6 +486,8 @@ test("a custom role sees only its fields, edits only what it may, and is offered
   assert.equal(await nav.getByRole("link", { name: "Site settings" }).count(), 0);
   assert.equal(await nav.getByRole("link", { name: "Users" }).count(), 0);
   await nav.getByRole("link", { name: "Article" }).click();
+  // The list has loaded (and would show its "New article" link by now).
+  await page.getByRole("link", { name: "Under review" }).waitFor();
   assert.equal(await page.getByRole("link", { name: "New article" }).count(), 0);
 
   await page.goto(`${server.base}/admin/content/article/${id}`);

@@ -190,6 +190,9 @@ test("a forgotten password is reset through the mailed link", async () => {
   const page = await context.newPage();
   await page.goto(`${server.base}/admin/login`);
   await page.getByRole("link", { name: "Forgot your password?" }).click();
+  // The sign-in page has an Email field too: wait for the reset page before typing, or the
+  // address may go into the page being left.
+  await page.getByRole("heading", { name: "Reset your password" }).waitFor();
   await page.getByLabel("Email").fill(email);
   await page.getByRole("button", { name: "Send the link" }).click();
   await page
