@@ -30,6 +30,8 @@ const FORMAT: u32 = 5;
 pub(crate) const RANK: &str = "_rank";
 /// The fast field of audience and locale bits.
 pub(crate) const SCOPE: &str = "_scope";
+/// The facet field: `/field/value` for every tag, enum and relation value of a document.
+pub(crate) const FACET: &str = "_facet";
 
 /// An entry's tie-breaking rank: the high bits of its ULID (creation time, then randomness),
 /// so among equals newer entries come first and the order never changes between builds.
@@ -125,7 +127,7 @@ impl Layout {
         let scope = b.add_u64_field(SCOPE, FAST);
         let locale = b.add_text_field("_locale", STRING | STORED);
         let owner = b.add_text_field("_owner", STRING);
-        let facet = b.add_facet_field("_facet", FacetOptions::default());
+        let facet = b.add_facet_field(FACET, FacetOptions::default());
         let rank = b.add_u64_field(RANK, FAST);
 
         let mut found = Vec::new();

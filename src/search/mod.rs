@@ -14,6 +14,7 @@
 //! the hits into entries.
 
 mod analysis;
+mod gather;
 mod indexer;
 mod layout;
 pub mod query;
@@ -26,11 +27,8 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use serde::Serialize;
 use serde_json::{Map, Value};
-use tantivy::collector::{Collector, Count, FacetCollector, FilterCollector, TopDocs};
-use tantivy::schema::{Facet, Value as _};
-use tantivy::{
-    DocAddress, DocId, Index, IndexReader, ReloadPolicy, Score, SegmentReader, TantivyDocument,
-};
+use tantivy::schema::Value as _;
+use tantivy::{DocAddress, Index, IndexReader, ReloadPolicy, TantivyDocument};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -74,6 +72,8 @@ struct Active {
     layout: Arc<Layout>,
     index: Index,
     reader: IndexReader,
+    /// Per-segment arrays the collector reads; kept up to date by the reader as its warmer.
+    facts: Arc<gather::FactsCache>,
 }
 
 #[derive(Default)]
@@ -427,27 +427,6 @@ struct Found {
     rank: u64,
 }
 
-/// `collector`, seeing only documents whose scope bits include `scope`.
-fn in_scope<C: Collector>(
-    scope: u64,
-    collector: C,
-) -> FilterCollector<C, impl Fn(u64) -> bool + Clone + Send + Sync + 'static, u64> {
-    FilterCollector::new(
-        layout::SCOPE.to_owned(),
-        move |bits: u64| bits & scope == scope,
-        collector,
-    )
-}
-
-fn rank_column(segment: &SegmentReader) -> Arc<dyn tantivy::columnar::ColumnValues<u64>> {
-    match segment.fast_fields().u64(layout::RANK) {
-        Ok(c) => c.first_or_default_col(0),
-        Err(_) => Arc::new(tantivy::columnar::column_values::VecColumn::from(
-            vec![0u64; segment.max_doc() as usize],
-        )),
-    }
-}
-
 fn run_search(
     targets: &[Arc<Active>],
     req: &Request,
@@ -511,69 +490,38 @@ fn run_search(
             })
             .map(|f| f.name.as_str())
             .collect();
-        let mut facet_collector = FacetCollector::for_field("_facet");
-        for f in &facet_fields {
-            facet_collector.add_facet(Facet::from_path([*f]));
-        }
-        let (count, counts) = match &req.sort {
-            Sort::Relevance => {
-                let by_score =
-                    TopDocs::with_limit(top.max(1)).tweak_score(|segment: &SegmentReader| {
-                        let rank = rank_column(segment);
-                        move |doc: DocId, score: Score| (score, rank.get_val(doc))
-                    });
-                let (count, top_docs, counts) =
-                    searcher.search(&q, &in_scope(scope, (Count, by_score, facet_collector)))?;
-                found.extend(top_docs.into_iter().map(|((score, rank), address)| Found {
-                    target: i,
-                    address,
-                    score,
-                    date: 0,
-                    rank,
-                }));
-                (count, counts)
-            }
-            Sort::Date { field, desc } => {
-                let (field, desc) = (field.clone(), *desc);
-                let by_date =
-                    TopDocs::with_limit(top.max(1)).custom_score(move |segment: &SegmentReader| {
-                        let rank = rank_column(segment);
-                        let dates = segment
-                            .fast_fields()
-                            .date(&field)
-                            .ok()
-                            .map(|c| c.first_or_default_col(tantivy::DateTime::MIN));
-                        move |doc: DocId| {
-                            let ms = dates
-                                .as_ref()
-                                .map_or(i64::MIN, |d| d.get_val(doc).into_timestamp_millis());
-                            (
-                                if desc { ms } else { ms.saturating_neg() },
-                                rank.get_val(doc),
-                            )
-                        }
-                    });
-                let (count, top_docs, counts) =
-                    searcher.search(&q, &in_scope(scope, (Count, by_date, facet_collector)))?;
-                found.extend(top_docs.into_iter().map(|((date, rank), address)| Found {
-                    target: i,
-                    address,
-                    score: 0.0,
-                    date,
-                    rank,
-                }));
-                (count, counts)
-            }
+        let order = match &req.sort {
+            Sort::Relevance => gather::Order::Relevance,
+            Sort::Date { field, desc } => gather::Order::Date {
+                field: field.clone(),
+                desc: *desc,
+            },
         };
-        results.total += count as u64;
+        let gathered = searcher.search(
+            &q,
+            &gather::Gather {
+                scope,
+                top,
+                order,
+                facets: &facet_fields,
+                cache: &active.facts,
+            },
+        )?;
+        found.extend(gathered.best.into_iter().map(|b| Found {
+            target: i,
+            address: b.address,
+            score: b.score,
+            date: b.date,
+            rank: b.rank,
+        }));
+        results.total += gathered.count;
+        // Every field asked for is reported, with no values if no match has one.
         for f in &facet_fields {
-            let entry = results.facets.entry((*f).to_owned()).or_default();
-            for (facet, n) in counts.get(Facet::from_path([*f])) {
-                let value = facet
-                    .to_path()
-                    .last()
-                    .map(|s| (*s).to_owned())
-                    .unwrap_or_default();
+            results.facets.entry((*f).to_owned()).or_default();
+        }
+        for (field, values) in gathered.facets {
+            let entry = results.facets.entry(field).or_default();
+            for (value, n) in values {
                 match entry.iter_mut().find(|(v, _)| *v == value) {
                     Some((_, c)) => *c += n,
                     None => entry.push((value, n)),
@@ -669,13 +617,17 @@ fn remove_other_generations(dir: &Path, keep: &str) {
 
 fn activate(index: Index, layout: Arc<Layout>) -> Result<Active> {
     analysis::register(index.tokenizers());
+    let facts = Arc::new(gather::FactsCache::default());
+    let warmer: Arc<dyn tantivy::Warmer> = facts.clone();
     let reader = index
         .reader_builder()
         .reload_policy(ReloadPolicy::Manual)
+        .warmers(vec![Arc::downgrade(&warmer)])
         .try_into()?;
     Ok(Active {
         layout,
         index,
         reader,
+        facts,
     })
 }
