@@ -37,6 +37,10 @@ pub struct Config {
     /// Memory the embedded store (SurrealKV) keeps for blocks it has read, in MiB. What it
     /// does not keep is read again from the operating system's file cache.
     pub database_cache_mib: u64,
+    /// Memory the embedded store gathers writes in before it writes them out as a sorted
+    /// file, in MiB (two such buffers may exist while one is written out). One transaction
+    /// must fit in it.
+    pub database_write_buffer_mib: u64,
     /// The address users reach the server at (`https://cms.example.com`), for links in
     /// messages and the `Secure` cookie flag. Default: `http://` and the listen address.
     pub public_url: Option<String>,
@@ -288,6 +292,7 @@ impl Default for Config {
             database_username: None,
             database_password: None,
             database_cache_mib: 128,
+            database_write_buffer_mib: 128,
             public_url: None,
             cors_origins: Vec::new(),
             two_factor_roles: Vec::new(),
@@ -361,6 +366,11 @@ impl Config {
         if l.max_body_bytes < 1024 {
             return Err(Error::Config(
                 "configuration: limits.max_body_bytes must be at least 1024".into(),
+            ));
+        }
+        if !(16..=4095).contains(&self.database_write_buffer_mib) {
+            return Err(Error::Config(
+                "configuration: database_write_buffer_mib must be between 16 and 4095".into(),
             ));
         }
         if self.search.writer_memory_mib < 15 {

@@ -146,7 +146,12 @@ impl Store {
                 .await?;
             Connection::Server(db)
         } else {
-            let db = open_embedded(&url, config.database_cache_mib).await?;
+            let db = open_embedded(
+                &url,
+                config.database_cache_mib,
+                config.database_write_buffer_mib,
+            )
+            .await?;
             db.use_ns(config.database_namespace.as_str())
                 .use_db(config.database_name.as_str())
                 .await?;
@@ -283,12 +288,19 @@ impl Store {
 /// Opens the engine in this process. SurrealKV sizes its block cache from the machine's memory
 /// (half of it, less a GiB) unless told otherwise, and the SDK's own `connect` cannot tell it:
 /// so the datastore is built here, as that `connect` builds it, with the cache size set.
-async fn open_embedded(url: &str, cache_mib: u64) -> Result<Surreal<Db>> {
+async fn open_embedded(url: &str, cache_mib: u64, write_buffer_mib: u64) -> Result<Surreal<Db>> {
     use surrealdb_engine_local::Datastore;
-    let settings = surrealdb_cnf::ConfigMap::empty().with_key_value(
-        "surrealkv_block_cache_capacity",
-        (cache_mib.max(1) * 1024 * 1024).to_string(),
-    );
+    // Left to themselves, both are sized from the machine's memory (on 24 GiB: an 11 GiB
+    // block cache and 1 GiB write buffers), not from what the server needs.
+    let settings = surrealdb_cnf::ConfigMap::empty()
+        .with_key_value(
+            "surrealkv_block_cache_capacity",
+            (cache_mib.max(1) * 1024 * 1024).to_string(),
+        )
+        .with_key_value(
+            "surrealkv_max_memtable_size",
+            (write_buffer_mib.max(1) * 1024 * 1024).to_string(),
+        );
     // Maintenance tasks start only once the datastore is versioned and bootstrapped: one that
     // wrote first would make a new store look like one from before versions were recorded.
     let datastore = Datastore::builder()
