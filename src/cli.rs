@@ -226,7 +226,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Import { type_id, file } => {
-            let prepared = crate::prepare(&config).await?;
+            let prepared = crate::prepare(&config.for_batch_work()).await?;
             let ct = prepared.content.content_type(&type_id)?;
             let f =
                 File::open(&file).map_err(|e| Error::Config(format!("{}: {e}", file.display())))?;
@@ -284,7 +284,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode> {
                 })?;
                 return reindex_remote(&base, &token, &types).await;
             }
-            let prepared = crate::prepare(&config).await?;
+            let prepared = crate::prepare(&config.for_batch_work()).await?;
             let bar = ProgressBar::new(0);
             bar.set_style(
                 ProgressStyle::with_template(

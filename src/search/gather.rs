@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::Column;
+use tantivy::fastfield::FacetReader;
 use tantivy::index::SegmentId;
 use tantivy::schema::Facet;
 use tantivy::{
@@ -41,21 +42,37 @@ impl SegmentFacts {
     fn build(segment: &SegmentReader) -> tantivy::Result<SegmentFacts> {
         let max_doc = segment.max_doc();
         let fast = segment.fast_fields();
-        let column = |name: &str| -> tantivy::Result<Vec<u64>> {
-            let values = fast.u64(name)?.first_or_default_col(0);
-            Ok((0..max_doc).map(|d| values.get_val(d)).collect())
+        // A segment where no document has a value has no column: every value is then 0 (for
+        // the scope, in no audience) and no document has facets.
+        let column = |name: &str| -> Vec<u64> {
+            match fast.u64(name) {
+                Ok(c) => {
+                    let values = c.first_or_default_col(0);
+                    (0..max_doc).map(|d| values.get_val(d)).collect()
+                }
+                Err(_) => vec![0; max_doc as usize],
+            }
         };
-        let scope = column(layout::SCOPE)?;
-        let rank = column(layout::RANK)?;
-        let reader = segment.facet_reader(layout::FACET)?;
+        let scope = column(layout::SCOPE);
+        let rank = column(layout::RANK);
         let mut starts = Vec::with_capacity(max_doc as usize + 1);
         let mut ords = Vec::new();
+        let mut facets = Vec::new();
         starts.push(0);
+        let Some(reader) = fast.str(layout::FACET)?.map(FacetReader::new) else {
+            starts.resize(max_doc as usize + 1, 0);
+            return Ok(SegmentFacts {
+                scope,
+                rank,
+                starts,
+                ords,
+                facets,
+            });
+        };
         for d in 0..max_doc {
             ords.extend(reader.facet_ords(d).map(|o| o as u32));
             starts.push(u32::try_from(ords.len()).unwrap_or(u32::MAX));
         }
-        let mut facets = Vec::with_capacity(reader.num_facets());
         let mut facet = Facet::root();
         for ord in 0..reader.num_facets() as u64 {
             reader.facet_from_ord(ord, &mut facet)?;
@@ -344,10 +361,13 @@ mod tests {
 
     use super::*;
 
-    /// Documents as (scope, rank, published day, facets), written in two segments.
-    fn index(
-        docs: &[&[(u64, u64, i64, &[&str])]],
-    ) -> (Index, Arc<FactsCache>, tantivy::IndexReader) {
+    /// A document as (scope, rank, published day, facets).
+    type Doc = (u64, u64, i64, &'static [&'static str]);
+    /// The documents of one segment.
+    type Segment = &'static [Doc];
+
+    /// An index of these segments, and its facts cache as the reader's warmer.
+    fn index(docs: &[Segment]) -> (Index, Arc<FactsCache>, tantivy::IndexReader) {
         let mut b = Schema::builder();
         let scope = b.add_u64_field(layout::SCOPE, FAST);
         let rank = b.add_u64_field(layout::RANK, FAST);
@@ -402,7 +422,7 @@ mod tests {
             .unwrap()
     }
 
-    const DOCS: &[&[(u64, u64, i64, &[&str])]] = &[
+    const DOCS: &[Segment] = &[
         &[
             (0b11, 5, 10, &["/tags/a", "/tags/b"]),
             (0b01, 9, 11, &["/tags/a"]),
@@ -454,6 +474,19 @@ mod tests {
         };
         assert_eq!(newest(true), [1, 5]);
         assert_eq!(newest(false), [7, 5]);
+    }
+
+    #[test]
+    fn a_segment_without_facet_values_still_counts_and_ranks() {
+        let docs: &[Segment] = &[
+            &[(0b11, 4, 1, &["/tags/a"])],
+            &[(0b11, 8, 2, &[]), (0b11, 6, 3, &[])],
+        ];
+        let (_index, cache, reader) = index(docs);
+        let g = gather(&reader, &cache, 0b10, 10, Order::Relevance);
+        assert_eq!(g.count, 3);
+        assert_eq!(g.facets["tags"]["a"], 1);
+        assert_eq!(g.best.iter().map(|b| b.rank).collect::<Vec<_>>(), [8, 6, 4]);
     }
 
     #[test]
