@@ -39,8 +39,10 @@ pub struct Config {
     pub database_cache_mib: u64,
     /// Memory the embedded store gathers writes in before it writes them out as a sorted
     /// file, in MiB (two such buffers may exist while one is written out). One transaction
-    /// must fit in it.
-    pub database_write_buffer_mib: u64,
+    /// must fit in it, and a content-type change that renames or clears a field rewrites the
+    /// whole table in one transaction. Unset: SurrealKV's own choice from the machine's memory
+    /// (256 MiB under 16 GiB, 1 GiB under 64 GiB).
+    pub database_write_buffer_mib: Option<u64>,
     /// The address users reach the server at (`https://cms.example.com`), for links in
     /// messages and the `Secure` cookie flag. Default: `http://` and the listen address.
     pub public_url: Option<String>,
@@ -292,7 +294,7 @@ impl Default for Config {
             database_username: None,
             database_password: None,
             database_cache_mib: 64,
-            database_write_buffer_mib: 128,
+            database_write_buffer_mib: None,
             public_url: None,
             cors_origins: Vec::new(),
             two_factor_roles: Vec::new(),
@@ -368,7 +370,10 @@ impl Config {
                 "configuration: limits.max_body_bytes must be at least 1024".into(),
             ));
         }
-        if !(16..=4095).contains(&self.database_write_buffer_mib) {
+        if self
+            .database_write_buffer_mib
+            .is_some_and(|m| !(16..=4095).contains(&m))
+        {
             return Err(Error::Config(
                 "configuration: database_write_buffer_mib must be between 16 and 4095".into(),
             ));
@@ -583,7 +588,7 @@ mod tests {
         Jail::expect_with(|jail| {
             jail.set_env("FOLIO_DATABASE_WRITE_BUFFER_MIB", "64");
             let c = Config::load(None, &Overrides::default()).unwrap();
-            assert_eq!(c.database_write_buffer_mib, 64);
+            assert_eq!(c.database_write_buffer_mib, Some(64));
             Ok(())
         });
     }

@@ -288,19 +288,26 @@ impl Store {
 /// Opens the engine in this process. SurrealKV sizes its block cache from the machine's memory
 /// (half of it, less a GiB) unless told otherwise, and the SDK's own `connect` cannot tell it:
 /// so the datastore is built here, as that `connect` builds it, with the cache size set.
-async fn open_embedded(url: &str, cache_mib: u64, write_buffer_mib: u64) -> Result<Surreal<Db>> {
+async fn open_embedded(
+    url: &str,
+    cache_mib: u64,
+    write_buffer_mib: Option<u64>,
+) -> Result<Surreal<Db>> {
     use surrealdb_engine_local::Datastore;
-    // Left to themselves, both are sized from the machine's memory (on 24 GiB: an 11 GiB
-    // block cache and 1 GiB write buffers), not from what the server needs.
-    let settings = surrealdb_cnf::ConfigMap::empty()
-        .with_key_value(
-            "surrealkv_block_cache_capacity",
-            (cache_mib.max(1) * 1024 * 1024).to_string(),
-        )
-        .with_key_value(
+    // Left to itself SurrealKV sizes its block cache from the machine's memory (11 GiB on
+    // 24 GiB), not from what the server needs. Its write buffer is left to it unless set:
+    // smaller buffers would hold less resident memory under heavy writes, but they also
+    // bound the largest transaction, and schema changes rewrite whole tables in one.
+    let mut settings = surrealdb_cnf::ConfigMap::empty().with_key_value(
+        "surrealkv_block_cache_capacity",
+        (cache_mib.max(1) * 1024 * 1024).to_string(),
+    );
+    if let Some(mib) = write_buffer_mib {
+        settings = settings.with_key_value(
             "surrealkv_max_memtable_size",
-            (write_buffer_mib.max(1) * 1024 * 1024).to_string(),
+            (mib.max(1) * 1024 * 1024).to_string(),
         );
+    }
     // Maintenance tasks start only once the datastore is versioned and bootstrapped: one that
     // wrote first would make a new store look like one from before versions were recorded.
     let datastore = Datastore::builder()
