@@ -162,7 +162,8 @@ pub(crate) struct Best {
 }
 
 impl Best {
-    fn cmp_key(&self, other: &Best) -> Ordering {
+    /// Better hits compare greater: by score, then date key, then rank.
+    pub(crate) fn cmp_key(&self, other: &Best) -> Ordering {
         self.score
             .total_cmp(&other.score)
             .then(self.date.cmp(&other.date))
@@ -217,7 +218,7 @@ pub(crate) struct GatherSegment {
     /// For date order: the column, and whether newest first.
     dates: Option<(Column<DateTime>, bool)>,
     count: u64,
-    /// Per facet ordinal; `None` past the fields asked for.
+    /// Per facet ordinal: whether its field was asked for.
     wanted: Vec<bool>,
     counts: Vec<u64>,
     heap: BinaryHeap<Worst>,

@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use tantivy::schema::Value as _;
-use tantivy::{DocAddress, Index, IndexReader, ReloadPolicy, TantivyDocument};
+use tantivy::{Index, IndexReader, ReloadPolicy, TantivyDocument};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -418,13 +418,10 @@ fn parse_date_filters(
         .collect()
 }
 
-/// A hit before it is shaped: where to find it and what ranks it.
+/// A hit before it is shaped: which index it came from, where it is and what ranks it.
 struct Found {
     target: usize,
-    address: DocAddress,
-    score: f32,
-    date: i64,
-    rank: u64,
+    best: gather::Best,
 }
 
 fn run_search(
@@ -507,13 +504,12 @@ fn run_search(
                 cache: &active.facts,
             },
         )?;
-        found.extend(gathered.best.into_iter().map(|b| Found {
-            target: i,
-            address: b.address,
-            score: b.score,
-            date: b.date,
-            rank: b.rank,
-        }));
+        found.extend(
+            gathered
+                .best
+                .into_iter()
+                .map(|best| Found { target: i, best }),
+        );
         results.total += gathered.count;
         // Every field asked for is reported, with no values if no match has one.
         for f in &facet_fields {
@@ -535,20 +531,15 @@ fn run_search(
         values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         values.truncate(FACET_VALUES);
     }
-    // Dates come as keys that sort descending (negated for oldest first), like scores.
-    found.sort_by(|a, b| {
-        b.score
-            .total_cmp(&a.score)
-            .then(b.date.cmp(&a.date))
-            .then(b.rank.cmp(&a.rank))
-    });
+    // Across types, in the order each index's hits came in.
+    found.sort_by(|a, b| b.best.cmp_key(&a.best));
     let mut highlighters = HashMap::new();
     for f in found.into_iter().skip(req.offset).take(req.limit) {
         let (Some(searcher), Some(plan)) = (&searchers[f.target], &plans[f.target]) else {
             continue;
         };
         let layout = &targets[f.target].layout;
-        let doc: TantivyDocument = searcher.doc(f.address)?;
+        let doc: TantivyDocument = searcher.doc(f.best.address)?;
         let id = doc
             .get_first(layout.id)
             .and_then(|v| v.as_str())
@@ -575,7 +566,7 @@ fn run_search(
         results.hits.push(Hit {
             type_id: layout.type_id.clone(),
             id,
-            score: f.score,
+            score: f.best.score,
             highlights,
         });
     }
