@@ -39,10 +39,11 @@ pub struct Config {
     pub database_cache_mib: u64,
     /// Memory the embedded store gathers writes in before it writes them out as a sorted
     /// file, in MiB (two such buffers may exist while one is written out). One transaction
-    /// must fit in it, and a content-type change that renames or clears a field rewrites the
-    /// whole table in one transaction. Unset: SurrealKV's own choice from the machine's memory
-    /// (256 MiB under 16 GiB, 1 GiB under 64 GiB).
-    pub database_write_buffer_mib: Option<u64>,
+    /// must fit in it: content-type changes that rewrite a table do so in batches of rows, and
+    /// a batch of an import too large for it is written line by line instead. Left to itself
+    /// SurrealKV would size it from the machine's memory (1 GiB from 16 GiB up), which a
+    /// write-heavy server then holds resident, and which made imports slower.
+    pub database_write_buffer_mib: u64,
     /// The address users reach the server at (`https://cms.example.com`), for links in
     /// messages and the `Secure` cookie flag. Default: `http://` and the listen address.
     pub public_url: Option<String>,
@@ -294,7 +295,7 @@ impl Default for Config {
             database_username: None,
             database_password: None,
             database_cache_mib: 64,
-            database_write_buffer_mib: None,
+            database_write_buffer_mib: 128,
             public_url: None,
             cors_origins: Vec::new(),
             two_factor_roles: Vec::new(),
@@ -370,10 +371,7 @@ impl Config {
                 "configuration: limits.max_body_bytes must be at least 1024".into(),
             ));
         }
-        if self
-            .database_write_buffer_mib
-            .is_some_and(|m| !(16..=4095).contains(&m))
-        {
+        if !(16..=4095).contains(&self.database_write_buffer_mib) {
             return Err(Error::Config(
                 "configuration: database_write_buffer_mib must be between 16 and 4095".into(),
             ));
@@ -431,20 +429,15 @@ impl Config {
 
 /// The least block cache, in MiB, of a command that works through a whole table alone.
 const BATCH_CACHE_MIB: u64 = 256;
-/// The write buffer, in MiB, of such a command unless one is configured.
-const BATCH_WRITE_BUFFER_MIB: u64 = 128;
 
 impl Config {
     /// This configuration for `folio import` and `folio reindex`: they run alone and briefly,
     /// and every unique value and relation an import checks is a lookup, so they get a larger
     /// block cache than the long-running server's (measured at 100k articles: 750 imported a
-    /// second with 64 MiB, about 1,200 with 128). Its batches are small transactions, and
-    /// 128 MiB write buffers took it from 791 to 1,272 articles a second against SurrealKV's
-    /// 1 GiB on this machine.
+    /// second with 64 MiB, about 1,200 with 128).
     pub fn for_batch_work(&self) -> Config {
         let mut c = self.clone();
         c.database_cache_mib = c.database_cache_mib.max(BATCH_CACHE_MIB);
-        c.database_write_buffer_mib = c.database_write_buffer_mib.or(Some(BATCH_WRITE_BUFFER_MIB));
         c
     }
 
@@ -593,25 +586,21 @@ mod tests {
         Jail::expect_with(|jail| {
             jail.set_env("FOLIO_DATABASE_WRITE_BUFFER_MIB", "64");
             let c = Config::load(None, &Overrides::default()).unwrap();
-            assert_eq!(c.database_write_buffer_mib, Some(64));
+            assert_eq!(c.database_write_buffer_mib, 64);
             Ok(())
         });
     }
 
     #[test]
-    fn batch_commands_get_more_cache_and_a_bounded_write_buffer_unless_configured() {
+    fn batch_commands_get_more_cache_unless_configured() {
         let c = Config::default().for_batch_work();
         assert_eq!(c.database_cache_mib, 256);
-        assert_eq!(c.database_write_buffer_mib, Some(128));
+        assert_eq!(Config::default().database_cache_mib, 64);
         let set = Config {
             database_cache_mib: 512,
-            database_write_buffer_mib: Some(2048),
             ..Config::default()
         };
-        let c = set.for_batch_work();
-        assert_eq!(c.database_cache_mib, 512);
-        assert_eq!(c.database_write_buffer_mib, Some(2048));
-        assert_eq!(Config::default().database_write_buffer_mib, None);
+        assert_eq!(set.for_batch_work().database_cache_mib, 512);
     }
 
     #[test]

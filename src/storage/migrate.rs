@@ -5,6 +5,13 @@
 //! (`entry_article/field/title`) to the statement that created it, plus each field's storage
 //! kind. Re-running a `DEFINE INDEX` rebuilds the index, so start-up runs only the statements
 //! that changed: with nothing changed, start-up sends one read.
+//!
+//! Changes that move data (a rename, a cleared field, filling a new published or link table)
+//! rewrite every row of a table, more than one transaction can hold at 100k articles (the
+//! store's write buffer bounds it), so they run a batch of rows per transaction between the
+//! definitions. Each such statement is idempotent, and the applied layout is recorded only in
+//! the last transaction: a start-up stopped half-way plans the same steps again and runs them
+//! from the start, finding the rows already moved.
 
 use std::collections::BTreeMap;
 
@@ -15,12 +22,27 @@ use serde::{Deserialize, Serialize};
 
 const STATE_RECORD: &str = "current";
 
+/// Rows per transaction when a change rewrites a table (~13 KiB each for an article, twice
+/// that while old and new versions are both held); halved while a batch still fails.
+const ROWS_PER_BATCH: usize = 200;
+
+/// One step of applying a plan.
+#[derive(Debug, Clone, PartialEq)]
+enum Step {
+    /// A definition; consecutive ones run in one transaction.
+    Define(String),
+    /// A statement over the records in `$ids`, run on every row of `table` a batch at a
+    /// time, each batch a transaction of its own. Running it again over rows it has already
+    /// changed must change nothing.
+    EachBatch { table: String, stmt: String },
+}
+
 /// What a start-up would change, in order.
 #[derive(Debug, Clone, Default)]
 pub struct Plan {
     pub changes: Vec<Change>,
     desired: AppliedState,
-    statements: Vec<String>,
+    steps: Vec<Step>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +81,10 @@ struct AppliedState {
     statements: BTreeMap<String, String>,
     /// table → field → storage kind
     fields: BTreeMap<String, BTreeMap<String, String>>,
+    /// How the statement of a key that moves data is run, a batch of rows at a time (its
+    /// text in `statements` records that it has run).
+    #[serde(skip)]
+    batched: BTreeMap<String, Vec<Step>>,
 }
 
 /// The SurrealQL type a field is stored as. Nested and per-locale values are validated by the
@@ -119,24 +145,46 @@ fn desired_state(schema: &Schema) -> Result<AppliedState> {
             define_table(&mut state, ct, &published, false)?;
             // Runs once, when the published table is new: a type that gains drafts keeps its
             // entries public, every entry having been published on save until now.
+            let key = format!("{published}/~backfill");
             state.statements.insert(
-                format!("{published}/~backfill"),
+                key.clone(),
                 format!(
                     "INSERT INTO {} (SELECT * OMIT status FROM {} WHERE status != 'draft')",
                     ident(&published)?,
                     ident(&entry)?
                 ),
             );
+            state.batched.insert(
+                key,
+                vec![Step::EachBatch {
+                    table: entry.clone(),
+                    stmt: format!(
+                        "INSERT IGNORE INTO {} (SELECT * OMIT status FROM $ids \
+                         WHERE status != 'draft') RETURN NONE",
+                        ident(&published)?
+                    ),
+                }],
+            );
         } else {
             // Runs once, when the type is new or loses its drafts: the entry table is now what
             // the delivery API reads, so every entry in it is published.
+            let key = format!("{entry}/~publish_all");
             state.statements.insert(
-                format!("{entry}/~publish_all"),
+                key.clone(),
                 format!(
                     "UPDATE {} SET status = 'published', published_at = published_at ?? \
                      updated_at WHERE status != 'published' RETURN NONE",
                     ident(&entry)?
                 ),
+            );
+            state.batched.insert(
+                key,
+                vec![Step::EachBatch {
+                    table: entry.clone(),
+                    stmt: "UPDATE $ids SET status = 'published', published_at = published_at ?? \
+                           updated_at WHERE status != 'published' RETURN NONE"
+                        .into(),
+                }],
             );
         }
         for f in ct.fields.iter().filter(|f| is_linked(f)) {
@@ -183,16 +231,25 @@ fn define_links(state: &mut AppliedState, table: &str, field: &str) -> Result<()
         format!("DEFINE INDEX idx_src ON {r} FIELDS src"),
     );
     // Runs once, when the link table is new: links for the rows already published. The key
-    // sorts after the definitions above.
-    put(
-        "~backfill",
-        format!(
-            "FOR $e IN (SELECT record::id(id) AS src, {f} AS dst, published_at FROM {t} \
+    // sorts after the definitions above. Run again after a stop half-way, it starts afresh.
+    let fill = |from: &str| -> Result<String> {
+        Ok(format!(
+            "FOR $e IN (SELECT record::id(id) AS src, {f} AS dst, published_at FROM {from} \
              WHERE {f} != NONE) {{ FOR $d IN $e.dst {{ CREATE {r} CONTENT {{ src: $e.src, \
              dst: $d, at: $e.published_at + '|' + $e.src }} }} }}",
             f = ident(field)?,
-            t = ident(table)?
-        ),
+        ))
+    };
+    put("~backfill", fill(&ident(table)?)?);
+    state.batched.insert(
+        format!("{rel}/~backfill"),
+        vec![
+            Step::Define(format!("DELETE {r} RETURN NONE")),
+            Step::EachBatch {
+                table: table.to_owned(),
+                stmt: fill("$ids")?,
+            },
+        ],
     );
     state.fields.insert(
         rel,
@@ -316,8 +373,10 @@ impl Store {
                         ),
                         destructive: hidden > 0,
                     });
-                    plan.statements
-                        .push(format!("REMOVE TABLE IF EXISTS {}", ident(table)?));
+                    plan.steps.push(Step::Define(format!(
+                        "REMOVE TABLE IF EXISTS {}",
+                        ident(table)?
+                    )));
                     continue;
                 }
                 // Link tables are derived from the entries: dropping one loses nothing.
@@ -331,8 +390,10 @@ impl Store {
                     description: format!("remove table `{table}` ({n} rows)"),
                     destructive: n > 0,
                 });
-                plan.statements
-                    .push(format!("REMOVE TABLE IF EXISTS {}", ident(table)?));
+                plan.steps.push(Step::Define(format!(
+                    "REMOVE TABLE IF EXISTS {}",
+                    ident(table)?
+                )));
                 continue;
             };
             for (field, old_kind) in old_fields {
@@ -343,24 +404,27 @@ impl Store {
                             description: format!("rename `{table}.{field}` to `{new}`"),
                             destructive: false,
                         });
-                        // The new field is defined first (statements below are ordered).
-                        plan.statements.push(format!(
+                        // The new field is defined first (steps below are ordered).
+                        plan.steps.push(Step::Define(format!(
                             "DEFINE FIELD OVERWRITE {} ON {} TYPE {}",
                             ident(&new)?,
                             ident(table)?,
                             desired.fields[table][&new]
-                        ));
-                        plan.statements.push(format!(
-                            "UPDATE {t} SET {n} = {o}, {o} = NONE WHERE {o} != NONE RETURN NONE",
-                            t = ident(table)?,
-                            n = ident(&new)?,
-                            o = ident(field)?
-                        ));
-                        plan.statements.push(format!(
+                        )));
+                        plan.steps.push(Step::EachBatch {
+                            table: table.clone(),
+                            stmt: format!(
+                                "UPDATE $ids SET {n} = {o}, {o} = NONE WHERE {o} != NONE \
+                                 RETURN NONE",
+                                n = ident(&new)?,
+                                o = ident(field)?
+                            ),
+                        });
+                        plan.steps.push(Step::Define(format!(
                             "REMOVE FIELD IF EXISTS {} ON {}",
                             ident(field)?,
                             ident(table)?
-                        ));
+                        )));
                     }
                     (None, _) => {
                         let n = self.count_values(table, field).await?;
@@ -370,16 +434,12 @@ impl Store {
                             ),
                             destructive: n > 0,
                         });
-                        plan.statements.push(format!(
-                            "UPDATE {t} SET {f} = NONE WHERE {f} != NONE RETURN NONE",
-                            t = ident(table)?,
-                            f = ident(field)?
-                        ));
-                        plan.statements.push(format!(
+                        plan.steps.push(clear(table, field)?);
+                        plan.steps.push(Step::Define(format!(
                             "REMOVE FIELD IF EXISTS {} ON {}",
                             ident(field)?,
                             ident(table)?
-                        ));
+                        )));
                     }
                     (Some(new_kind), _) if new_kind != old_kind => {
                         let n = self.count_values(table, field).await?;
@@ -390,11 +450,7 @@ impl Store {
                             ),
                             destructive: n > 0,
                         });
-                        plan.statements.push(format!(
-                            "UPDATE {t} SET {f} = NONE WHERE {f} != NONE RETURN NONE",
-                            t = ident(table)?,
-                            f = ident(field)?
-                        ));
+                        plan.steps.push(clear(table, field)?);
                     }
                     _ => {}
                 }
@@ -413,7 +469,10 @@ impl Store {
                         destructive: false,
                     });
                 }
-                plan.statements.push(overwrite);
+                match desired.batched.get(key) {
+                    Some(steps) => plan.steps.extend(steps.iter().cloned()),
+                    None => plan.steps.push(Step::Define(overwrite)),
+                }
             }
         }
         // Indexes that are no longer wanted.
@@ -426,16 +485,16 @@ impl Store {
                         description: format!("drop index on `{table}.{name}`"),
                         destructive: false,
                     });
-                    plan.statements.push(format!(
+                    plan.steps.push(Step::Define(format!(
                         "REMOVE INDEX IF EXISTS {} ON {}",
                         ident(&format!("idx_{name}"))?,
                         ident(table)?
-                    ));
+                    )));
                 }
             }
         }
-        // Statements were pushed in discovery order; removals first would drop a field a
-        // rename still reads, so keep the order as built: renames, then removals, then defines.
+        // Steps were pushed in discovery order; removals first would drop a field a rename
+        // still reads, so keep the order as built: renames, then removals, then defines.
         Ok(plan)
     }
 
@@ -453,24 +512,44 @@ impl Store {
                 lines.join("\n")
             )));
         }
-        if plan.statements.is_empty() {
+        if plan.steps.is_empty() {
+            return Ok(());
+        }
+        self.invalidate_all();
+        let mut defines = Vec::new();
+        for step in plan.steps {
+            match step {
+                Step::Define(stmt) => defines.push(stmt),
+                Step::EachBatch { table, stmt } => {
+                    self.define(std::mem::take(&mut defines), None).await?;
+                    self.each_batch(&table, &stmt).await?;
+                }
+            }
+        }
+        let state = serde_json::to_value(&plan.desired)
+            .map_err(|e| Error::internal(format!("schema state: {e}")))?;
+        self.define(defines, Some(state)).await
+    }
+
+    /// Runs `stmts` in one transaction, recording `state` as the applied layout with them.
+    async fn define(&self, stmts: Vec<String>, state: Option<serde_json::Value>) -> Result<()> {
+        if stmts.is_empty() && state.is_none() {
             return Ok(());
         }
         let mut script = String::from("BEGIN;\n");
-        for stmt in &plan.statements {
+        for stmt in &stmts {
             script.push_str(stmt);
             script.push_str(";\n");
         }
-        script.push_str(
-            "UPSERT type::record('folio_schema', $id) CONTENT { state: $state };\nCOMMIT;\n",
-        );
-        self.invalidate_all();
-        let state = serde_json::to_value(&plan.desired)
-            .map_err(|e| Error::internal(format!("schema state: {e}")))?;
+        if state.is_some() {
+            script
+                .push_str("UPSERT type::record('folio_schema', $id) CONTENT { state: $state };\n");
+        }
+        script.push_str("COMMIT;\n");
         let mut res = self
             .statement(script)
             .bind(("id", STATE_RECORD))
-            .bind(("state", state))
+            .bind(("state", state.unwrap_or_default()))
             .await?;
         if let Some(e) = super::cause(res.take_errors()) {
             return Err(Error::Config(format!(
@@ -478,6 +557,63 @@ impl Store {
             )));
         }
         Ok(())
+    }
+
+    /// Runs `stmt` over every row of `table`, a batch of rows (bound as `$ids`) per
+    /// transaction, walking the table in id order.
+    async fn each_batch(&self, table: &str, stmt: &str) -> Result<()> {
+        let script = format!("BEGIN;\n{stmt};\nCOMMIT;");
+        let mut after: Option<String> = None;
+        let mut size = ROWS_PER_BATCH;
+        let mut done = 0usize;
+        loop {
+            let mut res = self
+                .statement("SELECT VALUE record::id(id) FROM $range LIMIT $limit")
+                .bind(("range", super::ids_after(table, after.as_deref())))
+                .bind(("limit", size as i64))
+                .await?;
+            super::fail_on_error(&mut res)?;
+            let keys: Vec<String> = match take_json(&mut res, 0)? {
+                serde_json::Value::Array(keys) => keys
+                    .into_iter()
+                    .map(|k| match k {
+                        serde_json::Value::String(k) => Ok(k),
+                        other => Err(Error::internal(format!(
+                            "`{table}` has a record whose id is not a string: {other}"
+                        ))),
+                    })
+                    .collect::<Result<_>>()?,
+                _ => Vec::new(),
+            };
+            let Some(last) = keys.last().cloned() else {
+                return Ok(());
+            };
+            let n = keys.len();
+            let ids: Vec<surrealdb::types::RecordId> = keys
+                .into_iter()
+                .map(|k| surrealdb::types::RecordId::new(table.to_owned(), k))
+                .collect();
+            let (_, errors) = self
+                .run_write(|db| db.statement(script.clone()).bind(("ids", ids.clone())))
+                .await?;
+            if let Some(e) = super::cause(errors) {
+                // A batch larger than the store's write buffer fails whole; a smaller one may
+                // pass.
+                if size > 1 {
+                    size /= 2;
+                    tracing::debug!(table, size, error = %e, "retrying with smaller batches");
+                    continue;
+                }
+                return Err(Error::Config(format!(
+                    "applying the content types to `{table}` failed: {e}"
+                )));
+            }
+            done += n;
+            after = Some(last);
+            if done % 10_000 < n {
+                tracing::info!(table, rows = done, "content-type change: rows rewritten");
+            }
+        }
     }
 
     /// How many rows `table` holds (content tables answer from their COUNT index).
@@ -514,6 +650,17 @@ pub(crate) fn count_of(v: serde_json::Value) -> u64 {
     };
     row.and_then(|r| r.get("count").and_then(serde_json::Value::as_u64))
         .unwrap_or(0)
+}
+
+/// Clears `field` in every row of `table`.
+fn clear(table: &str, field: &str) -> Result<Step> {
+    Ok(Step::EachBatch {
+        table: table.to_owned(),
+        stmt: format!(
+            "UPDATE $ids SET {f} = NONE WHERE {f} != NONE RETURN NONE",
+            f = ident(field)?
+        ),
+    })
 }
 
 /// The field of the same table whose `renamed_from` names `old`.

@@ -59,6 +59,8 @@ pub struct Store {
     search_wake: Arc<tokio::sync::Notify>,
     /// Types whose writes record search index work.
     indexed_types: Arc<std::sync::RwLock<std::collections::HashSet<String>>>,
+    /// Held by each write transaction of this process while it runs (see `run_write`).
+    writing: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// The database: an engine in this process (SurrealKV on disk, or memory), or a SurrealDB
@@ -165,6 +167,7 @@ impl Store {
             changes: Arc::default(),
             search_wake: Arc::default(),
             indexed_types: Arc::default(),
+            writing: Arc::default(),
         })
     }
 
@@ -285,29 +288,39 @@ impl Store {
     }
 }
 
+/// The records of `table` whose ids come after `after` (all of them without it), in id order:
+/// a key range, so a walk over a table with it never reads a row twice.
+pub(crate) fn ids_after(table: &str, after: Option<&str>) -> surrealdb::types::RecordId {
+    use std::ops::Bound;
+    use surrealdb::types::{RecordId, RecordIdKey, RecordIdKeyRange};
+    RecordId::new(
+        table.to_owned(),
+        RecordIdKey::Range(Box::new(RecordIdKeyRange {
+            start: match after {
+                Some(a) => Bound::Excluded(RecordIdKey::String(a.to_owned())),
+                None => Bound::Unbounded,
+            },
+            end: Bound::Unbounded,
+        })),
+    )
+}
+
 /// Opens the engine in this process. SurrealKV sizes its block cache from the machine's memory
 /// (half of it, less a GiB) unless told otherwise, and the SDK's own `connect` cannot tell it:
 /// so the datastore is built here, as that `connect` builds it, with the cache size set.
-async fn open_embedded(
-    url: &str,
-    cache_mib: u64,
-    write_buffer_mib: Option<u64>,
-) -> Result<Surreal<Db>> {
+async fn open_embedded(url: &str, cache_mib: u64, write_buffer_mib: u64) -> Result<Surreal<Db>> {
     use surrealdb_engine_local::Datastore;
-    // Left to itself SurrealKV sizes its block cache from the machine's memory (11 GiB on
-    // 24 GiB), not from what the server needs. Its write buffer is left to it unless set:
-    // smaller buffers would hold less resident memory under heavy writes, but they also
-    // bound the largest transaction, and schema changes rewrite whole tables in one.
-    let mut settings = surrealdb_cnf::ConfigMap::empty().with_key_value(
-        "surrealkv_block_cache_capacity",
-        (cache_mib.max(1) * 1024 * 1024).to_string(),
-    );
-    if let Some(mib) = write_buffer_mib {
-        settings = settings.with_key_value(
+    // Left to itself SurrealKV sizes its block cache and write buffer from the machine's
+    // memory (11 GiB and 1 GiB on 24 GiB), not from what the server needs.
+    let settings = surrealdb_cnf::ConfigMap::empty()
+        .with_key_value(
+            "surrealkv_block_cache_capacity",
+            (cache_mib.max(1) * 1024 * 1024).to_string(),
+        )
+        .with_key_value(
             "surrealkv_max_memtable_size",
-            (mib.max(1) * 1024 * 1024).to_string(),
+            (write_buffer_mib.max(1) * 1024 * 1024).to_string(),
         );
-    }
     // Maintenance tasks start only once the datastore is versioned and bootstrapped: one that
     // wrote first would make a new store look like one from before versions were recorded.
     let datastore = Datastore::builder()

@@ -7,10 +7,8 @@
 //! next start repairs exactly what was missed. Records are keyed by a fresh ULID per write:
 //! concurrent writes never touch the same record, so the queue adds no conflicts.
 
-use std::ops::Bound;
-
 use serde_json::{Value, json};
-use surrealdb::types::{RecordId, RecordIdKey, RecordIdKeyRange};
+use surrealdb::types::RecordId;
 
 use super::entries::{Row, normalize_id};
 use super::{Store, take_json, take_rows};
@@ -178,19 +176,9 @@ impl Store {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<Row>> {
-        let range = RecordId::new(
-            table.to_owned(),
-            RecordIdKey::Range(Box::new(RecordIdKeyRange {
-                start: match after {
-                    Some(a) => Bound::Excluded(RecordIdKey::String(a.to_owned())),
-                    None => Bound::Unbounded,
-                },
-                end: Bound::Unbounded,
-            })),
-        );
         let mut res = self
             .statement("SELECT * FROM $range LIMIT $limit")
-            .bind(("range", range))
+            .bind(("range", super::ids_after(table, after)))
             .bind(("limit", limit as i64))
             .await?;
         super::fail_on_error(&mut res)?;

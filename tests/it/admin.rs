@@ -1344,3 +1344,37 @@ async fn filters_on_related_fields_see_drafts_in_the_admin_view_only() {
     assert_eq!(s, StatusCode::OK, "{delivered}");
     assert_eq!(delivered["meta"]["total"], 0, "{delivered}");
 }
+
+/// Every write appends to the audit log, so writes made at once all want its head record;
+/// none of them may fail for that, and each is logged once.
+#[tokio::test]
+async fn many_writes_at_once_all_succeed() {
+    use futures::StreamExt;
+    const WRITES: usize = 32;
+    let app = TestApp::builder().persistent().start().await.unwrap();
+    let created: Vec<Value> = futures::stream::iter(0..WRITES)
+        .map(|i| {
+            let app = &app;
+            async move {
+                // Long enough that the transactions overlap.
+                let notes = format!("note {i} ").repeat(3_000);
+                let fields =
+                    json!({ "title": { "en": format!("Busy {i}") }, "editor_notes": notes });
+                app.create("article", fields, true).await
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    assert_eq!(created.len(), WRITES);
+    let (status, body) = app
+        .admin_call(Method::GET, "/audit?action=entry&limit=100")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let logged = body["data"].as_array().expect("audit records");
+    for entry in &created {
+        let target = format!("article/{}", entry["id"].as_str().expect("id"));
+        let n = logged.iter().filter(|r| r["target"] == target).count();
+        assert_eq!(n, 1, "{target} in {body}");
+    }
+}

@@ -47,6 +47,7 @@ pub struct Builder {
     two_factor_roles: Vec<String>,
     media: Option<folio::config::MediaConfig>,
     server: Option<DatabaseServer>,
+    write_buffer_mib: Option<u64>,
 }
 
 /// A SurrealDB server to use instead of the embedded store.
@@ -73,6 +74,7 @@ impl TestApp {
             persistent: false,
             max_body_bytes: None,
             allow_destructive: false,
+            write_buffer_mib: None,
             no_admin: false,
             cors_origins: Vec::new(),
             smtp: None,
@@ -324,6 +326,12 @@ impl Builder {
         self
     }
 
+    /// The embedded store's write buffer, which also bounds the largest transaction.
+    pub fn write_buffer_mib(mut self, mib: u64) -> Self {
+        self.write_buffer_mib = Some(mib);
+        self
+    }
+
     pub fn allow_destructive(mut self) -> Self {
         self.allow_destructive = true;
         self
@@ -352,6 +360,9 @@ impl Builder {
             config.database_username = Some(server.username.clone());
             config.database_password = Some(server.password.clone());
             config.database_name = server.database.clone();
+        }
+        if let Some(mib) = self.write_buffer_mib {
+            config.database_write_buffer_mib = mib;
         }
         config.mail.url = self.smtp.clone();
         config.mail.retry_seconds = 1;

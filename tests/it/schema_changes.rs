@@ -4,10 +4,11 @@
 
 use std::path::Path;
 
+use futures::StreamExt;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::harness::{TestApp, copy_dir, example_types};
+use crate::harness::{TestApp, copy_dir, example_types, send};
 
 const EDITOR_NOTES: &str =
     "[[fields]]\nname = \"editor_notes\"\ntype = \"long_text\"\nprivate = true\n";
@@ -261,6 +262,70 @@ async fn renamed_from_moves_the_data() {
         body["data"]["fields"]["summary"],
         json!({ "en": "Short", "fr": "Court" })
     );
+}
+
+/// A rename rewrites every row of its tables, and one transaction can hold no more than the
+/// store's write buffer: on a table larger than that, rows are moved a batch at a time.
+#[tokio::test]
+async fn a_rename_larger_than_one_transaction_moves_every_row() {
+    const ENTRIES: usize = 600;
+    let app = TestApp::builder()
+        .persistent()
+        .write_buffer_mib(16)
+        .start()
+        .await
+        .unwrap();
+    // 40 KB of notes per entry, in the working copy and the published snapshot: ~48 MB to
+    // move, three times the write buffer.
+    let notes = "a private remark ".repeat(2_400);
+    let created: Vec<Value> = futures::stream::iter(0..ENTRIES)
+        .map(|i| {
+            let app = &app;
+            let notes = notes.clone();
+            async move {
+                app.create(
+                    "article",
+                    json!({ "title": { "en": format!("Long notes {i}") }, "editor_notes": notes }),
+                    true,
+                )
+                .await
+            }
+        })
+        .buffer_unordered(4)
+        .collect()
+        .await;
+    let dir = app.stop().await;
+
+    let types = types_with(|toml| {
+        toml.replace(
+            "name = \"editor_notes\"\n",
+            "name = \"remarks\"\nrenamed_from = \"editor_notes\"\n",
+        )
+    });
+    let app = TestApp::builder()
+        .data_dir(dir)
+        .types(types.path())
+        .write_buffer_mib(16)
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("start-up refused: {e}"));
+    for entry in &created {
+        let id = id_of(entry);
+        let (status, body) = app
+            .admin_call(Method::GET, &format!("/content/article/{id}"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let fields = &body["data"]["fields"];
+        assert_eq!(fields["remarks"].as_str(), Some(notes.as_str()), "{id}");
+        assert!(fields.get("editor_notes").is_none(), "{body}");
+    }
+    let body = send(
+        app.admin(Method::GET, "/content/article")
+            .query(&[("filter[remarks][exists]", "true"), ("limit", "1")]),
+    )
+    .await
+    .json();
+    assert_eq!(body["meta"]["total"], ENTRIES, "{body}");
 }
 
 /// Hooks name plugins by id; a wrong id, or a plugin whose field is missing, stops start-up
