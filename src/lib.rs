@@ -125,6 +125,23 @@ where
     let mail_task = tokio::spawn(prepared.accounts.mailer().clone().run(async move {
         let _ = mail_stopped.await;
     }));
+    // Audit records queued by writes are chained as they come (those left by a crash first).
+    let (audit_stop, mut audit_stopped) = tokio::sync::oneshot::channel::<()>();
+    let audit_task = tokio::spawn({
+        let store = store.clone();
+        let wake = store.audit_signal();
+        async move {
+            loop {
+                if let Err(e) = store.chain_audit().await {
+                    tracing::warn!(error = %e, "chaining the audit log failed");
+                }
+                tokio::select! {
+                    _ = wake.notified() => {}
+                    _ = &mut audit_stopped => return,
+                }
+            }
+        }
+    });
     // The indexer applies recorded changes (those left by a crash first) until the server stops.
     let (index_stop, index_stopped) = tokio::sync::oneshot::channel::<()>();
     let index_task = tokio::spawn(prepared.search.clone().run(async move {
@@ -144,8 +161,10 @@ where
         .await;
     let _ = mail_stop.send(());
     let _ = index_stop.send(());
+    let _ = audit_stop.send(());
     let _ = mail_task.await;
     let _ = index_task.await;
+    let _ = audit_task.await;
     // The app (and every handle it held) is gone: close the database for good.
     store.close().await;
     tracing::info!("stopped");

@@ -95,6 +95,7 @@ pub struct Verified {
 
 /// Checks every record against its predecessor and the head.
 pub async fn verify(store: &Store) -> Result<Verified> {
+    store.chain_audit().await?;
     let mut prev = AUDIT_GENESIS.to_owned();
     let mut expected_seq = 1u64;
     let mut problems = Vec::new();
@@ -159,6 +160,7 @@ pub async fn verify(store: &Store) -> Result<Verified> {
 
 /// A page of records, newest first, for the admin API.
 pub async fn list(store: &Store, filter: &ListFilter, limit: u32) -> Result<Vec<Value>> {
+    store.chain_audit().await?;
     let mut conds = Vec::new();
     let mut binds = vec![("limit".to_owned(), json!(limit))];
     if let Some(before) = filter.before {

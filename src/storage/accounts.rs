@@ -126,6 +126,7 @@ pub(crate) fn system_statements() -> Vec<(String, String)> {
         &[("seq", "int"), ("hash", "string")],
         &[],
     );
+    table(AUDIT_QUEUE, &[("data", "string")], &[]);
     table(
         super::search::WORK_TABLE,
         &[
@@ -144,17 +145,21 @@ pub(crate) fn system_statements() -> Vec<(String, String)> {
 /// The hash the first audit record chains to.
 pub const AUDIT_GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// Statements appending one audit record inside a write transaction. The record's hash is
-/// SHA-256 of the previous hash, a newline and `$audit_data` (canonical JSON made by the
-/// caller); the head record holds the last sequence number and hash, so two transactions
-/// appending at once conflict and one is retried.
+/// Where a change's audit record waits, written in the change's own transaction, until
+/// [`Store::chain_audit`] gives it its place in the chain.
+const AUDIT_QUEUE: &str = "folio_audit_queue";
+
+/// Records chained per transaction.
+const CHAIN_BATCH: usize = 500;
+
+/// The statement that records a change for the audit log inside its write transaction, with
+/// `$audit_data` (canonical JSON made by the caller). The record is queued under a time-ordered
+/// key rather than chained at once: chaining reads and moves the log's head, so two writes
+/// chaining their own records would always conflict, and every write would wait for the last.
 pub(crate) fn audit_append_script() -> String {
     format!(
-        "LET $head = (SELECT seq, hash FROM ONLY folio_audit_head:head) ?? {{ seq: 0, hash: '{AUDIT_GENESIS}' }};
-         LET $seq = $head.seq + 1;
-         LET $hash = crypto::sha256($head.hash + '\\n' + $audit_data);
-         CREATE type::record('folio_audit', $seq) CONTENT {{ seq: $seq, data: $audit_data, prev: $head.hash, hash: $hash }} RETURN NONE;
-         UPSERT folio_audit_head:head CONTENT {{ seq: $seq, hash: $hash }} RETURN NONE;"
+        "CREATE type::record('{AUDIT_QUEUE}', rand::ulid()) CONTENT {{ data: $audit_data }} \
+         RETURN NONE;"
     )
 }
 
@@ -225,6 +230,40 @@ impl Store {
             .await?
             .into_iter()
             .next())
+    }
+
+    /// Chains the queued audit records, oldest first: each gets the next sequence number and
+    /// the SHA-256 of the previous record's hash, a newline and its data, and the head record
+    /// moves on. One chainer runs at a time in a process; chainers of several nodes conflict
+    /// on the head and retry. Returns how many were chained.
+    pub async fn chain_audit(&self) -> Result<u64> {
+        let _one = self.chaining.lock().await;
+        let script = format!(
+            "BEGIN;
+             LET $batch = SELECT id, data FROM {AUDIT_QUEUE} ORDER BY id LIMIT {CHAIN_BATCH};
+             FOR $r IN $batch {{
+                 LET $head = (SELECT seq, hash FROM ONLY folio_audit_head:head) ?? {{ seq: 0, hash: '{AUDIT_GENESIS}' }};
+                 LET $seq = $head.seq + 1;
+                 LET $hash = crypto::sha256($head.hash + '\\n' + $r.data);
+                 CREATE type::record('folio_audit', $seq) CONTENT {{ seq: $seq, data: $r.data, prev: $head.hash, hash: $hash }} RETURN NONE;
+                 UPSERT folio_audit_head:head CONTENT {{ seq: $seq, hash: $hash }} RETURN NONE;
+                 DELETE $r.id RETURN NONE;
+             }};
+             array::len($batch);
+             COMMIT;"
+        );
+        let mut chained = 0;
+        loop {
+            let (mut res, errors) = self.run_attempts(|db| db.uncounted(script.clone())).await?;
+            if let Some(e) = super::cause(errors) {
+                return Err(Error::Database(e));
+            }
+            let n = take_json(&mut res, 3)?.as_u64().unwrap_or(0);
+            chained += n;
+            if n < CHAIN_BATCH as u64 {
+                return Ok(chained);
+            }
+        }
     }
 
     /// How many records `table` holds (system tables are small).

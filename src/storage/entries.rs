@@ -45,15 +45,23 @@ impl Store {
     /// to retry, which it does here after a short randomised pause. Scripts are whole
     /// transactions, so running one again is safe; its own checks run again too.
     ///
-    /// Every write appends to the audit log, so any two writes running at once conflict: the
-    /// writes of this process therefore take turns, and only writes of other processes
-    /// sharing a database server are left to conflict and retry. Left to conflict, four
-    /// writers at once lost their transactions eight times in a row and failed.
+    /// Writes queue their audit records rather than chaining them (see
+    /// `audit_append_script`): chaining in each write made any two writes at once conflict,
+    /// and four writers at once lost eight times in a row and failed.
     pub(super) async fn run_write<'a>(
         &'a self,
         build: impl Fn(&'a Store) -> super::Statement<'a>,
     ) -> Result<Written> {
-        let _turn = self.writing.lock().await;
+        let written = self.run_attempts(build).await;
+        self.audit_wake.notify_one();
+        written
+    }
+
+    /// [`Store::run_write`] without waking the audit chainer (for the chainer's own writes).
+    pub(super) async fn run_attempts<'a>(
+        &'a self,
+        build: impl Fn(&'a Store) -> super::Statement<'a>,
+    ) -> Result<Written> {
         let mut attempt = 1;
         loop {
             let mut res = build(self).await?;
@@ -64,6 +72,7 @@ impl Store {
             if !lost || attempt == WRITE_ATTEMPTS {
                 return Ok((res, errors));
             }
+            tracing::debug!(attempt, "write lost to a concurrent transaction; retrying");
             let pause = 1u64 << attempt.min(6);
             let pause = pause + rand::random_range(0..=pause);
             tokio::time::sleep(std::time::Duration::from_millis(pause)).await;

@@ -59,8 +59,10 @@ pub struct Store {
     search_wake: Arc<tokio::sync::Notify>,
     /// Types whose writes record search index work.
     indexed_types: Arc<std::sync::RwLock<std::collections::HashSet<String>>>,
-    /// Held by each write transaction of this process while it runs (see `run_write`).
-    writing: Arc<tokio::sync::Mutex<()>>,
+    /// Held while this process chains queued audit records.
+    chaining: Arc<tokio::sync::Mutex<()>>,
+    /// Woken after every write, for the task that chains its audit record.
+    audit_wake: Arc<tokio::sync::Notify>,
 }
 
 /// The database: an engine in this process (SurrealKV on disk, or memory), or a SurrealDB
@@ -167,7 +169,8 @@ impl Store {
             changes: Arc::default(),
             search_wake: Arc::default(),
             indexed_types: Arc::default(),
-            writing: Arc::default(),
+            chaining: Arc::default(),
+            audit_wake: Arc::default(),
         })
     }
 
@@ -241,6 +244,12 @@ impl Store {
         }
     }
 
+    /// What the audit chainer waits on: notified after each write (the queued records are in
+    /// the database, so a missed wake-up only delays chaining them).
+    pub fn audit_signal(&self) -> Arc<tokio::sync::Notify> {
+        self.audit_wake.clone()
+    }
+
     /// A handle on the query counter that does not keep the database open.
     pub fn query_counter(&self) -> Arc<std::sync::atomic::AtomicU64> {
         self.queries.clone()
@@ -266,6 +275,11 @@ impl Store {
     /// handle is dropped, and releases its lock file when done; for an on-disk store this
     /// waits (up to 30 s) for that, so a restart in the same process can open it again.
     pub async fn close(self) {
+        // Audit records still queued are chained first, so a command leaves a whole log (what
+        // a crash leaves queued is chained at the next start).
+        if let Err(e) = self.chain_audit().await {
+            tracing::warn!(error = %e, "chaining the audit log before closing failed");
+        }
         let Store { db, path, .. } = self;
         let last = Arc::strong_count(&db) == 1;
         drop(db);
