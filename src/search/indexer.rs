@@ -27,6 +27,9 @@ use crate::storage::{self, Row};
 const WORK_BATCH: usize = 64;
 /// Entries read from the database per query.
 const ROWS_BATCH: usize = 500;
+/// Entries read per step of a rebuild's walk over a table: each step passes the rows before
+/// it again (see `Store::rows_after`), so fewer, larger steps.
+const WALK_BATCH: usize = 2_000;
 /// Indexer memory of a rebuild, shared by its two threads.
 const REBUILD_MEMORY: usize = 128 * 1024 * 1024;
 /// How often the indexer looks for work even without a signal (work recorded by another
@@ -414,7 +417,7 @@ async fn build(
         let rows = search
             .inner
             .store
-            .rows_after(&table, after.as_deref(), ROWS_BATCH)
+            .rows_after(&table, after.as_deref(), WALK_BATCH)
             .await?;
         let Some(last) = rows.last() else { break };
         after = last.get("id").and_then(Value::as_str).map(str::to_owned);

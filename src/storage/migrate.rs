@@ -23,8 +23,10 @@ use serde::{Deserialize, Serialize};
 const STATE_RECORD: &str = "current";
 
 /// Rows per transaction when a change rewrites a table (~13 KiB each for an article, twice
-/// that while old and new versions are both held); halved while a batch still fails.
-const ROWS_PER_BATCH: usize = 200;
+/// that while old and new versions are both held: ~50 MB for the default 128 MiB write
+/// buffer); halved while a batch still fails. Finding a batch's rows passes the rows before
+/// it again (see `storage::walk_step`), so batches are large.
+const ROWS_PER_BATCH: usize = 2_000;
 
 /// One step of applying a plan.
 #[derive(Debug, Clone, PartialEq)]
@@ -567,11 +569,9 @@ impl Store {
         let mut size = ROWS_PER_BATCH;
         let mut done = 0usize;
         loop {
-            let mut res = self
-                .statement("SELECT VALUE record::id(id) FROM $range LIMIT $limit")
-                .bind(("range", super::ids_after(table, after.as_deref())))
-                .bind(("limit", size as i64))
-                .await?;
+            let mut res =
+                super::walk_step(self, "VALUE record::id(id)", table, after.as_deref(), size)
+                    .await?;
             super::fail_on_error(&mut res)?;
             let keys: Vec<String> = match take_json(&mut res, 0)? {
                 serde_json::Value::Array(keys) => keys

@@ -168,19 +168,15 @@ impl Store {
         Ok((count, oldest))
     }
 
-    /// Up to `limit` rows of `table` with ids after `after`, in id order: a key range read,
-    /// so walking a whole table this way never re-reads what it passed.
+    /// Up to `limit` rows of `table` with ids after `after`, in id order. Each call passes the
+    /// rows before `after` again (see `walk_step`), so a walk takes large steps.
     pub async fn rows_after(
         &self,
         table: &str,
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<Row>> {
-        let mut res = self
-            .statement("SELECT * FROM $range LIMIT $limit")
-            .bind(("range", super::ids_after(table, after)))
-            .bind(("limit", limit as i64))
-            .await?;
+        let mut res = super::walk_step(self, "*", table, after, limit).await?;
         super::fail_on_error(&mut res)?;
         Ok(take_rows(&mut res, 0)?
             .into_iter()
