@@ -11,6 +11,8 @@
 //! Data comes from `../shared/bench/data/gen_articles.py` (override with `--generator` or
 //! reuse a directory with `--data DIR`). Everything runs on 127.0.0.1 and stops by itself.
 //! `--media` measures only the media library (uploads and image transforms).
+//! `--import-layouts` measures only `folio import`, with the article type as shipped and
+//! changed towards one row per article (without drafts, then also without link rows).
 //! `--url URL` (repeatable) only loads URLs of a server already running (for profiling).
 //! Results are printed as a Markdown table for the README.
 
@@ -37,6 +39,8 @@ struct Args {
     serve_bare: Option<PathBuf>,
     /// Only the media benchmark.
     media: bool,
+    /// Only the import, with the article type changed in steps.
+    import_layouts: bool,
 }
 
 fn parse_args() -> Args {
@@ -51,6 +55,7 @@ fn parse_args() -> Args {
         urls: Vec::new(),
         serve_bare: None,
         media: false,
+        import_layouts: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -71,6 +76,7 @@ fn parse_args() -> Args {
             }
             "--keep" => args.keep = true,
             "--media" => args.media = true,
+            "--import-layouts" => args.import_layouts = true,
             "--url" => args.urls.extend(it.next()),
             "--serve-bare" => args.serve_bare = it.next().map(PathBuf::from),
             "--bench" => {}
@@ -78,6 +84,70 @@ fn parse_args() -> Args {
         }
     }
     args
+}
+
+/// `--import-layouts`: the same articles imported with the article type as shipped, without
+/// drafts (one row per article instead of a working copy and a published snapshot), and also
+/// without link rows (tags kept as plain values): what the storage layout costs an import.
+fn import_layouts(bin: &Path, data: &Path, work: &Path) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("content-types");
+    let shipped = std::fs::read_to_string(root.join("article.toml")).expect("article.toml");
+    let no_drafts = shipped.replace("drafts = true", "drafts = false");
+    let no_links = no_drafts.replace(
+        "type = \"relation\"\ntarget = \"tag\"\nmany = true\nmax = 10\n",
+        "type = \"json\"\n",
+    );
+    assert!(
+        shipped != no_drafts && no_drafts != no_links,
+        "article.toml changed shape"
+    );
+    println!("| article type | import, articles/s |\n|---|---:|");
+    for (i, (name, toml)) in [
+        ("as shipped", shipped),
+        (
+            "without drafts (one row per article; link rows kept)",
+            no_drafts,
+        ),
+        ("without drafts or link rows", no_links),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let types = work.join(format!("types-{i}"));
+        let data_dir = work.join(format!("data-{i}"));
+        std::fs::create_dir_all(&types).expect("types dir");
+        std::fs::create_dir_all(&data_dir).expect("data dir");
+        for f in std::fs::read_dir(&root).expect("content-types") {
+            let f = f.expect("entry").path();
+            std::fs::copy(&f, types.join(f.file_name().expect("name"))).expect("copy type");
+        }
+        std::fs::write(types.join("article.toml"), toml).expect("write article.toml");
+        let mut rate = 0.0;
+        for (ty, file) in [
+            ("tag", "tags.jsonl"),
+            ("author", "authors.jsonl"),
+            ("article", "articles.jsonl"),
+        ] {
+            let started = Instant::now();
+            let out = folio(bin, &data_dir)
+                .env("FOLIO_CONTENT_TYPES", &types)
+                .args(["import", "--type", ty])
+                .arg(data.join(file))
+                .stderr(Stdio::inherit())
+                .output()
+                .expect("folio import");
+            let secs = started.elapsed().as_secs_f64();
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(out.status.success(), "import of {ty} failed: {text}");
+            let imported: f64 = text
+                .split_whitespace()
+                .nth(1)
+                .and_then(|n| n.parse().ok())
+                .expect("imported count");
+            rate = imported / secs;
+        }
+        println!("| {name} | {rate:.0} |");
+    }
 }
 
 /// The `folio` binary cargo built for this benchmark, in the same profile and with the same
@@ -443,6 +513,10 @@ async fn main() {
             out
         }
     };
+    if args.import_layouts {
+        import_layouts(&bin, &data, work.path());
+        return;
+    }
     let data_dir = work.path().join("data");
     std::fs::create_dir_all(&data_dir).expect("data dir");
 
