@@ -122,32 +122,44 @@ fn import_layouts(bin: &Path, data: &Path, work: &Path) {
             std::fs::copy(&f, types.join(f.file_name().expect("name"))).expect("copy type");
         }
         std::fs::write(types.join("article.toml"), toml).expect("write article.toml");
-        let mut rate = 0.0;
-        for (ty, file) in [
-            ("tag", "tags.jsonl"),
-            ("author", "authors.jsonl"),
-            ("article", "articles.jsonl"),
-        ] {
-            let started = Instant::now();
-            let out = folio(bin, &data_dir)
-                .env("FOLIO_CONTENT_TYPES", &types)
-                .args(["import", "--type", ty])
-                .arg(data.join(file))
-                .stderr(Stdio::inherit())
-                .output()
-                .expect("folio import");
-            let secs = started.elapsed().as_secs_f64();
-            let text = String::from_utf8_lossy(&out.stdout);
-            assert!(out.status.success(), "import of {ty} failed: {text}");
-            let imported: f64 = text
-                .split_whitespace()
-                .nth(1)
-                .and_then(|n| n.parse().ok())
-                .expect("imported count");
-            rate = imported / secs;
-        }
+        let rate = import_all(bin, &data_dir, data, Some(&types));
         println!("| {name} | {rate:.0} |");
     }
+}
+
+/// Imports tags, authors and articles from `data` into `data_dir`, each with a `folio import`
+/// of its own (with the content types in `types`, or the shipped ones); returns the articles
+/// imported a second, the whole command timed.
+fn import_all(bin: &Path, data_dir: &Path, data: &Path, types: Option<&Path>) -> f64 {
+    let mut rate = 0.0;
+    for (ty, file) in [
+        ("tag", "tags.jsonl"),
+        ("author", "authors.jsonl"),
+        ("article", "articles.jsonl"),
+    ] {
+        let mut command = folio(bin, data_dir);
+        if let Some(types) = types {
+            command.env("FOLIO_CONTENT_TYPES", types);
+        }
+        let started = Instant::now();
+        let out = command
+            .args(["import", "--type", ty])
+            .arg(data.join(file))
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("folio import");
+        let secs = started.elapsed().as_secs_f64();
+        let text = String::from_utf8_lossy(&out.stdout);
+        eprintln!("{}", text.trim());
+        assert!(out.status.success(), "import of {ty} failed");
+        let imported: f64 = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .expect("imported count");
+        rate = imported / secs;
+    }
+    rate
 }
 
 /// The `folio` binary cargo built for this benchmark, in the same profile and with the same
@@ -521,27 +533,7 @@ async fn main() {
     std::fs::create_dir_all(&data_dir).expect("data dir");
 
     // Import: tags, authors, then articles, each a separate `folio import`.
-    let mut import_rate = 0.0;
-    for (ty, file) in [
-        ("tag", "tags.jsonl"),
-        ("author", "authors.jsonl"),
-        ("article", "articles.jsonl"),
-    ] {
-        let started = Instant::now();
-        let out = folio(&bin, &data_dir)
-            .args(["import", "--type", ty])
-            .arg(data.join(file))
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("folio import");
-        let secs = started.elapsed().as_secs_f64();
-        let text = String::from_utf8_lossy(&out.stdout);
-        eprintln!("{}", text.trim());
-        assert!(out.status.success(), "import of {ty} failed");
-        if ty == "article" {
-            import_rate = args.n as f64 / secs;
-        }
-    }
+    let import_rate = import_all(&bin, &data_dir, &data, None);
 
     // The search index, built from the database by `folio reindex` (a first start would build
     // it too, before reporting ready).
