@@ -76,6 +76,10 @@ pub enum Error {
     #[error("the search index of `{type_id}` is being rebuilt: try again shortly")]
     SearchUnavailable { type_id: String },
 
+    /// A write lost to concurrent changes of the same records every time it was tried.
+    #[error("other changes to the same data kept coming first: try again")]
+    Busy,
+
     #[error("{0}")]
     Config(String),
 
@@ -140,6 +144,7 @@ impl Error {
             Error::TooManyAttempts { .. } => "too_many_attempts",
             Error::RateLimited { .. } => "rate_limited",
             Error::SearchUnavailable { .. } => "search_unavailable",
+            Error::Busy => "write_contention",
             Error::Config(_) => "config_error",
             Error::Database(_)
             | Error::Io(_)
@@ -163,7 +168,7 @@ impl Error {
             Error::Unauthenticated | Error::InvalidCredentials => 401,
             Error::TooManyAttempts { .. } | Error::RateLimited { .. } => 429,
             Error::Forbidden | Error::CsrfFailed | Error::TwoFactorRequired => 403,
-            Error::SearchUnavailable { .. } => 503,
+            Error::SearchUnavailable { .. } | Error::Busy => 503,
             Error::Config(_)
             | Error::Database(_)
             | Error::Io(_)
@@ -176,7 +181,9 @@ impl Error {
 
     /// The body a client sees. Server-side failures say only that something went wrong.
     pub fn body(&self) -> ErrorBody {
-        let message = if self.status() >= 500 && !matches!(self, Error::SearchUnavailable { .. }) {
+        let message = if self.status() >= 500
+            && !matches!(self, Error::SearchUnavailable { .. } | Error::Busy)
+        {
             "the server could not complete the request; it has been logged".to_owned()
         } else {
             self.to_string()
@@ -240,4 +247,22 @@ pub struct ErrorBody {
 pub struct FieldErrorBody {
     pub code: &'static str,
     pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_write_that_keeps_losing_is_a_503_that_says_to_try_again() {
+        let e = Error::Busy;
+        assert_eq!((e.code(), e.status()), ("write_contention", 503));
+        assert!(
+            e.body().message.contains("try again"),
+            "{}",
+            e.body().message
+        );
+        let hidden = Error::internal("secret detail");
+        assert!(!hidden.body().message.contains("secret"));
+    }
 }

@@ -307,10 +307,13 @@ fn error_response(e: poem::Error) -> Response {
 fn json_error(e: &Error) -> Response {
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = serde_json::to_vec(&e.body()).unwrap_or_default();
-    Response::builder()
+    let mut response = Response::builder()
         .status(status)
-        .content_type("application/json")
-        .body(body)
+        .content_type("application/json");
+    if matches!(e, Error::Busy) {
+        response = response.header("retry-after", "1");
+    }
+    response.body(body)
 }
 
 /// A strong ETag: a digest of the exact body bytes.

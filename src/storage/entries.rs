@@ -69,8 +69,11 @@ impl Store {
             let lost = errors
                 .values()
                 .any(|e| e.query_details() == Some(&QueryError::TransactionConflict));
-            if !lost || attempt == WRITE_ATTEMPTS {
+            if !lost {
                 return Ok((res, errors));
+            }
+            if attempt == WRITE_ATTEMPTS {
+                return Err(Error::Busy);
             }
             tracing::debug!(attempt, "write lost to a concurrent transaction; retrying");
             let pause = 1u64 << attempt.min(6);
