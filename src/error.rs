@@ -179,11 +179,21 @@ impl Error {
         }
     }
 
-    /// The body a client sees. Server-side failures say only that something went wrong.
+    /// Seconds a client should wait before trying again (the `Retry-After` header).
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Error::TooManyAttempts { retry_after } | Error::RateLimited { retry_after } => {
+                Some(*retry_after)
+            }
+            Error::Busy => Some(1),
+            _ => None,
+        }
+    }
+
+    /// The body a client sees. Server-side failures say only that something went wrong (a
+    /// 503 is a passing state and says which).
     pub fn body(&self) -> ErrorBody {
-        let message = if self.status() >= 500
-            && !matches!(self, Error::SearchUnavailable { .. } | Error::Busy)
-        {
+        let message = if self.status() == 500 {
             "the server could not complete the request; it has been logged".to_owned()
         } else {
             self.to_string()
@@ -257,6 +267,7 @@ mod tests {
     fn a_write_that_keeps_losing_is_a_503_that_says_to_try_again() {
         let e = Error::Busy;
         assert_eq!((e.code(), e.status()), ("write_contention", 503));
+        assert_eq!(e.retry_after(), Some(1));
         assert!(
             e.body().message.contains("try again"),
             "{}",

@@ -310,8 +310,8 @@ fn json_error(e: &Error) -> Response {
     let mut response = Response::builder()
         .status(status)
         .content_type("application/json");
-    if matches!(e, Error::Busy) {
-        response = response.header("retry-after", "1");
+    if let Some(seconds) = e.retry_after() {
+        response = response.header("retry-after", seconds.to_string());
     }
     response.body(body)
 }

@@ -199,7 +199,7 @@ async fn repeated_failures_lock_out_without_revealing_the_account() {
             "{email}"
         );
     }
-    // Throttled even with the right password until the wait is over.
+    // Throttled even with the right password until the wait is over, which it names.
     let r = app.login(ADMIN_EMAIL, ADMIN_PASSWORD, false).await;
     assert_error(
         r.status,
@@ -207,6 +207,11 @@ async fn repeated_failures_lock_out_without_revealing_the_account() {
         StatusCode::TOO_MANY_REQUESTS,
         "too_many_attempts",
     );
+    let wait: u64 = r
+        .header("retry-after")
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After in seconds");
+    assert!(wait >= 1, "{wait}");
 }
 
 #[tokio::test]
@@ -551,6 +556,13 @@ async fn api_tokens_are_scoped_revocable_expiring_and_rate_limited() {
         &last.json(),
         StatusCode::TOO_MANY_REQUESTS,
         "rate_limited",
+    );
+    assert!(
+        last.header("retry-after")
+            .and_then(|v| v.parse::<u64>().ok())
+            .is_some_and(|s| s >= 1),
+        "{:?}",
+        last.headers
     );
 
     // Revoked: refused at once.
