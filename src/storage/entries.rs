@@ -41,13 +41,11 @@ type Written = (surrealdb::IndexedResults, HashMap<usize, surrealdb::Error>);
 
 impl Store {
     /// Runs the write script `build` makes. Transactions are optimistic: two that touch the
-    /// same record (an entry, the audit log's head) cannot both commit, and the loser is told
-    /// to retry, which it does here after a short randomised pause. Scripts are whole
-    /// transactions, so running one again is safe; its own checks run again too.
-    ///
-    /// Writes queue their audit records rather than chaining them (see
-    /// `audit_append_script`): chaining in each write made any two writes at once conflict,
-    /// and four writers at once lost eight times in a row and failed.
+    /// same record (an entry) cannot both commit, and the loser is told to retry, which it
+    /// does here after a short randomised pause; one that loses every time is
+    /// [`Error::Busy`]. Scripts are whole transactions, so running one again is safe; its own
+    /// checks run again too. Writes queue their audit records rather than chaining them (see
+    /// `audit_append_script`), and the chainer is woken after each.
     pub(super) async fn run_write<'a>(
         &'a self,
         build: impl Fn(&'a Store) -> super::Statement<'a>,

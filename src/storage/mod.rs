@@ -314,13 +314,15 @@ pub(crate) fn walk_step<'a>(
     after: Option<&str>,
     limit: usize,
 ) -> Statement<'a> {
-    let statement = match after {
-        Some(_) => store.statement(format!(
-            "SELECT {what} FROM type::table($tb) WHERE id > $after LIMIT $limit"
-        )),
-        None => store.statement(format!("SELECT {what} FROM type::table($tb) LIMIT $limit")),
+    let past = if after.is_some() {
+        "WHERE id > $after"
+    } else {
+        ""
     };
-    let statement = statement
+    let statement = store
+        .statement(format!(
+            "SELECT {what} FROM type::table($tb) {past} LIMIT $limit"
+        ))
         .bind(("tb", table.to_owned()))
         .bind(("limit", limit as i64));
     match after {
