@@ -12,13 +12,14 @@
 //! for it. A content type's `[access]` lists narrow an action to the roles named (admins
 //! always keep it); `public` in `read` opens the type to the delivery API without a token.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 use serde::{Deserialize, Serialize};
 
+use crate::content::query::{Audience, Sight};
 use crate::error::{Error, Result};
-use crate::schema::{Access, ContentType};
+use crate::schema::{Access, ContentType, Field, Schema};
 
 /// The roles every installation has.
 pub const BUILTIN_ROLES: &[&str] = &["admin", "editor", "author", "viewer"];
@@ -405,6 +406,36 @@ impl Policy {
         }
     }
 
+    /// What `who` may see through `audience`, for parsing its queries and shaping what it is
+    /// sent: on delivery, the types it may have delivered and no private field; in the admin
+    /// API, the types its role reads and no field the role hides.
+    pub fn sight(&self, who: &Principal, audience: Audience, schema: &Schema) -> CallerSight {
+        let mut readable = HashSet::new();
+        let mut hidden = HashMap::new();
+        for ct in schema.types() {
+            let reads = match audience {
+                Audience::Delivery => self.may_deliver(who, ct),
+                Audience::Admin => match self.permit(who, ct, Action::Read) {
+                    Ok(permit) => {
+                        if !permit.hidden.is_empty() {
+                            hidden.insert(ct.id.clone(), permit.hidden);
+                        }
+                        true
+                    }
+                    Err(_) => false,
+                },
+            };
+            if reads {
+                readable.insert(ct.id.clone());
+            }
+        }
+        CallerSight {
+            audience,
+            readable,
+            hidden,
+        }
+    }
+
     /// A permit for `action` (read, create, update, delete) on the media library: admins and
     /// editors everything; authors read and upload, and change or delete their own uploads;
     /// viewers read; custom roles as their `media` (or `*`) permissions say.
@@ -432,6 +463,36 @@ impl Policy {
             _ if who.role() == Some("admin") => Ok(AdminPermit { actor: who.actor() }),
             _ => Err(Error::Forbidden),
         }
+    }
+}
+
+/// What one caller may see of the schema: see [`Policy::sight`].
+#[derive(Debug, Clone)]
+pub struct CallerSight {
+    audience: Audience,
+    readable: HashSet<String>,
+    /// Type id → the fields the caller's role hides.
+    hidden: HashMap<String, Vec<String>>,
+}
+
+impl CallerSight {
+    /// The fields of `ct` the caller may not see.
+    pub fn hidden_in(&self, ct: &ContentType) -> &[String] {
+        self.hidden.get(&ct.id).map_or(&[], Vec::as_slice)
+    }
+}
+
+impl Sight for CallerSight {
+    fn audience(&self) -> Audience {
+        self.audience
+    }
+
+    fn sees(&self, ty: &ContentType, field: &Field) -> bool {
+        self.audience.sees(ty, field) && !self.hidden_in(ty).contains(&field.name)
+    }
+
+    fn reads(&self, ty: &ContentType) -> bool {
+        self.readable.contains(&ty.id)
     }
 }
 

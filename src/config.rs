@@ -240,6 +240,19 @@ pub struct Limits {
     pub max_populate_depth: usize,
     /// Filtered list totals are counted up to this many and reported as a lower bound beyond.
     pub max_count: u64,
+    /// Related entries `populate` may include in one response, over every path.
+    pub max_populate_entries: usize,
+    /// Bytes (as stored) of the related entries `populate` may include in one response.
+    pub max_populate_bytes: usize,
+    /// Connections open at once; kept below the open-file limit whatever is set here.
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's headers, counted from when the connection
+    /// waits for them (so also how long an idle keep-alive connection stays open).
+    pub header_timeout_seconds: u64,
+    /// Longest pause, in seconds, between two pieces of a request body.
+    pub body_timeout_seconds: u64,
+    /// Seconds after which a connection on which no byte moves either way is closed.
+    pub idle_timeout_seconds: u64,
 }
 
 impl Default for Limits {
@@ -251,6 +264,12 @@ impl Default for Limits {
             max_filters: 20,
             max_populate_depth: 2,
             max_count: 10_000,
+            max_populate_entries: 1000,
+            max_populate_bytes: 8 * 1024 * 1024,
+            max_connections: 10_000,
+            header_timeout_seconds: 10,
+            body_timeout_seconds: 30,
+            idle_timeout_seconds: 60,
         }
     }
 }
@@ -271,7 +290,7 @@ impl Default for LogConfig {
             // SurrealDB closes the store itself on shutdown (and `Store::close` waits for it);
             // a leftover handle of the storage engine dropped afterwards on a thread without
             // a runtime warns that it cannot close the store again, which is noise.
-            level: "info,surrealdb=warn,surrealkv=warn,surrealkv::lsm=error".into(),
+            level: "info,surrealdb=warn,surrealkv=warn,surrealkv::lsm=error,html5ever=error".into(),
         }
     }
 }
@@ -369,6 +388,23 @@ impl Config {
         if l.max_body_bytes < 1024 {
             return Err(Error::Config(
                 "configuration: limits.max_body_bytes must be at least 1024".into(),
+            ));
+        }
+        if l.max_connections == 0
+            || l.max_populate_entries == 0
+            || l.max_populate_bytes < 1024
+            || [
+                l.header_timeout_seconds,
+                l.body_timeout_seconds,
+                l.idle_timeout_seconds,
+            ]
+            .contains(&0)
+        {
+            return Err(Error::Config(
+                "configuration: limits.max_connections, limits.max_populate_entries and the \
+                 limits.*_timeout_seconds must be at least 1, limits.max_populate_bytes at \
+                 least 1024"
+                    .into(),
             ));
         }
         if !(16..=4095).contains(&self.database_write_buffer_mib) {

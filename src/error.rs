@@ -40,6 +40,12 @@ pub enum Error {
     #[error("the request body is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
 
+    #[error("the request body stopped arriving before it was complete")]
+    BodyTimeout,
+
+    #[error("this request came from another site's page; sign in from this server's own pages")]
+    CrossSite,
+
     #[error("the file is larger than the limit of {limit} bytes")]
     FileTooLarge { limit: u64 },
 
@@ -133,6 +139,8 @@ impl Error {
             Error::Conflict { code, .. } => code,
             Error::PayloadTooLarge { .. } => "payload_too_large",
             Error::FileTooLarge { .. } => "file_too_large",
+            Error::BodyTimeout => "body_timeout",
+            Error::CrossSite => "cross_site_request",
             Error::UnsupportedMedia { code, .. } => code,
             Error::MediaInUse { .. } => "media_in_use",
             Error::Unauthenticated => "unauthenticated",
@@ -167,7 +175,10 @@ impl Error {
             Error::PayloadTooLarge { .. } | Error::FileTooLarge { .. } => 413,
             Error::Unauthenticated | Error::InvalidCredentials => 401,
             Error::TooManyAttempts { .. } | Error::RateLimited { .. } => 429,
-            Error::Forbidden | Error::CsrfFailed | Error::TwoFactorRequired => 403,
+            Error::BodyTimeout => 408,
+            Error::Forbidden | Error::CsrfFailed | Error::TwoFactorRequired | Error::CrossSite => {
+                403
+            }
             Error::SearchUnavailable { .. } | Error::Busy => 503,
             Error::Config(_)
             | Error::Database(_)

@@ -78,7 +78,7 @@ pub async fn prepare(config: &Config) -> Result<Prepared> {
             schema,
             plugins,
             media.clone(),
-            config.limits.max_count,
+            content::Limits::from_config(&config.limits),
         ),
         accounts,
         search,
@@ -147,6 +147,7 @@ where
     let index_task = tokio::spawn(prepared.search.clone().run(async move {
         let _ = index_stopped.await;
     }));
+    let accounts = prepared.accounts.clone();
     let state = api::AppState::new(
         prepared.content,
         prepared.accounts,
@@ -154,11 +155,19 @@ where
         prepared.media,
         config,
     );
+    let limits = connection_limits(&state.config);
     state.set_ready();
     let app = api::app(state);
-    let served = poem::Server::new_with_acceptor(acceptor)
-        .run_with_graceful_shutdown(app, shutdown, Some(std::time::Duration::from_secs(30)))
-        .await;
+    let served = api::server::run(
+        acceptor,
+        app,
+        limits,
+        shutdown,
+        std::time::Duration::from_secs(30),
+    )
+    .await;
+    accounts.finish_background().await;
+    drop(accounts);
     let _ = mail_stop.send(());
     let _ = index_stop.send(());
     let _ = audit_stop.send(());
@@ -171,8 +180,26 @@ where
     Ok(served?)
 }
 
+/// The connection limits of `config`, the cap kept below the open-file limit.
+fn connection_limits(config: &Config) -> api::server::ConnectionLimits {
+    let l = &config.limits;
+    let max_connections = api::server::connection_cap(l.max_connections);
+    if max_connections < l.max_connections {
+        tracing::info!(
+            max_connections,
+            "connections capped below the open-file limit (raise it with `ulimit -n`)"
+        );
+    }
+    api::server::ConnectionLimits {
+        max_connections,
+        header_timeout: std::time::Duration::from_secs(l.header_timeout_seconds),
+        idle_timeout: std::time::Duration::from_secs(l.idle_timeout_seconds),
+    }
+}
+
 /// Binds `config.listen` and serves until SIGTERM or Ctrl-C.
 pub async fn run(config: Config) -> Result<()> {
+    raise_open_file_limit();
     let prepared = prepare(&config).await?;
     let acceptor = TcpListener::bind(config.listen).into_acceptor().await?;
     for addr in acceptor.local_addr() {
@@ -184,6 +211,22 @@ pub async fn run(config: Config) -> Result<()> {
         }
     }
     serve(prepared, config, acceptor, shutdown_signal()).await
+}
+
+/// Raises the soft open-file limit to the hard one, as most servers do: every connection is
+/// a descriptor, and distributions default the soft limit to 1,024.
+fn raise_open_file_limit() {
+    #[cfg(unix)]
+    {
+        use rustix::process::{Resource, getrlimit, setrlimit};
+        let mut limit = getrlimit(Resource::Nofile);
+        if limit.current != limit.maximum {
+            limit.current = limit.maximum;
+            if let Err(e) = setrlimit(Resource::Nofile, limit) {
+                tracing::debug!(error = %e, "could not raise the open-file limit");
+            }
+        }
+    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

@@ -1,8 +1,16 @@
 //! Markdown to HTML for `render=html`: CommonMark plus tables, strikethrough and task lists,
 //! rendered by pulldown-cmark and then sanitised by ammonia, so raw HTML in an entry (a
 //! `<script>`, an `onerror=` attribute, a `javascript:` link) never reaches a website.
+//!
+//! Before sanitising, raw HTML that would change how an HTML parser reads what follows is
+//! written as text (GFM's "tagfilter", widened): `<style>` or `<textarea>` turn the rest of
+//! the document into their content until a closing tag, and `<math>`/`<svg>` switch to
+//! foreign content, where the sanitiser's parser and a browser's can disagree. One unclosed
+//! `<math><style>` swallowed everything after it and logged hundreds of warnings per render.
 
-use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd, html};
+use std::borrow::Cow;
+
+use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, TagEnd, html};
 
 fn options() -> Options {
     let mut options = Options::empty();
@@ -12,15 +20,77 @@ fn options() -> Options {
     options
 }
 
+/// Elements whose raw tags are shown as text rather than parsed.
+const FILTERED_TAGS: &[&str] = &[
+    "iframe",
+    "math",
+    "noembed",
+    "noframes",
+    "noscript",
+    "plaintext",
+    "script",
+    "select",
+    "style",
+    "svg",
+    "template",
+    "textarea",
+    "title",
+    "xmp",
+];
+
+/// `html` with the `<` of every opening or closing tag of a [`FILTERED_TAGS`] element
+/// escaped, so it reads as text.
+fn tagfilter(html: &str) -> Cow<'_, str> {
+    let bytes = html.as_bytes();
+    let filtered_at = |i: usize| {
+        let mut j = i + 1;
+        if bytes.get(j) == Some(&b'/') {
+            j += 1;
+        }
+        FILTERED_TAGS.iter().any(|tag| {
+            let end = j + tag.len();
+            bytes
+                .get(j..end)
+                .is_some_and(|name| name.eq_ignore_ascii_case(tag.as_bytes()))
+                && bytes
+                    .get(end)
+                    .is_none_or(|b| b.is_ascii_whitespace() || matches!(b, b'>' | b'/'))
+        })
+    };
+    if !(0..bytes.len()).any(|i| bytes[i] == b'<' && filtered_at(i)) {
+        return Cow::Borrowed(html);
+    }
+    let mut out = String::with_capacity(html.len() + 16);
+    for (i, c) in html.char_indices() {
+        if c == '<' && filtered_at(i) {
+            out.push_str("&lt;");
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// Renders Markdown to sanitised HTML.
 pub fn to_html(markdown: &str) -> String {
-    let parser = Parser::new_ext(markdown, options());
+    let parser = Parser::new_ext(markdown, options()).map(|event| match event {
+        Event::Html(raw) => Event::Html(filtered(raw)),
+        Event::InlineHtml(raw) => Event::InlineHtml(filtered(raw)),
+        other => other,
+    });
     let mut unsafe_html = String::with_capacity(markdown.len() * 3 / 2);
     html::push_html(&mut unsafe_html, parser);
     ammonia::Builder::default()
         .link_rel(Some("noopener noreferrer"))
         .clean(&unsafe_html)
         .to_string()
+}
+
+fn filtered(raw: CowStr<'_>) -> CowStr<'_> {
+    match tagfilter(&raw) {
+        Cow::Borrowed(_) => raw,
+        Cow::Owned(text) => CowStr::from(text),
+    }
 }
 
 /// The text a reader sees, for the search index: what headings, paragraphs, list items,
@@ -93,6 +163,36 @@ mod tests {
         assert!(!html.contains("<script"), "{html}");
         assert!(!html.contains("onerror"), "{html}");
         assert!(!html.contains("javascript:"), "{html}");
+    }
+
+    #[test]
+    fn tags_that_change_how_the_rest_is_parsed_are_text() {
+        // Unclosed, each of these used to make the rest of the document their content.
+        for payload in [
+            "<math><mi><style><img src=x onerror=alert(1)>",
+            "<textarea>",
+            "<title>",
+            "<svg><style>",
+        ] {
+            let html = to_html(&format!(
+                "{payload}\n\nAfter the payload.\n\n- still here\n"
+            ));
+            assert!(html.contains("After the payload."), "{payload}: {html}");
+            // (An HTML block that starts with <textarea> runs to its end tag in CommonMark:
+            // what follows is then shown as text, not parsed as Markdown, but it is shown.)
+            assert!(html.contains("still here"), "{payload}: {html}");
+            for tag in ["<math", "<style", "<textarea", "<title", "<svg", "onerror"] {
+                assert!(!html.contains(tag), "{payload}: {html}");
+            }
+        }
+        let html = to_html("A <STYLE >b{}</Style> c");
+        assert!(html.contains("&lt;STYLE &gt;b{}&lt;/Style&gt; c"), "{html}");
+        // Tags that only look alike are left to the sanitiser.
+        assert_eq!(
+            tagfilter("<mathematics> <styles> <b>"),
+            "<mathematics> <styles> <b>"
+        );
+        assert_eq!(tagfilter("</svg><svg/>"), "&lt;/svg>&lt;svg/>");
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod password;
 pub mod throttle;
 pub mod totp;
 
+use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -191,7 +192,14 @@ pub struct Accounts {
     sessions: SessionPolicy,
     throttle: Arc<LoginThrottle>,
     rates: Arc<RateLimiter>,
+    /// Work that runs after its request was answered.
+    background: Arc<std::sync::Mutex<tokio::task::JoinSet<()>>>,
 }
+
+/// Deletes every reset and invitation link of user `$id`: once a password is set, by one of
+/// them or by its owner, the others must not set it again.
+const VOID_PASSWORD_LINKS: &str =
+    "DELETE folio_link WHERE user = $id AND purpose IN ['reset', 'invite'];";
 
 /// How often a session's or token's last-used time is written (it is read on every request).
 const TOUCH_EVERY: chrono::Duration = chrono::Duration::seconds(60);
@@ -211,6 +219,7 @@ impl Accounts {
             sessions,
             throttle: Arc::new(LoginThrottle::new(ThrottlePolicy::default())),
             rates: Arc::new(RateLimiter::new(Duration::from_secs(60))),
+            background: Arc::default(),
         }
     }
 
@@ -1026,6 +1035,7 @@ impl Accounts {
                 &format!(
                     "UPDATE type::record('folio_user', $id) SET password_hash = $hash, password_changed_at = $now, updated_at = $now;
                      DELETE folio_session WHERE user = $id AND id != type::record('folio_session', $keep);
+                     {VOID_PASSWORD_LINKS}
                      {}",
                     audit_append_script()
                 ),
@@ -1105,8 +1115,10 @@ impl Accounts {
         )
     }
 
-    /// Sends a password-reset link to `email` if an active user has it. Answers the same
-    /// whether or not one does.
+    /// Sends a password-reset link to `email` if an active user has it. Returns as soon as the
+    /// request is counted against the throttle: looking the address up and writing the link
+    /// happen after the answer, so an address that has an account takes the caller exactly as
+    /// long as one that has none (the lookup and the write made the difference measurable).
     pub async fn request_password_reset(
         &self,
         email: &str,
@@ -1123,6 +1135,19 @@ impl Accounts {
             });
         }
         self.throttle.failed(&key, ip, Instant::now());
+        let this = self.clone();
+        let email = email.to_owned();
+        let address = address.map(str::to_owned);
+        self.in_background(async move {
+            if let Err(e) = this.send_reset_link(&email, address.as_deref()).await {
+                tracing::warn!(error = %e, "a password-reset link could not be prepared");
+            }
+        });
+        Ok(())
+    }
+
+    /// The part of [`Accounts::request_password_reset`] that runs after the answer.
+    async fn send_reset_link(&self, email: &str, address: Option<&str>) -> Result<()> {
         let Ok(email) = normalize_email(email) else {
             return Ok(());
         };
@@ -1146,6 +1171,24 @@ impl Accounts {
             .await?;
         self.mailer.poke();
         Ok(())
+    }
+
+    /// Waits for work started after an answer (reset links being written), so a server that
+    /// stops does not close the database under it.
+    pub async fn finish_background(&self) {
+        let mut tasks = std::mem::take(&mut *self.tasks());
+        while tasks.join_next().await.is_some() {}
+    }
+
+    fn in_background(&self, work: impl Future<Output = ()> + Send + 'static) {
+        let mut tasks = self.tasks();
+        // Forget what has finished, so the set holds only what is running.
+        while tasks.try_join_next().is_some() {}
+        tasks.spawn(work);
+    }
+
+    fn tasks(&self) -> std::sync::MutexGuard<'_, tokio::task::JoinSet<()>> {
+        self.background.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Sets a new password with a reset (or invitation) link, which is used up; every session
@@ -1190,6 +1233,7 @@ impl Accounts {
                      IF array::len($gone) = 0 {{ THROW 'folio:not_found' }};
                      UPDATE type::record('folio_user', $id) SET password_hash = $hash, password_changed_at = $now, email_verified = true, updated_at = $now;
                      DELETE folio_session WHERE user = $id;
+                     {VOID_PASSWORD_LINKS}
                      {}",
                     audit_append_script()
                 ),
@@ -1740,6 +1784,7 @@ mod tests {
             .request_password_reset("ed@example.com", None, None)
             .await
             .unwrap();
+        accounts.finish_background().await;
         let mail = accounts
             .store
             .system_read(

@@ -12,12 +12,10 @@ use super::auth::caller;
 use super::{AppState, etag_of, if_none_match, query_pairs};
 use crate::access::{Principal, TokenScope};
 use crate::cache::Cached;
-use crate::content::query::{
-    Audience, Filter, FilterTarget, Format, parse_entry_query, parse_list_query,
-};
+use crate::content::query::{Audience, Format, parse_entry_query, parse_list_query};
 use crate::content::{Entry, Page};
 use crate::error::{Error, Result};
-use crate::schema::{ContentType, FieldType, Kind};
+use crate::schema::{ContentType, Kind};
 
 pub fn routes() -> Route {
     Route::new()
@@ -34,58 +32,6 @@ fn readable(state: &AppState, req: &Request, type_id: &str) -> Result<Arc<Conten
     } else {
         Err(Error::TypeNotFound(type_id.to_owned()))
     }
-}
-
-/// Every type a request reaches through `populate` or a nested filter must be readable too;
-/// otherwise the relation is reported as unknown, as a private field would be.
-fn check_related(
-    state: &AppState,
-    req: &Request,
-    ct: &ContentType,
-    populate: &[Vec<String>],
-    filters: &[Filter],
-) -> Result<()> {
-    let who = caller(req).principal;
-    let refuse = |param: &str, path: &str| Error::InvalidQuery {
-        code: "unknown_field",
-        param: param.to_owned(),
-        message: format!("type \"{}\" has no field \"{path}\"", ct.id),
-    };
-    let schema = state.content.schema();
-    for path in populate {
-        let mut owner = state.content.content_type(&ct.id)?;
-        for seg in path {
-            let Some(FieldType::Relation { target, .. }) = owner.field(seg).map(|f| &f.ty) else {
-                break;
-            };
-            let Some(next) = schema.get(target) else {
-                break;
-            };
-            if !state.policy.may_deliver(&who, next) {
-                return Err(refuse("populate", &path.join(".")));
-            }
-            owner = next.clone();
-        }
-    }
-    for f in filters {
-        let mut target = &f.target;
-        while let FilterTarget::Related {
-            field,
-            target_type,
-            inner,
-            ..
-        } = target
-        {
-            if !schema
-                .get(target_type)
-                .is_some_and(|t| state.policy.may_deliver(&who, t))
-            {
-                return Err(refuse("filter", field));
-            }
-            target = inner;
-        }
-    }
-    Ok(())
 }
 
 fn cache_control(ct: &ContentType) -> String {
@@ -186,11 +132,14 @@ async fn list(
     cached(req, state, || async {
         let pairs = query_pairs(req)?;
         let schema = state.content.schema().clone();
+        // Types the caller may not read, and private fields, do not exist for its query.
+        let sight = state
+            .policy
+            .sight(&caller(req).principal, Audience::Delivery, &schema);
         if ct.kind == Kind::Single {
-            let q = parse_entry_query(&schema, &ct, &pairs, Audience::Delivery, &state.limits)
+            let q = parse_entry_query(&schema, &ct, &pairs, &sight, &state.limits)
                 .map_err(query_error)?;
-            check_related(state, req, &ct, &q.populate, &[])?;
-            let entry = state.content.get_published(&ct, None, &q).await?;
+            let entry = state.content.get_published(&ct, None, &q, &sight).await?;
             return Ok(finished(
                 json_body(&json!({ "data": entry })),
                 "application/json",
@@ -198,10 +147,9 @@ async fn list(
                 req,
             ));
         }
-        let q = parse_list_query(&schema, &ct, &pairs, Audience::Delivery, &state.limits)
-            .map_err(query_error)?;
-        check_related(state, req, &ct, &q.populate, &q.filters)?;
-        let page = state.content.list_published(&ct, &q).await?;
+        let q =
+            parse_list_query(&schema, &ct, &pairs, &sight, &state.limits).map_err(query_error)?;
+        let page = state.content.list_published(&ct, &q, &sight).await?;
         match q.format {
             Format::Json => Ok(finished(
                 json_body(&page_body(page)),
@@ -248,10 +196,15 @@ async fn one(
     cached(req, state, || async {
         let pairs = query_pairs(req)?;
         let schema = state.content.schema().clone();
-        let q = parse_entry_query(&schema, &ct, &pairs, Audience::Delivery, &state.limits)
-            .map_err(query_error)?;
-        check_related(state, req, &ct, &q.populate, &[])?;
-        let entry = state.content.get_published(&ct, Some(&key), &q).await?;
+        let sight = state
+            .policy
+            .sight(&caller(req).principal, Audience::Delivery, &schema);
+        let q =
+            parse_entry_query(&schema, &ct, &pairs, &sight, &state.limits).map_err(query_error)?;
+        let entry = state
+            .content
+            .get_published(&ct, Some(&key), &q, &sight)
+            .await?;
         Ok(finished(
             json_body(&json!({ "data": entry })),
             "application/json",

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use futures::TryStreamExt;
 use poem::http::{HeaderValue, StatusCode, header};
-use poem::web::{Data, Multipart, Path};
+use poem::web::{Data, Path};
 use poem::{Body, Request, Response, Route, get, handler};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -94,22 +94,43 @@ async fn upload(req: &Request, body: Body, state: Data<&Arc<AppState>>) -> Resul
         .content_type()
         .is_some_and(|ct| ct.starts_with("multipart/form-data"));
     let mut results = Vec::new();
+    let framing_error = Arc::new(std::sync::OnceLock::new());
     if is_multipart {
-        let mut multipart =
-            <Multipart as poem::FromRequest>::from_request(req, &mut poem::RequestBody::new(body))
-                .await
-                .map_err(|_| bad_upload("the body is not valid multipart/form-data"))?;
+        let mut multipart = multipart_form(req, body, per_request, &framing_error)?;
         let mut meta = UploadMeta {
             folder: param("folder"),
             ..UploadMeta::default()
         };
         let mut files = Vec::new();
         let mut received_total = 0u64;
+        let form_error = |e: multer::Error| match e {
+            multer::Error::StreamSizeExceeded { .. } => Error::PayloadTooLarge {
+                limit: per_request as usize,
+            },
+            multer::Error::FieldSizeExceeded { .. } => {
+                bad_upload("the form fields folder, alt and caption are at most 8 KiB")
+            }
+            multer::Error::UnknownField { field_name } => bad_upload(format!(
+                "unknown form field {:?}: send `file` parts and optionally `folder`, `alt`, \
+                 `caption`",
+                field_name
+                    .unwrap_or_default()
+                    .chars()
+                    .take(64)
+                    .collect::<String>()
+            )),
+            _ => bad_upload(
+                framing_error
+                    .get()
+                    .copied()
+                    .unwrap_or("the body is not valid multipart/form-data"),
+            ),
+        };
         loop {
             let field = match multipart.next_field().await {
                 Ok(Some(field)) => field,
                 Ok(None) => break,
-                Err(_) => return Err(bad_upload("the body is not valid multipart/form-data")),
+                Err(e) => return Err(form_error(e)),
             };
             let name = field.name().unwrap_or_default().to_owned();
             match name.as_str() {
@@ -119,10 +140,18 @@ async fn upload(req: &Request, body: Body, state: Data<&Arc<AppState>>) -> Resul
                     }
                     let filename = field.file_name().unwrap_or_default().to_owned();
                     let limit = per_file.min(per_request.saturating_sub(received_total));
-                    let received = match media.receive(field.into_async_read(), limit).await {
+                    let reader = StreamReader::new(field.map_err(std::io::Error::other));
+                    let received = match media.receive(reader, limit).await {
                         Err(Error::FileTooLarge { .. }) if limit < per_file => {
                             return Err(Error::PayloadTooLarge {
                                 limit: per_request as usize,
+                            });
+                        }
+                        Err(Error::Io(_)) => {
+                            // The form broke off: say why multer stopped.
+                            return Err(match multipart.next_field().await {
+                                Err(e) => form_error(e),
+                                Ok(_) => bad_upload("the body is not valid multipart/form-data"),
                             });
                         }
                         other => other?,
@@ -130,26 +159,15 @@ async fn upload(req: &Request, body: Body, state: Data<&Arc<AppState>>) -> Resul
                     received_total += received.size;
                     files.push((filename, received));
                 }
-                "folder" | "alt" | "caption" => {
-                    let text = field
-                        .text()
-                        .await
-                        .map_err(|_| bad_upload("a form field could not be read"))?;
-                    if text.len() > 8 * 1024 {
-                        return Err(bad_upload("form fields are at most 8 KiB"));
-                    }
+                _ => {
+                    // folder, alt or caption: multer stops each at 8 KiB as it reads.
+                    let text = field.text().await.map_err(form_error)?;
                     let text = Some(text).filter(|t| !t.is_empty());
                     match name.as_str() {
                         "folder" => meta.folder = text,
                         "alt" => meta.alt = text.map(Value::String),
                         _ => meta.caption = text.map(Value::String),
                     }
-                }
-                other => {
-                    return Err(bad_upload(format!(
-                        "unknown form field `{other}`: send `file` parts and optionally \
-                         `folder`, `alt`, `caption`"
-                    )));
                 }
             }
         }
@@ -214,6 +232,42 @@ async fn upload(req: &Request, body: Body, state: Data<&Arc<AppState>>) -> Resul
             StatusCode::OK
         },
         json!({ "data": data }),
+    ))
+}
+
+/// Form fields besides the files, and the most each may hold.
+const TEXT_PARTS: [&str; 3] = ["folder", "alt", "caption"];
+const MAX_TEXT_PART: u64 = 8 * 1024;
+
+/// The upload's form, read by multer within the request limit, each text part within 8 KiB,
+/// and behind the framing guard of `multipart`.
+fn multipart_form(
+    req: &Request,
+    body: Body,
+    per_request: u64,
+    framing_error: &Arc<std::sync::OnceLock<&'static str>>,
+) -> Result<multer::Multipart<'static>> {
+    let boundary = req
+        .content_type()
+        .and_then(|ct| multer::parse_boundary(ct).ok())
+        .ok_or_else(|| bad_upload("multipart/form-data needs a boundary"))?;
+    let mut size = multer::SizeLimit::new()
+        .whole_stream(per_request)
+        .per_field(per_request);
+    for name in TEXT_PARTS {
+        size = size.for_field(name, MAX_TEXT_PART);
+    }
+    let mut allowed = vec!["file", "files", "files[]"];
+    allowed.extend(TEXT_PARTS);
+    let constraints = multer::Constraints::new()
+        .allowed_fields(allowed)
+        .size_limit(size);
+    let stream =
+        super::multipart::guarded(body.into_bytes_stream(), &boundary, framing_error.clone());
+    Ok(multer::Multipart::with_constraints(
+        stream,
+        boundary,
+        constraints,
     ))
 }
 

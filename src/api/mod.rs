@@ -15,9 +15,12 @@ mod accounts;
 mod admin;
 pub mod auth;
 mod delivery;
+pub mod guard;
 mod media;
+mod multipart;
 mod openapi;
 mod search;
+pub mod server;
 mod system;
 mod types;
 mod ui;
@@ -52,6 +55,7 @@ pub struct AppState {
     pub ready: AtomicBool,
     pub docs: openapi::Docs,
     pub cache: crate::cache::ResponseCache,
+    pub body_limits: guard::BodyLimits,
 }
 
 impl AppState {
@@ -71,6 +75,7 @@ impl AppState {
         };
         let docs = openapi::Docs::build(content.schema());
         let policy = accounts.policy().clone();
+        let body_limits = guard::BodyLimits::from_config(&config);
         Arc::new(AppState {
             content,
             accounts,
@@ -82,6 +87,7 @@ impl AppState {
             ready: AtomicBool::new(false),
             docs,
             cache: crate::cache::ResponseCache::default(),
+            body_limits,
         })
     }
 
@@ -166,16 +172,36 @@ async fn around<E: Endpoint>(
         resp
     } else {
         async {
-            match auth::resolve(&req, &state).await {
+            let anonymous = match auth::resolve(&req, &state).await {
                 Ok(caller) => {
                     rate = caller.rate;
+                    let anonymous = matches!(caller.principal, crate::access::Principal::Public);
                     req.extensions_mut().insert(caller);
+                    anonymous
                 }
                 Err(e) => return json_error(&e),
+            };
+            if let Err(e) = guard::check_query(&req) {
+                return json_error(&e);
             }
-            match next.call(req).await {
+            // The body is held to its limits (and JSON checked) before any handler runs.
+            let admitted =
+                match guard::admit(&mut req, &state.body_limits, &state.config, anonymous).await {
+                    Ok(admitted) => admitted,
+                    Err(e) => return cut_short(&e),
+                };
+            let resp = match next.call(req).await {
                 Ok(r) => r.into_response(),
                 Err(e) => error_response(e),
+            };
+            // A streamed body that hit its limit or stalled is reported as such, whatever the
+            // handler made of the stream ending in an error.
+            match admitted {
+                guard::Admitted::Streaming { watch, limit } => match watch.cut_short(limit) {
+                    Some(e) => cut_short(&e),
+                    None => resp,
+                },
+                guard::Admitted::Ready => resp,
             }
         }
         .instrument(span)
@@ -304,6 +330,17 @@ fn error_response(e: poem::Error) -> Response {
         .body(body.to_string())
 }
 
+/// The answer to a body refused at the door: the rest of it is not read, so the connection
+/// is closed after the answer rather than kept for another request.
+fn cut_short(e: &Error) -> Response {
+    let mut resp = json_error(e);
+    if matches!(e, Error::PayloadTooLarge { .. } | Error::BodyTimeout) {
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
+}
+
 fn json_error(e: &Error) -> Response {
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = serde_json::to_vec(&e.body()).unwrap_or_default();
@@ -364,8 +401,7 @@ pub(crate) async fn read_json<T: serde::de::DeserializeOwned>(
             "the request needs a JSON body",
         ));
     }
-    let value: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| Error::bad_request("invalid_json", format!("the body is not JSON: {e}")))?;
+    let value = guard::parse_strict(&bytes)?;
     // Derived structs also deserialize from arrays, by position: `[{...}, null, true]` would
     // be read as fields, version and publish. Bodies are objects, so anything else is refused.
     if !value.is_object() {

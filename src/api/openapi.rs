@@ -132,12 +132,18 @@ fn error_responses(codes: &[&str]) -> Map<String, Value> {
             "400" => "Invalid request (query or body)",
             "401" => "Missing or wrong credentials",
             "403" => {
-                "Not allowed for this role (or two-factor setup required, or the CSRF header missing)"
+                "Not allowed for this role (or two-factor setup required, the CSRF header \
+                 missing, or a sign-in from another site's page)"
             }
             "429" => "Too many attempts or requests: see Retry-After",
             "404" => "No such type or entry",
+            "408" => "The request body stopped arriving (`limits.body_timeout_seconds`)",
             "409" => "Version conflict",
-            "413" => "Body too large",
+            "413" => {
+                "Body too large: `limits.max_body_bytes` (16 KiB for sign-in routes, \
+                 `media.max_request_mib` for uploads)"
+            }
+            "415" => "The body is not `application/json`",
             "422" => "Validation failed; `fields` names each failing field",
             _ => "Error",
         };
@@ -630,7 +636,40 @@ fn admin_document(schema: &Schema) -> Value {
             }
         }
     }
+    document_body_errors(&mut doc);
     doc
+}
+
+/// Adds what `guard` answers for any body to every operation that takes one: 408, 413 and
+/// (for JSON) 415, and 403 for the sign-in routes, which refuse other sites' pages.
+fn document_body_errors(doc: &mut Value) {
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for (method, op) in item.iter_mut() {
+            let Some(body) = op.get("requestBody") else {
+                continue;
+            };
+            let json = body["content"].get("application/json").is_some();
+            let mut codes = vec!["408", "413"];
+            if json {
+                codes.push("415");
+            }
+            if method == "post" && super::guard::ANONYMOUS_BODY_ROUTES.contains(&path.as_str()) {
+                codes.push("403");
+            }
+            let Some(responses) = op["responses"].as_object_mut() else {
+                continue;
+            };
+            for (code, response) in error_responses(&codes) {
+                responses.entry(code).or_insert(response);
+            }
+        }
+    }
 }
 
 /// One operation of the accounts part of the admin API.

@@ -22,9 +22,9 @@ use serde_json::{Map, Value, json};
 use super::auth::{administer, caller};
 use super::{AppState, etag_of, if_none_match, json_response, query_pairs, read_json};
 use crate::access::{Action, Principal};
-use crate::content::query::EntryQuery;
+use crate::content::query::{Audience as ContentAudience, EntryQuery, Sight};
 use crate::error::{Error, Result};
-use crate::schema::ContentType;
+use crate::schema::{ContentType, FieldType};
 use crate::search::{Audience, Hit, Request as SearchRequest, Results, Sort};
 
 /// `limit` when none is given, and the largest accepted.
@@ -259,14 +259,49 @@ fn parse_filter(p: &mut Params, key: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
-/// Checks filters, sort, facets and locale against the types searched.
-fn check_against(state: &AppState, types: &[Arc<ContentType>], p: &Params) -> Result<()> {
+/// Per type searched, the fields the caller may not see: private ones on delivery, those its
+/// role hides in the admin, and relations into types it may not read (whose facet values are
+/// the related entries' titles). They are neither searched, highlighted, counted nor
+/// filtered or sorted on.
+fn unseen(
+    state: &AppState,
+    types: &[Arc<ContentType>],
+    sight: &dyn Sight,
+) -> HashMap<String, Vec<String>> {
+    let schema = state.content.schema();
+    types
+        .iter()
+        .map(|ct| {
+            let names = ct
+                .fields
+                .iter()
+                .filter(|f| {
+                    !sight.sees(ct, f)
+                        || matches!(&f.ty, FieldType::Relation { target, .. }
+                            if schema.get(target).is_none_or(|t| !sight.reads(t)))
+                })
+                .map(|f| f.name.clone())
+                .collect();
+            (ct.id.clone(), names)
+        })
+        .collect()
+}
+
+/// Checks filters, sort, facets and locale against the types searched: a field is there to
+/// filter on when one of the types has it and the caller may see it there.
+fn check_against(
+    state: &AppState,
+    types: &[Arc<ContentType>],
+    p: &Params,
+    unseen: &HashMap<String, Vec<String>>,
+) -> Result<()> {
     let mut facet_fields = Vec::new();
     let mut date_fields = Vec::new();
     for ct in types {
+        let hidden = unseen.get(&ct.id).map_or(&[][..], Vec::as_slice);
         let (f, d) = state.search.filterable(&ct.id);
-        facet_fields.extend(f);
-        date_fields.extend(d);
+        facet_fields.extend(f.into_iter().filter(|n| !hidden.contains(n)));
+        date_fields.extend(d.into_iter().filter(|n| !hidden.contains(n)));
     }
     for (field, _) in &p.facet_filters {
         if !facet_fields.contains(field) {
@@ -426,13 +461,18 @@ async fn delivery_search(req: &Request, state: Data<&Arc<AppState>>) -> Result<R
     let state: &AppState = &state;
     let p = parse_params(&query_pairs(req)?)?;
     let who = caller(req).principal;
-    let types = types_for(state, p.types.as_deref(), |ct| {
-        state.policy.may_deliver(&who, ct)
-    })?;
-    check_against(state, &types, &p)?;
+    let sight = state
+        .policy
+        .sight(&who, ContentAudience::Delivery, state.content.schema());
+    let types = types_for(state, p.types.as_deref(), |ct| sight.reads(ct))?;
+    let hidden = unseen(state, &types, &sight);
+    check_against(state, &types, &p, &hidden)?;
     if let Some(fields) = &p.fields {
         for f in fields {
-            if !types.iter().any(|t| t.field(f).is_some_and(|x| !x.private)) {
+            if !types
+                .iter()
+                .any(|t| t.field(f).is_some_and(|x| sight.sees(t, x)))
+            {
                 return Err(invalid(
                     "unknown_field",
                     "fields",
@@ -443,7 +483,7 @@ async fn delivery_search(req: &Request, state: Data<&Arc<AppState>>) -> Result<R
     }
     let results = state
         .search
-        .search(p.request(&types, Audience::Delivery, HashMap::new(), HashMap::new()))
+        .search(p.request(&types, Audience::Delivery, HashMap::new(), hidden))
         .await?;
     // The entries as the delivery API shows them, read in one query per type.
     let mut entries = HashMap::new();
@@ -458,7 +498,11 @@ async fn delivery_search(req: &Request, state: Data<&Arc<AppState>>) -> Result<R
             locale: p.locale.clone().filter(|l| ct.locales.contains(l)),
             render_html: false,
         };
-        for e in state.content.get_published_many(ct, &ids, &q).await? {
+        for e in state
+            .content
+            .get_published_many(ct, &ids, &q, &sight)
+            .await?
+        {
             let id = e
                 .get("id")
                 .and_then(Value::as_str)
@@ -496,16 +540,16 @@ async fn admin_search(req: &Request, state: Data<&Arc<AppState>>) -> Result<Resp
             "admin search returns whole entries",
         ));
     }
-    let types = types_for(state, p.types.as_deref(), |ct| {
-        state.policy.permit(&who, ct, Action::Read).is_ok()
-    })?;
-    check_against(state, &types, &p)?;
+    let sight = state
+        .policy
+        .sight(&who, ContentAudience::Admin, state.content.schema());
+    let types = types_for(state, p.types.as_deref(), |ct| sight.reads(ct))?;
+    let hidden = unseen(state, &types, &sight);
+    check_against(state, &types, &p, &hidden)?;
     let mut permits = HashMap::new();
-    let mut hidden = HashMap::new();
     let mut owners = HashMap::new();
     for ct in &types {
         let permit = state.policy.permit(&who, ct, Action::Read)?;
-        hidden.insert(ct.id.clone(), permit.hidden().to_vec());
         if let Some(owner) = permit.owner() {
             owners.insert(ct.id.clone(), owner.to_owned());
         }

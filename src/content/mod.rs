@@ -21,11 +21,11 @@ use crate::error::{Error, Result};
 use crate::markdown;
 use crate::plugins::{HookOutcome, PluginHost};
 use crate::schema::{
-    ContentType, FieldError, FieldType, Kind, Schema, ValidateMode, validate_fields,
+    ContentType, Field, FieldError, FieldType, Kind, Schema, ValidateMode, validate_fields,
 };
 use crate::storage::{self, ListPlan, Row, Store, WriteOutcome};
 
-use query::{Audience, EntryQuery, ListQuery, MetaField, Sort, SortKey};
+use query::{Audience, EntryQuery, ListQuery, MetaField, Sight, Sort, SortKey};
 
 /// Metadata columns a stored row carries beside its fields.
 const META: &[&str] = &[
@@ -46,7 +46,28 @@ pub struct Content {
     schema: Arc<Schema>,
     plugins: PluginHost,
     media: crate::media::Media,
-    max_count: u64,
+    limits: Limits,
+}
+
+/// What bounds one read: totals counted, and what `populate` may add to one response.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Filtered totals are counted up to this many.
+    pub max_count: u64,
+    /// Related entries (and media items) populated into one response, over every path.
+    pub max_populate_entries: usize,
+    /// Their size, as stored.
+    pub max_populate_bytes: usize,
+}
+
+impl Limits {
+    pub fn from_config(limits: &crate::config::Limits) -> Self {
+        Self {
+            max_count: limits.max_count,
+            max_populate_entries: limits.max_populate_entries,
+            max_populate_bytes: limits.max_populate_bytes,
+        }
+    }
 }
 
 /// An entry in the shape the APIs send: metadata, then `fields`.
@@ -80,14 +101,14 @@ impl Content {
         schema: Arc<Schema>,
         plugins: PluginHost,
         media: crate::media::Media,
-        max_count: u64,
+        limits: Limits,
     ) -> Self {
         Self {
             store,
             schema,
             plugins,
             media,
-            max_count,
+            limits,
         }
     }
 
@@ -173,7 +194,7 @@ impl Content {
                 limit: q.limit,
                 pagination: &q.pagination,
                 locale: q.locale.as_deref(),
-                max_count: self.max_count,
+                max_count: self.limits.max_count,
                 owner: permit.owner(),
                 working_copies: true,
             })
@@ -813,8 +834,13 @@ impl Content {
 
     // ---- delivery ----------------------------------------------------------------------
 
-    /// A page of published entries.
-    pub async fn list_published(&self, ct: &ContentType, q: &ListQuery) -> Result<Page> {
+    /// A page of published entries, as `sight` may see them.
+    pub async fn list_published(
+        &self,
+        ct: &ContentType,
+        q: &ListQuery,
+        sight: &dyn Sight,
+    ) -> Result<Page> {
         let sort = default_sort(ct, &q.sort, Audience::Delivery);
         let result = self
             .store
@@ -827,7 +853,7 @@ impl Content {
                 limit: q.limit,
                 pagination: &q.pagination,
                 locale: q.locale.as_deref(),
-                max_count: self.max_count,
+                max_count: self.limits.max_count,
                 owner: None,
                 working_copies: false,
             })
@@ -837,7 +863,9 @@ impl Content {
             locale: q.locale.as_deref(),
             render_html: q.render_html,
         };
-        let data = self.deliver(ct, result.rows, &q.populate, &shape).await?;
+        let data = self
+            .deliver(ct, result.rows, &q.populate, &shape, sight)
+            .await?;
         Ok(Page {
             data,
             total: result.total.count,
@@ -857,6 +885,7 @@ impl Content {
         ct: &ContentType,
         key: Option<&str>,
         q: &EntryQuery,
+        sight: &dyn Sight,
     ) -> Result<Entry> {
         let table = storage::delivery_table(ct);
         let row = match key {
@@ -890,7 +919,7 @@ impl Content {
             locale: q.locale.as_deref(),
             render_html: q.render_html,
         };
-        self.deliver(ct, vec![row], &q.populate, &shape)
+        self.deliver(ct, vec![row], &q.populate, &shape, sight)
             .await?
             .pop()
             .ok_or(Error::EntryNotFound)
@@ -903,6 +932,7 @@ impl Content {
         ct: &ContentType,
         ids: &[String],
         q: &EntryQuery,
+        sight: &dyn Sight,
     ) -> Result<Vec<Entry>> {
         let rows = self
             .store
@@ -913,7 +943,7 @@ impl Content {
             locale: q.locale.as_deref(),
             render_html: q.render_html,
         };
-        let entries = self.deliver(ct, rows, &q.populate, &shape).await?;
+        let entries = self.deliver(ct, rows, &q.populate, &shape, sight).await?;
         Ok(in_order(entries, ids))
     }
 
@@ -939,23 +969,86 @@ impl Content {
     }
 
     /// Shapes published rows for the delivery API: populate (one query per relation path,
-    /// whatever the page size), locale, private fields, sparse fields, Markdown rendering.
+    /// whatever the page size, within the populate budget), locale, private fields, sparse
+    /// fields, Markdown rendering; and relation ids the caller may not follow (unpublished
+    /// entries, types it may not read) left out.
     async fn deliver(
         &self,
         ct: &ContentType,
         rows: Vec<Row>,
         populate: &[Vec<String>],
         shape: &Shape<'_>,
+        sight: &dyn Sight,
     ) -> Result<Vec<Entry>> {
         let mut entries: Vec<Entry> = rows
             .into_iter()
             .map(|r| delivery_entry(ct, r, shape))
             .collect();
+        let mut budget = Budget::new(&self.limits);
         // Paths arrive parents first, so a child path finds its parents already populated.
         for path in populate {
-            self.populate_path(ct, &mut entries, path, shape).await?;
+            self.populate_path(ct, &mut entries, path, shape, &mut budget)
+                .await?;
         }
+        self.drop_unreachable_ids(ct, &mut entries, populate, sight)
+            .await?;
         Ok(entries)
+    }
+
+    /// Relation ids left as ids (not populated) name only entries the caller could fetch:
+    /// published ones, of types it may read. An unpublished draft's id would tell the public
+    /// it exists, and when it was made (ids are ULIDs).
+    async fn drop_unreachable_ids(
+        &self,
+        ct: &ContentType,
+        entries: &mut [Entry],
+        populate: &[Vec<String>],
+        sight: &dyn Sight,
+    ) -> Result<()> {
+        let mut wanted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for e in entries.iter_mut() {
+            relation_ids(&self.schema, ct, e, &[], populate, &mut |target, value| {
+                let ids = wanted.entry(target.to_owned()).or_default();
+                match value {
+                    Value::String(id) => {
+                        ids.insert(id.clone());
+                    }
+                    Value::Array(items) => {
+                        ids.extend(items.iter().filter_map(Value::as_str).map(str::to_owned));
+                    }
+                    _ => {}
+                }
+            });
+        }
+        let mut reachable: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (target, ids) in wanted {
+            let Some(target_ct) = self.schema.get(&target) else {
+                continue;
+            };
+            if !sight.reads(target_ct) || ids.is_empty() {
+                continue;
+            }
+            let ids: Vec<String> = ids.into_iter().collect();
+            let found = self
+                .store
+                .existing_ids(&storage::delivery_table(target_ct), &ids)
+                .await?;
+            reachable.insert(target, found.into_iter().collect());
+        }
+        let empty = BTreeSet::new();
+        for e in entries.iter_mut() {
+            relation_ids(&self.schema, ct, e, &[], populate, &mut |target, value| {
+                let ok = reachable.get(target).unwrap_or(&empty);
+                match value {
+                    Value::String(id) if !ok.contains(id.as_str()) => *value = Value::Null,
+                    Value::Array(items) => {
+                        items.retain(|v| v.as_str().is_some_and(|id| ok.contains(id)));
+                    }
+                    _ => {}
+                }
+            });
+        }
+        Ok(())
     }
 
     async fn populate_path(
@@ -964,6 +1057,7 @@ impl Content {
         entries: &mut [Entry],
         path: &[String],
         shape: &Shape<'_>,
+        budget: &mut Budget,
     ) -> Result<()> {
         // Walk to the type that owns the last segment.
         let mut owner: Arc<ContentType> = self.content_type(&ct.id)?;
@@ -991,41 +1085,200 @@ impl Content {
             return Ok(());
         }
         let ids: Vec<String> = ids.into_iter().collect();
-        let by_id: BTreeMap<String, Entry> = match field_type {
-            Some(FieldType::Relation { target, .. }) => {
-                let target_ct = self.content_type(&target)?;
-                let rows = self
-                    .store
-                    .get_rows(&storage::delivery_table(&target_ct), &ids)
-                    .await?;
-                let nested_shape = Shape {
-                    fields: None,
-                    locale: shape.locale,
-                    render_html: shape.render_html,
-                };
-                rows.into_iter()
-                    .map(|r| delivery_entry(&target_ct, r, &nested_shape))
-                    .filter_map(|e| Some((e.get("id")?.as_str()?.to_owned(), e)))
-                    .collect()
+        budget.take_entries(path, ids.len())?;
+        let mut by_id: BTreeMap<String, Entry> = BTreeMap::new();
+        // In batches, so a response over the byte budget stops after one batch too many
+        // rather than after reading everything.
+        for batch in ids.chunks(POPULATE_BATCH) {
+            match &field_type {
+                Some(FieldType::Relation { target, .. }) => {
+                    let target_ct = self.content_type(target)?;
+                    let rows = self
+                        .store
+                        .get_rows(&storage::delivery_table(&target_ct), batch)
+                        .await?;
+                    budget.take_bytes(path, rows.iter().map(json_size_of).sum())?;
+                    let nested_shape = Shape {
+                        fields: None,
+                        locale: shape.locale,
+                        render_html: shape.render_html,
+                    };
+                    by_id.extend(
+                        rows.into_iter()
+                            .map(|r| delivery_entry(&target_ct, r, &nested_shape))
+                            .filter_map(|e| Some((e.get("id")?.as_str()?.to_owned(), e))),
+                    );
+                }
+                _ => {
+                    let rows = self.media.get_many(batch).await?;
+                    budget.take_bytes(path, rows.iter().map(json_size_of).sum())?;
+                    by_id.extend(rows.into_iter().filter_map(|r| {
+                        let id = r.get("id")?.as_str()?.to_owned();
+                        match self.media.delivery_object(&r, shape.locale) {
+                            Value::Object(o) => Some((id, o)),
+                            _ => None,
+                        }
+                    }));
+                }
             }
-            _ => self
-                .media
-                .get_many(&ids)
-                .await?
-                .into_iter()
-                .filter_map(|r| {
-                    let id = r.get("id")?.as_str()?.to_owned();
-                    match self.media.delivery_object(&r, shape.locale) {
-                        Value::Object(o) => Some((id, o)),
-                        _ => None,
-                    }
-                })
-                .collect(),
-        };
+        }
         for e in entries.iter_mut() {
             replace_ids(e, &path[..path.len() - 1], last, &by_id);
         }
         Ok(())
+    }
+}
+
+/// Ids read per query when populating.
+const POPULATE_BATCH: usize = 200;
+
+/// What `populate` may still add to one response.
+struct Budget {
+    entries: usize,
+    bytes: usize,
+    max_entries: usize,
+    max_bytes: usize,
+}
+
+impl Budget {
+    fn new(limits: &Limits) -> Self {
+        Self {
+            entries: 0,
+            bytes: 0,
+            max_entries: limits.max_populate_entries,
+            max_bytes: limits.max_populate_bytes,
+        }
+    }
+
+    fn take_entries(&mut self, path: &[String], n: usize) -> Result<()> {
+        self.entries = self.entries.saturating_add(n);
+        if self.entries > self.max_entries {
+            return Err(populate_too_large(
+                path,
+                format!("more than {} related entries", self.max_entries),
+            ));
+        }
+        Ok(())
+    }
+
+    fn take_bytes(&mut self, path: &[String], n: usize) -> Result<()> {
+        self.bytes = self.bytes.saturating_add(n);
+        if self.bytes > self.max_bytes {
+            return Err(populate_too_large(
+                path,
+                format!("more than {} KiB of related entries", self.max_bytes / 1024),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn populate_too_large(path: &[String], what: String) -> Error {
+    Error::InvalidQuery {
+        code: "populate_too_large",
+        param: "populate".into(),
+        message: format!(
+            "populating {} would put {what} in one response; ask for fewer entries per page \
+             (limit) or populate fewer relations",
+            path.join(".")
+        ),
+    }
+}
+
+/// About how many bytes `value` takes as JSON, without writing it.
+fn json_size_of(row: &Row) -> usize {
+    fn size(v: &Value) -> usize {
+        match v {
+            Value::Null | Value::Bool(_) => 5,
+            Value::Number(_) => 12,
+            Value::String(s) => s.len() + 2,
+            Value::Array(items) => 2 + items.iter().map(|i| size(i) + 1).sum::<usize>(),
+            Value::Object(map) => {
+                2 + map
+                    .iter()
+                    .map(|(k, v)| k.len() + 4 + size(v))
+                    .sum::<usize>()
+            }
+        }
+    }
+    2 + row
+        .iter()
+        .map(|(k, v)| k.len() + 4 + size(v))
+        .sum::<usize>()
+}
+
+/// Calls `visit` with every relation value of `entry` (of type `ct`, reached by `prefix`)
+/// that holds ids rather than populated entries, and the type the ids belong to: top-level
+/// relations not in `populate`, those of populated entries, and those inside groups and
+/// repeaters.
+fn relation_ids(
+    schema: &Schema,
+    ct: &ContentType,
+    entry: &mut Entry,
+    prefix: &[String],
+    populate: &[Vec<String>],
+    visit: &mut dyn FnMut(&str, &mut Value),
+) {
+    let Some(Value::Object(fields)) = entry.get_mut("fields") else {
+        return;
+    };
+    for f in &ct.fields {
+        let Some(value) = fields.get_mut(&f.name) else {
+            continue;
+        };
+        match &f.ty {
+            FieldType::Relation { target, .. } => {
+                let mut path = prefix.to_vec();
+                path.push(f.name.clone());
+                if !populate.contains(&path) {
+                    visit(target, value);
+                    continue;
+                }
+                let Some(target_ct) = schema.get(target) else {
+                    continue;
+                };
+                let children: Vec<&mut Value> = match value {
+                    Value::Array(items) => items.iter_mut().collect(),
+                    one => vec![one],
+                };
+                for child in children {
+                    if let Value::Object(child) = child {
+                        relation_ids(schema, target_ct, child, &path, populate, visit);
+                    }
+                }
+            }
+            FieldType::Group { fields: inner } | FieldType::Repeater { fields: inner } => {
+                nested_relation_ids(inner, value, visit);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// [`relation_ids`] inside a group's object or a repeater's items (never populated).
+fn nested_relation_ids(
+    fields: &[Field],
+    value: &mut Value,
+    visit: &mut dyn FnMut(&str, &mut Value),
+) {
+    let objects: Vec<&mut Map<String, Value>> = match value {
+        Value::Object(o) => vec![o],
+        Value::Array(items) => items.iter_mut().filter_map(Value::as_object_mut).collect(),
+        _ => return,
+    };
+    for object in objects {
+        for f in fields {
+            let Some(v) = object.get_mut(&f.name) else {
+                continue;
+            };
+            match &f.ty {
+                FieldType::Relation { target, .. } => visit(target, v),
+                FieldType::Group { fields: inner } | FieldType::Repeater { fields: inner } => {
+                    nested_relation_ids(inner, v, visit);
+                }
+                _ => {}
+            }
+        }
     }
 }
 

@@ -77,6 +77,34 @@ pub enum Audience {
     Admin,
 }
 
+/// What the caller may see of the schema, which decides what exists for a query: a field it
+/// may not read, or a relation into a type whose entries it may not read, is reported exactly
+/// as a field that is not declared. So a filter, a sort or a populate can never be turned into
+/// an oracle for a value the caller could not fetch (`filter[email][starts_with]=a`, then
+/// `ab`, ...). The caller's permissions make one (`access`); an [`Audience`] alone sees every
+/// field it is allowed by the type (no `private` ones on delivery) and reads every type.
+pub trait Sight: Sync {
+    fn audience(&self) -> Audience;
+    /// Whether `field` of `ty` exists for the caller.
+    fn sees(&self, ty: &ContentType, field: &Field) -> bool;
+    /// Whether the caller may reach entries of `ty` through a relation.
+    fn reads(&self, ty: &ContentType) -> bool;
+}
+
+impl Sight for Audience {
+    fn audience(&self) -> Audience {
+        *self
+    }
+
+    fn sees(&self, _ty: &ContentType, field: &Field) -> bool {
+        *self == Audience::Admin || !field.private
+    }
+
+    fn reads(&self, _ty: &ContentType) -> bool {
+        true
+    }
+}
+
 /// Caps that keep one request's work bounded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueryLimits {
@@ -356,13 +384,14 @@ pub fn parse_list_query(
     schema: &Schema,
     ct: &ContentType,
     pairs: &[(String, String)],
-    audience: Audience,
+    sight: &dyn Sight,
     limits: &QueryLimits,
 ) -> Result<ListQuery, QueryError> {
+    let audience = sight.audience();
     let cx = Cx {
         schema,
         ct,
-        audience,
+        sight,
         limits,
     };
     let mut seen = Seen::default();
@@ -463,13 +492,13 @@ pub fn parse_entry_query(
     schema: &Schema,
     ct: &ContentType,
     pairs: &[(String, String)],
-    audience: Audience,
+    sight: &dyn Sight,
     limits: &QueryLimits,
 ) -> Result<EntryQuery, QueryError> {
     let cx = Cx {
         schema,
         ct,
-        audience,
+        sight,
         limits,
     };
     let mut seen = Seen::default();
@@ -495,8 +524,9 @@ pub fn parse_entry_query(
 pub fn parse_fields(
     ct: &ContentType,
     raw: &str,
-    audience: Audience,
+    sight: &dyn Sight,
 ) -> Result<Vec<String>, QueryError> {
+    let audience = sight.audience();
     const PARAM: &str = "fields";
     if raw.is_empty() {
         return Err(QueryError::new(
@@ -530,8 +560,7 @@ pub fn parse_fields(
             Some(_) => continue,
             None => {}
         }
-        let field =
-            visible_field(ct, name, audience).ok_or_else(|| no_such_field(PARAM, ct, name))?;
+        let field = visible_field(ct, name, sight).ok_or_else(|| no_such_field(PARAM, ct, name))?;
         if !fields.contains(&field.name) {
             fields.push(field.name.clone());
         }
@@ -546,7 +575,7 @@ pub fn parse_populate(
     schema: &Schema,
     ct: &ContentType,
     raw: &str,
-    audience: Audience,
+    sight: &dyn Sight,
     limits: &QueryLimits,
 ) -> Result<Vec<Vec<String>>, QueryError> {
     const PARAM: &str = "populate";
@@ -562,7 +591,10 @@ pub fn parse_populate(
     for item in raw.split(',') {
         if item == "*" {
             for field in &ct.fields {
-                if is_populatable(&field.ty) && (audience == Audience::Admin || !field.private) {
+                if is_populatable(&field.ty)
+                    && sight.sees(ct, field)
+                    && related_type(schema, field).is_none_or(|t| sight.reads(t))
+                {
                     paths.insert(vec![field.name.clone()]);
                 }
             }
@@ -598,17 +630,22 @@ pub fn parse_populate(
         for (i, name) in segments.iter().enumerate() {
             let last = i + 1 == segments.len();
             let field =
-                visible_field(ty, name, audience).ok_or_else(|| no_such_field(PARAM, ty, name))?;
+                visible_field(ty, name, sight).ok_or_else(|| no_such_field(PARAM, ty, name))?;
             match &field.ty {
                 FieldType::Relation { target, .. } => {
+                    let target_ty = schema.get(target).map(|t| &**t).ok_or_else(|| {
+                        invalid(format!(
+                            "{} points to type {}, which is not loaded",
+                            shown(name),
+                            shown(target)
+                        ))
+                    })?;
+                    // A relation into a type the caller may not read does not exist for it.
+                    if !sight.reads(target_ty) {
+                        return Err(no_such_field(PARAM, ty, name));
+                    }
                     if !last {
-                        ty = schema.get(target).map(|t| &**t).ok_or_else(|| {
-                            invalid(format!(
-                                "{} points to type {}, which is not loaded",
-                                shown(name),
-                                shown(target)
-                            ))
-                        })?;
+                        ty = target_ty;
                     }
                 }
                 FieldType::Media { .. } if last => {}
@@ -637,10 +674,17 @@ fn is_populatable(ty: &FieldType) -> bool {
     matches!(ty, FieldType::Relation { .. } | FieldType::Media { .. })
 }
 
-/// A field the audience may see.
-fn visible_field<'s>(ty: &'s ContentType, name: &str, audience: Audience) -> Option<&'s Field> {
-    ty.field(name)
-        .filter(|f| audience == Audience::Admin || !f.private)
+/// A field the caller may see.
+fn visible_field<'s>(ty: &'s ContentType, name: &str, sight: &dyn Sight) -> Option<&'s Field> {
+    ty.field(name).filter(|f| sight.sees(ty, f))
+}
+
+/// The type a relation field points to.
+fn related_type<'s>(schema: &'s Schema, field: &Field) -> Option<&'s ContentType> {
+    match &field.ty {
+        FieldType::Relation { target, .. } => schema.get(target).map(|t| &**t),
+        _ => None,
+    }
 }
 
 /// The same words for a private field on delivery as for an undeclared one, so that the
@@ -745,7 +789,7 @@ fn parse_search(raw: &str) -> Result<Option<String>, QueryError> {
 struct Cx<'s> {
     schema: &'s Schema,
     ct: &'s ContentType,
-    audience: Audience,
+    sight: &'s dyn Sight,
     limits: &'s QueryLimits,
 }
 
@@ -790,11 +834,11 @@ impl Shared {
         match key {
             "fields" => {
                 seen.once(key)?;
-                self.fields = Some(parse_fields(cx.ct, value, cx.audience)?);
+                self.fields = Some(parse_fields(cx.ct, value, cx.sight)?);
             }
             "populate" => {
                 seen.once(key)?;
-                self.populate = parse_populate(cx.schema, cx.ct, value, cx.audience, cx.limits)?;
+                self.populate = parse_populate(cx.schema, cx.ct, value, cx.sight, cx.limits)?;
             }
             "locale" => {
                 seen.once(key)?;
@@ -1238,7 +1282,7 @@ impl<'s> Cx<'s> {
             ));
         }
         let field =
-            visible_field(ty, name, self.audience).ok_or_else(|| no_such_field(key, ty, name))?;
+            visible_field(ty, name, self.sight).ok_or_else(|| no_such_field(key, ty, name))?;
         let FieldType::Relation { target, many } = &field.ty else {
             return Err(QueryError::new(
                 "invalid_filter",
@@ -1261,6 +1305,10 @@ impl<'s> Cx<'s> {
                 ),
             )
         })?;
+        // A relation into a type the caller may not read does not exist for it.
+        if !self.sight.reads(target_ty) {
+            return Err(no_such_field(key, ty, name));
+        }
         let (inner, leaf) = self.resolve_in(target_ty, rest, false, key)?;
         Ok((
             FilterTarget::Related {
@@ -1282,7 +1330,7 @@ impl<'s> Cx<'s> {
     ) -> Result<(FilterTarget, Leaf<'s>), QueryError> {
         if let Some(meta) = MetaField::from_name(name) {
             if meta == MetaField::Status {
-                if self.audience == Audience::Delivery {
+                if self.sight.audience() == Audience::Delivery {
                     return Err(no_such_field(key, ty, name));
                 }
                 if !top {
@@ -1296,7 +1344,7 @@ impl<'s> Cx<'s> {
             return Ok((FilterTarget::Meta(meta), meta_leaf(meta)));
         }
         let field =
-            visible_field(ty, name, self.audience).ok_or_else(|| no_such_field(key, ty, name))?;
+            visible_field(ty, name, self.sight).ok_or_else(|| no_such_field(key, ty, name))?;
         Ok((FilterTarget::Field(field.name.clone()), field_leaf(field)))
     }
 
@@ -1337,7 +1385,7 @@ impl<'s> Cx<'s> {
                 )));
             }
             let key = match MetaField::from_name(name) {
-                Some(MetaField::Status) if self.audience == Audience::Delivery => {
+                Some(MetaField::Status) if self.sight.audience() == Audience::Delivery => {
                     return Err(no_such_field(PARAM, self.ct, name));
                 }
                 Some(MetaField::Status) => {
@@ -1345,7 +1393,7 @@ impl<'s> Cx<'s> {
                 }
                 Some(meta) => SortKey::Meta(meta),
                 None => {
-                    let field = visible_field(self.ct, name, self.audience)
+                    let field = visible_field(self.ct, name, self.sight)
                         .ok_or_else(|| no_such_field(PARAM, self.ct, name))?;
                     if !is_sortable(&field.ty) {
                         return Err(invalid(format!(
@@ -1619,7 +1667,7 @@ mod tests {
             &schema,
             &ct,
             &pairs(items),
-            audience,
+            &audience,
             &QueryLimits::default(),
         )
     }
@@ -1639,7 +1687,7 @@ mod tests {
             &schema,
             &ct,
             &pairs(items),
-            audience,
+            &audience,
             &QueryLimits::default(),
         )
     }
@@ -1952,7 +2000,7 @@ mod tests {
             &schema,
             &ct,
             &repeated,
-            Audience::Delivery,
+            &Audience::Delivery,
             &QueryLimits::default(),
         );
         assert_eq!(
@@ -1964,7 +2012,7 @@ mod tests {
             &schema,
             &ct,
             &repeated,
-            Audience::Delivery,
+            &Audience::Delivery,
             &QueryLimits::default(),
         )
         .expect("100 values are allowed");
@@ -2222,11 +2270,11 @@ mod tests {
         let schema = schema();
         let ct = schema.get("article").expect("fixture").clone();
         let limits = QueryLimits::default();
-        let query = parse_list_query(&schema, &ct, &items, Audience::Delivery, &limits)
+        let query = parse_list_query(&schema, &ct, &items, &Audience::Delivery, &limits)
             .expect("20 filters are allowed");
         assert_eq!(query.filters.len(), 20);
         items.push(("filter[title][eq]".to_owned(), "x".to_owned()));
-        let result = parse_list_query(&schema, &ct, &items, Audience::Delivery, &limits);
+        let result = parse_list_query(&schema, &ct, &items, &Audience::Delivery, &limits);
         assert_eq!(
             refused(result),
             err("too_many_filters", "filter[title][eq]")
@@ -2618,14 +2666,14 @@ mod tests {
             max_populate_depth: 1,
             ..QueryLimits::default()
         };
-        let error = parse_populate(&schema, &ct, "author.avatar", Audience::Delivery, &shallow)
+        let error = parse_populate(&schema, &ct, "author.avatar", &Audience::Delivery, &shallow)
             .expect_err("too deep");
         assert_eq!(error.code, "populate_too_deep");
         let result = parse_list_query(
             &schema,
             &ct,
             &pairs(&[("filter[author.mentor.name]", "x")]),
-            Audience::Delivery,
+            &Audience::Delivery,
             &shallow,
         );
         assert_eq!(
@@ -2848,13 +2896,13 @@ mod tests {
                 })
                 .collect();
             for audience in [Audience::Delivery, Audience::Admin] {
-                if let Ok(query) = parse_list_query(&schema, &ct, &items, audience, &limits) {
+                if let Ok(query) = parse_list_query(&schema, &ct, &items, &audience, &limits) {
                     accepted += 1;
                     for filter in &query.filters {
                         assert_declared(&schema, &ct, &filter.target, audience);
                     }
                 }
-                let _ = parse_entry_query(&schema, &ct, &items, audience, &limits);
+                let _ = parse_entry_query(&schema, &ct, &items, &audience, &limits);
             }
         }
         assert!(accepted > 0, "the generator reaches valid queries too");

@@ -353,6 +353,11 @@ fn encode(img: &DynamicImage, format: Format, quality: u8) -> Result<Vec<u8>> {
 
 // ---- metadata -------------------------------------------------------------------------
 
+/// Whether [`strip_metadata`] removes anything from files of `kind`.
+pub fn has_metadata_to_strip(kind: &Kind) -> bool {
+    matches!(kind.mime, "image/jpeg" | "image/png" | "image/webp")
+}
+
 /// Copies `src` to `dst` without its metadata: EXIF (location, camera, times), XMP, IPTC and
 /// comments. A JPEG keeps only its EXIF orientation (in a minimal EXIF block of its own), so
 /// it still displays the right way up. Returns false when the kind has nothing to strip (the

@@ -258,20 +258,23 @@ impl Media {
                 .map_err(|e| Error::internal(e.to_string()))?;
             let src = received.spool.0.clone();
             let cleaned = src.with_extension("clean");
+            // Removed when the upload is done, whether it was made, used or not.
+            _cleaned_guard = SpoolFile(cleaned.clone());
             let max_pixels = self.inner.config.max_image_pixels;
             let (p, stripped) = tokio::task::spawn_blocking(move || -> Result<_> {
                 let p = imaging::probe(std::fs::File::open(&src)?, &kind, max_pixels)?;
+                if !imaging::has_metadata_to_strip(&kind) {
+                    return Ok((p, None));
+                }
                 let mut out = std::io::BufWriter::new(std::fs::File::create(&cleaned)?);
-                let stripped =
-                    imaging::strip_metadata(&mut std::fs::File::open(&src)?, &mut out, &kind)?;
+                imaging::strip_metadata(&mut std::fs::File::open(&src)?, &mut out, &kind)?;
                 std::io::Write::flush(&mut out)?;
-                Ok((p, stripped.then_some(cleaned)))
+                Ok((p, Some(cleaned)))
             })
             .await
             .map_err(|e| Error::internal(e.to_string()))??;
             drop(permit);
             if let Some(cleaned) = stripped {
-                _cleaned_guard = SpoolFile(cleaned.clone());
                 upload_path = cleaned;
             }
             probe = Some(p);

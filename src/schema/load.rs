@@ -336,9 +336,21 @@ impl<'a> FileCx<'a> {
             file: self.file.to_owned(),
             line: Some(line),
             column: Some(column),
-            message,
-            hint,
+            message: cut_quotes(&message),
+            hint: hint.map(|h| cut_quotes(&h)),
         });
+    }
+
+    /// Refuses a display text (a name, a label, a description) longer than `max` characters.
+    fn check_length(&mut self, text: &S<String>, what: &str, max: usize) {
+        let chars = text.get_ref().chars().count();
+        if chars > max {
+            self.error_hint(
+                text.span(),
+                format!("{what} is {chars} characters long"),
+                format!("keep it to {max} characters at most"),
+            );
+        }
     }
 
     fn error(&mut self, span: Range<usize>, message: impl Into<String>) {
@@ -702,6 +714,16 @@ fn convert(cx: &mut FileCx, raw: RawType) -> ContentType {
             }),
     };
 
+    if let Some(name) = &raw.name {
+        cx.check_length(name, "the type's `name`", MAX_NAME_CHARS);
+    }
+    if let Some(description) = &raw.description {
+        cx.check_length(
+            description,
+            "the type's `description`",
+            MAX_DESCRIPTION_CHARS,
+        );
+    }
     ContentType {
         name: raw
             .name
@@ -926,6 +948,16 @@ fn convert_field(
         }
     }
 
+    if let Some(label) = &r.label {
+        cx.check_length(label, &format!("`label` of {what}"), MAX_NAME_CHARS);
+    }
+    if let Some(description) = &r.description {
+        cx.check_length(
+            description,
+            &format!("`description` of {what}"),
+            MAX_DESCRIPTION_CHARS,
+        );
+    }
     let mut field = Field {
         name: r
             .name
@@ -1676,6 +1708,36 @@ fn humanise(id: &str) -> String {
     }
 }
 
+/// Longest type name or field label, in characters.
+const MAX_NAME_CHARS: usize = 200;
+/// Longest type or field description, in characters.
+const MAX_DESCRIPTION_CHARS: usize = 2000;
+/// Longest value quoted in an error message, in characters.
+const MAX_QUOTED_CHARS: usize = 64;
+
+/// `message` with every `quoted` value longer than [`MAX_QUOTED_CHARS`] cut short, so that a
+/// megabyte-long name in a file gives an error of a line, not a megabyte.
+fn cut_quotes(message: &str) -> String {
+    let mut out = String::with_capacity(message.len().min(1024));
+    for (i, part) in message.split('`').enumerate() {
+        if i > 0 {
+            out.push('`');
+        }
+        // Odd parts are between backticks.
+        if i % 2 == 1 && part.chars().count() > MAX_QUOTED_CHARS {
+            out.extend(part.chars().take(MAX_QUOTED_CHARS));
+            out.push('…');
+        } else {
+            out.push_str(part);
+        }
+    }
+    if out.chars().count() > 1000 {
+        out = out.chars().take(1000).collect();
+        out.push('…');
+    }
+    out
+}
+
 /// `^[a-z][a-z0-9-]{0,62}$`
 fn is_type_id(s: &str) -> bool {
     s.len() <= 63 && starts_lower(s) && s.bytes().all(|c| is_lower_digit(c) || c == b'-')
@@ -1869,6 +1931,32 @@ before_save = ["reading-time"]    # plugin ids, run in order
             Ok(ct) => panic!("expected errors, loaded {}", ct.id),
             Err(errors) => errors,
         }
+    }
+
+    #[test]
+    fn huge_names_are_refused_and_never_echoed_whole() {
+        let huge = "N".repeat(1 << 20);
+        let e = one(&format!("id = \"a\"\nname = \"{huge}\"\n"));
+        assert!(e.message.contains("1048576 characters"), "{}", e.message);
+        let e = one(&format!("id = \"{}\"\n", "x".repeat(1 << 20)));
+        let text = e.to_string();
+        assert!(text.len() < 1024, "{} bytes", text.len());
+        assert!(text.contains("…"), "{text}");
+        let e = one(&format!(
+            "id = \"a\"\n[[fields]]\nname = \"t\"\ntype = \"text\"\nlabel = \"{}\"\n",
+            "L".repeat(300)
+        ));
+        assert!(e.message.contains("`label` of field `t`"), "{}", e.message);
+        // Within the caps, long display texts load.
+        let ok = load_str(
+            &path(),
+            &format!(
+                "id = \"a\"\nname = \"{}\"\ndescription = \"{}\"\n",
+                "n".repeat(200),
+                "d".repeat(2000)
+            ),
+        );
+        assert!(ok.is_ok(), "{ok:?}");
     }
 
     /// The single error of a file that must fail with exactly one.

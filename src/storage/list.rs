@@ -209,7 +209,7 @@ impl Store {
                     plan.ct,
                     &plan.table,
                     filter,
-                    (plan.locale, plan.working_copies),
+                    (plan.locale, plan.working_copies, plan.owner),
                     &mut clause,
                 )
                 .await?;
@@ -485,7 +485,7 @@ impl Store {
         field: &str,
         target_type: &str,
         inner: &FilterTarget,
-        (locale, working_copies): (Option<&str>, bool),
+        (locale, working_copies, owner): (Option<&str>, bool, Option<&str>),
     ) -> Result<Vec<Value>> {
         let target = schema
             .get(target_type)
@@ -506,11 +506,17 @@ impl Store {
             target,
             &target_table,
             &inner_filter,
-            (locale, working_copies),
+            (locale, working_copies, owner),
             &mut sub,
         ))
         .await?;
         sub.parts.push(cond);
+        // A role limited to its own entries matches only its own among the related ones too:
+        // a filter on the others' fields would read what it may not.
+        if working_copies && let Some(owner) = owner {
+            let p = sub.param(Value::String(owner.to_owned()));
+            sub.parts.push(format!("created_by = {p}"));
+        }
         let sql = format!(
             "SELECT VALUE id FROM {}{} LIMIT {}",
             ident(&target_table)?,
@@ -573,7 +579,7 @@ impl Store {
                         field,
                         target_type,
                         inner,
-                        (plan.locale, plan.working_copies),
+                        (plan.locale, plan.working_copies, plan.owner),
                     )
                     .await?;
                 match ids.as_slice() {
@@ -714,7 +720,7 @@ impl Store {
         ct: &ContentType,
         table: &str,
         filter: &Filter,
-        (locale, working_copies): (Option<&str>, bool),
+        (locale, working_copies, owner): (Option<&str>, bool, Option<&str>),
         clause: &mut Clause,
     ) -> Result<String> {
         match &filter.target {
@@ -731,7 +737,7 @@ impl Store {
                         field,
                         target_type,
                         inner,
-                        (locale, working_copies),
+                        (locale, working_copies, owner),
                     )
                     .await?;
                 let col = ident(field)?;

@@ -11,6 +11,8 @@
 //! Data comes from `../shared/bench/data/gen_articles.py` (override with `--generator` or
 //! reuse a directory with `--data DIR`). Everything runs on 127.0.0.1 and stops by itself.
 //! `--media` measures only the media library (uploads and image transforms).
+//! `--hostile` measures only what attacks cost: memory per request, `--seconds` at saturation
+//! and 5,000 slow clients, each with `/healthz` probed beside them.
 //! `--import-layouts` measures only `folio import`, with the article type as shipped and
 //! changed towards one row per article (without drafts, then also without link rows).
 //! `--url URL` (repeatable) only loads URLs of a server already running (for profiling).
@@ -24,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+mod hostile;
 mod media;
 
 struct Args {
@@ -39,6 +42,8 @@ struct Args {
     serve_bare: Option<PathBuf>,
     /// Only the media benchmark.
     media: bool,
+    /// Only the attacks: memory per request, saturation, slow clients.
+    hostile: bool,
     /// Only the import, with the article type changed in steps.
     import_layouts: bool,
 }
@@ -55,6 +60,7 @@ fn parse_args() -> Args {
         urls: Vec::new(),
         serve_bare: None,
         media: false,
+        hostile: false,
         import_layouts: false,
     };
     let mut it = std::env::args().skip(1);
@@ -76,6 +82,7 @@ fn parse_args() -> Args {
             }
             "--keep" => args.keep = true,
             "--media" => args.media = true,
+            "--hostile" => args.hostile = true,
             "--import-layouts" => args.import_layouts = true,
             "--url" => args.urls.extend(it.next()),
             "--serve-bare" => args.serve_bare = it.next().map(PathBuf::from),
@@ -508,6 +515,10 @@ async fn main() {
     let bin = folio_binary();
     if args.media {
         media::run(&bin).await;
+        return;
+    }
+    if args.hostile {
+        hostile::run(&bin, args.seconds).await;
         return;
     }
     let work = tempfile::tempdir().expect("temp dir");

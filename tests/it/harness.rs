@@ -48,7 +48,11 @@ pub struct Builder {
     media: Option<folio::config::MediaConfig>,
     server: Option<DatabaseServer>,
     write_buffer_mib: Option<u64>,
+    configure: Vec<ConfigChange>,
 }
+
+/// A change a test makes to the configuration a server starts with.
+type ConfigChange = Box<dyn FnOnce(&mut Config) + Send>;
 
 /// A SurrealDB server to use instead of the embedded store.
 #[derive(Clone)]
@@ -81,6 +85,7 @@ impl TestApp {
             two_factor_roles: Vec::new(),
             media: None,
             server: None,
+            configure: Vec::new(),
         }
     }
 
@@ -332,6 +337,12 @@ impl Builder {
         self
     }
 
+    /// Changes the configuration after every other builder step.
+    pub fn configure(mut self, f: impl FnOnce(&mut Config) + Send + 'static) -> Self {
+        self.configure.push(Box::new(f));
+        self
+    }
+
     pub fn allow_destructive(mut self) -> Self {
         self.allow_destructive = true;
         self
@@ -371,6 +382,9 @@ impl Builder {
         }
         if let Some(n) = self.max_body_bytes {
             config.limits.max_body_bytes = n;
+        }
+        for f in self.configure {
+            f(&mut config);
         }
         // Bound first, so the links the server hands out (media URLs) carry the real port.
         let acceptor = TcpListener::bind("127.0.0.1:0")

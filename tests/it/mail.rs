@@ -257,3 +257,93 @@ async fn without_a_mail_server_messages_are_written_as_files() {
     assert!(eml.contains("To: filed@example.com"), "{eml}");
     assert!(eml.contains("Subject: Confirm your email address"), "{eml}");
 }
+
+/// Setting a password, with one link or by its owner, voids every other reset and invitation
+/// link of the user: an older link found in a mailbox later must not set it again.
+#[tokio::test]
+async fn a_new_password_voids_every_outstanding_link() {
+    let sink = SmtpSink::start().await;
+    let app = TestApp::builder().smtp(&sink.url()).start().await.unwrap();
+    let (status, _) = app
+        .admin_json(
+            Method::POST,
+            "/users",
+            json!({ "email": "twice@example.com", "role": "editor", "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    for _ in 0..2 {
+        let r = post(
+            &app,
+            "/password-reset",
+            json!({ "email": "twice@example.com" }),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::ACCEPTED);
+    }
+    // The confirmation, then two reset links.
+    let mail = mail_to(&sink, "twice@example.com", 3).await;
+    assert_eq!(mail.len(), 3);
+    let first = token(&app, &mail[1], "reset-password");
+    let second = token(&app, &mail[2], "reset-password");
+    let r = post(
+        &app,
+        "/password-reset/complete",
+        json!({ "token": second, "password": "the password of link two" }),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = post(
+        &app,
+        "/password-reset/complete",
+        json!({ "token": first, "password": "the password of link one" }),
+    )
+    .await;
+    assert_error(r.status, &r.json(), StatusCode::BAD_REQUEST, "invalid_link");
+
+    // A link asked for, then a password change by its owner.
+    let r = post(
+        &app,
+        "/password-reset",
+        json!({ "email": "twice@example.com" }),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    let mail = mail_to(&sink, "twice@example.com", 4).await;
+    let third = token(&app, &mail[3], "reset-password");
+    let session = post(
+        &app,
+        "/login",
+        json!({ "email": "twice@example.com", "password": "the password of link two", "token": "bearer" }),
+    )
+    .await
+    .json()["data"]["session"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = send(
+        app.client
+            .post(app.url("/admin/api/v1/auth/password"))
+            .bearer_auth(&session)
+            .json(&json!({
+                "current_password": "the password of link two",
+                "new_password": "changed by its owner",
+            })),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = post(
+        &app,
+        "/password-reset/complete",
+        json!({ "token": third, "password": "the password of link three" }),
+    )
+    .await;
+    assert_error(r.status, &r.json(), StatusCode::BAD_REQUEST, "invalid_link");
+    let r = post(
+        &app,
+        "/login",
+        json!({ "email": "twice@example.com", "password": "changed by its owner" }),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+}

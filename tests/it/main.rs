@@ -5,6 +5,7 @@ mod harness;
 
 mod accounts;
 mod admin;
+mod attacks;
 mod database_server;
 mod delivery;
 mod hostile;
