@@ -91,6 +91,9 @@ pub struct MediaConfig {
     pub max_variants: usize,
     /// Transforms computed at once (each takes a core while it runs).
     pub transform_concurrency: usize,
+    /// Memory image work (uploads' measuring, transforms) may hold between all its jobs at
+    /// once, in MiB, by each job's estimate; a job estimated above it runs alone.
+    pub image_memory_mib: u64,
 }
 
 impl Default for MediaConfig {
@@ -125,6 +128,7 @@ impl Default for MediaConfig {
             transform_concurrency: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2),
+            image_memory_mib: 256,
         }
     }
 }
@@ -147,6 +151,7 @@ impl fmt::Debug for MediaConfig {
             .field("max_transform_dimension", &self.max_transform_dimension)
             .field("max_variants", &self.max_variants)
             .field("transform_concurrency", &self.transform_concurrency)
+            .field("image_memory_mib", &self.image_memory_mib)
             .finish()
     }
 }
@@ -425,10 +430,14 @@ impl Config {
                     .into(),
             ));
         }
-        if m.transform_concurrency == 0 || !(16..=16_384).contains(&m.max_transform_dimension) {
+        if m.transform_concurrency == 0
+            || m.image_memory_mib < 16
+            || !(16..=16_384).contains(&m.max_transform_dimension)
+        {
             return Err(Error::Config(
-                "configuration: media.transform_concurrency must be at least 1 and \
-                 media.max_transform_dimension between 16 and 16384"
+                "configuration: media.transform_concurrency must be at least 1, \
+                 media.image_memory_mib at least 16 and media.max_transform_dimension between \
+                 16 and 16384"
                     .into(),
             ));
         }

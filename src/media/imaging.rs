@@ -58,24 +58,131 @@ fn undecodable() -> Error {
     }
 }
 
-/// Reads the size from the header, refuses images over `max_pixels`, then decodes once for
-/// the placeholder.
-pub fn probe(bytes: impl Read + Seek, kind: &Kind, max_pixels: u64) -> Result<Probe> {
-    let reader = reader(bytes, kind, max_pixels)?;
-    let mut decoder = reader.into_decoder().map_err(decode_error)?;
-    let (w, h) = decoder.dimensions();
-    if u64::from(w) * u64::from(h) > max_pixels || w == 0 || h == 0 {
-        return Err(too_large(w, h, max_pixels));
+/// What an image's header says, read without decoding its pixels.
+#[derive(Debug, Clone, Copy)]
+pub struct Header {
+    /// As stored (before the EXIF orientation).
+    pub width: u32,
+    pub height: u32,
+    pub orientation: Orientation,
+    jpeg: bool,
+    /// A progressive JPEG: its decoder keeps every coefficient of the image while it reads.
+    progressive: bool,
+}
+
+impl Header {
+    /// Width and height as displayed (after the orientation).
+    pub fn displayed(&self) -> (u32, u32) {
+        if self.swaps_axes() {
+            (self.height, self.width)
+        } else {
+            (self.width, self.height)
+        }
+    }
+
+    fn swaps_axes(&self) -> bool {
+        matches!(
+            self.orientation,
+            Orientation::Rotate90
+                | Orientation::Rotate270
+                | Orientation::Rotate90FlipH
+                | Orientation::Rotate270FlipH
+        )
+    }
+
+    /// `needed` (display pixels) as stored pixels, doubled for the resampling filter and
+    /// never more than the image: what a decode must give.
+    fn wanted(&self, needed: Option<(u32, u32)>) -> (u32, u32) {
+        let Some((w, h)) = needed else {
+            return (self.width, self.height);
+        };
+        let (w, h) = if self.swaps_axes() { (h, w) } else { (w, h) };
+        (
+            w.saturating_mul(2).clamp(1, self.width),
+            h.saturating_mul(2).clamp(1, self.height),
+        )
+    }
+
+    /// The reduction a JPEG is decoded at for `wanted`: the largest of 8, 4, 2 that still
+    /// gives at least `wanted` both ways.
+    fn jpeg_factor(&self, wanted: (u32, u32)) -> u32 {
+        [8, 4, 2]
+            .into_iter()
+            .find(|f| self.width / f >= wanted.0 && self.height / f >= wanted.1)
+            .unwrap_or(1)
+    }
+
+    /// Bytes a decode for `needed` (display pixels; `None`: the whole image) holds at its
+    /// peak, generously: the decoded pixels (4 bytes each), a progressive JPEG's coefficients,
+    /// and the working copies of what `needed` asks for.
+    pub fn decode_cost(&self, needed: Option<(u32, u32)>) -> u64 {
+        let full = u64::from(self.width) * u64::from(self.height);
+        let wanted = self.wanted(needed);
+        let decoded = if self.jpeg {
+            let f = u64::from(self.jpeg_factor(wanted));
+            full / (f * f)
+        } else {
+            full
+        };
+        let mut cost = decoded * 4;
+        if self.progressive {
+            cost += full * 6;
+        }
+        // Orientation, crop, resize and encoding work on at most the wanted size.
+        cost + u64::from(wanted.0) * u64::from(wanted.1) * 4 * 3 + (4 << 20)
+    }
+}
+
+/// Reads the size and orientation from the header (`open` gives the bytes from the start,
+/// as often as asked) and refuses images over `max_pixels`, before any pixel is decoded.
+pub fn read_header<R: Read + Seek>(
+    open: &dyn Fn() -> std::io::Result<R>,
+    kind: &Kind,
+    max_pixels: u64,
+) -> Result<Header> {
+    let mut decoder = reader(open()?, kind, max_pixels)?
+        .into_decoder()
+        .map_err(decode_error)?;
+    let (width, height) = decoder.dimensions();
+    if u64::from(width) * u64::from(height) > max_pixels || width == 0 || height == 0 {
+        return Err(too_large(width, height, max_pixels));
     }
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
-    let mut img = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
-    img.apply_orientation(orientation);
+    let jpeg = kind.mime == "image/jpeg";
+    let progressive = jpeg && {
+        let mut d = jpeg_decoder::Decoder::new(BufReader::new(open()?));
+        d.read_info().map_err(|_| undecodable())?;
+        d.info()
+            .is_some_and(|i| i.coding_process == jpeg_decoder::CodingProcess::DctProgressive)
+    };
+    Ok(Header {
+        width,
+        height,
+        orientation,
+        jpeg,
+        progressive,
+    })
+}
+
+/// Measures an upload and makes its placeholder, decoding no more than the placeholder needs
+/// where the codec allows (a JPEG at an eighth of its size).
+pub fn probe<R: Read + Seek>(
+    open: &dyn Fn() -> std::io::Result<R>,
+    header: &Header,
+    kind: &Kind,
+    max_pixels: u64,
+) -> Result<Probe> {
+    let img = decode_at_least(open, header, kind, max_pixels, Some(PLACEHOLDER_NEEDS))?;
+    let (width, height) = header.displayed();
     Ok(Probe {
-        width: img.width(),
-        height: img.height(),
+        width,
+        height,
         placeholder: placeholder(&img),
     })
 }
+
+/// What the placeholder is made from (it is 16 pixels wide).
+pub const PLACEHOLDER_NEEDS: (u32, u32) = (32, 32);
 
 fn reader<R: Read + Seek>(
     bytes: R,
@@ -88,19 +195,79 @@ fn reader<R: Read + Seek>(
     Ok(reader)
 }
 
+/// Decodes an image with its orientation applied, at no less than `needed` display pixels
+/// each way (twice that where the image has it, for the resampling filter), or whole for
+/// `None`. A JPEG is decoded at 1/2, 1/4 or 1/8 of its size when that is enough (the codec
+/// scales in its inverse DCT, so the full-size pixels never exist); other kinds are decoded
+/// whole, then reduced before they are turned, so the turn copies only the smaller image.
+pub fn decode_at_least<R: Read + Seek>(
+    open: &dyn Fn() -> std::io::Result<R>,
+    header: &Header,
+    kind: &Kind,
+    max_pixels: u64,
+    needed: Option<(u32, u32)>,
+) -> Result<DynamicImage> {
+    let wanted = header.wanted(needed);
+    let scaled = if header.jpeg && header.jpeg_factor(wanted) > 1 {
+        decode_jpeg_scaled(open, wanted, max_pixels)?
+    } else {
+        None
+    };
+    let mut img = match scaled {
+        Some(img) => img,
+        None => {
+            let decoder = reader(open()?, kind, max_pixels)?
+                .into_decoder()
+                .map_err(decode_error)?;
+            DynamicImage::from_decoder(decoder).map_err(decode_error)?
+        }
+    };
+    if needed.is_some() && (img.width() > wanted.0 || img.height() > wanted.1) {
+        img = img.thumbnail(wanted.0, wanted.1);
+    }
+    img.apply_orientation(header.orientation);
+    Ok(img)
+}
+
+/// A JPEG decoded at the smallest of its 1/8, 1/4, 1/2 sizes that gives `wanted` (stored
+/// pixels); `None` for what this decoder does not reduce (CMYK, 16-bit grey), which is then
+/// decoded whole.
+fn decode_jpeg_scaled<R: Read>(
+    open: &dyn Fn() -> std::io::Result<R>,
+    wanted: (u32, u32),
+    max_pixels: u64,
+) -> Result<Option<DynamicImage>> {
+    let mut d = jpeg_decoder::Decoder::new(BufReader::new(open()?));
+    d.set_max_decoding_buffer_size(
+        usize::try_from(max_pixels.saturating_mul(4)).unwrap_or(usize::MAX),
+    );
+    d.read_info().map_err(|_| undecodable())?;
+    let format = d.info().map(|i| i.pixel_format);
+    if !matches!(
+        format,
+        Some(jpeg_decoder::PixelFormat::RGB24 | jpeg_decoder::PixelFormat::L8)
+    ) {
+        return Ok(None);
+    }
+    let clamp = |v: u32| u16::try_from(v).unwrap_or(u16::MAX);
+    let (w, h) = d
+        .scale(clamp(wanted.0), clamp(wanted.1))
+        .map_err(|_| undecodable())?;
+    let pixels = d.decode().map_err(|_| undecodable())?;
+    let (w, h) = (u32::from(w), u32::from(h));
+    Ok(match format {
+        Some(jpeg_decoder::PixelFormat::RGB24) => {
+            image::RgbImage::from_raw(w, h, pixels).map(DynamicImage::ImageRgb8)
+        }
+        _ => image::GrayImage::from_raw(w, h, pixels).map(DynamicImage::ImageLuma8),
+    })
+}
+
 /// Decodes a whole image (orientation applied), refusing one over `max_pixels`.
 pub fn decode(bytes: &[u8], kind: &Kind, max_pixels: u64) -> Result<DynamicImage> {
-    let mut decoder = reader(Cursor::new(bytes), kind, max_pixels)?
-        .into_decoder()
-        .map_err(decode_error)?;
-    let (w, h) = decoder.dimensions();
-    if u64::from(w) * u64::from(h) > max_pixels {
-        return Err(too_large(w, h, max_pixels));
-    }
-    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
-    let mut img = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
-    img.apply_orientation(orientation);
-    Ok(img)
+    let open = || Ok(Cursor::new(bytes));
+    let header = read_header(&open, kind, max_pixels)?;
+    decode_at_least(&open, &header, kind, max_pixels, None)
 }
 
 /// A blurred-looking 16-pixel-wide version as a `data:` URI (a few hundred bytes).
@@ -265,11 +432,30 @@ pub fn cover_crop(w: u32, h: u32, tw: u32, th: u32, focal: (f64, f64)) -> (u32, 
     (place(w, cw, focal.0), place(h, ch, focal.1), cw, ch)
 }
 
-/// Applies `t` to a decoded image and encodes the result.
-pub fn apply(img: &DynamicImage, t: &Transform) -> Result<Vec<u8>> {
+/// The display pixels a transform of a `w`×`h` image needs the whole image decoded at: the
+/// scale of its output, over the whole image (a cover crop takes a part of it).
+pub fn needed(t: &Transform, w: u32, h: u32) -> (u32, u32) {
+    let (tw, th) = target_size(t, w, h);
+    let (sx, sy) = (
+        f64::from(tw) / f64::from(w.max(1)),
+        f64::from(th) / f64::from(h.max(1)),
+    );
+    let s = match t.fit {
+        Fit::Contain if t.width.is_some() && t.height.is_some() => sx.min(sy),
+        _ => sx.max(sy),
+    };
+    (
+        (f64::from(w) * s).ceil().max(1.0) as u32,
+        (f64::from(h) * s).ceil().max(1.0) as u32,
+    )
+}
+
+/// Applies `t` to a decoded image (which may be a reduction of an `original`-sized one:
+/// the output size follows the original) and encodes the result.
+pub fn apply(img: &DynamicImage, t: &Transform, original: (u32, u32)) -> Result<Vec<u8>> {
     use image::imageops::FilterType;
     let (w, h) = (img.width(), img.height());
-    let (tw, th) = target_size(t, w, h);
+    let (tw, th) = target_size(t, original.0, original.1);
     let filter = FilterType::CatmullRom;
     let out = match t.fit {
         Fit::Cover if t.width.is_some() && t.height.is_some() => {
@@ -658,15 +844,15 @@ mod tests {
         ));
         let mut tr = t(Some(64), Some(36), Fit::Cover);
         tr.format = Format::Webp;
-        let out = apply(&img, &tr).unwrap();
+        let out = apply(&img, &tr, (400, 300)).unwrap();
         let back = decode(&out, &sniff::WEBP, 1_000_000).unwrap();
         assert_eq!((back.width(), back.height()), (64, 36));
         tr.format = Format::Avif;
-        let out = apply(&img, &tr).unwrap();
+        let out = apply(&img, &tr, (400, 300)).unwrap();
         assert_eq!(sniff::detect(&out, "avif"), Ok(sniff::AVIF));
         tr.fit = Fit::Contain;
         tr.format = Format::Jpeg;
-        let out = apply(&img, &tr).unwrap();
+        let out = apply(&img, &tr, (400, 300)).unwrap();
         let back = decode(&out, &sniff::JPEG, 1_000_000).unwrap();
         assert_eq!((back.width(), back.height()), (64, 36));
     }
@@ -695,7 +881,86 @@ mod tests {
         png[20..24].copy_from_slice(&60_000u32.to_be_bytes());
         let crc = crc32(&png[12..29]);
         png[29..33].copy_from_slice(&crc.to_be_bytes());
-        let err = probe(Cursor::new(png), &sniff::PNG, 100_000_000).unwrap_err();
+        let err = read_header(&|| Ok(Cursor::new(&png)), &sniff::PNG, 100_000_000).unwrap_err();
         assert_eq!(err.code(), "image_too_large");
+    }
+
+    /// A 1600×1200 JPEG of horizontal bands, with an EXIF orientation when given.
+    fn banded_jpeg(orientation: Option<u8>) -> Vec<u8> {
+        let img = image::RgbImage::from_fn(1600, 1200, |_, y| {
+            if y < 600 {
+                image::Rgb([250, 20, 20])
+            } else {
+                image::Rgb([20, 20, 250])
+            }
+        });
+        let plain = encode(&DynamicImage::ImageRgb8(img), Format::Jpeg, 90).unwrap();
+        let Some(o) = orientation else {
+            return plain;
+        };
+        let mut out = plain[..2].to_vec();
+        out.extend_from_slice(&orientation_segment(o));
+        out.extend_from_slice(&plain[2..]);
+        out
+    }
+
+    #[test]
+    fn jpegs_are_decoded_no_larger_than_needed() {
+        let src = banded_jpeg(None);
+        let open = || Ok(Cursor::new(&src[..]));
+        let header = read_header(&open, &sniff::JPEG, 100_000_000).unwrap();
+        assert_eq!(header.displayed(), (1600, 1200));
+        // 100 across needs 200 for the filter: an eighth of the image is enough.
+        let small =
+            decode_at_least(&open, &header, &sniff::JPEG, 100_000_000, Some((100, 75))).unwrap();
+        assert_eq!((small.width(), small.height()), (200, 150));
+        assert!(small.to_rgb8().get_pixel(100, 10)[0] > 200, "red on top");
+        assert!(small.to_rgb8().get_pixel(100, 140)[2] > 200, "blue below");
+        // 500 across: a half is the smallest that gives 1000.
+        let half =
+            decode_at_least(&open, &header, &sniff::JPEG, 100_000_000, Some((500, 375))).unwrap();
+        assert_eq!((half.width(), half.height()), (1000, 750));
+        let whole = decode_at_least(&open, &header, &sniff::JPEG, 100_000_000, None).unwrap();
+        assert_eq!((whole.width(), whole.height()), (1600, 1200));
+        // The cost follows: an eighth decodes 1/64 of the pixels.
+        assert!(header.decode_cost(Some((100, 75))) * 4 < header.decode_cost(None));
+    }
+
+    #[test]
+    fn turned_jpegs_are_reduced_then_turned() {
+        // Orientation 6: stored 1600×1200, shown 1200×1600, the top band on the right.
+        let src = banded_jpeg(Some(6));
+        let open = || Ok(Cursor::new(&src[..]));
+        let header = read_header(&open, &sniff::JPEG, 100_000_000).unwrap();
+        assert_eq!(header.displayed(), (1200, 1600));
+        let small =
+            decode_at_least(&open, &header, &sniff::JPEG, 100_000_000, Some((75, 100))).unwrap();
+        assert_eq!((small.width(), small.height()), (150, 200));
+        let rgb = small.to_rgb8();
+        assert!(rgb.get_pixel(140, 100)[0] > 200, "red on the right");
+        assert!(rgb.get_pixel(10, 100)[2] > 200, "blue on the left");
+        // A transform of it comes out at the size asked, whatever was decoded.
+        let tr = t(Some(60), Some(60), Fit::Cover);
+        let need = needed(&tr, 1200, 1600);
+        assert_eq!(need, (60, 80));
+        let img = decode_at_least(&open, &header, &sniff::JPEG, 100_000_000, Some(need)).unwrap();
+        let out = apply(&img, &tr, header.displayed()).unwrap();
+        let back = decode(&out, &sniff::PNG, 1_000_000).unwrap();
+        assert_eq!((back.width(), back.height()), (60, 60));
+    }
+
+    #[test]
+    fn other_kinds_are_reduced_before_they_are_turned() {
+        let img =
+            DynamicImage::ImageRgb8(image::RgbImage::from_pixel(800, 600, image::Rgb([9, 9, 9])));
+        let png = encode(&img, Format::Png, 0).unwrap();
+        let open = || Ok(Cursor::new(&png[..]));
+        let header = read_header(&open, &sniff::PNG, 100_000_000).unwrap();
+        let small =
+            decode_at_least(&open, &header, &sniff::PNG, 100_000_000, Some((40, 30))).unwrap();
+        assert_eq!((small.width(), small.height()), (80, 60));
+        let p = probe(&open, &header, &sniff::PNG, 100_000_000).unwrap();
+        assert_eq!((p.width, p.height), (800, 600));
+        assert!(p.placeholder.is_some());
     }
 }

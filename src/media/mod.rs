@@ -21,6 +21,7 @@ pub mod imaging;
 pub mod sniff;
 
 use std::collections::HashMap;
+use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -59,9 +60,27 @@ struct Inner {
     locales: Vec<String>,
     /// Where media URLs point (`https://cms.example.com`).
     base_url: String,
+    /// Image work at once (each takes a core while it runs).
     transforms: Semaphore,
+    /// MiB of image work at once: see [`Media::image_work`].
+    image_memory: Semaphore,
     /// One computation per variant at a time: a burst of requests for a new size makes it once.
     making: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// A turn at image work: memory from the budget and a core, held until dropped.
+struct ImageTurn<'a> {
+    _memory: tokio::sync::SemaphorePermit<'a>,
+    _core: tokio::sync::SemaphorePermit<'a>,
+}
+
+/// Runs CPU-bound work off the async runtime.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Error::internal(e.to_string()))?
 }
 
 /// An upload received in full: spooled to disk, measured and hashed, not yet checked.
@@ -135,6 +154,9 @@ impl Media {
                 locales,
                 base_url: config.public_base(),
                 transforms: Semaphore::new(config.media.transform_concurrency),
+                image_memory: Semaphore::new(
+                    usize::try_from(config.media.image_memory_mib.max(1)).unwrap_or(usize::MAX),
+                ),
                 making: std::sync::Mutex::default(),
             }),
         })
@@ -250,30 +272,35 @@ impl Media {
         let mut upload_path = received.spool.0.clone();
         let _cleaned_guard;
         if kind.is_raster() {
-            let permit = self
-                .inner
-                .transforms
-                .acquire()
-                .await
-                .map_err(|e| Error::internal(e.to_string()))?;
             let src = received.spool.0.clone();
             let cleaned = src.with_extension("clean");
             // Removed when the upload is done, whether it was made, used or not.
             _cleaned_guard = SpoolFile(cleaned.clone());
             let max_pixels = self.inner.config.max_image_pixels;
-            let (p, stripped) = tokio::task::spawn_blocking(move || -> Result<_> {
-                let p = imaging::probe(std::fs::File::open(&src)?, &kind, max_pixels)?;
+            // The header first (a small file claiming huge dimensions stops here), then the
+            // pixels, within the image memory budget.
+            let header = {
+                let src = src.clone();
+                blocking(move || {
+                    imaging::read_header(&|| std::fs::File::open(&src), &kind, max_pixels)
+                })
+                .await?
+            };
+            let _turn = self
+                .image_work(header.decode_cost(Some(imaging::PLACEHOLDER_NEEDS)))
+                .await?;
+            let (p, stripped) = blocking(move || {
+                let open = || std::fs::File::open(&src);
+                let p = imaging::probe(&open, &header, &kind, max_pixels)?;
                 if !imaging::has_metadata_to_strip(&kind) {
                     return Ok((p, None));
                 }
                 let mut out = std::io::BufWriter::new(std::fs::File::create(&cleaned)?);
-                imaging::strip_metadata(&mut std::fs::File::open(&src)?, &mut out, &kind)?;
+                imaging::strip_metadata(&mut open()?, &mut out, &kind)?;
                 std::io::Write::flush(&mut out)?;
                 Ok((p, Some(cleaned)))
             })
-            .await
-            .map_err(|e| Error::internal(e.to_string()))??;
-            drop(permit);
+            .await?;
             if let Some(cleaned) = stripped {
                 upload_path = cleaned;
             }
@@ -717,27 +744,56 @@ impl Media {
             .read_object(&original_key(sha))
             .await?
             .ok_or_else(|| Error::internal(format!("the bytes of media {sha} are missing")))?;
-        let permit = self
-            .inner
-            .transforms
-            .acquire()
-            .await
-            .map_err(|e| Error::internal(e.to_string()))?;
         let max_pixels = self.inner.config.max_image_pixels;
         let t = *t;
-        let out = tokio::task::spawn_blocking(move || -> Result<Vec<u8>> {
-            let img = imaging::decode(&original, &kind, max_pixels)?;
-            imaging::apply(&img, &t)
+        let (header, needed) = {
+            let original = original.clone();
+            blocking(move || {
+                let header =
+                    imaging::read_header(&|| Ok(Cursor::new(&original[..])), &kind, max_pixels)?;
+                let (w, h) = header.displayed();
+                Ok((header, imaging::needed(&t, w, h)))
+            })
+            .await?
+        };
+        let _turn = self.image_work(header.decode_cost(Some(needed))).await?;
+        let out = blocking(move || {
+            let open = || Ok(Cursor::new(&original[..]));
+            let img = imaging::decode_at_least(&open, &header, &kind, max_pixels, Some(needed))?;
+            imaging::apply(&img, &t, header.displayed())
         })
-        .await
-        .map_err(|e| Error::internal(e.to_string()))??;
-        drop(permit);
+        .await?;
         let bytes = Bytes::from(out);
         self.inner
             .objects
             .put(key, PutPayload::from(bytes.clone()))
             .await?;
         Ok(bytes)
+    }
+
+    /// Waits for a turn at image work (decoding, resizing) that will hold about `bytes`: at
+    /// most `media.transform_concurrency` jobs at once, and no more than
+    /// `media.image_memory_mib` between them. A job larger than the whole budget waits until
+    /// it has it all, so it runs alone.
+    async fn image_work(&self, bytes: u64) -> Result<ImageTurn<'_>> {
+        let budget = self.inner.config.image_memory_mib.max(1);
+        let mib = bytes.div_ceil(1 << 20).clamp(1, budget);
+        let memory = self
+            .inner
+            .image_memory
+            .acquire_many(u32::try_from(mib).unwrap_or(u32::MAX))
+            .await
+            .map_err(|e| Error::internal(e.to_string()))?;
+        let core = self
+            .inner
+            .transforms
+            .acquire()
+            .await
+            .map_err(|e| Error::internal(e.to_string()))?;
+        Ok(ImageTurn {
+            _memory: memory,
+            _core: core,
+        })
     }
 
     async fn read_object(&self, key: &ObjectPath) -> Result<Option<Bytes>> {

@@ -24,7 +24,7 @@ use tokio::net::TcpStream;
 use super::{bench_token, create_admin, start_server};
 
 /// Resident memory of `pid` now and at its peak since the last reset, in MiB.
-fn memory(pid: u32) -> (f64, f64) {
+pub fn memory(pid: u32) -> (f64, f64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| {
         status
@@ -38,7 +38,7 @@ fn memory(pid: u32) -> (f64, f64) {
 }
 
 /// Resets the peak the kernel keeps, so the next reading is the peak of what follows.
-fn reset_peak(pid: u32) {
+pub fn reset_peak(pid: u32) {
     let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
 }
 

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use serde_json::Value;
 
+use super::hostile::{memory, reset_peak};
 use super::{bench_token, create_admin, start_server};
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -165,5 +166,105 @@ pub async fn run(bin: &Path) {
         median(cached.clone()),
         percentile(cached, 0.99)
     );
+    large_images(&client, &base, &token, server.child.id()).await;
     drop(server);
+}
+
+/// A `w`×`h` photo-like JPEG, made quickly (a smooth pattern: large images take seconds to
+/// encode with noise).
+fn large_photo(w: u32, h: u32, seed: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([
+            ((x / 7 + seed) % 256) as u8,
+            ((y / 5 + seed * 3) % 256) as u8,
+            (((x + y) / 11) % 256) as u8,
+        ])
+    });
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85)
+        .encode_image(&img)
+        .expect("encode");
+    out
+}
+
+/// Memory of image work at the largest size accepted: a 100-megapixel upload, a variant of
+/// it, and four large images' variants made at once. Peak resident memory above what the
+/// server held before, from the kernel's high-water mark (reset before each step).
+async fn large_images(client: &reqwest::Client, base: &str, token: &str, pid: u32) {
+    let (idle, _) = memory(pid);
+    let mut rows = Vec::new();
+    let mut urls = Vec::new();
+    for i in 0..4u32 {
+        let (w, h) = if i == 0 {
+            (10_000, 10_000)
+        } else {
+            (6000, 4000)
+        };
+        let jpeg = large_photo(w, h, i * 40);
+        reset_peak(pid);
+        let started = Instant::now();
+        let resp = client
+            .post(format!("{base}/admin/api/v1/media?filename=large-{i}.jpg"))
+            .bearer_auth(token)
+            .body(jpeg)
+            .send()
+            .await
+            .expect("upload large");
+        assert_eq!(resp.status(), 201, "upload large");
+        let item: Value = resp.json().await.expect("json");
+        urls.push(item["data"][0]["url"].as_str().expect("url").to_owned());
+        if i == 0 {
+            rows.push((
+                "upload a 10000×10000 JPEG (100 MP)".to_owned(),
+                started.elapsed().as_secs_f64() * 1000.0,
+                memory(pid).1 - idle,
+            ));
+        }
+    }
+    for (label, query) in [
+        ("100 MP JPEG → 640-wide WebP", "w=640&format=webp"),
+        (
+            "100 MP JPEG → 4096×4096 cover crop, JPEG",
+            "w=4096&h=4096&fit=cover&format=jpeg",
+        ),
+    ] {
+        reset_peak(pid);
+        let started = Instant::now();
+        let resp = client
+            .get(format!("{}?{query}", urls[0]))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("transform");
+        assert_eq!(resp.status(), 200, "{label}");
+        resp.bytes().await.expect("bytes");
+        rows.push((
+            label.to_owned(),
+            started.elapsed().as_secs_f64() * 1000.0,
+            memory(pid).1 - idle,
+        ));
+    }
+    reset_peak(pid);
+    let started = Instant::now();
+    let all = futures::future::join_all(urls.iter().map(|u| {
+        client
+            .get(format!("{u}?w=1600&format=jpeg"))
+            .bearer_auth(token)
+            .send()
+    }))
+    .await;
+    assert!(
+        all.iter()
+            .all(|r| r.as_ref().is_ok_and(|r| r.status() == 200))
+    );
+    rows.push((
+        "four large JPEGs (one 100 MP, three 24 MP) → 1600 wide, at once".to_owned(),
+        started.elapsed().as_secs_f64() * 1000.0,
+        memory(pid).1 - idle,
+    ));
+    println!("\n### large images (server resident memory before: {idle:.0} MiB)\n");
+    println!("| step | time | peak above before |\n|---|---:|---:|");
+    for (label, ms, peak) in rows {
+        println!("| {label} | {ms:.0} ms | {peak:.0} MiB |");
+    }
 }

@@ -1089,3 +1089,49 @@ async fn uploads_leave_nothing_in_the_spool() {
         .collect();
     assert!(left.is_empty(), "left in the spool: {left:?}");
 }
+
+/// Image work shares a memory budget: with the smallest one allowed, an image whose decoding
+/// needs more than all of it still uploads (it waits for the whole budget and runs alone),
+/// and several variants asked for at once are all made, with the size asked.
+#[tokio::test]
+async fn image_work_fits_a_small_memory_budget() {
+    let app = TestApp::builder()
+        .media(|m| m.image_memory_mib = 16)
+        .start()
+        .await
+        .unwrap();
+    let item = app
+        .uploaded("wide.jpg", jpeg(2400, 1800, [90, 160, 30]))
+        .await;
+    assert_eq!(
+        (item["width"].as_u64(), item["height"].as_u64()),
+        (Some(2400), Some(1800))
+    );
+    assert!(
+        item["placeholder"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("data:image/"))
+    );
+    let url = item["url"].as_str().unwrap().to_owned();
+    let sizes = [
+        (640, None),
+        (300, Some(300)),
+        (1200, Some(200)),
+        (2400, None),
+    ];
+    let urls: Vec<String> = sizes
+        .iter()
+        .map(|(w, h)| match h {
+            Some(h) => format!("{url}?w={w}&h={h}&fit=cover&format=png"),
+            None => format!("{url}?w={w}&format=png"),
+        })
+        .collect();
+    let replies =
+        futures::future::join_all(urls.iter().map(|u| app.fetch(u, Some(&app.token), &[]))).await;
+    for ((w, h), (reply, bytes)) in sizes.iter().zip(replies) {
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        let img = image::load_from_memory(&bytes).unwrap();
+        assert_eq!(img.width(), *w);
+        assert_eq!(img.height(), h.unwrap_or(w * 3 / 4));
+    }
+}
