@@ -251,9 +251,12 @@ pub struct Limits {
     pub max_populate_bytes: usize,
     /// Connections open at once; kept below the open-file limit whatever is set here.
     pub max_connections: usize,
-    /// Seconds a client has to send a request's headers, counted from when the connection
-    /// waits for them (so also how long an idle keep-alive connection stays open).
+    /// Seconds a client has to send a request's headers: the first request's from when the
+    /// connection opens, a later one's from its first byte.
     pub header_timeout_seconds: u64,
+    /// Seconds a connection waits for the next request after answering one. Keep it above the
+    /// idle timeout of a proxy or load balancer in front (commonly 60 s).
+    pub keep_alive_seconds: u64,
     /// Longest pause, in seconds, between two pieces of a request body.
     pub body_timeout_seconds: u64,
     /// Seconds after which a connection on which no byte moves either way is closed.
@@ -273,6 +276,7 @@ impl Default for Limits {
             max_populate_bytes: 8 * 1024 * 1024,
             max_connections: 10_000,
             header_timeout_seconds: 10,
+            keep_alive_seconds: 75,
             body_timeout_seconds: 30,
             idle_timeout_seconds: 60,
         }
@@ -400,6 +404,7 @@ impl Config {
             || l.max_populate_bytes < 1024
             || [
                 l.header_timeout_seconds,
+                l.keep_alive_seconds,
                 l.body_timeout_seconds,
                 l.idle_timeout_seconds,
             ]

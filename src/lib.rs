@@ -27,7 +27,7 @@ use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 
-use poem::listener::{Acceptor, Listener, TcpListener};
+use poem::listener::Acceptor;
 
 pub use config::Config;
 pub use error::{Error, Result};
@@ -193,6 +193,7 @@ fn connection_limits(config: &Config) -> api::server::ConnectionLimits {
     api::server::ConnectionLimits {
         max_connections,
         header_timeout: std::time::Duration::from_secs(l.header_timeout_seconds),
+        keep_alive: std::time::Duration::from_secs(l.keep_alive_seconds),
         idle_timeout: std::time::Duration::from_secs(l.idle_timeout_seconds),
     }
 }
@@ -201,7 +202,7 @@ fn connection_limits(config: &Config) -> api::server::ConnectionLimits {
 pub async fn run(config: Config) -> Result<()> {
     raise_open_file_limit();
     let prepared = prepare(&config).await?;
-    let acceptor = TcpListener::bind(config.listen).into_acceptor().await?;
+    let acceptor = api::server::bind(config.listen)?;
     for addr in acceptor.local_addr() {
         if let Some(addr) = addr.as_socket_addr() {
             tracing::info!(

@@ -6,13 +6,20 @@
 //!   limit, so the database, the search index and the media store always have descriptors
 //!   left). One over the cap is closed at once instead of waiting in the kernel's queue, and
 //!   the refusal is logged at most once a minute.
-//! - **Headers**: a request's head must arrive within `header_timeout` from the moment the
-//!   connection waits for it, which is also how long an idle keep-alive connection is kept
-//!   (hyper's `header_read_timeout`): a client that trickles a header a byte at a time, or
-//!   opens a connection and sends nothing, is dropped.
-//! - **Idle**: a connection on which no byte is read or written for `idle_timeout` is closed,
-//!   whatever its state: an HTTP/2 connection, a response to a client that stopped reading,
-//!   a connection that never says which protocol it speaks.
+//! - **Headers**: the first request's head must be complete within `header_timeout` of the
+//!   connection opening, and each later one within `header_timeout` of its first byte: a
+//!   client that trickles a head a byte at a time, or connects and says nothing, is dropped.
+//! - **Keep-alive**: between requests a connection waits `keep_alive` for the next one. This
+//!   is longer than the header time on purpose: a proxy or load balancer in front keeps idle
+//!   connections open for a minute or so, and a server that closes them first makes it send
+//!   requests into closing connections (the "502 after a quiet minute" of many set-ups).
+//! - **Idle**: during a request, a connection on which no byte is read or written for
+//!   `idle_timeout` is closed: a response to a client that stopped reading, an upload that
+//!   stopped, an HTTP/2 connection that went quiet.
+//!
+//! A watchdog per connection follows its phase (waiting for a head, reading one, in a
+//! request) from what the connection reads and when the application is called, and closes
+//! the connection when the phase's time is up.
 //!
 //! Body pacing and size are the middleware's (`guard`), since only it knows the route.
 //! Shutdown: accepting stops, every connection finishes the requests it has (hyper's graceful
@@ -22,7 +29,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -42,6 +49,7 @@ type HyperBody = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
 pub struct ConnectionLimits {
     pub max_connections: usize,
     pub header_timeout: Duration,
+    pub keep_alive: Duration,
     pub idle_timeout: Duration,
 }
 
@@ -102,21 +110,24 @@ where
         let peer = remote.clone();
         let service = hyper::service::service_fn({
             let app = app.clone();
+            let activity = activity.clone();
             move |req: hyper::Request<Incoming>| {
                 let app = app.clone();
+                let activity = activity.clone();
+                activity.request_started(req.version() == hyper::Version::HTTP_2);
                 let req: poem::Request =
                     (req, local.clone(), remote.clone(), scheme.clone()).into();
                 async move {
                     let resp = app.get_response(req).await;
+                    activity.request_answered();
                     Ok::<_, Infallible>(hyper::Response::<HyperBody>::from(resp))
                 }
             }
         });
         let mut builder = auto::Builder::new(TokioExecutor::new());
-        builder
-            .http1()
-            .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_timeout);
+        // The watchdog times heads and keep-alive (see the module header); hyper's own head
+        // timer would cut the keep-alive wait short.
+        builder.http1().header_read_timeout(None);
         builder
             .http2()
             .timer(TokioTimer::new())
@@ -128,12 +139,11 @@ where
             .serve_connection(TokioIo::new(io), service)
             .into_owned();
         let conn = graceful.watch(conn);
-        let idle = limits.idle_timeout;
         tokio::spawn(async move {
             tokio::select! {
                 _ = conn => {}
-                () = activity.idle_for(idle) => {
-                    tracing::debug!(remote = %peer, "closing a connection where nothing moved");
+                why = activity.expired(&limits) => {
+                    tracing::debug!(remote = %peer, why, "closing a connection");
                 }
             }
             drop(slot);
@@ -149,33 +159,112 @@ where
     Ok(())
 }
 
-/// When a connection last moved a byte, in milliseconds since it opened.
+/// What a connection is doing, and since when: the watchdog's view of it.
 #[derive(Clone)]
 struct Activity {
     opened: Instant,
-    last_ms: Arc<AtomicU64>,
+    inner: Arc<Phases>,
 }
+
+struct Phases {
+    /// [`FRESH`], [`BETWEEN`], [`HEAD`], [`REQUEST`] or [`HTTP2`].
+    phase: AtomicU8,
+    /// When the current head's first byte came ([`HEAD`]), in ms since the connection opened.
+    head_ms: AtomicU64,
+    /// When a byte last moved either way, in ms since the connection opened.
+    last_ms: AtomicU64,
+}
+
+/// No request yet: the first head must be complete within the header time of the opening.
+const FRESH: u8 = 0;
+/// Between requests: waiting (keep-alive) for the next head's first byte.
+const BETWEEN: u8 = 1;
+/// Reading a head whose first byte has come.
+const HEAD: u8 = 2;
+/// A request is being answered.
+const REQUEST: u8 = 3;
+/// HTTP/2: streams come and go; only the idle time applies.
+const HTTP2: u8 = 4;
 
 impl Activity {
     fn new() -> Self {
         Self {
             opened: Instant::now(),
-            last_ms: Arc::new(AtomicU64::new(0)),
+            inner: Arc::new(Phases {
+                phase: AtomicU8::new(FRESH),
+                head_ms: AtomicU64::new(0),
+                last_ms: AtomicU64::new(0),
+            }),
         }
     }
 
-    fn touch(&self) {
-        let ms = u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last_ms.store(ms, Ordering::Relaxed);
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// Resolves once nothing has moved for `limit`.
-    async fn idle_for(&self, limit: Duration) {
+    fn at(&self, ms: u64) -> Instant {
+        self.opened + Duration::from_millis(ms)
+    }
+
+    /// Bytes arrived.
+    fn read(&self) {
+        let now = self.now_ms();
+        self.inner.last_ms.store(now, Ordering::Relaxed);
+        if self
+            .inner
+            .phase
+            .compare_exchange(BETWEEN, HEAD, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+        {
+            self.inner.head_ms.store(now, Ordering::Relaxed);
+        }
+    }
+
+    /// Bytes left.
+    fn wrote(&self) {
+        self.inner.last_ms.store(self.now_ms(), Ordering::Relaxed);
+    }
+
+    /// A head was complete and the application called.
+    fn request_started(&self, http2: bool) {
+        let phase = if http2 { HTTP2 } else { REQUEST };
+        self.inner.phase.store(phase, Ordering::Release);
+    }
+
+    /// The application answered (its body may still be on its way out).
+    fn request_answered(&self) {
+        let _ = self.inner.phase.compare_exchange(
+            REQUEST,
+            BETWEEN,
+            Ordering::AcqRel,
+            Ordering::Relaxed,
+        );
+        self.wrote();
+    }
+
+    /// When the current phase runs out, and what that means.
+    fn deadline(&self, limits: &ConnectionLimits) -> (Instant, &'static str) {
+        let last = self.at(self.inner.last_ms.load(Ordering::Relaxed));
+        match self.inner.phase.load(Ordering::Acquire) {
+            FRESH => (
+                self.opened + limits.header_timeout,
+                "no request head in time",
+            ),
+            BETWEEN => (last + limits.keep_alive, "idle between requests"),
+            HEAD => (
+                self.at(self.inner.head_ms.load(Ordering::Relaxed)) + limits.header_timeout,
+                "request head too slow",
+            ),
+            _ => (last + limits.idle_timeout, "nothing moved"),
+        }
+    }
+
+    /// Resolves once the connection's current phase has run out of time.
+    async fn expired(&self, limits: &ConnectionLimits) -> &'static str {
         loop {
-            let last = self.opened + Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
-            let deadline = last + limit;
+            let (deadline, why) = self.deadline(limits);
             if Instant::now() >= deadline {
-                return;
+                return why;
             }
             tokio::time::sleep_until(deadline.into()).await;
         }
@@ -197,7 +286,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for Watched<T> {
         let before = buf.filled().len();
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
         if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            self.activity.touch();
+            self.activity.read();
         }
         polled
     }
@@ -211,7 +300,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
     ) -> Poll<std::io::Result<usize>> {
         let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
         if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
-            self.activity.touch();
+            self.activity.wrote();
         }
         polled
     }
@@ -223,7 +312,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
     ) -> Poll<std::io::Result<usize>> {
         let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
         if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
-            self.activity.touch();
+            self.activity.wrote();
         }
         polled
     }
@@ -239,6 +328,22 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
+}
+
+/// Listens on `addr` with a queue of 4,096 connections waiting to be accepted (the kernel
+/// caps it at `net.core.somaxconn`), not the 128 of the standard library: when thousands of
+/// clients reconnect at once, a short queue drops their SYNs, and every client behind them,
+/// `/healthz` probes included, waits a second for the retransmission.
+pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<poem::listener::TcpAcceptor> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    poem::listener::TcpAcceptor::from_tokio(socket.listen(4096)?)
 }
 
 /// The most connections this process can hold open: `configured`, but kept 256 descriptors

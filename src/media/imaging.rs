@@ -90,46 +90,60 @@ impl Header {
         )
     }
 
-    /// `needed` (display pixels) as stored pixels, doubled for the resampling filter and
-    /// never more than the image: what a decode must give.
-    fn wanted(&self, needed: Option<(u32, u32)>) -> (u32, u32) {
-        let Some((w, h)) = needed else {
-            return (self.width, self.height);
+    /// `needed` (display pixels) as stored pixels, never more than the image.
+    fn stored(&self, needed: (u32, u32)) -> (u32, u32) {
+        let (w, h) = if self.swaps_axes() {
+            (needed.1, needed.0)
+        } else {
+            needed
         };
-        let (w, h) = if self.swaps_axes() { (h, w) } else { (w, h) };
-        (
-            w.saturating_mul(2).clamp(1, self.width),
-            h.saturating_mul(2).clamp(1, self.height),
-        )
+        (w.clamp(1, self.width), h.clamp(1, self.height))
     }
 
-    /// The reduction a JPEG is decoded at for `wanted`: the largest of 8, 4, 2 that still
-    /// gives at least `wanted` both ways.
-    fn jpeg_factor(&self, wanted: (u32, u32)) -> u32 {
-        [8, 4, 2]
-            .into_iter()
-            .find(|f| self.width / f >= wanted.0 && self.height / f >= wanted.1)
+    /// What a decode for `needed` should give, in stored pixels: twice `needed` for the
+    /// resampling filter, never more than the image; the whole image for `None`.
+    fn wanted(&self, needed: Option<(u32, u32)>) -> (u32, u32) {
+        match needed {
+            None => (self.width, self.height),
+            Some((w, h)) => self.stored((w.saturating_mul(2), h.saturating_mul(2))),
+        }
+    }
+
+    /// The reduction a JPEG is decoded at for `needed`: the largest of 8, 4, 2 that gives
+    /// twice `needed` both ways, or else `needed` itself (the DCT's reduction is a good
+    /// filter of its own, so a large output need not have the whole image decoded).
+    fn jpeg_factor(&self, needed: Option<(u32, u32)>) -> u32 {
+        let Some(needed) = needed else {
+            return 1;
+        };
+        let fits = |(w, h): (u32, u32)| {
+            [8, 4, 2]
+                .into_iter()
+                .find(|f| self.width / f >= w && self.height / f >= h)
+        };
+        fits(self.wanted(Some(needed)))
+            .or_else(|| fits(self.stored(needed)))
             .unwrap_or(1)
     }
 
-    /// Bytes a decode for `needed` (display pixels; `None`: the whole image) holds at its
-    /// peak, generously: the decoded pixels (4 bytes each), a progressive JPEG's coefficients,
-    /// and the working copies of what `needed` asks for.
+    /// Bytes a decode for `needed` (display pixels; `None`: the whole image) and the work on
+    /// it hold at their peak, generously: the decoded pixels (4 bytes each) and one copy of
+    /// them (a crop, a turn), a progressive JPEG's coefficients, the resize's scratch, and
+    /// the output twice over (its pixels and their encoding).
     pub fn decode_cost(&self, needed: Option<(u32, u32)>) -> u64 {
         let full = u64::from(self.width) * u64::from(self.height);
-        let wanted = self.wanted(needed);
         let decoded = if self.jpeg {
-            let f = u64::from(self.jpeg_factor(wanted));
+            let f = u64::from(self.jpeg_factor(needed));
             full / (f * f)
         } else {
             full
         };
-        let mut cost = decoded * 4;
+        let out = needed.map_or(full, |(w, h)| u64::from(w) * u64::from(h));
+        let mut cost = decoded * 4 * 2 + out * 4 * 2 + RESIZE_SCRATCH + (4 << 20);
         if self.progressive {
             cost += full * 6;
         }
-        // Orientation, crop, resize and encoding work on at most the wanted size.
-        cost + u64::from(wanted.0) * u64::from(wanted.1) * 4 * 3 + (4 << 20)
+        cost
     }
 }
 
@@ -208,8 +222,14 @@ pub fn decode_at_least<R: Read + Seek>(
     needed: Option<(u32, u32)>,
 ) -> Result<DynamicImage> {
     let wanted = header.wanted(needed);
-    let scaled = if header.jpeg && header.jpeg_factor(wanted) > 1 {
-        decode_jpeg_scaled(open, wanted, max_pixels)?
+    let factor = if header.jpeg {
+        header.jpeg_factor(needed)
+    } else {
+        1
+    };
+    let scaled = if factor > 1 {
+        let reduced = (header.width / factor, header.height / factor);
+        decode_jpeg_scaled(open, reduced, max_pixels)?
     } else {
         None
     };
@@ -230,8 +250,8 @@ pub fn decode_at_least<R: Read + Seek>(
 }
 
 /// A JPEG decoded at the smallest of its 1/8, 1/4, 1/2 sizes that gives `wanted` (stored
-/// pixels); `None` for what this decoder does not reduce (CMYK, 16-bit grey), which is then
-/// decoded whole.
+/// pixels) one way; `None` for what this decoder does not reduce (CMYK, 16-bit grey), which
+/// is then decoded whole.
 fn decode_jpeg_scaled<R: Read>(
     open: &dyn Fn() -> std::io::Result<R>,
     wanted: (u32, u32),
@@ -486,16 +506,53 @@ pub fn apply(img: &DynamicImage, t: &Transform, original: (u32, u32)) -> Result<
     encode(&out, t.format, t.quality)
 }
 
+/// The most memory a filtered resize may use for its intermediate image: `image`'s resize
+/// filters columns first into a `source width × target height` image of 16 bytes a pixel.
+const RESIZE_SCRATCH: u64 = 64 << 20;
+
+/// How a `w0`×`h0` image is brought to `w`×`h`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ResizePlan {
+    /// The filter (Catmull-Rom) all the way.
+    Filter,
+    /// Averaged down to this size first (fast, and without an intermediate image), then
+    /// filtered: a large reduction, or one whose filter scratch would be too large.
+    AverageThenFilter(u32, u32),
+    /// Averaged all the way: an output so large that even its own filter scratch would pass
+    /// [`RESIZE_SCRATCH`].
+    Average,
+}
+
+fn resize_plan(w0: u32, h0: u32, w: u32, h: u32) -> ResizePlan {
+    let scratch = |src_w: u32| u64::from(src_w) * u64::from(h) * 16;
+    if scratch(w) > RESIZE_SCRATCH {
+        return ResizePlan::Average;
+    }
+    if w0 > 4 * w && h0 > 4 * h && scratch(2 * w) <= RESIZE_SCRATCH {
+        return ResizePlan::AverageThenFilter(2 * w, 2 * h);
+    }
+    if scratch(w0) <= RESIZE_SCRATCH {
+        return ResizePlan::Filter;
+    }
+    // The widest intermediate the scratch allows, keeping the aspect ratio.
+    let mid_w = u32::try_from(RESIZE_SCRATCH / (u64::from(h) * 16))
+        .unwrap_or(u32::MAX)
+        .clamp(w, w0);
+    let mid_h = ((f64::from(h0) * f64::from(mid_w) / f64::from(w0)).round() as u32).clamp(h, h0);
+    ResizePlan::AverageThenFilter(mid_w, mid_h)
+}
+
 fn resize(img: &DynamicImage, w: u32, h: u32, filter: image::imageops::FilterType) -> DynamicImage {
     if img.width() == w && img.height() == h {
         return img.clone();
     }
-    // A large reduction first averages blocks of pixels down to twice the target (fast, and
-    // what a good filter would do anyway), then filters the rest of the way.
-    if img.width() > 4 * w && img.height() > 4 * h {
-        return img.thumbnail_exact(2 * w, 2 * h).resize_exact(w, h, filter);
+    match resize_plan(img.width(), img.height(), w, h) {
+        ResizePlan::Filter => img.resize_exact(w, h, filter),
+        ResizePlan::AverageThenFilter(mw, mh) => {
+            img.thumbnail_exact(mw, mh).resize_exact(w, h, filter)
+        }
+        ResizePlan::Average => img.thumbnail_exact(w, h),
     }
-    img.resize_exact(w, h, filter)
 }
 
 fn encode(img: &DynamicImage, format: Format, quality: u8) -> Result<Vec<u8>> {
@@ -916,14 +973,17 @@ mod tests {
         assert_eq!((small.width(), small.height()), (200, 150));
         assert!(small.to_rgb8().get_pixel(100, 10)[0] > 200, "red on top");
         assert!(small.to_rgb8().get_pixel(100, 140)[2] > 200, "blue below");
-        // 500 across: a half is the smallest that gives 1000.
+        // 500 across: no reduction gives 1000, a half gives 800, which is enough.
         let half =
             decode_at_least(&open, &header, &sniff::JPEG, 100_000_000, Some((500, 375))).unwrap();
-        assert_eq!((half.width(), half.height()), (1000, 750));
+        assert_eq!((half.width(), half.height()), (800, 600));
         let whole = decode_at_least(&open, &header, &sniff::JPEG, 100_000_000, None).unwrap();
         assert_eq!((whole.width(), whole.height()), (1600, 1200));
         // The cost follows: an eighth decodes 1/64 of the pixels.
-        assert!(header.decode_cost(Some((100, 75))) * 4 < header.decode_cost(None));
+        assert!(
+            header.decode_cost(Some((100, 75))) - RESIZE_SCRATCH
+                < (header.decode_cost(None) - RESIZE_SCRATCH) / 4
+        );
     }
 
     #[test]
@@ -947,6 +1007,50 @@ mod tests {
         let out = apply(&img, &tr, header.displayed()).unwrap();
         let back = decode(&out, &sniff::PNG, 1_000_000).unwrap();
         assert_eq!((back.width(), back.height()), (60, 60));
+    }
+
+    #[test]
+    fn resizes_keep_their_scratch_memory_bounded() {
+        // Small outputs are filtered; large reductions averaged first.
+        assert_eq!(resize_plan(3000, 2000, 1600, 1067), ResizePlan::Filter);
+        assert_eq!(
+            resize_plan(4000, 3000, 640, 480),
+            ResizePlan::AverageThenFilter(1280, 960)
+        );
+        // A source too wide for the scratch is averaged to what fits, then filtered.
+        match resize_plan(6000, 4000, 1600, 1067) {
+            ResizePlan::AverageThenFilter(w, h) => {
+                assert!(u64::from(w) * 1067 * 16 <= RESIZE_SCRATCH, "{w}");
+                assert!(
+                    (1600..6000).contains(&w) && (1067..4000).contains(&h),
+                    "{w}×{h}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        // An output of 16 megapixels cannot be filtered within the scratch at all.
+        assert_eq!(resize_plan(5000, 5000, 4096, 4096), ResizePlan::Average);
+        let img = DynamicImage::ImageRgb8(image::RgbImage::new(900, 600));
+        let out = resize(&img, 300, 200, image::imageops::FilterType::CatmullRom);
+        assert_eq!((out.width(), out.height()), (300, 200));
+    }
+
+    #[test]
+    fn large_outputs_decode_jpegs_at_what_they_need_only() {
+        let header = Header {
+            width: 10_000,
+            height: 10_000,
+            orientation: Orientation::NoTransforms,
+            jpeg: true,
+            progressive: false,
+        };
+        assert_eq!(header.jpeg_factor(Some((640, 640))), 4);
+        assert_eq!(header.jpeg_factor(Some((4096, 4096))), 2);
+        assert_eq!(header.jpeg_factor(Some((6000, 6000))), 1);
+        assert_eq!(header.jpeg_factor(None), 1);
+        // A 4096×4096 variant of 100 megapixels: well under what the whole image takes.
+        assert!(header.decode_cost(Some((4096, 4096))) < 512 << 20);
+        assert!(header.decode_cost(None) > 512 << 20);
     }
 
     #[test]

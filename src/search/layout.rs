@@ -24,7 +24,7 @@ use super::analysis::{EXACT, PAIRS, language_of, stemmed_name};
 use crate::schema::{ContentType, Field as SchemaField, FieldType};
 
 /// Bumped when what goes into documents changes, so existing indexes are rebuilt.
-const FORMAT: u32 = 5;
+const FORMAT: u32 = 6;
 
 /// The fast field ordering ties.
 pub(crate) const RANK: &str = "_rank";
@@ -344,7 +344,13 @@ impl Layout {
         for f in self.facets.iter().filter(|f| include(f.private)) {
             for v in scalars(row.get(&f.name)) {
                 let value = match &f.target {
-                    Some(_) => titles.get(&v).cloned().unwrap_or(v),
+                    Some(_) => match titles.get(&v) {
+                        Some(title) => title.clone(),
+                        // A related entry with no published title: the public sees nothing
+                        // of it (its id would say a draft exists); editors see its id.
+                        None if audience == Audience::Delivery => continue,
+                        None => v,
+                    },
                     None => v,
                 };
                 facets.push(Facet::from_path([f.name.as_str(), value.as_str()]));

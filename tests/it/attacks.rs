@@ -340,6 +340,7 @@ async fn impatient(max_connections: usize, header_secs: u64) -> TestApp {
         .configure(move |c| {
             c.limits.max_connections = max_connections;
             c.limits.header_timeout_seconds = header_secs;
+            c.limits.keep_alive_seconds = 2;
             c.limits.body_timeout_seconds = 1;
             c.limits.idle_timeout_seconds = 3;
         })
@@ -786,4 +787,61 @@ async fn repeated_query_parameters_are_refused_everywhere() {
             "duplicate_parameter",
         );
     }
+}
+
+#[tokio::test]
+async fn search_facets_do_not_name_unpublished_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("post.toml"),
+        r#"id = "post"
+drafts = true
+search = true
+[admin]
+title_field = "title"
+[access]
+read = ["public"]
+[[fields]]
+name = "title"
+type = "text"
+search = true
+[[fields]]
+name = "lead"
+type = "relation"
+target = "post"
+"#,
+    )
+    .unwrap();
+    let app = TestApp::builder().types(dir.path()).start().await.unwrap();
+    let draft = app
+        .create("post", json!({ "title": "Unannounced" }), false)
+        .await;
+    let public = app
+        .create("post", json!({ "title": "Announced" }), true)
+        .await;
+    app.create(
+        "post",
+        json!({ "title": "Leads", "lead": draft["id"] }),
+        true,
+    )
+    .await;
+    app.create(
+        "post",
+        json!({ "title": "Follows", "lead": public["id"] }),
+        true,
+    )
+    .await;
+    app.search_settled().await;
+    let (status, body) = app
+        .search(&[("q", ""), ("type", "post"), ("facets", "lead")])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let values: Vec<&str> = body["meta"]["facets"]["lead"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v["value"].as_str())
+        .collect();
+    assert_eq!(values, ["Announced"], "{body}");
+    assert!(!body.to_string().contains(draft["id"].as_str().unwrap()));
 }
