@@ -199,7 +199,7 @@ impl Store {
         snapshot: Option<Row>,
         audit: &str,
     ) -> Result<Row> {
-        self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
+        let _changing = self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
         // The links follow the delivery row: the row itself without drafts, else the snapshot.
         let (links, link_binds) = match (&snapshot, ct.drafts) {
             (_, false) => link_script(ct, id, Some(&row))?,
@@ -247,7 +247,7 @@ impl Store {
             })
             .await;
         // Again after the write, so nothing read while it ran is kept as current.
-        self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
+        let _changing = self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
         self.wake_indexer(ct);
         let (mut res, errors) = res?;
         check(errors, ct)?;
@@ -312,7 +312,7 @@ impl Store {
              COMMIT;",
             audit_stmts = audit_append_script()
         );
-        self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
+        let _changing = self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
         let snapshot_row = match snapshot {
             Snapshot::Publish(s) => strip_nulls(s),
             _ => Map::new(),
@@ -337,7 +337,7 @@ impl Store {
             })
             .await;
         // Again after the write, so nothing read while it ran is kept as current.
-        self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
+        let _changing = self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
         self.wake_indexer(ct);
         let (mut res, errors) = res?;
         if let Some(outcome) = thrown(errors, Some(ct))? {
@@ -361,7 +361,7 @@ impl Store {
         expected: Option<u64>,
         audit: &str,
     ) -> Result<WriteOutcome> {
-        self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
+        let _changing = self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
         let pub_stmt = if ct.drafts {
             "DELETE type::record($pub, $id);"
         } else {
@@ -402,7 +402,7 @@ impl Store {
             })
             .await;
         // Again after the write, so nothing read while it ran is kept as current.
-        self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
+        let _changing = self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
         self.wake_indexer(ct);
         let (_, errors) = res?;
         if let Some(outcome) = thrown(errors, Some(ct))? {
@@ -420,7 +420,7 @@ impl Store {
         snapshots: Vec<Row>,
         audit: &str,
     ) -> Result<()> {
-        self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
+        let _changing = self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
         // Links of the delivery rows: the snapshots, or the rows themselves without drafts.
         let mut link_binds = Vec::new();
         let mut link_stmts = String::new();
@@ -490,7 +490,7 @@ impl Store {
             })
             .await;
         // Again after the write, so nothing read while it ran is kept as current.
-        self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
+        let _changing = self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
         self.wake_indexer(ct);
         let (_, errors) = res?;
         check(errors, ct)

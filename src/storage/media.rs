@@ -102,7 +102,7 @@ impl Store {
     /// Stores a new media record with its audit record. A record with the same SHA-256 wins:
     /// `Conflict { code: "already_exists" }`.
     pub async fn create_media(&self, id: &str, record: Record, audit: &str) -> Result<Record> {
-        self.invalidate(&[MEDIA_TABLE]);
+        let _changing = self.invalidate(&[MEDIA_TABLE]);
         let script = format!(
             "CREATE type::record('{MEDIA_TABLE}', $id) CONTENT $row;\n{}",
             audit_append_script()
@@ -200,7 +200,7 @@ impl Store {
         record: Record,
         audit: &str,
     ) -> Result<Record> {
-        self.invalidate(&[MEDIA_TABLE]);
+        let _changing = self.invalidate(&[MEDIA_TABLE]);
         let script = format!(
             "LET $current = (SELECT VALUE version FROM type::record('{MEDIA_TABLE}', $id))[0];
              IF $current = NONE {{ THROW 'folio:not_found' }};
@@ -216,7 +216,7 @@ impl Store {
 
     /// Deletes a media record and every record of its use.
     pub async fn delete_media(&self, id: &str, audit: &str) -> Result<()> {
-        self.invalidate(&[MEDIA_TABLE]);
+        let _changing = self.invalidate(&[MEDIA_TABLE]);
         let script = format!(
             "DELETE type::record('{MEDIA_TABLE}', $id);
              DELETE {USE_TABLE} WHERE media = $id;
@@ -304,9 +304,6 @@ impl Store {
             ("audit_data".to_owned(), json!(audit)),
         ]);
         let out = self.system_write(script, binds).await;
-        // Again after the write: responses that embed media (populated fields), read while
-        // it ran, are not kept as current.
-        self.invalidate(&[MEDIA_TABLE]);
         out?.get(at)
             .and_then(|rows| rows.first().cloned())
             .map(normalize)

@@ -204,8 +204,20 @@ impl Store {
         map.insert(key, count);
     }
 
-    /// Forgets the totals of tables that are about to change.
-    pub(crate) fn invalidate(&self, tables: &[&str]) {
+    /// Marks `tables` as changing: their totals are forgotten and the change count moves,
+    /// now and again when the returned guard is dropped, after the write. Anything read while
+    /// the write runs (it may or may not see it) is thereby kept under a count that is already
+    /// gone: read after the first mark, a response cached under it would otherwise be served
+    /// as current until the next write (an unpublished entry, say, still delivered).
+    pub(crate) fn invalidate(&self, tables: &[&str]) -> Changing<'_> {
+        self.mark_changing(tables);
+        Changing {
+            store: self,
+            tables: tables.iter().map(|t| (*t).to_owned()).collect(),
+        }
+    }
+
+    fn mark_changing(&self, tables: &[&str]) {
         self.changes
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let mut totals = self.totals.lock().unwrap_or_else(|e| e.into_inner());
@@ -460,6 +472,20 @@ pub(crate) fn cause(
     match first_real {
         Some(i) => Some(errors.swap_remove(i).1),
         None => errors.into_iter().next().map(|(_, e)| e),
+    }
+}
+
+/// Held across a write: see [`Store::invalidate`]. Dropping it marks the tables again.
+#[must_use = "hold it until the write is done: dropping it is the second mark"]
+pub(crate) struct Changing<'a> {
+    store: &'a Store,
+    tables: Vec<String>,
+}
+
+impl Drop for Changing<'_> {
+    fn drop(&mut self) {
+        let tables: Vec<&str> = self.tables.iter().map(String::as_str).collect();
+        self.store.mark_changing(&tables);
     }
 }
 

@@ -845,3 +845,50 @@ target = "post"
     assert_eq!(values, ["Announced"], "{body}");
     assert!(!body.to_string().contains(draft["id"].as_str().unwrap()));
 }
+
+/// A delivery response read while an unpublish runs is never kept as current: after the
+/// unpublish answers, the entry is gone from delivery at once, however many readers were
+/// asking for it meanwhile.
+#[tokio::test]
+async fn responses_read_during_a_write_are_not_served_after_it() {
+    let app = TestApp::spawn().await;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for round in 0..15 {
+        let entry = app
+            .create(
+                "article",
+                json!({ "title": { "en": format!("Round {round}") } }),
+                true,
+            )
+            .await;
+        let id = entry["id"].as_str().unwrap().to_owned();
+        let path = format!("/api/v1/content/article/{id}");
+        stop.store(false, Ordering::Relaxed);
+        let readers: Vec<_> = (0..4)
+            .map(|_| {
+                let client = app.client.clone();
+                let url = app.url(&path);
+                let stop = stop.clone();
+                tokio::spawn(async move {
+                    while !stop.load(Ordering::Relaxed) {
+                        let _ = client.get(&url).send().await;
+                    }
+                })
+            })
+            .collect();
+        let (status, body) = app
+            .admin_call(Method::POST, &format!("/content/article/{id}/unpublish"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, _) = app.get(&path).await;
+        stop.store(true, Ordering::Relaxed);
+        for r in readers {
+            let _ = r.await;
+        }
+        assert_eq!(
+            status,
+            StatusCode::NOT_FOUND,
+            "round {round}: still delivered"
+        );
+    }
+}
