@@ -1744,13 +1744,7 @@ mod tests {
 
     /// An accounts service on a fresh in-memory database, with one editor signed in.
     async fn signed_in(sessions: SessionPolicy) -> (Accounts, String) {
-        let dir = tempfile::tempdir().unwrap();
-        let config = crate::Config {
-            data_dir: dir.path().to_path_buf(),
-            database: Some("mem://".into()),
-            ..crate::Config::default()
-        };
-        let store = Store::connect(&config).await.unwrap();
+        let (store, config, _dir) = Store::for_tests().await;
         let schema = crate::schema::Schema::default();
         let plan = store.plan_schema(&schema).await.unwrap();
         store.apply_schema(plan, false).await.unwrap();

@@ -490,6 +490,22 @@ impl Drop for Changing<'_> {
 }
 
 #[cfg(test)]
+impl Store {
+    /// A store on a fresh in-memory database, the configuration it was opened with, and the
+    /// data directory that configuration names (removed when dropped).
+    pub(crate) async fn for_tests() -> (Store, crate::Config, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = crate::Config {
+            data_dir: dir.path().to_path_buf(),
+            database: Some("mem://".into()),
+            ..crate::Config::default()
+        };
+        let store = Store::connect(&config).await.expect("in-memory store");
+        (store, config, dir)
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -502,6 +518,23 @@ mod tests {
         assert!(ident("a`; DELETE x; --").is_err());
         assert!(ident("").is_err());
         assert!(ident("Title").is_err());
+    }
+
+    /// Whatever was read while a write ran (under the count it saw then) is stale once the
+    /// write is done, and so are the totals counted meanwhile.
+    #[tokio::test]
+    async fn counts_read_during_a_write_are_gone_after_it() {
+        let (store, _config, _dir) = Store::for_tests().await;
+        let before = store.change_count();
+        let writing = store.invalidate(&["entry_article"]);
+        let during = store.change_count();
+        assert_ne!(during, before, "marked when the write starts");
+        let (_, generation) = store.cached_total("entry_article", "k");
+        store.store_total("entry_article", "k".into(), generation, 7);
+        assert_eq!(store.cached_total("entry_article", "k").0, Some(7));
+        drop(writing);
+        assert_ne!(store.change_count(), during, "and again when it is done");
+        assert_eq!(store.cached_total("entry_article", "k").0, None);
     }
 
     #[test]

@@ -18,23 +18,17 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use super::{bench_token, create_admin, start_server};
 
 /// Resident memory of `pid` now and at its peak since the last reset, in MiB.
 pub fn memory(pid: u32) -> (f64, f64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .map_or(0.0, |kb| kb / 1024.0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
+    (
+        super::status_mib(pid, "VmRSS:"),
+        super::status_mib(pid, "VmHWM:"),
+    )
 }
 
 /// Resets the peak the kernel keeps, so the next reading is the peak of what follows.
@@ -44,64 +38,6 @@ pub fn reset_peak(pid: u32) {
 
 fn addr(base: &str) -> String {
     base.trim_start_matches("http://").to_owned()
-}
-
-async fn read_status(stream: &mut (impl AsyncReadExt + Unpin)) -> u16 {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") && head.len() < 65536 {
-        match stream.read(&mut byte).await {
-            Ok(1) => head.push(byte[0]),
-            _ => break,
-        }
-    }
-    String::from_utf8_lossy(&head)
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
-}
-
-/// Sends `head`, then `prefix` and `fill` repeated up to `total` bytes as a chunked body
-/// that never ends; the status of the answer (0 if none within a minute) and bytes sent.
-async fn endless(
-    base: &str,
-    head: &str,
-    prefix: &[u8],
-    fill: &'static [u8],
-    total: u64,
-) -> (u16, u64) {
-    let stream = TcpStream::connect(addr(base)).await.expect("connect");
-    let (mut read, mut write) = stream.into_split();
-    let mut start = format!("{head}\r\nTransfer-Encoding: chunked\r\n\r\n").into_bytes();
-    if !prefix.is_empty() {
-        start.extend_from_slice(format!("{:x}\r\n", prefix.len()).as_bytes());
-        start.extend_from_slice(prefix);
-        start.extend_from_slice(b"\r\n");
-    }
-    write.write_all(&start).await.expect("head");
-    let sent = Arc::new(AtomicU64::new(0));
-    let writer = tokio::spawn({
-        let sent = sent.clone();
-        async move {
-            let chunk = fill.repeat(256 * 1024 / fill.len());
-            let mut framed = format!("{:x}\r\n", chunk.len()).into_bytes();
-            framed.extend_from_slice(&chunk);
-            framed.extend_from_slice(b"\r\n");
-            while sent.load(Ordering::Relaxed) < total {
-                if write.write_all(&framed).await.is_err() {
-                    return;
-                }
-                sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);
-            }
-            std::future::pending::<()>().await;
-        }
-    });
-    let status = tokio::time::timeout(Duration::from_secs(60), read_status(&mut read))
-        .await
-        .unwrap_or(0);
-    writer.abort();
-    (status, sent.load(Ordering::Relaxed))
 }
 
 /// An endless body: what it is, the request head, the first bytes, what repeats, and how much
@@ -283,7 +219,10 @@ pub async fn run(bin: &Path, seconds: u64) {
     ];
     for (name, head, prefix, fill, total) in attacks {
         reset_peak(pid);
-        let (status, sent) = endless(&base, &head, &prefix, fill, total).await;
+        let (status, sent) =
+            super::raw_http::endless(&host, &head, &prefix, fill, total, Duration::from_secs(60))
+                .await;
+        let status = status.unwrap_or(0);
         let (_, peak) = memory(pid);
         println!(
             "| {name} | {status} | {} | {:.0} MiB |",

@@ -28,6 +28,8 @@ use serde_json::Value;
 
 mod hostile;
 mod media;
+#[path = "../support/raw_http.rs"]
+mod raw_http;
 
 struct Args {
     n: usize,
@@ -312,16 +314,18 @@ async fn first_phrase(client: &reqwest::Client, base: &str) -> String {
 /// Resident memory of a process in MiB: all of it, and the part that is file pages mapped in
 /// (the search index's files), which the kernel may drop and read again.
 fn rss_mib(pid: u32) -> (f64, f64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .map_or(0.0, |kb| kb / 1024.0)
-    };
-    (field("VmRSS:"), field("RssFile:"))
+    (status_mib(pid, "VmRSS:"), status_mib(pid, "RssFile:"))
+}
+
+/// A memory figure of `/proc/PID/status` (`VmRSS:`, `VmHWM:`, ...) in MiB.
+fn status_mib(pid: u32, name: &str) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 struct Server {

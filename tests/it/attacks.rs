@@ -4,8 +4,6 @@
 //! read, cross-site sign-in, and ids that tell of drafts. Each answers with a clear error
 //! (or a closed connection) and the server keeps serving.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
@@ -14,6 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::harness::{TestApp, assert_error, send};
+use crate::raw_http::{self, read_head, status_of};
 
 /// Most bytes a test sends as an endless body: far past every limit, so a server that read it
 /// all before answering is caught by not answering while it is sent.
@@ -25,63 +24,26 @@ async fn connect(app: &TestApp) -> TcpStream {
         .expect("connect")
 }
 
-/// Reads until the end of a response head; `None` when the connection closes first.
-async fn read_head(stream: &mut (impl AsyncReadExt + Unpin)) -> Option<String> {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        match stream.read(&mut byte).await {
-            Ok(1) => head.push(byte[0]),
-            _ => return None,
-        }
-        if head.len() > 64 * 1024 {
-            return None;
-        }
-    }
-    Some(String::from_utf8_lossy(&head).into_owned())
+/// [`endless`] to the test server: the answer must come while the body is still being sent,
+/// since a server that waits for its end never answers.
+async fn endless(app: &TestApp, head: &str, prefix: &[u8], fill: &'static [u8]) -> (u16, u64) {
+    let (status, sent) = raw_http::endless(
+        app.base.trim_start_matches("http://"),
+        head,
+        prefix,
+        fill,
+        ENDLESS,
+        Duration::from_secs(60),
+    )
+    .await;
+    (
+        status.expect("an answer while the body is still coming"),
+        sent,
+    )
 }
 
-fn status_of(head: &str) -> u16 {
-    head.split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
-}
-
-/// Sends `head` (without its final blank line) as a chunked request whose body never ends —
-/// 64 KiB chunks of `fill` until [`ENDLESS`] — and returns the answer's status and how much
-/// had been sent when the answer's head arrived. The answer must come while the body is still
-/// being sent: a server that waits for the end never answers.
 async fn endless_body(app: &TestApp, head: &str, fill: &'static [u8]) -> (u16, u64) {
-    let stream = connect(app).await;
-    let (mut read, mut write) = stream.into_split();
-    let request = format!("{head}\r\nTransfer-Encoding: chunked\r\n\r\n");
-    write.write_all(request.as_bytes()).await.expect("head");
-    let sent = Arc::new(AtomicU64::new(0));
-    let writer = tokio::spawn({
-        let sent = sent.clone();
-        async move {
-            let chunk = fill.repeat(64 * 1024 / fill.len());
-            let mut framed = format!("{:x}\r\n", chunk.len()).into_bytes();
-            framed.extend_from_slice(&chunk);
-            framed.extend_from_slice(b"\r\n");
-            while sent.load(Ordering::Relaxed) < ENDLESS {
-                if write.write_all(&framed).await.is_err() {
-                    return;
-                }
-                sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);
-            }
-            // Never finished: the body stays open.
-            std::future::pending::<()>().await;
-        }
-    });
-    let head = tokio::time::timeout(Duration::from_secs(60), read_head(&mut read))
-        .await
-        .expect("an answer while the body is still coming")
-        .expect("an answer, not a closed connection");
-    let at = sent.load(Ordering::Relaxed);
-    writer.abort();
-    (status_of(&head), at)
+    endless(app, head, b"", fill).await
 }
 
 #[tokio::test]
@@ -257,79 +219,49 @@ async fn signing_in_from_another_sites_page_is_refused() {
 
 /// A multipart body (authenticated) whose framing never lets multer find what it looks for.
 async fn endless_form(app: &TestApp, prefix: &str, fill: &'static [u8]) -> (u16, u64) {
-    let host = app.base.trim_start_matches("http://");
-    let stream = connect(app).await;
-    let (mut read, mut write) = stream.into_split();
     let head = format!(
-        "POST /admin/api/v1/media HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {}\r\n\
-         Content-Type: multipart/form-data; boundary=XyZ\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "POST /admin/api/v1/media HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: multipart/form-data; boundary=XyZ",
+        app.base.trim_start_matches("http://"),
         app.token
     );
-    write.write_all(head.as_bytes()).await.expect("head");
-    let mut first = format!("{:x}\r\n", prefix.len()).into_bytes();
-    first.extend_from_slice(prefix.as_bytes());
-    first.extend_from_slice(b"\r\n");
-    write.write_all(&first).await.expect("prefix");
-    let sent = Arc::new(AtomicU64::new(0));
-    let writer = tokio::spawn({
-        let sent = sent.clone();
-        async move {
-            let chunk = fill.repeat(64 * 1024 / fill.len());
-            let mut framed = format!("{:x}\r\n", chunk.len()).into_bytes();
-            framed.extend_from_slice(&chunk);
-            framed.extend_from_slice(b"\r\n");
-            while sent.load(Ordering::Relaxed) < ENDLESS {
-                if write.write_all(&framed).await.is_err() {
-                    return;
-                }
-                sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);
-            }
-            std::future::pending::<()>().await;
-        }
-    });
-    let head = tokio::time::timeout(Duration::from_secs(60), read_head(&mut read))
-        .await
-        .expect("an answer while the form is still coming")
-        .expect("an answer");
-    let at = sent.load(Ordering::Relaxed);
-    writer.abort();
-    (status_of(&head), at)
+    endless(app, &head, prefix.as_bytes(), fill).await
 }
 
 #[tokio::test]
 async fn multipart_framing_cannot_make_the_server_buffer() {
     let app = TestApp::spawn().await;
-    // Bytes before the first boundary.
-    let (status, sent) = endless_form(&app, "", b"preamble ").await;
-    assert_eq!(status, 400);
-    assert!(sent < ENDLESS);
-    // A part's header block that never ends.
-    let (status, sent) = endless_form(
-        &app,
-        "--XyZ\r\nContent-Disposition: form-data; name=\"alt\"\r\nX-Pad: ",
-        b"h",
-    )
-    .await;
-    assert_eq!(status, 400);
-    assert!(sent < ENDLESS);
-    // A text part that never ends is stopped at 8 KiB, not read whole.
-    let (status, sent) = endless_form(
-        &app,
-        "--XyZ\r\nContent-Disposition: form-data; name=\"alt\"\r\n\r\n",
-        b"alt text ",
-    )
-    .await;
-    assert_eq!(status, 400);
-    assert!(sent < ENDLESS);
-    // A file part beyond the request limit (200 MiB) is a 413.
-    let (status, _) = endless_form(
-        &app,
-        "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\
-         Content-Type: text/plain\r\n\r\n",
-        b"0123456789abcdef",
-    )
-    .await;
-    assert_eq!(status, 413);
+    for (what, prefix, fill, expected) in [
+        (
+            "bytes before the first boundary",
+            "",
+            &b"preamble "[..],
+            400,
+        ),
+        (
+            "a part's header block that never ends",
+            "--XyZ\r\nContent-Disposition: form-data; name=\"alt\"\r\nX-Pad: ",
+            b"h",
+            400,
+        ),
+        (
+            "a text part that never ends (stopped at 8 KiB, not read whole)",
+            "--XyZ\r\nContent-Disposition: form-data; name=\"alt\"\r\n\r\n",
+            b"alt text ",
+            400,
+        ),
+        (
+            "a file part beyond the request limit (200 MiB)",
+            "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\
+             Content-Type: text/plain\r\n\r\n",
+            b"0123456789abcdef",
+            413,
+        ),
+    ] {
+        let (status, sent) = endless_form(&app, prefix, fill).await;
+        assert_eq!(status, expected, "{what}");
+        assert!(sent < ENDLESS, "{what}: {sent}");
+    }
     let (_, list) = app.admin_call(Method::GET, "/media").await;
     assert_eq!(list["meta"]["total"], 0, "nothing was stored");
 }
@@ -844,51 +776,4 @@ target = "post"
         .collect();
     assert_eq!(values, ["Announced"], "{body}");
     assert!(!body.to_string().contains(draft["id"].as_str().unwrap()));
-}
-
-/// A delivery response read while an unpublish runs is never kept as current: after the
-/// unpublish answers, the entry is gone from delivery at once, however many readers were
-/// asking for it meanwhile.
-#[tokio::test]
-async fn responses_read_during_a_write_are_not_served_after_it() {
-    let app = TestApp::spawn().await;
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    for round in 0..15 {
-        let entry = app
-            .create(
-                "article",
-                json!({ "title": { "en": format!("Round {round}") } }),
-                true,
-            )
-            .await;
-        let id = entry["id"].as_str().unwrap().to_owned();
-        let path = format!("/api/v1/content/article/{id}");
-        stop.store(false, Ordering::Relaxed);
-        let readers: Vec<_> = (0..4)
-            .map(|_| {
-                let client = app.client.clone();
-                let url = app.url(&path);
-                let stop = stop.clone();
-                tokio::spawn(async move {
-                    while !stop.load(Ordering::Relaxed) {
-                        let _ = client.get(&url).send().await;
-                    }
-                })
-            })
-            .collect();
-        let (status, body) = app
-            .admin_call(Method::POST, &format!("/content/article/{id}/unpublish"))
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        let (status, _) = app.get(&path).await;
-        stop.store(true, Ordering::Relaxed);
-        for r in readers {
-            let _ = r.await;
-        }
-        assert_eq!(
-            status,
-            StatusCode::NOT_FOUND,
-            "round {round}: still delivered"
-        );
-    }
 }

@@ -53,6 +53,30 @@ async fn post(app: &TestApp, path: &str, body: serde_json::Value) -> crate::harn
     .await
 }
 
+/// Sets a new password with a reset (or invitation) link's token.
+async fn complete_reset(app: &TestApp, token: &str, password: &str) -> crate::harness::Reply {
+    post(
+        app,
+        "/password-reset/complete",
+        json!({ "token": token, "password": password }),
+    )
+    .await
+}
+
+/// Signs in for a bearer session token.
+async fn session_token(app: &TestApp, email: &str, password: &str) -> String {
+    post(
+        app,
+        "/login",
+        json!({ "email": email, "password": password, "token": "bearer" }),
+    )
+    .await
+    .json()["data"]["session"]["token"]
+        .as_str()
+        .expect("a session token")
+        .to_owned()
+}
+
 #[tokio::test]
 async fn addresses_are_confirmed_and_passwords_reset_by_single_use_links() {
     let sink = SmtpSink::start().await;
@@ -86,16 +110,7 @@ async fn addresses_are_confirmed_and_passwords_reset_by_single_use_links() {
     assert_error(r.status, &r.json(), StatusCode::BAD_REQUEST, "invalid_link");
 
     // A session from before the reset.
-    let before = post(
-        &app,
-        "/login",
-        json!({ "email": "mailed@example.com", "password": PASSWORD, "token": "bearer" }),
-    )
-    .await
-    .json()["data"]["session"]["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let before = session_token(&app, "mailed@example.com", PASSWORD).await;
 
     // Unknown addresses get the same answer and no mail.
     let unknown = post(
@@ -123,26 +138,11 @@ async fn addresses_are_confirmed_and_passwords_reset_by_single_use_links() {
     let reset = token(&app, &mail[1], "reset-password");
 
     // The new password follows the rules; the link survives a refused attempt.
-    let r = post(
-        &app,
-        "/password-reset/complete",
-        json!({ "token": reset, "password": "1234567890" }),
-    )
-    .await;
+    let r = complete_reset(&app, &reset, "1234567890").await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
-    let r = post(
-        &app,
-        "/password-reset/complete",
-        json!({ "token": reset, "password": "the brand new password" }),
-    )
-    .await;
+    let r = complete_reset(&app, &reset, "the brand new password").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    let r = post(
-        &app,
-        "/password-reset/complete",
-        json!({ "token": reset, "password": "yet another new password" }),
-    )
-    .await;
+    let r = complete_reset(&app, &reset, "yet another new password").await;
     assert_error(r.status, &r.json(), StatusCode::BAD_REQUEST, "invalid_link");
 
     // Sessions from before are over; only the new password signs in.
@@ -194,12 +194,7 @@ async fn invited_users_choose_their_password_by_link() {
     .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "no password yet");
     let invite = token(&app, &mail[0], "reset-password");
-    let r = post(
-        &app,
-        "/password-reset/complete",
-        json!({ "token": invite, "password": PASSWORD }),
-    )
-    .await;
+    let r = complete_reset(&app, &invite, PASSWORD).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let r = post(
         &app,
@@ -286,19 +281,9 @@ async fn a_new_password_voids_every_outstanding_link() {
     assert_eq!(mail.len(), 3);
     let first = token(&app, &mail[1], "reset-password");
     let second = token(&app, &mail[2], "reset-password");
-    let r = post(
-        &app,
-        "/password-reset/complete",
-        json!({ "token": second, "password": "the password of link two" }),
-    )
-    .await;
+    let r = complete_reset(&app, &second, "the password of link two").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    let r = post(
-        &app,
-        "/password-reset/complete",
-        json!({ "token": first, "password": "the password of link one" }),
-    )
-    .await;
+    let r = complete_reset(&app, &first, "the password of link one").await;
     assert_error(r.status, &r.json(), StatusCode::BAD_REQUEST, "invalid_link");
 
     // A link asked for, then a password change by its owner.
@@ -311,16 +296,7 @@ async fn a_new_password_voids_every_outstanding_link() {
     assert_eq!(r.status, StatusCode::ACCEPTED);
     let mail = mail_to(&sink, "twice@example.com", 4).await;
     let third = token(&app, &mail[3], "reset-password");
-    let session = post(
-        &app,
-        "/login",
-        json!({ "email": "twice@example.com", "password": "the password of link two", "token": "bearer" }),
-    )
-    .await
-    .json()["data"]["session"]["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let session = session_token(&app, "twice@example.com", "the password of link two").await;
     let r = send(
         app.client
             .post(app.url("/admin/api/v1/auth/password"))
@@ -332,12 +308,7 @@ async fn a_new_password_voids_every_outstanding_link() {
     )
     .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    let r = post(
-        &app,
-        "/password-reset/complete",
-        json!({ "token": third, "password": "the password of link three" }),
-    )
-    .await;
+    let r = complete_reset(&app, &third, "the password of link three").await;
     assert_error(r.status, &r.json(), StatusCode::BAD_REQUEST, "invalid_link");
     let r = post(
         &app,
