@@ -96,6 +96,49 @@ async fn seed(client: &reqwest::Client, base: &str, token: &str) {
     }
 }
 
+/// How long a password-reset request takes for an address with an account and for one
+/// without, interleaved: seven of each, as many as the per-address throttle lets through free.
+async fn reset_timing(client: &reqwest::Client, base: &str, token: &str) {
+    let mut known = Vec::new();
+    let mut unknown = Vec::new();
+    for i in 0..7 {
+        let email = format!("reset-{i}@example.com");
+        let created = client
+            .post(format!("{base}/admin/api/v1/users"))
+            .bearer_auth(token)
+            .json(
+                &json!({ "email": email, "role": "viewer", "password": "a long enough password" }),
+            )
+            .send()
+            .await
+            .expect("user");
+        assert!(created.status().is_success(), "create user");
+        for (address, into) in [
+            (email.clone(), &mut known),
+            (format!("nobody-{i}@example.com"), &mut unknown),
+        ] {
+            let t = Instant::now();
+            let r = client
+                .post(format!("{base}/admin/api/v1/auth/password-reset"))
+                .json(&json!({ "email": address }))
+                .send()
+                .await
+                .expect("reset");
+            assert_eq!(r.status(), 202, "reset request");
+            into.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    };
+    println!(
+        "\nPassword-reset requests, median of 7 each: address with an account {:.2} ms, without {:.2} ms",
+        median(known),
+        median(unknown)
+    );
+}
+
 /// Probes `/healthz` every 100 ms until `stop`; the latencies in ms (a failure counts as the
 /// probe's 5 s timeout).
 fn probe(base: String, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<Vec<f64>> {
@@ -271,6 +314,8 @@ pub async fn run(bin: &Path, seconds: u64) {
         let (_, peak) = memory(pid);
         println!("| {name} | {status} | | {:.0} MiB |", peak - idle);
     }
+
+    reset_timing(&client, &base, &token).await;
 
     println!("\n### Saturation: {seconds} s of 64 connections on uncached pages\n");
     let stop = Arc::new(AtomicBool::new(false));
