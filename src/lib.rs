@@ -250,5 +250,27 @@ pub async fn shutdown_signal() {
         () = ctrl_c => {},
         () = term => {},
     }
-    tracing::info!("shutting down: finishing in-flight requests");
+    tracing::info!(
+        "shutting down: finishing in-flight requests (a second SIGTERM or Ctrl-C stops at once)"
+    );
+    // A second signal does not wait for slow requests: every acknowledged write is already
+    // in the store's log, so stopping now loses nothing that was answered.
+    tokio::spawn(async {
+        let again = async {
+            #[cfg(unix)]
+            if let Ok(mut s) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            {
+                s.recv().await;
+                return;
+            }
+            std::future::pending::<()>().await;
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {},
+            () = again => {},
+        }
+        tracing::warn!("second signal: stopping now");
+        std::process::exit(130);
+    });
 }

@@ -91,3 +91,204 @@ async fn shutdown_finishes_requests_in_flight() {
         "{list}"
     );
 }
+
+/// `folio serve` as a process of its own, on `data`, with the example types.
+fn serve_process(data: &std::path::Path) -> (std::process::Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_folio"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("FOLIO_DATA_DIR", data)
+        .env("FOLIO_CONTENT_TYPES", crate::harness::example_types())
+        .env("FOLIO_LOG__LEVEL", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    (child, format!("127.0.0.1:{port}"))
+}
+
+/// Creates the admin with `folio user create`, starts the server and signs in.
+async fn started_process(data: &std::path::Path) -> (std::process::Child, String, String) {
+    let mut create = std::process::Command::new(env!("CARGO_BIN_EXE_folio"))
+        .args([
+            "user",
+            "create",
+            "--email",
+            "signal@example.com",
+            "--role",
+            "admin",
+        ])
+        .env("FOLIO_DATA_DIR", data)
+        .env("FOLIO_CONTENT_TYPES", crate::harness::example_types())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        writeln!(create.stdin.take().unwrap(), "quiet exits keep their answers 42").unwrap();
+    }
+    assert!(create.wait().unwrap().success());
+    let (child, addr) = serve_process(data);
+    let client = reqwest::Client::new();
+    let mut up = false;
+    for _ in 0..1000 {
+        if client
+            .get(format!("http://{addr}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(up, "folio serve became ready");
+    let login: serde_json::Value = client
+        .post(format!("http://{addr}/admin/api/v1/auth/login"))
+        .json(&json!({ "email": "signal@example.com", "password": "quiet exits keep their answers 42", "token": "bearer" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["data"]["session"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (child, addr, token)
+}
+
+fn signal(child: &std::process::Child, name: &str) {
+    assert!(
+        std::process::Command::new("kill")
+            .args([format!("-{name}"), child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+}
+
+/// Waits up to `limit` for the process to end.
+async fn exited_within(
+    child: &mut std::process::Child,
+    limit: std::time::Duration,
+) -> Option<std::process::ExitStatus> {
+    let started = std::time::Instant::now();
+    while started.elapsed() < limit {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    None
+}
+
+/// SIGTERM while an upload is still arriving: the upload finishes and is answered, new
+/// connections are no longer taken, the process exits 0, and the upload is there after a
+/// restart.
+#[tokio::test]
+async fn sigterm_lets_requests_in_flight_finish() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, addr, token) = started_process(dir.path()).await;
+    let body = b"line of a file that takes a while to arrive\n".repeat(4000);
+    let mut upload = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    upload
+        .write_all(
+            format!(
+                "POST /admin/api/v1/media?filename=slow.txt HTTP/1.1\r\nHost: {addr}\r\n\
+                 Authorization: Bearer {token}\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let pieces: Vec<&[u8]> = body.chunks(body.len() / 10 + 1).collect();
+    upload.write_all(pieces[0]).await.unwrap();
+    signal(&child, "TERM");
+    for piece in &pieces[1..] {
+        // A slow client: the rest comes over about a second.
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        upload.write_all(piece).await.unwrap();
+    }
+    let mut answer = String::new();
+    upload.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    let id = answer
+        .split("\"id\":\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    let status = exited_within(&mut child, std::time::Duration::from_secs(20))
+        .await
+        .expect("folio serve exits after SIGTERM");
+    assert!(status.success(), "{status}");
+
+    let (mut child, addr) = serve_process(dir.path());
+    let client = reqwest::Client::new();
+    let mut found = StatusCode::NOT_FOUND;
+    for _ in 0..500 {
+        if let Ok(r) = client
+            .get(format!("http://{addr}/admin/api/v1/media/{id}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+        {
+            found = r.status();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        found,
+        StatusCode::OK,
+        "the upload answered before the stop is there"
+    );
+    signal(&child, "TERM");
+    assert!(
+        exited_within(&mut child, std::time::Duration::from_secs(20))
+            .await
+            .is_some()
+    );
+}
+
+/// A request that never finishes does not hold the stop for ever: a second SIGTERM ends the
+/// process at once.
+#[tokio::test]
+async fn a_second_sigterm_stops_at_once() {
+    use tokio::io::AsyncWriteExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, addr, token) = started_process(dir.path()).await;
+    let mut stalled = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    stalled
+        .write_all(
+            format!(
+                "POST /admin/api/v1/media?filename=never.txt HTTP/1.1\r\nHost: {addr}\r\n\
+                 Authorization: Bearer {token}\r\nContent-Length: 1000000\r\n\r\nstarted"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    signal(&child, "TERM");
+    // The first signal waits for the request (up to the body timeout or the grace period).
+    assert!(
+        exited_within(&mut child, std::time::Duration::from_millis(500))
+            .await
+            .is_none()
+    );
+    signal(&child, "TERM");
+    let status = exited_within(&mut child, std::time::Duration::from_secs(5))
+        .await
+        .expect("the second SIGTERM ends it");
+    assert!(!status.success());
+    drop(stalled);
+}
