@@ -129,7 +129,11 @@ async fn started_process(data: &std::path::Path) -> (std::process::Child, String
         .unwrap();
     {
         use std::io::Write;
-        writeln!(create.stdin.take().unwrap(), "quiet exits keep their answers 42").unwrap();
+        writeln!(
+            create.stdin.take().unwrap(),
+            "quiet exits keep their answers 42"
+        )
+        .unwrap();
     }
     assert!(create.wait().unwrap().success());
     let (child, addr) = serve_process(data);
