@@ -28,6 +28,8 @@ use serde_json::Value;
 
 mod hostile;
 mod media;
+#[path = "../support/process.rs"]
+mod process;
 #[path = "../support/raw_http.rs"]
 mod raw_http;
 
@@ -177,12 +179,7 @@ fn folio_binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_folio"))
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
+use process::free_port;
 
 const BENCH_PASSWORD: &str = "quiet harbour lamp 7 vellum";
 
@@ -211,19 +208,7 @@ fn create_admin(bin: &Path, data_dir: &Path) {
 
 /// Signs the administrator in; the session token.
 async fn bench_token(client: &reqwest::Client, base: &str) -> String {
-    let login: Value = client
-        .post(format!("{base}/admin/api/v1/auth/login"))
-        .json(&serde_json::json!({ "email": "bench@example.com", "password": BENCH_PASSWORD, "token": "bearer" }))
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("json");
-    login["data"]["session"]["token"]
-        .as_str()
-        .expect("token")
-        .to_owned()
+    process::bearer_token(client, base, "bench@example.com", BENCH_PASSWORD).await
 }
 
 /// Publishes 20 articles one by one, each with a word of its own, and measures how long each

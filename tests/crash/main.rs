@@ -28,6 +28,9 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+#[path = "../support/process.rs"]
+mod process;
+
 const PASSWORD: &str = "every acknowledged write stays 17";
 
 struct Settings {
@@ -122,15 +125,8 @@ fn folio(s: &Settings, data: &Path) -> Command {
     c
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
 fn spawn(s: &Settings, data: &Path) -> Server {
-    let port = free_port();
+    let port = process::free_port();
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -166,19 +162,7 @@ async fn ready(server: &mut Server, client: &reqwest::Client) -> bool {
 }
 
 async fn sign_in(client: &reqwest::Client, base: &str) -> String {
-    let r: Value = client
-        .post(format!("{base}/admin/api/v1/auth/login"))
-        .json(&json!({ "email": "crash@example.com", "password": PASSWORD, "token": "bearer" }))
-        .send()
-        .await
-        .expect("sign in")
-        .json()
-        .await
-        .expect("json");
-    r["data"]["session"]["token"]
-        .as_str()
-        .expect("a session token")
-        .to_owned()
+    process::bearer_token(client, base, "crash@example.com", PASSWORD).await
 }
 
 fn sha(bytes: &[u8]) -> String {

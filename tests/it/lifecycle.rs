@@ -94,10 +94,7 @@ async fn shutdown_finishes_requests_in_flight() {
 
 /// `folio serve` as a process of its own, on `data`, with the example types.
 fn serve_process(data: &std::path::Path) -> (std::process::Child, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap();
+    let port = crate::process::free_port();
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_folio"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .env("FOLIO_DATA_DIR", data)
@@ -139,7 +136,8 @@ async fn started_process(data: &std::path::Path) -> (std::process::Child, String
     let (child, addr) = serve_process(data);
     let client = reqwest::Client::new();
     let mut up = false;
-    for _ in 0..1000 {
+    // A debug build beside a busy test suite can take a while to start.
+    for _ in 0..3000 {
         if client
             .get(format!("http://{addr}/readyz"))
             .send()
@@ -152,19 +150,13 @@ async fn started_process(data: &std::path::Path) -> (std::process::Child, String
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert!(up, "folio serve became ready");
-    let login: serde_json::Value = client
-        .post(format!("http://{addr}/admin/api/v1/auth/login"))
-        .json(&json!({ "email": "signal@example.com", "password": "quiet exits keep their answers 42", "token": "bearer" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["data"]["session"]["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = crate::process::bearer_token(
+        &client,
+        &format!("http://{addr}"),
+        "signal@example.com",
+        "quiet exits keep their answers 42",
+    )
+    .await;
     (child, addr, token)
 }
 
@@ -231,7 +223,7 @@ async fn sigterm_lets_requests_in_flight_finish() {
         .and_then(|rest| rest.split('"').next())
         .unwrap()
         .to_owned();
-    let status = exited_within(&mut child, std::time::Duration::from_secs(20))
+    let status = exited_within(&mut child, std::time::Duration::from_secs(45))
         .await
         .expect("folio serve exits after SIGTERM");
     assert!(status.success(), "{status}");
@@ -239,7 +231,7 @@ async fn sigterm_lets_requests_in_flight_finish() {
     let (mut child, addr) = serve_process(dir.path());
     let client = reqwest::Client::new();
     let mut found = StatusCode::NOT_FOUND;
-    for _ in 0..500 {
+    for _ in 0..3000 {
         if let Ok(r) = client
             .get(format!("http://{addr}/admin/api/v1/media/{id}"))
             .bearer_auth(&token)
@@ -258,7 +250,7 @@ async fn sigterm_lets_requests_in_flight_finish() {
     );
     signal(&child, "TERM");
     assert!(
-        exited_within(&mut child, std::time::Duration::from_secs(20))
+        exited_within(&mut child, std::time::Duration::from_secs(45))
             .await
             .is_some()
     );
@@ -290,7 +282,7 @@ async fn a_second_sigterm_stops_at_once() {
             .is_none()
     );
     signal(&child, "TERM");
-    let status = exited_within(&mut child, std::time::Duration::from_secs(5))
+    let status = exited_within(&mut child, std::time::Duration::from_secs(10))
         .await
         .expect("the second SIGTERM ends it");
     assert!(!status.success());

@@ -2,6 +2,8 @@
 //! own data directory and database.
 
 mod harness;
+#[path = "../support/process.rs"]
+mod process;
 #[path = "../support/raw_http.rs"]
 mod raw_http;
 

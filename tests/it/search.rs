@@ -615,19 +615,13 @@ async fn after_kill_9_mid_indexing_a_restart_gives_what_a_fresh_reindex_gives() 
         &[("FOLIO_SEARCH__COMMIT_INTERVAL_MS", "30000")],
     );
     server.wait_ready(&client).await;
-    let login: Value = client
-        .post(format!("{}/admin/api/v1/auth/login", server.base))
-        .json(&json!({ "email": "ops@example.com", "password": crate::harness::ADMIN_PASSWORD, "token": "bearer" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["data"]["session"]["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = crate::process::bearer_token(
+        &client,
+        &server.base,
+        "ops@example.com",
+        crate::harness::ADMIN_PASSWORD,
+    )
+    .await;
     let mut ids = Vec::new();
     for i in 0..24 {
         let title = match i % 4 {

@@ -1,0 +1,34 @@
+//! Helpers for tests and harnesses that run `folio serve` as a process of its own: a free
+//! port to give it, and a bearer session token from it.
+
+use serde_json::{Value, json};
+
+/// A port nothing listens on now (bound and released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Signs in at `base` (`http://host:port`) and returns the session token for `Authorization`.
+pub async fn bearer_token(
+    client: &reqwest::Client,
+    base: &str,
+    email: &str,
+    password: &str,
+) -> String {
+    let login: Value = client
+        .post(format!("{base}/admin/api/v1/auth/login"))
+        .json(&json!({ "email": email, "password": password, "token": "bearer" }))
+        .send()
+        .await
+        .expect("sign in")
+        .json()
+        .await
+        .expect("a JSON answer");
+    login["data"]["session"]["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no session token in {login}"))
+        .to_owned()
+}
