@@ -139,10 +139,10 @@ pub async fn admit(
     config: &Config,
     anonymous: bool,
 ) -> Result<Admitted, Error> {
-    let path = req.uri().path().to_owned();
-    let path = path.as_str();
+    let path = req.uri().path();
     let admin_api = path.starts_with("/admin/api/");
     let anonymous_route = ANONYMOUS_BODY_ROUTES.contains(&path);
+    let upload = path == UPLOAD_ROUTE && *req.method() == Method::POST;
     if anonymous_route && *req.method() == Method::POST && !same_site(req, config) {
         return Err(Error::CrossSite);
     }
@@ -154,7 +154,6 @@ pub async fn admit(
     if admin_api && anonymous && !anonymous_route {
         return Err(Error::Unauthenticated);
     }
-    let upload = path == UPLOAD_ROUTE && *req.method() == Method::POST;
     let limit = if anonymous_route {
         ANONYMOUS_BODY_LIMIT
     } else if upload {
@@ -307,13 +306,13 @@ async fn collect(stream: impl Stream<Item = std::io::Result<Bytes>>) -> std::io:
 /// Checks `bytes` is one JSON value in which no object names a key twice: `serde_json` would
 /// keep the last of two, so a proxy or a log that reads the first would see another request
 /// than the server acts on.
-pub fn check_json(bytes: &[u8]) -> Result<(), Error> {
+fn check_json(bytes: &[u8]) -> Result<(), Error> {
     parse_strict(bytes).map(drop)
 }
 
 /// Parses JSON, refusing duplicate keys (400 `duplicate_key`) as well as bad syntax (400
 /// `invalid_json`).
-pub fn parse_strict(bytes: &[u8]) -> Result<Value, Error> {
+fn parse_strict(bytes: &[u8]) -> Result<Value, Error> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = StrictValue
         .deserialize(&mut de)

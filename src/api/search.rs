@@ -24,7 +24,7 @@ use super::{AppState, etag_of, if_none_match, json_response, query_pairs, read_j
 use crate::access::{Action, Principal};
 use crate::content::query::{Audience as ContentAudience, EntryQuery, Sight};
 use crate::error::{Error, Result};
-use crate::schema::{ContentType, FieldType};
+use crate::schema::ContentType;
 use crate::search::{Audience, Hit, Request as SearchRequest, Results, Sort};
 
 /// `limit` when none is given, and the largest accepted.
@@ -275,11 +275,7 @@ fn unseen(
             let names = ct
                 .fields
                 .iter()
-                .filter(|f| {
-                    !sight.sees(ct, f)
-                        || matches!(&f.ty, FieldType::Relation { target, .. }
-                            if schema.get(target).is_none_or(|t| !sight.reads(t)))
-                })
+                .filter(|f| !sight.sees(ct, f) || !sight.follows(schema, f))
                 .map(|f| f.name.clone())
                 .collect();
             (ct.id.clone(), names)

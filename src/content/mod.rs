@@ -47,21 +47,7 @@ pub struct Content {
     plugins: PluginHost,
     media: crate::media::Media,
     limits: Limits,
-    reachable: Arc<std::sync::Mutex<Reachable>>,
 }
-
-/// Which related entries have a delivery row, as last read, valid while the store's change
-/// count is `generation`: search results and uncached pages keep naming the same few authors
-/// and tags, and asking the database each time doubled the time of a search.
-#[derive(Default)]
-struct Reachable {
-    generation: u64,
-    /// (delivery table, id) → whether the row exists.
-    known: std::collections::HashMap<(String, String), bool>,
-}
-
-/// The most answers [`Reachable`] keeps before it starts over.
-const MAX_REACHABLE: usize = 50_000;
 
 /// What bounds one read: totals counted, and what `populate` may add to one response.
 #[derive(Debug, Clone, Copy)]
@@ -123,7 +109,6 @@ impl Content {
             plugins,
             media,
             limits,
-            reachable: Arc::default(),
         }
     }
 
@@ -1043,10 +1028,12 @@ impl Content {
             if !sight.reads(target_ct) || ids.is_empty() {
                 continue;
             }
+            let ids: Vec<String> = ids.into_iter().collect();
             let found = self
-                .delivered_ids(&storage::delivery_table(target_ct), ids)
+                .store
+                .existing_ids_remembered(&storage::delivery_table(target_ct), &ids)
                 .await?;
-            reachable.insert(target, found);
+            reachable.insert(target, found.into_iter().collect());
         }
         let empty = BTreeSet::new();
         for e in entries.iter_mut() {
@@ -1062,53 +1049,6 @@ impl Content {
             });
         }
         Ok(())
-    }
-
-    /// Which of `ids` have a row in the delivery table `table`: from what was read since the
-    /// last write, and the rest from the database.
-    async fn delivered_ids(&self, table: &str, ids: BTreeSet<String>) -> Result<BTreeSet<String>> {
-        let generation = self.store.change_count();
-        let mut found = BTreeSet::new();
-        let mut unknown = Vec::new();
-        {
-            let mut cache = self.reachable.lock().unwrap_or_else(|e| e.into_inner());
-            if cache.generation != generation {
-                cache.known.clear();
-                cache.generation = generation;
-            }
-            for id in ids {
-                match cache.known.get(&(table.to_owned(), id.clone())) {
-                    Some(true) => {
-                        found.insert(id);
-                    }
-                    Some(false) => {}
-                    None => unknown.push(id),
-                }
-            }
-        }
-        if unknown.is_empty() {
-            return Ok(found);
-        }
-        let present: BTreeSet<String> = self
-            .store
-            .existing_ids(table, &unknown)
-            .await?
-            .into_iter()
-            .collect();
-        let mut cache = self.reachable.lock().unwrap_or_else(|e| e.into_inner());
-        // Read under an older count (a write began meanwhile): used, not kept.
-        if cache.generation == generation && self.store.change_count() == generation {
-            if cache.known.len() + unknown.len() > MAX_REACHABLE {
-                cache.known.clear();
-            }
-            for id in &unknown {
-                cache
-                    .known
-                    .insert((table.to_owned(), id.clone()), present.contains(id));
-            }
-        }
-        found.extend(present);
-        Ok(found)
     }
 
     async fn populate_path(
@@ -1149,27 +1089,30 @@ impl Content {
         let mut by_id: BTreeMap<String, Entry> = BTreeMap::new();
         // In batches, so a response over the byte budget stops after one batch too many
         // rather than after reading everything.
+        let target_ct = match &field_type {
+            Some(FieldType::Relation { target, .. }) => Some(self.content_type(target)?),
+            _ => None,
+        };
+        let nested_shape = Shape {
+            fields: None,
+            locale: shape.locale,
+            render_html: shape.render_html,
+        };
         for batch in ids.chunks(POPULATE_BATCH) {
-            match &field_type {
-                Some(FieldType::Relation { target, .. }) => {
-                    let target_ct = self.content_type(target)?;
+            match &target_ct {
+                Some(target_ct) => {
                     let rows = self
                         .store
-                        .get_rows(&storage::delivery_table(&target_ct), batch)
+                        .get_rows(&storage::delivery_table(target_ct), batch)
                         .await?;
                     budget.take_bytes(path, rows.iter().map(json_size_of).sum())?;
-                    let nested_shape = Shape {
-                        fields: None,
-                        locale: shape.locale,
-                        render_html: shape.render_html,
-                    };
                     by_id.extend(
                         rows.into_iter()
-                            .map(|r| delivery_entry(&target_ct, r, &nested_shape))
+                            .map(|r| delivery_entry(target_ct, r, &nested_shape))
                             .filter_map(|e| Some((e.get("id")?.as_str()?.to_owned(), e))),
                     );
                 }
-                _ => {
+                None => {
                     let rows = self.media.get_many(batch).await?;
                     budget.take_bytes(path, rows.iter().map(json_size_of).sum())?;
                     by_id.extend(rows.into_iter().filter_map(|r| {

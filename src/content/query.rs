@@ -89,6 +89,14 @@ pub trait Sight: Sync {
     fn sees(&self, ty: &ContentType, field: &Field) -> bool;
     /// Whether the caller may reach entries of `ty` through a relation.
     fn reads(&self, ty: &ContentType) -> bool;
+    /// Whether the caller may follow `field` to the entries it names: true for any field
+    /// but a relation into a type the caller may not read (or one that is not loaded).
+    fn follows(&self, schema: &Schema, field: &Field) -> bool {
+        match &field.ty {
+            FieldType::Relation { target, .. } => schema.get(target).is_some_and(|t| self.reads(t)),
+            _ => true,
+        }
+    }
 }
 
 impl Sight for Audience {
@@ -593,7 +601,7 @@ pub fn parse_populate(
             for field in &ct.fields {
                 if is_populatable(&field.ty)
                     && sight.sees(ct, field)
-                    && related_type(schema, field).is_none_or(|t| sight.reads(t))
+                    && sight.follows(schema, field)
                 {
                     paths.insert(vec![field.name.clone()]);
                 }
@@ -677,14 +685,6 @@ fn is_populatable(ty: &FieldType) -> bool {
 /// A field the caller may see.
 fn visible_field<'s>(ty: &'s ContentType, name: &str, sight: &dyn Sight) -> Option<&'s Field> {
     ty.field(name).filter(|f| sight.sees(ty, f))
-}
-
-/// The type a relation field points to.
-fn related_type<'s>(schema: &'s Schema, field: &Field) -> Option<&'s ContentType> {
-    match &field.ty {
-        FieldType::Relation { target, .. } => schema.get(target).map(|t| &**t),
-        _ => None,
-    }
 }
 
 /// The same words for a private field on delivery as for an undeclared one, so that the

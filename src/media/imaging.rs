@@ -154,21 +154,34 @@ pub fn read_header<R: Read + Seek>(
     kind: &Kind,
     max_pixels: u64,
 ) -> Result<Header> {
-    let mut decoder = reader(open()?, kind, max_pixels)?
-        .into_decoder()
-        .map_err(decode_error)?;
-    let (width, height) = decoder.dimensions();
+    let jpeg = kind.mime == "image/jpeg";
+    // A JPEG's header is read by the decoder that may decode it reduced (which also says
+    // whether it is progressive); `image`'s own would first copy the whole file into memory.
+    let (width, height, orientation, progressive) = if jpeg {
+        let mut d = jpeg_decoder::Decoder::new(BufReader::new(open()?));
+        d.read_info().map_err(|_| undecodable())?;
+        let info = d.info().ok_or_else(undecodable)?;
+        let orientation = d
+            .exif_data()
+            .and_then(Orientation::from_exif_chunk)
+            .unwrap_or(Orientation::NoTransforms);
+        (
+            u32::from(info.width),
+            u32::from(info.height),
+            orientation,
+            info.coding_process == jpeg_decoder::CodingProcess::DctProgressive,
+        )
+    } else {
+        let mut decoder = reader(open()?, kind, max_pixels)?
+            .into_decoder()
+            .map_err(decode_error)?;
+        let (w, h) = decoder.dimensions();
+        let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+        (w, h, orientation, false)
+    };
     if u64::from(width) * u64::from(height) > max_pixels || width == 0 || height == 0 {
         return Err(too_large(width, height, max_pixels));
     }
-    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
-    let jpeg = kind.mime == "image/jpeg";
-    let progressive = jpeg && {
-        let mut d = jpeg_decoder::Decoder::new(BufReader::new(open()?));
-        d.read_info().map_err(|_| undecodable())?;
-        d.info()
-            .is_some_and(|i| i.coding_process == jpeg_decoder::CodingProcess::DctProgressive)
-    };
     Ok(Header {
         width,
         height,

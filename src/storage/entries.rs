@@ -129,6 +129,24 @@ impl Store {
             .collect())
     }
 
+    /// [`Store::existing_ids`], remembering each answer until `table` next changes (kept and
+    /// dropped with the table's list totals): the delivery API asks about the same few
+    /// related entries on every search and uncached page.
+    pub async fn existing_ids_remembered(
+        &self,
+        table: &str,
+        ids: &[String],
+    ) -> Result<Vec<String>> {
+        let (mut present, unknown, generation) = self.remembered_rows(table, ids);
+        if unknown.is_empty() {
+            return Ok(present);
+        }
+        let found = self.existing_ids(table, &unknown).await?;
+        self.remember_rows(table, generation, &unknown, &found);
+        present.extend(found);
+        Ok(present)
+    }
+
     /// The first row of `table` whose `field` equals `value` (a unique field, so at most one).
     pub async fn find_row(&self, table: &str, field: &str, value: Value) -> Result<Option<Row>> {
         let q = format!(
@@ -246,8 +264,6 @@ impl Store {
                 query
             })
             .await;
-        // Again after the write, so nothing read while it ran is kept as current.
-        let _changing = self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
         self.wake_indexer(ct);
         let (mut res, errors) = res?;
         check(errors, ct)?;
@@ -336,8 +352,6 @@ impl Store {
                 query
             })
             .await;
-        // Again after the write, so nothing read while it ran is kept as current.
-        let _changing = self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
         self.wake_indexer(ct);
         let (mut res, errors) = res?;
         if let Some(outcome) = thrown(errors, Some(ct))? {
@@ -401,8 +415,6 @@ impl Store {
                 query
             })
             .await;
-        // Again after the write, so nothing read while it ran is kept as current.
-        let _changing = self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
         self.wake_indexer(ct);
         let (_, errors) = res?;
         if let Some(outcome) = thrown(errors, Some(ct))? {
@@ -489,8 +501,6 @@ impl Store {
                 query
             })
             .await;
-        // Again after the write, so nothing read while it ran is kept as current.
-        let _changing = self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
         self.wake_indexer(ct);
         let (_, errors) = res?;
         check(errors, ct)

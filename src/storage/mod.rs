@@ -120,10 +120,15 @@ struct Totals {
     /// kept.
     generation: std::collections::HashMap<String, u64>,
     counts: std::collections::HashMap<String, std::collections::HashMap<String, u64>>,
+    /// Table → row id → whether the row exists, as last read (see
+    /// [`Store::existing_ids_remembered`]).
+    rows: std::collections::HashMap<String, std::collections::HashMap<String, bool>>,
 }
 
 /// Most totals kept per table before the table's cache is cleared.
 const MAX_TOTALS_PER_TABLE: usize = 1024;
+/// Most row answers kept per table before they are cleared.
+const MAX_ROWS_PER_TABLE: usize = 50_000;
 
 impl Store {
     /// Connects to the configured database and selects the namespace and database.
@@ -192,6 +197,37 @@ impl Store {
         (hit, generation)
     }
 
+    /// Of `ids`, those known to exist in `table` and those not known either way, with the
+    /// generation to remember fresh answers under.
+    fn remembered_rows(&self, table: &str, ids: &[String]) -> (Vec<String>, Vec<String>, u64) {
+        let totals = self.totals.lock().unwrap_or_else(|e| e.into_inner());
+        let generation = totals.generation.get(table).copied().unwrap_or(0);
+        let known = totals.rows.get(table);
+        let (mut present, mut unknown) = (Vec::new(), Vec::new());
+        for id in ids {
+            match known.and_then(|m| m.get(id)) {
+                Some(true) => present.push(id.clone()),
+                Some(false) => {}
+                None => unknown.push(id.clone()),
+            }
+        }
+        (present, unknown, generation)
+    }
+
+    fn remember_rows(&self, table: &str, generation: u64, asked: &[String], present: &[String]) {
+        let mut totals = self.totals.lock().unwrap_or_else(|e| e.into_inner());
+        if totals.generation.get(table).copied().unwrap_or(0) != generation {
+            return;
+        }
+        let map = totals.rows.entry(table.to_owned()).or_default();
+        if map.len() + asked.len() > MAX_ROWS_PER_TABLE {
+            map.clear();
+        }
+        for id in asked {
+            map.insert(id.clone(), present.contains(id));
+        }
+    }
+
     fn store_total(&self, table: &str, key: String, generation: u64, count: u64) {
         let mut totals = self.totals.lock().unwrap_or_else(|e| e.into_inner());
         if totals.generation.get(table).copied().unwrap_or(0) != generation {
@@ -224,6 +260,7 @@ impl Store {
         for t in tables {
             *totals.generation.entry((*t).to_owned()).or_default() += 1;
             totals.counts.remove(*t);
+            totals.rows.remove(*t);
         }
     }
 
@@ -236,6 +273,7 @@ impl Store {
             *totals.generation.entry(t).or_default() += 1;
         }
         totals.counts.clear();
+        totals.rows.clear();
     }
 
     /// How many writes this store has made; it changes before each write starts, so anything

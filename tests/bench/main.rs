@@ -185,25 +185,7 @@ const BENCH_PASSWORD: &str = "quiet harbour lamp 7 vellum";
 
 /// Creates the benchmark's administrator with `folio user create`.
 fn create_admin(bin: &Path, data_dir: &Path) {
-    let mut create = folio(bin, data_dir)
-        .args([
-            "user",
-            "create",
-            "--email",
-            "bench@example.com",
-            "--role",
-            "admin",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("folio user create");
-    {
-        use std::io::Write;
-        let mut stdin = create.stdin.take().expect("stdin");
-        writeln!(stdin, "{BENCH_PASSWORD}").expect("password");
-    }
-    assert!(create.wait().expect("user create").success());
+    process::create_admin(folio(bin, data_dir), "bench@example.com", BENCH_PASSWORD);
 }
 
 /// Signs the administrator in; the session token.

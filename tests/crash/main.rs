@@ -558,24 +558,7 @@ async fn main() {
     let s = settings();
     let work = tempfile::tempdir().expect("temp dir");
     let data = work.path();
-    let mut create = folio(&s, data)
-        .args([
-            "user",
-            "create",
-            "--email",
-            "crash@example.com",
-            "--role",
-            "admin",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("folio user create");
-    {
-        use std::io::Write;
-        writeln!(create.stdin.take().expect("stdin"), "{PASSWORD}").expect("password");
-    }
-    assert!(create.wait().expect("user create").success(), "user create");
+    process::create_admin(folio(&s, data), "crash@example.com", PASSWORD);
 
     let client = reqwest::Client::new();
     let ledger = Arc::new(Mutex::new(Ledger::default()));

@@ -109,30 +109,15 @@ fn serve_process(data: &std::path::Path) -> (std::process::Child, String) {
 
 /// Creates the admin with `folio user create`, starts the server and signs in.
 async fn started_process(data: &std::path::Path) -> (std::process::Child, String, String) {
-    let mut create = std::process::Command::new(env!("CARGO_BIN_EXE_folio"))
-        .args([
-            "user",
-            "create",
-            "--email",
-            "signal@example.com",
-            "--role",
-            "admin",
-        ])
+    let mut folio = std::process::Command::new(env!("CARGO_BIN_EXE_folio"));
+    folio
         .env("FOLIO_DATA_DIR", data)
-        .env("FOLIO_CONTENT_TYPES", crate::harness::example_types())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        writeln!(
-            create.stdin.take().unwrap(),
-            "quiet exits keep their answers 42"
-        )
-        .unwrap();
-    }
-    assert!(create.wait().unwrap().success());
+        .env("FOLIO_CONTENT_TYPES", crate::harness::example_types());
+    crate::process::create_admin(
+        folio,
+        "signal@example.com",
+        "quiet exits keep their answers 42",
+    );
     let (child, addr) = serve_process(data);
     let client = reqwest::Client::new();
     let mut up = false;

@@ -32,3 +32,20 @@ pub async fn bearer_token(
         .unwrap_or_else(|| panic!("no session token in {login}"))
         .to_owned()
 }
+
+/// Creates an admin with `folio user create`, `folio` being the command with its environment
+/// (data directory, content types) set: the password goes in on standard input.
+pub fn create_admin(mut folio: std::process::Command, email: &str, password: &str) {
+    use std::io::Write;
+    let mut create = folio
+        .args(["user", "create", "--email", email, "--role", "admin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("folio user create");
+    writeln!(create.stdin.take().expect("stdin"), "{password}").expect("password");
+    assert!(
+        create.wait().expect("folio user create").success(),
+        "folio user create {email}"
+    );
+}
