@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::Result;
 use crate::storage::Store;
+pub use crate::storage::accounts::chain_hash;
 use crate::storage::accounts::{AUDIT_GENESIS, Record};
 
 /// One change, before it is written.
@@ -71,16 +72,7 @@ impl Event {
 
 /// SHA-256 of a value's JSON text, in hex.
 pub fn digest(v: &Value) -> String {
-    hex(&Sha256::digest(v.to_string().as_bytes()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// A record's hash from its predecessor's hash and its data.
-pub fn chain_hash(prev: &str, data: &str) -> String {
-    hex(&Sha256::digest(format!("{prev}\n{data}").as_bytes()))
+    format!("{:x}", Sha256::digest(v.to_string().as_bytes()))
 }
 
 /// What [`verify`] found.

@@ -152,6 +152,27 @@ const AUDIT_QUEUE: &str = "folio_audit_queue";
 /// Records chained per transaction.
 const CHAIN_BATCH: usize = 500;
 
+/// A record's hash from its predecessor's hash and its data: SHA-256 of the previous hash, a
+/// newline and the data, in hex (what the chainer's `crypto::sha256` computes).
+pub fn chain_hash(prev: &str, data: &str) -> String {
+    use sha2::Digest;
+    format!(
+        "{:x}",
+        sha2::Sha256::digest(format!("{prev}\n{data}").as_bytes())
+    )
+}
+
+/// A run of missing sequence numbers in the chain, and what surrounds it.
+#[derive(Debug)]
+struct Gap {
+    first: u64,
+    last: u64,
+    /// The hash of the record before the gap.
+    before: String,
+    /// The `prev` of the record after it: what re-chained records must end with.
+    after_prev: String,
+}
+
 /// The statement that records a change for the audit log inside its write transaction, with
 /// `$audit_data` (canonical JSON made by the caller). The record is queued under a time-ordered
 /// key rather than chained at once: chaining reads and moves the log's head, so two writes
@@ -238,6 +259,12 @@ impl Store {
     /// on the head and retry. Returns how many were chained.
     pub async fn chain_audit(&self) -> Result<u64> {
         let _one = self.chaining.lock().await;
+        if !self
+            .audit_checked
+            .swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            self.heal_audit_gaps().await?;
+        }
         let script = format!(
             "BEGIN;
              LET $batch = SELECT id, data FROM {AUDIT_QUEUE} ORDER BY id LIMIT {CHAIN_BATCH};
@@ -266,6 +293,117 @@ impl Store {
         }
     }
 
+    /// Puts back records that a crash took out of the middle of the chain.
+    ///
+    /// A chaining transaction moves queued records into the chain and deletes them from the
+    /// queue at once. If the store loses that transaction in a crash while keeping a later one
+    /// (SurrealKV 0.21 can: see ARCHITECTURE.md, "Durability"), the chain has a run of missing
+    /// records and the queue holds their originals again. Chaining those originals after the
+    /// gap would leave it for ever, and `audit verify` would report tampering nobody did.
+    /// Instead, the originals are chained into the gap, oldest first as the lost transaction
+    /// did, and kept only if they end on exactly the hash the record after the gap names as
+    /// its predecessor: that record vouches for their content and order, so nothing edited,
+    /// left out or added passes. A gap nothing in the queue fits stays, and `verify` reports it.
+    /// Runs once per process, before its first chaining, and only when records are queued.
+    async fn heal_audit_gaps(&self) -> Result<u64> {
+        if self.system_count(AUDIT_QUEUE).await? == 0 {
+            return Ok(0);
+        }
+        let head = self.system_get("folio_audit_head", "head").await?;
+        let head_seq = head
+            .as_ref()
+            .and_then(|h| h.get("seq"))
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        if self.system_count("folio_audit").await? >= head_seq {
+            return Ok(0);
+        }
+        let mut healed = 0;
+        for gap in self.audit_gaps().await? {
+            let count = (gap.last - gap.first + 1) as usize;
+            let queued = self
+                .system_read(
+                    &format!("SELECT id, data FROM {AUDIT_QUEUE} ORDER BY id LIMIT $n"),
+                    vec![("n".into(), json!(count + 1))],
+                )
+                .await?;
+            let rows: Vec<(String, String)> = queued
+                .iter()
+                .map(|r| {
+                    let text = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or_default();
+                    (text("id").to_owned(), text("data").to_owned())
+                })
+                .collect();
+            let Some(chosen) = fit_gap(&gap, &rows) else {
+                tracing::warn!(
+                    first = gap.first,
+                    last = gap.last,
+                    "audit records are missing and nothing queued fills their place"
+                );
+                continue;
+            };
+            let mut prev = gap.before.clone();
+            let mut records = Vec::with_capacity(count);
+            let mut ids = Vec::with_capacity(count);
+            for (seq, (id, data)) in (gap.first..).zip(chosen) {
+                let hash = chain_hash(&prev, data);
+                records.push(json!({ "seq": seq, "data": data, "prev": prev, "hash": hash }));
+                ids.push(json!(id));
+                prev = hash;
+            }
+            self.system_write(
+                &format!(
+                    "FOR $r IN $records {{ CREATE type::record('folio_audit', $r.seq) CONTENT $r RETURN NONE; }};
+                     FOR $id IN $ids {{ DELETE type::record('{AUDIT_QUEUE}', $id) RETURN NONE; }};"
+                ),
+                vec![
+                    ("records".into(), Value::Array(records)),
+                    ("ids".into(), Value::Array(ids)),
+                ],
+            )
+            .await?;
+            tracing::warn!(
+                first = gap.first,
+                last = gap.last,
+                "audit records lost with a chaining transaction in a crash were chained again \
+                 from their queued originals, which the record after them vouches for"
+            );
+            healed += count as u64;
+        }
+        Ok(healed)
+    }
+
+    /// The runs of missing sequence numbers between chained records, oldest first.
+    async fn audit_gaps(&self) -> Result<Vec<Gap>> {
+        let mut gaps = Vec::new();
+        let (mut expected, mut before) = (1u64, AUDIT_GENESIS.to_owned());
+        loop {
+            let page = self
+                .system_read(
+                    "SELECT seq, prev, hash FROM folio_audit WHERE seq >= $from ORDER BY seq LIMIT 1000",
+                    vec![("from".into(), json!(expected))],
+                )
+                .await?;
+            for r in &page {
+                let seq = r.get("seq").and_then(Value::as_u64).unwrap_or(0);
+                let text = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or_default();
+                if seq > expected {
+                    gaps.push(Gap {
+                        first: expected,
+                        last: seq - 1,
+                        before: before.clone(),
+                        after_prev: text("prev").to_owned(),
+                    });
+                }
+                expected = seq + 1;
+                before = text("hash").to_owned();
+            }
+            if page.len() < 1000 {
+                return Ok(gaps);
+            }
+        }
+    }
+
     /// How many records `table` holds (system tables are small).
     pub(crate) async fn system_count(&self, table: &str) -> Result<u64> {
         let mut res = self
@@ -274,6 +412,34 @@ impl Store {
             .await?;
         Ok(super::migrate::count_of(take_json(&mut res, 0)?))
     }
+}
+
+/// The queued records, oldest first, that chained after `gap.before` end on `gap.after_prev`:
+/// the first as many as the gap is long, or, since a write that committed while the lost
+/// chaining ran can have queued a record with an older key than some it took, those with one of
+/// the first records one longer left out.
+fn fit_gap<'a>(gap: &Gap, queued: &'a [(String, String)]) -> Option<Vec<&'a (String, String)>> {
+    let count = (gap.last - gap.first + 1) as usize;
+    let ends_right = |rows: &[&(String, String)]| {
+        rows.len() == count
+            && rows.iter().fold(gap.before.clone(), |prev, (_, data)| {
+                chain_hash(&prev, data)
+            }) == gap.after_prev
+    };
+    let prefix: Vec<_> = queued.iter().take(count).collect();
+    if ends_right(&prefix) {
+        return Some(prefix);
+    }
+    (0..queued.len().min(count + 1)).find_map(|skip| {
+        let rows: Vec<_> = queued
+            .iter()
+            .take(count + 1)
+            .enumerate()
+            .filter(|(i, _)| *i != skip)
+            .map(|(_, r)| r)
+            .collect();
+        ends_right(&rows).then_some(rows)
+    })
 }
 
 /// `THROW 'folio:<code>'` in a system script becomes a conflict with that code.

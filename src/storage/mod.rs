@@ -61,6 +61,8 @@ pub struct Store {
     indexed_types: Arc<std::sync::RwLock<std::collections::HashSet<String>>>,
     /// Held while this process chains queued audit records.
     chaining: Arc<tokio::sync::Mutex<()>>,
+    /// Set once this process looked for records a crash took out of the audit chain.
+    audit_checked: Arc<std::sync::atomic::AtomicBool>,
     /// Woken after every write, for the task that chains its audit record.
     audit_wake: Arc<tokio::sync::Notify>,
 }
@@ -175,6 +177,7 @@ impl Store {
             search_wake: Arc::default(),
             indexed_types: Arc::default(),
             chaining: Arc::default(),
+            audit_checked: Arc::default(),
             audit_wake: Arc::default(),
         })
     }
