@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::harness::{TestApp, example_types};
@@ -228,6 +228,128 @@ async fn export_then_import_round_trips() {
     let b = std::fs::read_to_string(again.path().join("article.jsonl")).unwrap();
     assert_eq!(a.lines().count(), 60);
     assert_eq!(a, b);
+}
+
+/// An entry published with newer edits, a draft, translations and entries edited several
+/// times: export, import into a fresh data directory and export again gives the same text, and
+/// the imported site serves what the first one did — the published version to the public, the
+/// edits to editors.
+#[tokio::test]
+async fn export_and_import_keep_working_copies_and_published_snapshots() {
+    let app = TestApp::builder().persistent().start().await.unwrap();
+    let (_, _, article) = app.seed_article("What the public reads", "kept").await;
+    let changed = article["id"].as_str().unwrap().to_owned();
+    for title in ["First edit", "Edit not yet published"] {
+        let (status, body) = app
+            .admin_json(
+                Method::PATCH,
+                &format!("/content/article/{changed}"),
+                json!({ "fields": { "title": { "en": title, "fr": "Modifié" } } }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let draft = app
+        .create(
+            "article",
+            json!({ "title": { "en": "Only a draft", "fr": "Brouillon" }, "body": { "en": "Draft" } }),
+            false,
+        )
+        .await;
+    let dir = app.stop().await;
+
+    let export_all = |data_dir: &Path, out: &Path| {
+        for ty in ["tag", "author", "article"] {
+            let done = folio(data_dir)
+                .args(["export", "--type", ty, "-o"])
+                .arg(out.join(format!("{ty}.jsonl")))
+                .output()
+                .unwrap();
+            assert!(
+                done.status.success(),
+                "{}",
+                String::from_utf8_lossy(&done.stderr)
+            );
+        }
+    };
+    let exported = tempfile::tempdir().unwrap();
+    export_all(dir.path(), exported.path());
+    let articles = std::fs::read_to_string(exported.path().join("article.jsonl")).unwrap();
+    let line: Value = articles
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|l| l["id"] == changed.as_str())
+        .unwrap();
+    assert_eq!(line["status"], "changed", "{line}");
+    assert_eq!(line["version"], 3, "{line}");
+    assert_eq!(line["fields"]["title"]["en"], "Edit not yet published");
+    assert_eq!(line["published"]["version"], 1, "{line}");
+    assert_eq!(
+        line["published"]["fields"]["title"]["en"],
+        "What the public reads"
+    );
+
+    let second = tempfile::tempdir().unwrap();
+    for ty in ["tag", "author", "article"] {
+        let out = import(
+            second.path(),
+            ty,
+            &exported.path().join(format!("{ty}.jsonl")),
+        );
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let again = tempfile::tempdir().unwrap();
+    export_all(second.path(), again.path());
+    for ty in ["tag", "author", "article"] {
+        let a = std::fs::read_to_string(exported.path().join(format!("{ty}.jsonl"))).unwrap();
+        let b = std::fs::read_to_string(again.path().join(format!("{ty}.jsonl"))).unwrap();
+        assert_eq!(a, b, "{ty}");
+    }
+
+    let app = TestApp::builder().data_dir(second).start().await.unwrap();
+    let (status, public) = app.get(&format!("/api/v1/content/article/{changed}")).await;
+    assert_eq!(status, StatusCode::OK, "{public}");
+    assert_eq!(
+        public["data"]["fields"]["title"], "What the public reads",
+        "{public}"
+    );
+    let (_, admin) = app
+        .admin_call(Method::GET, &format!("/content/article/{changed}"))
+        .await;
+    assert_eq!(admin["data"]["status"], "changed", "{admin}");
+    assert_eq!(admin["data"]["version"], 3, "{admin}");
+    assert_eq!(
+        admin["data"]["fields"]["title"]["en"],
+        "Edit not yet published"
+    );
+    let (status, _) = app
+        .get(&format!(
+            "/api/v1/content/article/{}",
+            draft["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // A line that says `changed` without what was published is refused, not made public.
+    let bad = tempfile::tempdir().unwrap();
+    let file = bad.path().join("bad.jsonl");
+    std::fs::write(
+        &file,
+        r#"{"status":"changed","fields":{"title":{"en":"Unreviewed"}}}"#,
+    )
+    .unwrap();
+    let dir = app.stop().await;
+    let out = import(dir.path(), "article", &file);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("needs the published snapshot"), "{text}");
 }
 
 /// Several batches, written side by side: bad lines in any batch are reported in line order,
