@@ -346,8 +346,27 @@ impl Indexer {
 }
 
 fn new_writer(index: &Index, memory: usize, threads: usize) -> Result<IndexWriter> {
-    Ok(index.writer_with_num_threads(threads, memory)?)
+    let writer: IndexWriter = index.writer_with_num_threads(threads, memory)?;
+    writer.set_merge_policy(live_merge_policy());
+    Ok(writer)
 }
+
+/// How the segments that commits leave are merged while the server runs.
+///
+/// Every commit interval under writes leaves a small segment. tantivy's default policy counts
+/// any segment under 10,000 documents as 10,000, so the small ones share a level with every
+/// segment up to ~17,000 documents, and each eighth commit rewrote all of those: 38% of the
+/// server's processor time under a stream of creates at 10k articles. Counting from 1,000
+/// keeps a merge of fresh segments to about a thousand documents, for at most a few more
+/// segments for a search to visit.
+fn live_merge_policy() -> Box<dyn tantivy::indexer::MergePolicy> {
+    let mut policy = tantivy::indexer::LogMergePolicy::default();
+    policy.set_min_layer_size(LIVE_MIN_LAYER_SIZE);
+    Box::new(policy)
+}
+
+/// The size the live merge policy counts every smaller segment as.
+const LIVE_MIN_LAYER_SIZE: u32 = 1_000;
 
 async fn commit(mut writer: IndexWriter) -> (IndexWriter, Result<()>) {
     match tokio::task::spawn_blocking(move || {
@@ -433,7 +452,7 @@ async fn build(
     // segment, so they are merged into one before the index is used.
     let (writer, merged) = merge_all(&active.index, writer).await;
     merged?;
-    writer.set_merge_policy(Box::new(tantivy::indexer::LogMergePolicy::default()));
+    writer.set_merge_policy(live_merge_policy());
     Ok(Built {
         type_id: layout.type_id.clone(),
         active,

@@ -50,6 +50,8 @@ struct Args {
     hostile: bool,
     /// Only the import, with the article type changed in steps.
     import_layouts: bool,
+    /// Only authenticated creates of articles, at 1 and 8 connections.
+    writes: bool,
 }
 
 fn parse_args() -> Args {
@@ -66,6 +68,7 @@ fn parse_args() -> Args {
         media: false,
         hostile: false,
         import_layouts: false,
+        writes: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -88,6 +91,7 @@ fn parse_args() -> Args {
             "--media" => args.media = true,
             "--hostile" => args.hostile = true,
             "--import-layouts" => args.import_layouts = true,
+            "--writes" => args.writes = true,
             "--url" => args.urls.extend(it.next()),
             "--serve-bare" => args.serve_bare = it.next().map(PathBuf::from),
             "--bench" => {}
@@ -315,7 +319,10 @@ fn folio(bin: &Path, data_dir: &Path) -> Command {
     let mut c = Command::new(bin);
     c.env("FOLIO_DATA_DIR", data_dir)
         .env("FOLIO_CONTENT_TYPES", root.join("content-types"))
-        .env("FOLIO_LOG__LEVEL", "warn,surrealkv::lsm=error")
+        .env(
+            "FOLIO_LOG__LEVEL",
+            std::env::var("BENCH_FOLIO_LOG").unwrap_or("warn,surrealkv::lsm=error".into()),
+        )
         .current_dir(data_dir);
     c
 }
@@ -365,11 +372,33 @@ const UNIQUE: &str = "{unique}";
 /// `connections` workers, each with its own connection, requesting `urls` round-robin for
 /// `seconds`.
 async fn load(urls: Arc<Vec<String>>, connections: usize, seconds: u64) -> LoadResult {
+    load_requests(connections, seconds, move |client, i| {
+        let url = &urls[i % urls.len()];
+        // `{unique}` makes every request a new one (a scenario that measures the uncached
+        // path must not be answered by the response cache).
+        if url.contains(UNIQUE) {
+            client.get(url.replace(UNIQUE, &format!("{i:026}")))
+        } else {
+            client.get(url)
+        }
+    })
+    .await
+}
+
+/// `connections` workers, each with its own connection, sending the requests `make` builds
+/// (from a request number unique across workers) for `seconds`; a request counts when it
+/// answers 2xx.
+async fn load_requests(
+    connections: usize,
+    seconds: u64,
+    make: impl Fn(&reqwest::Client, usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
+) -> LoadResult {
+    let make = Arc::new(make);
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let mut tasks = Vec::new();
     for w in 0..connections {
-        let urls = urls.clone();
+        let make = make.clone();
         let stop = stop.clone();
         tasks.push(tokio::spawn(async move {
             let client = reqwest::Client::builder()
@@ -380,17 +409,10 @@ async fn load(urls: Arc<Vec<String>>, connections: usize, seconds: u64) -> LoadR
             let mut errors = 0u64;
             let mut i = w;
             while !stop.load(Ordering::Relaxed) {
-                let url = &urls[i % urls.len()];
-                // `{unique}` makes every request a new one (a scenario that measures the
-                // uncached path must not be answered by the response cache).
-                let url = if url.contains(UNIQUE) {
-                    url.replace(UNIQUE, &format!("{i:026}"))
-                } else {
-                    url.clone()
-                };
+                let request = make(&client, i);
                 i += connections;
                 let t = Instant::now();
-                match client.get(&url).send().await {
+                match request.send().await {
                     Ok(r) if r.status().is_success() => {
                         let _ = r.bytes().await;
                         lat.push(t.elapsed().as_secs_f64() * 1000.0);
@@ -425,6 +447,209 @@ async fn load(urls: Arc<Vec<String>>, connections: usize, seconds: u64) -> LoadR
         rps: all.len() as f64 / elapsed,
         p50_ms: pct(0.50),
         p99_ms: pct(0.99),
+    }
+}
+
+/// Authenticated creates of a ~7 KB article with an author and two tags (a generated
+/// article's body, a title of its own each), on the imported data, at 1 and 8 connections;
+/// then checks that every acknowledged create is stored.
+async fn writes(bin: &Path, data_dir: &Path, data: &Path, seconds: u64) {
+    create_admin(bin, data_dir);
+    let server = start_server(bin, data_dir).await;
+    let client = reqwest::Client::new();
+    let base = server.base.clone();
+    let token = bench_token(&client, &base).await;
+    let ids = |ty: &'static str, n: usize| {
+        let (client, base, token) = (client.clone(), base.clone(), token.clone());
+        async move {
+            let page: Value = client
+                .get(format!("{base}/admin/api/v1/content/{ty}?limit={n}"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .expect("list")
+                .json()
+                .await
+                .expect("json");
+            page["data"]
+                .as_array()
+                .expect("data")
+                .iter()
+                .map(|e| e["id"].clone())
+                .collect::<Vec<_>>()
+        }
+    };
+    let author = ids("author", 1).await.remove(0);
+    let tags = ids("tag", 2).await;
+    let line: Value = serde_json::from_str(
+        std::fs::read_to_string(data.join("articles.jsonl"))
+            .expect("articles")
+            .lines()
+            .next()
+            .expect("an article"),
+    )
+    .expect("json");
+    let body = line["body"].clone();
+    let before: Value = client
+        .get(format!("{base}/admin/api/v1/content/article?limit=1"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("count")
+        .json()
+        .await
+        .expect("json");
+    let stored_before = before["meta"]["total"].as_u64().unwrap_or(0);
+    let mut rows = Vec::new();
+    let mut acknowledged = 0;
+    for connections in [1, 8] {
+        let (base, token, body, author, tags) = (
+            base.clone(),
+            token.clone(),
+            body.clone(),
+            author.clone(),
+            tags.clone(),
+        );
+        let run = std::process::id();
+        let r = load_requests(connections, seconds, move |client, i| {
+            client
+                .post(format!("{base}/admin/api/v1/content/article"))
+                .bearer_auth(&token)
+                .json(&serde_json::json!({
+                    "fields": {
+                        "title": { "en": format!("Written under load {run} {connections} {i}") },
+                        "body": { "en": body },
+                        "author": author,
+                        "tags": tags,
+                    },
+                    "publish": true,
+                }))
+        })
+        .await;
+        acknowledged += r.requests;
+        rows.push((connections, r));
+    }
+    let after: Value = client
+        .get(format!("{base}/admin/api/v1/content/article?limit=1"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("count")
+        .json()
+        .await
+        .expect("json");
+    let stored = after["meta"]["total"].as_u64().unwrap_or(0) - stored_before;
+    println!("\n### creates of a ~7 KB article with an author and two tags, {seconds} s each\n");
+    println!("| connections | creates/s | p50 ms | p99 ms | errors |");
+    println!("|---:|---:|---:|---:|---:|");
+    for (connections, r) in &rows {
+        println!(
+            "| {connections} | {:.0} | {:.2} | {:.2} | {} |",
+            r.rps, r.p50_ms, r.p99_ms, r.errors
+        );
+    }
+    println!("\n{acknowledged} acknowledged, {stored} stored");
+    assert_eq!(acknowledged, stored, "every acknowledged create is stored");
+    drop(server);
+    store_ceiling(seconds, body.as_str().unwrap_or_default()).await;
+}
+
+/// What the store alone does on this machine: SurrealDB embedded on SurrealKV, one `CREATE`
+/// of a row like the benchmark's article per transaction, with no index and with three (a
+/// unique slug, the publication time, the author), on a table already holding 10,000 rows.
+async fn store_ceiling(seconds: u64, body: &str) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db =
+        surrealdb::engine::any::connect(format!("surrealkv://{}", dir.path().join("db").display()))
+            .await
+            .expect("open the store");
+    db.use_ns("bench").use_db("bench").await.expect("namespace");
+    db.query(
+        "DEFINE TABLE plain SCHEMALESS; DEFINE TABLE indexed SCHEMALESS;
+         DEFINE INDEX slug ON indexed FIELDS slug UNIQUE;
+         DEFINE INDEX published ON indexed FIELDS published_at;
+         DEFINE INDEX author ON indexed FIELDS author;",
+    )
+    .await
+    .expect("schema")
+    .check()
+    .expect("schema");
+    let body = body.to_owned();
+    let row = move |n: String| {
+        serde_json::json!({
+            "title": format!("Stored directly {n}"),
+            "slug": format!("stored-directly-{n}"),
+            "body": body,
+            "author": "01ARZ3NDEKTSV4RRFFQ69G5FAV",
+            "tags": ["01ARZ3NDEKTSV4RRFFQ69G5FAW", "01ARZ3NDEKTSV4RRFFQ69G5FAX"],
+            "published_at": "2026-12-01T10:00:00.000Z",
+        })
+    };
+    for table in ["plain", "indexed"] {
+        for batch in 0..20 {
+            let rows: Vec<Value> = (0..500).map(|i| row(format!("pre-{batch}-{i}"))).collect();
+            db.query(format!("INSERT INTO {table} $rows RETURN NONE"))
+                .bind(("rows", rows))
+                .await
+                .expect("preload")
+                .check()
+                .expect("preload");
+        }
+    }
+    println!("\n### the store alone: one CREATE of such a row per transaction, {seconds} s each\n");
+    println!("| table | connections | creates/s | p50 ms | p99 ms | errors |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for table in ["plain", "indexed"] {
+        for connections in [1usize, 8] {
+            let stop = Arc::new(AtomicBool::new(false));
+            let started = Instant::now();
+            let tasks: Vec<_> = (0..connections)
+                .map(|w| {
+                    let (db, stop) = (db.clone(), stop.clone());
+                    let row = row.clone();
+                    tokio::spawn(async move {
+                        let (mut lat, mut errors, mut i) = (Vec::new(), 0u64, w);
+                        while !stop.load(Ordering::Relaxed) {
+                            let content = row(format!("{table}-{connections}-{i}"));
+                            i += connections;
+                            let t = Instant::now();
+                            let done = db
+                                .query(format!(
+                                    "CREATE type::record('{table}', rand::ulid()) CONTENT $row RETURN NONE"
+                                ))
+                                .bind(("row", content))
+                                .await
+                                .and_then(|r| r.check());
+                            match done {
+                                Ok(_) => lat.push(t.elapsed().as_secs_f64() * 1000.0),
+                                Err(_) => errors += 1,
+                            }
+                        }
+                        (lat, errors)
+                    })
+                })
+                .collect();
+            tokio::time::sleep(Duration::from_secs(seconds)).await;
+            stop.store(true, Ordering::Relaxed);
+            let (mut all, mut errors) = (Vec::new(), 0);
+            for t in tasks {
+                let (lat, e) = t.await.expect("worker");
+                all.extend(lat);
+                errors += e;
+            }
+            let rps = all.len() as f64 / started.elapsed().as_secs_f64();
+            all.sort_by(|a, b| a.total_cmp(b));
+            let pct = |p: f64| {
+                all.get((all.len() as f64 * p) as usize)
+                    .copied()
+                    .unwrap_or(0.0)
+            };
+            println!(
+                "| {table} | {connections} | {rps:.0} | {:.2} | {:.2} | {errors} |",
+                pct(0.5),
+                pct(0.99)
+            );
+        }
     }
 }
 
@@ -611,6 +836,11 @@ async fn main() {
     assert!(out.status.success(), "reindex failed");
     let index_rate = args.n as f64 / index_secs;
     let index_mib = dir_bytes(&data_dir.join("search")) as f64 / (1024.0 * 1024.0);
+    if args.writes {
+        println!("import (articles, `folio import`, whole command): {import_rate:.0} articles/s");
+        writes(&bin, &data_dir, &data, args.seconds).await;
+        return;
+    }
 
     // An administrator, for the write-to-searchable measurement.
     create_admin(&bin, &data_dir);
