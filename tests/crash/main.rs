@@ -4,8 +4,9 @@
 //! unpublishes, deletes, media uploads — and the server killed with SIGKILL at a random moment,
 //! sometimes while it is still starting (recovering from the kill before). After each restart
 //! every acknowledged write must be there as acknowledged, and every acknowledged delete gone;
-//! at the end the audit chain must verify and the search index must hold exactly the entries
-//! there are.
+//! at the end the audit chain must verify, and the search index must hold exactly the entries
+//! there are, find a sample of them by their titles, and answer as an index rebuilt from the
+//! database afterwards (`folio reindex`) answers.
 //!
 //! ```text
 //! cargo test --test crash                                   # 3 kills (CI)
@@ -39,6 +40,9 @@ struct Settings {
     bin: PathBuf,
     /// The store's write buffer (memtable), in MiB: smaller fills and rotates more often.
     write_buffer_mib: Option<u64>,
+    /// The content types the server starts with: the repository's, then (half way through)
+    /// a copy in which a field of the articles is renamed, so a start migrates every row.
+    types: Mutex<PathBuf>,
 }
 
 fn settings() -> Settings {
@@ -52,6 +56,7 @@ fn settings() -> Settings {
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_folio"))),
         write_buffer_mib: var("CRASH_WRITE_BUFFER_MIB").and_then(|v| v.parse().ok()),
+        types: Mutex::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("content-types")),
     }
 }
 
@@ -113,10 +118,9 @@ impl Server {
 }
 
 fn folio(s: &Settings, data: &Path) -> Command {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut c = Command::new(&s.bin);
     c.env("FOLIO_DATA_DIR", data)
-        .env("FOLIO_CONTENT_TYPES", root.join("content-types"))
+        .env("FOLIO_CONTENT_TYPES", &*s.types.lock().unwrap())
         .env("FOLIO_LOG__LEVEL", "warn,surrealkv::lsm=error")
         .current_dir(data);
     if let Some(mib) = s.write_buffer_mib {
@@ -172,12 +176,14 @@ fn sha(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// The words of every title and body.
+const WORDS: &[&str] = &[
+    "kernel", "river", "copper", "lantern", "orbit", "meadow", "signal", "harbour", "quartz",
+    "ember", "cobalt", "willow",
+];
+
 /// Text of about `len` bytes.
 fn text(rng: &mut impl Rng, len: usize) -> String {
-    const WORDS: &[&str] = &[
-        "kernel", "river", "copper", "lantern", "orbit", "meadow", "signal", "harbour", "quartz",
-        "ember", "cobalt", "willow",
-    ];
     let mut out = String::with_capacity(len + 16);
     while out.len() < len {
         out.push_str(WORDS[rng.random_range(0..WORDS.len())]);
@@ -553,6 +559,96 @@ async fn search_agrees(
     ))
 }
 
+/// What the search answers, to compare with an index rebuilt from scratch: how many entries
+/// there are and how many hold each word the bodies use, and for a sample of entries (up to 100, spread over
+/// the ledger) the ids found by their title's unique start. Fails when a sampled entry is not
+/// found as itself.
+async fn search_answers(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    ledger: &Mutex<Ledger>,
+) -> Result<Vec<(String, String)>, String> {
+    let sample: Vec<(String, String)> = {
+        let l = ledger.lock().unwrap();
+        let present: Vec<(String, String)> = l
+            .entries
+            .iter()
+            .filter(|(_, t)| t.maybe.is_none())
+            .filter_map(|(id, t)| match &t.acked {
+                Known::Present(state) => Some((id.clone(), state.title.clone())),
+                Known::Deleted => None,
+            })
+            .collect();
+        let step = (present.len() / 100).max(1);
+        present.into_iter().step_by(step).take(100).collect()
+    };
+    let search = |q: String| async move {
+        let v: Value = client
+            .get(format!("{base}/admin/api/v1/search"))
+            .query(&[
+                ("q", q.as_str()),
+                ("type", "article"),
+                ("exact", "true"),
+                ("limit", "5"),
+                ("facets", ""),
+            ])
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?
+            .json::<Value>()
+            .await
+            .map_err(|e| e.to_string())?;
+        let ids: Vec<&str> = v["data"]
+            .as_array()
+            .map(|hits| hits.iter().filter_map(|h| h["id"].as_str()).collect())
+            .unwrap_or_default();
+        Ok::<_, String>(format!("{} {}", v["meta"]["total"], ids.join(",")))
+    };
+    let mut answers = Vec::new();
+    // Totals only: which hits rank first depends on term statistics, which deleted documents
+    // not yet merged away still count in.
+    for word in std::iter::once("").chain(WORDS.iter().copied()) {
+        let found = search(word.to_owned()).await?;
+        let total = found.split(' ').next().unwrap_or_default().to_owned();
+        answers.push((word.to_owned(), total));
+    }
+    for (id, title) in sample {
+        // "crash <client> <number>": unique to the entry, whatever its later words.
+        let start: Vec<&str> = title.split_whitespace().take(3).collect();
+        let q = format!("\"{}\"", start.join(" "));
+        let found = search(q.clone()).await?;
+        if found != format!("1 {id}") {
+            return Err(format!("searching {q} finds `{found}`, not {id} alone"));
+        }
+        answers.push((q, found));
+    }
+    Ok(answers)
+}
+
+/// A copy of the repository's content types in `work` with the articles' `excerpt` renamed to
+/// `summary` (`renamed_from`), which a start applies by rewriting every article.
+fn renamed_types(work: &Path) -> PathBuf {
+    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("content-types");
+    let to = work.join("types-renamed");
+    std::fs::create_dir_all(&to).expect("types dir");
+    for f in std::fs::read_dir(&from).expect("content types").flatten() {
+        let mut text = std::fs::read_to_string(f.path()).expect("a content type");
+        if f.file_name() == "article.toml" {
+            let renamed = text.replacen(
+                "name = \"excerpt\"",
+                "name = \"summary\"\nrenamed_from = \"excerpt\"",
+                1,
+            );
+            assert_ne!(renamed, text, "the article type has an excerpt to rename");
+            text = renamed;
+        }
+        std::fs::write(to.join(f.file_name()), text).expect("write a content type");
+    }
+    to
+}
+
 #[tokio::main]
 async fn main() {
     let s = settings();
@@ -567,9 +663,19 @@ async fn main() {
     let mut lost = Vec::new();
     let mut kills = 0;
     let mut startup_kills = 0;
+    let mut migration_kills = 0;
     for round in 0..s.kills {
+        // Half way, the article type changes so that the next start moves the data of every
+        // article (a renamed field), and that start is killed a moment in.
+        if round > 0 && round == s.kills / 2 {
+            *s.types.lock().unwrap() = renamed_types(work.path());
+            let server = spawn(&s, data);
+            tokio::time::sleep(Duration::from_millis(rng.random_range(10..400))).await;
+            server.kill();
+            migration_kills += 1;
+        }
         // Now and then, kill it again while it recovers from the last kill.
-        if round > 0 && rng.random_bool(0.3) {
+        else if round > 0 && rng.random_bool(0.3) {
             let server = spawn(&s, data);
             tokio::time::sleep(Duration::from_millis(rng.random_range(10..400))).await;
             server.kill();
@@ -612,8 +718,44 @@ async fn main() {
     );
     let token = sign_in(&client, &server.base).await;
     lost.extend(verify(&client, &server.base, &token, &ledger).await);
-    let search = search_agrees(&client, &server.base, &token, &ledger).await;
+    let mut search = search_agrees(&client, &server.base, &token, &ledger).await;
+    let live = search_answers(&client, &server.base, &token, &ledger).await;
     let stopped = server.terminate();
+    // The index the server kept through the kills answers as one rebuilt from the database.
+    let rebuilt = folio(&s, data)
+        .arg("reindex")
+        .output()
+        .expect("folio reindex");
+    assert!(
+        rebuilt.status.success(),
+        "folio reindex: {}",
+        String::from_utf8_lossy(&rebuilt.stderr)
+    );
+    let mut server = spawn(&s, data);
+    assert!(
+        ready(&mut server, &client).await,
+        "the server did not start after the rebuild"
+    );
+    let token = sign_in(&client, &server.base).await;
+    let fresh = search_answers(&client, &server.base, &token, &ledger).await;
+    let stopped_again = server.terminate();
+    match (&search, live, fresh) {
+        (Err(_), _, _) => {}
+        (_, Err(e), _) => search = Err(format!("the index kept through the kills: {e}")),
+        (_, _, Err(e)) => search = Err(format!("the rebuilt index: {e}")),
+        (Ok(()), Ok(live), Ok(fresh)) => {
+            if let Some((q, a, b)) = live
+                .iter()
+                .zip(&fresh)
+                .find(|(a, b)| a != b)
+                .map(|(a, b)| (&a.0, &a.1, &b.1))
+            {
+                search = Err(format!(
+                    "`{q}` finds `{a}` in the index kept through the kills, `{b}` in a rebuilt one"
+                ));
+            }
+        }
+    }
     let audit = folio(&s, data)
         .args(["audit", "verify"])
         .output()
@@ -621,7 +763,7 @@ async fn main() {
 
     let l = ledger.lock().unwrap();
     println!(
-        "crash harness: {} acknowledged writes ({} entries, {} media), {} lost, {kills} kills under load, {startup_kills} during start-up",
+        "crash harness: {} acknowledged writes ({} entries, {} media), {} lost, {kills} kills under load, {startup_kills} during start-up, {migration_kills} while a start migrated the articles",
         l.acknowledged,
         l.entries.len(),
         l.media.len(),
@@ -635,9 +777,11 @@ async fn main() {
         println!("  search: {e}");
         failed = true;
     }
-    if !stopped.success() {
-        println!("  SIGTERM: the server exited with {stopped}");
-        failed = true;
+    for stopped in [stopped, stopped_again] {
+        if !stopped.success() {
+            println!("  SIGTERM: the server exited with {stopped}");
+            failed = true;
+        }
     }
     if !audit.status.success() {
         println!(
