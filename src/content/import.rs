@@ -36,16 +36,6 @@ pub const BATCH: usize = 500;
 /// is written while the next is read and prepared.
 const WRITERS: usize = 1;
 
-/// Metadata of a published snapshot on an export line, under `published`.
-const SNAPSHOT_META: &[&str] = &[
-    "version",
-    "created_at",
-    "updated_at",
-    "published_at",
-    "created_by",
-    "updated_by",
-];
-
 /// Metadata keys a flat line may carry beside its fields.
 const LINE_META: &[&str] = &[
     "id",
@@ -483,8 +473,10 @@ impl Content {
                 line.insert("fields".into(), Value::Object(fields_of(ct, row)));
                 let id = row.get("id").and_then(Value::as_str).unwrap_or_default();
                 if let Some(snap) = snapshots.remove(id) {
-                    let mut published: Map<String, Value> = SNAPSHOT_META
+                    // A snapshot's metadata: a line's, less what is the entry's alone.
+                    let mut published: Map<String, Value> = LINE_META
                         .iter()
+                        .filter(|k| !matches!(**k, "id" | "type" | "status" | "locale"))
                         .map(|k| {
                             (
                                 (*k).to_owned(),

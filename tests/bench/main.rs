@@ -459,19 +459,24 @@ async fn writes(bin: &Path, data_dir: &Path, data: &Path, seconds: u64) {
     let client = reqwest::Client::new();
     let base = server.base.clone();
     let token = bench_token(&client, &base).await;
-    let ids = |ty: &'static str, n: usize| {
+    let admin_get = |path: String| {
         let (client, base, token) = (client.clone(), base.clone(), token.clone());
         async move {
-            let page: Value = client
-                .get(format!("{base}/admin/api/v1/content/{ty}?limit={n}"))
+            client
+                .get(format!("{base}/admin/api/v1{path}"))
                 .bearer_auth(&token)
                 .send()
                 .await
-                .expect("list")
-                .json()
+                .expect("admin request")
+                .json::<Value>()
                 .await
-                .expect("json");
-            page["data"]
+                .expect("json")
+        }
+    };
+    let ids = |ty: &'static str, n: usize| {
+        let page = admin_get(format!("/content/{ty}?limit={n}"));
+        async move {
+            page.await["data"]
                 .as_array()
                 .expect("data")
                 .iter()
@@ -490,16 +495,12 @@ async fn writes(bin: &Path, data_dir: &Path, data: &Path, seconds: u64) {
     )
     .expect("json");
     let body = line["body"].clone();
-    let before: Value = client
-        .get(format!("{base}/admin/api/v1/content/article?limit=1"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("count")
-        .json()
-        .await
-        .expect("json");
-    let stored_before = before["meta"]["total"].as_u64().unwrap_or(0);
+    let articles = || async {
+        admin_get("/content/article?limit=1".into()).await["meta"]["total"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    let stored_before = articles().await;
     let mut rows = Vec::new();
     let mut acknowledged = 0;
     for connections in [1, 8] {
@@ -529,16 +530,7 @@ async fn writes(bin: &Path, data_dir: &Path, data: &Path, seconds: u64) {
         acknowledged += r.requests;
         rows.push((connections, r));
     }
-    let after: Value = client
-        .get(format!("{base}/admin/api/v1/content/article?limit=1"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("count")
-        .json()
-        .await
-        .expect("json");
-    let stored = after["meta"]["total"].as_u64().unwrap_or(0) - stored_before;
+    let stored = articles().await - stored_before;
     println!("\n### creates of a ~7 KB article with an author and two tags, {seconds} s each\n");
     println!("| connections | creates/s | p50 ms | p99 ms | errors |");
     println!("|---:|---:|---:|---:|---:|");

@@ -649,17 +649,7 @@ async fn the_audit_log_records_changes_and_catches_tampering() {
     assert_eq!(log["data"], json!([]));
 
     let dir = app.stop().await;
-    let verify = |dir: &std::path::Path| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_folio"))
-            .arg("--data-dir")
-            .arg(dir)
-            .arg("--content-types")
-            .arg(crate::harness::example_types())
-            .args(["audit", "verify"])
-            .output()
-            .unwrap()
-    };
-    let out = verify(dir.path());
+    let out = audit_verify(dir.path());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -680,7 +670,7 @@ async fn the_audit_log_records_changes_and_catches_tampering() {
         ),
     ] {
         tamper(dir.path(), change).await;
-        let out = retry_verify(dir.path(), &verify, finding).await;
+        let out = retry_verify(dir.path(), finding).await;
         let text = String::from_utf8_lossy(&out.stdout);
         assert_eq!(
             out.status.code(),
@@ -711,17 +701,7 @@ async fn a_chaining_lost_in_a_crash_is_put_back_not_reported() {
         assert_eq!(status, StatusCode::OK);
     }
     let dir = app.stop().await;
-    let verify = |dir: &std::path::Path| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_folio"))
-            .arg("--data-dir")
-            .arg(dir)
-            .arg("--content-types")
-            .arg(crate::harness::example_types())
-            .args(["audit", "verify"])
-            .output()
-            .unwrap()
-    };
-    let first = verify(dir.path());
+    let first = audit_verify(dir.path());
     let text = String::from_utf8_lossy(&first.stdout).into_owned();
     assert!(first.status.success(), "{text}");
     let records = |text: &str| -> u64 { text.split(' ').next().unwrap().parse().unwrap() };
@@ -738,7 +718,7 @@ async fn a_chaining_lost_in_a_crash_is_put_back_not_reported() {
          DELETE folio_audit WHERE seq IN [2, 3];",
     )
     .await;
-    let out = retry_verify(dir.path(), &verify, "record(s)").await;
+    let out = retry_verify(dir.path(), "record(s)").await;
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -757,26 +737,34 @@ async fn a_chaining_lost_in_a_crash_is_put_back_not_reported() {
          DELETE folio_audit WHERE seq IN [2, 3];",
     )
     .await;
-    let out = retry_verify(dir.path(), &verify, "missing").await;
+    let out = retry_verify(dir.path(), "missing").await;
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(4), "{text}");
     assert!(text.contains("records 2 to 3 are missing"), "{text}");
 }
 
-/// Runs `verify` until its output holds `finding`: the store of the last run closes in the
-/// background, and a run that finds it locked fails.
-async fn retry_verify(
-    dir: &std::path::Path,
-    verify: &impl Fn(&std::path::Path) -> std::process::Output,
-    finding: &str,
-) -> std::process::Output {
-    let mut out = verify(dir);
+/// `folio audit verify` on a stopped server's data directory.
+fn audit_verify(dir: &std::path::Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_folio"))
+        .arg("--data-dir")
+        .arg(dir)
+        .arg("--content-types")
+        .arg(crate::harness::example_types())
+        .args(["audit", "verify"])
+        .output()
+        .unwrap()
+}
+
+/// Runs `folio audit verify` until its output holds `finding`: the store of the last run
+/// closes in the background, and a run that finds it locked fails.
+async fn retry_verify(dir: &std::path::Path, finding: &str) -> std::process::Output {
+    let mut out = audit_verify(dir);
     for _ in 0..50 {
         if String::from_utf8_lossy(&out.stdout).contains(finding) {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        out = verify(dir);
+        out = audit_verify(dir);
     }
     out
 }

@@ -48,6 +48,22 @@ pub(crate) fn import_generated(data_dir: &Path, input: &Path) {
     }
 }
 
+/// Exports tags, authors and articles of `data_dir` into `out`, a file each.
+fn export_all(data_dir: &Path, out: &Path) {
+    for ty in ["tag", "author", "article"] {
+        let done = folio(data_dir)
+            .args(["export", "--type", ty, "-o"])
+            .arg(out.join(format!("{ty}.jsonl")))
+            .output()
+            .unwrap();
+        assert!(
+            done.status.success(),
+            "{}",
+            String::from_utf8_lossy(&done.stderr)
+        );
+    }
+}
+
 pub(crate) fn import(data_dir: &Path, ty: &str, file: &Path) -> std::process::Output {
     folio(data_dir)
         .args(["import", "--type", ty])
@@ -191,18 +207,7 @@ async fn export_then_import_round_trips() {
         );
     }
     let exported = tempfile::tempdir().unwrap();
-    for ty in ["tag", "author", "article"] {
-        let out = folio(first.path())
-            .args(["export", "--type", ty, "-o"])
-            .arg(exported.path().join(format!("{ty}.jsonl")))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    export_all(first.path(), exported.path());
     let second = tempfile::tempdir().unwrap();
     for ty in ["tag", "author", "article"] {
         let out = import(
@@ -258,20 +263,6 @@ async fn export_and_import_keep_working_copies_and_published_snapshots() {
         .await;
     let dir = app.stop().await;
 
-    let export_all = |data_dir: &Path, out: &Path| {
-        for ty in ["tag", "author", "article"] {
-            let done = folio(data_dir)
-                .args(["export", "--type", ty, "-o"])
-                .arg(out.join(format!("{ty}.jsonl")))
-                .output()
-                .unwrap();
-            assert!(
-                done.status.success(),
-                "{}",
-                String::from_utf8_lossy(&done.stderr)
-            );
-        }
-    };
     let exported = tempfile::tempdir().unwrap();
     export_all(dir.path(), exported.path());
     let articles = std::fs::read_to_string(exported.path().join("article.jsonl")).unwrap();
