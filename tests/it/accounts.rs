@@ -649,14 +649,7 @@ async fn the_audit_log_records_changes_and_catches_tampering() {
     assert_eq!(log["data"], json!([]));
 
     let dir = app.stop().await;
-    let out = audit_verify(dir.path());
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(text.contains("intact"), "{text}");
+    assert_intact(&audit_verify(dir.path()));
 
     // Someone with access to the database edits a record, then deletes one: verify says so.
     for (change, finding) in [
@@ -718,14 +711,7 @@ async fn a_chaining_lost_in_a_crash_is_put_back_not_reported() {
          DELETE folio_audit WHERE seq IN [2, 3];",
     )
     .await;
-    let out = retry_verify(dir.path(), "record(s)").await;
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(text.contains("intact"), "{text}");
+    let text = assert_intact(&retry_verify(dir.path(), "record(s)").await);
     // The two records are back where they were, and the late one is chained after the rest.
     assert_eq!(records(&text), before + 1, "{text}");
 
@@ -741,6 +727,18 @@ async fn a_chaining_lost_in_a_crash_is_put_back_not_reported() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(4), "{text}");
     assert!(text.contains("records 2 to 3 are missing"), "{text}");
+}
+
+/// The output of an `audit verify` that found the log intact.
+fn assert_intact(out: &std::process::Output) -> String {
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("intact"), "{text}");
+    text
 }
 
 /// `folio audit verify` on a stopped server's data directory.

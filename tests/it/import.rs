@@ -48,12 +48,13 @@ pub(crate) fn import_generated(data_dir: &Path, input: &Path) {
     }
 }
 
-/// Exports tags, authors and articles of `data_dir` into `out`, a file each.
+/// Exports tags, authors and articles of `data_dir` into `out`, a file each, named as the
+/// generator names them (so [`import_generated`] reads them back).
 fn export_all(data_dir: &Path, out: &Path) {
     for ty in ["tag", "author", "article"] {
         let done = folio(data_dir)
             .args(["export", "--type", ty, "-o"])
-            .arg(out.join(format!("{ty}.jsonl")))
+            .arg(out.join(format!("{ty}s.jsonl")))
             .output()
             .unwrap();
         assert!(
@@ -209,28 +210,12 @@ async fn export_then_import_round_trips() {
     let exported = tempfile::tempdir().unwrap();
     export_all(first.path(), exported.path());
     let second = tempfile::tempdir().unwrap();
-    for ty in ["tag", "author", "article"] {
-        let out = import(
-            second.path(),
-            ty,
-            &exported.path().join(format!("{ty}.jsonl")),
-        );
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    import_generated(second.path(), exported.path());
     // The same ids, fields and metadata come back.
     let again = tempfile::tempdir().unwrap();
-    let out = folio(second.path())
-        .args(["export", "--type", "article", "-o"])
-        .arg(again.path().join("article.jsonl"))
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let a = std::fs::read_to_string(exported.path().join("article.jsonl")).unwrap();
-    let b = std::fs::read_to_string(again.path().join("article.jsonl")).unwrap();
+    export_all(second.path(), again.path());
+    let a = std::fs::read_to_string(exported.path().join("articles.jsonl")).unwrap();
+    let b = std::fs::read_to_string(again.path().join("articles.jsonl")).unwrap();
     assert_eq!(a.lines().count(), 60);
     assert_eq!(a, b);
 }
@@ -265,7 +250,7 @@ async fn export_and_import_keep_working_copies_and_published_snapshots() {
 
     let exported = tempfile::tempdir().unwrap();
     export_all(dir.path(), exported.path());
-    let articles = std::fs::read_to_string(exported.path().join("article.jsonl")).unwrap();
+    let articles = std::fs::read_to_string(exported.path().join("articles.jsonl")).unwrap();
     let line: Value = articles
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
@@ -281,24 +266,12 @@ async fn export_and_import_keep_working_copies_and_published_snapshots() {
     );
 
     let second = tempfile::tempdir().unwrap();
-    for ty in ["tag", "author", "article"] {
-        let out = import(
-            second.path(),
-            ty,
-            &exported.path().join(format!("{ty}.jsonl")),
-        );
-        assert!(
-            out.status.success(),
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    import_generated(second.path(), exported.path());
     let again = tempfile::tempdir().unwrap();
     export_all(second.path(), again.path());
     for ty in ["tag", "author", "article"] {
-        let a = std::fs::read_to_string(exported.path().join(format!("{ty}.jsonl"))).unwrap();
-        let b = std::fs::read_to_string(again.path().join(format!("{ty}.jsonl"))).unwrap();
+        let a = std::fs::read_to_string(exported.path().join(format!("{ty}s.jsonl"))).unwrap();
+        let b = std::fs::read_to_string(again.path().join(format!("{ty}s.jsonl"))).unwrap();
         assert_eq!(a, b, "{ty}");
     }
 
