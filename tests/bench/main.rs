@@ -393,32 +393,54 @@ async fn load_requests(
     seconds: u64,
     make: impl Fn(&reqwest::Client, usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
 ) -> LoadResult {
-    let make = Arc::new(make);
+    let clients: Vec<reqwest::Client> = (0..connections)
+        .map(|_| {
+            reqwest::Client::builder()
+                .pool_max_idle_per_host(1)
+                .build()
+                .expect("client")
+        })
+        .collect();
+    load_ops(connections, seconds, move |i| {
+        // Request `i` comes from worker `i % connections`, always through its client.
+        let request = make(&clients[i % connections], i);
+        async move {
+            match request.send().await {
+                Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
+                _ => false,
+            }
+        }
+    })
+    .await
+}
+
+/// `connections` workers running `op` (given an operation number unique across workers; it
+/// says whether it succeeded) one after another for `seconds`: the rate and latencies of those
+/// that succeeded.
+async fn load_ops<F, Fut>(connections: usize, seconds: u64, op: F) -> LoadResult
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let op = Arc::new(op);
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let mut tasks = Vec::new();
     for w in 0..connections {
-        let make = make.clone();
+        let op = op.clone();
         let stop = stop.clone();
         tasks.push(tokio::spawn(async move {
-            let client = reqwest::Client::builder()
-                .pool_max_idle_per_host(1)
-                .build()
-                .expect("client");
             let mut lat = Vec::with_capacity(100_000);
             let mut errors = 0u64;
             let mut i = w;
             while !stop.load(Ordering::Relaxed) {
-                let request = make(&client, i);
-                i += connections;
                 let t = Instant::now();
-                match request.send().await {
-                    Ok(r) if r.status().is_success() => {
-                        let _ = r.bytes().await;
-                        lat.push(t.elapsed().as_secs_f64() * 1000.0);
-                    }
-                    _ => errors += 1,
+                if op(i).await {
+                    lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                } else {
+                    errors += 1;
                 }
+                i += connections;
             }
             (lat, errors)
         }));
@@ -593,53 +615,23 @@ async fn store_ceiling(seconds: u64, body: &str) {
     println!("|---|---:|---:|---:|---:|---:|");
     for table in ["plain", "indexed"] {
         for connections in [1usize, 8] {
-            let stop = Arc::new(AtomicBool::new(false));
-            let started = Instant::now();
-            let tasks: Vec<_> = (0..connections)
-                .map(|w| {
-                    let (db, stop) = (db.clone(), stop.clone());
-                    let row = row.clone();
-                    tokio::spawn(async move {
-                        let (mut lat, mut errors, mut i) = (Vec::new(), 0u64, w);
-                        while !stop.load(Ordering::Relaxed) {
-                            let content = row(format!("{table}-{connections}-{i}"));
-                            i += connections;
-                            let t = Instant::now();
-                            let done = db
-                                .query(format!(
-                                    "CREATE type::record('{table}', rand::ulid()) CONTENT $row RETURN NONE"
-                                ))
-                                .bind(("row", content))
-                                .await
-                                .and_then(|r| r.check());
-                            match done {
-                                Ok(_) => lat.push(t.elapsed().as_secs_f64() * 1000.0),
-                                Err(_) => errors += 1,
-                            }
-                        }
-                        (lat, errors)
-                    })
-                })
-                .collect();
-            tokio::time::sleep(Duration::from_secs(seconds)).await;
-            stop.store(true, Ordering::Relaxed);
-            let (mut all, mut errors) = (Vec::new(), 0);
-            for t in tasks {
-                let (lat, e) = t.await.expect("worker");
-                all.extend(lat);
-                errors += e;
-            }
-            let rps = all.len() as f64 / started.elapsed().as_secs_f64();
-            all.sort_by(|a, b| a.total_cmp(b));
-            let pct = |p: f64| {
-                all.get((all.len() as f64 * p) as usize)
-                    .copied()
-                    .unwrap_or(0.0)
-            };
+            let (db, row) = (db.clone(), row.clone());
+            let r = load_ops(connections, seconds, move |i| {
+                let (db, content) = (db.clone(), row(format!("{table}-{connections}-{i}")));
+                async move {
+                    db.query(format!(
+                        "CREATE type::record('{table}', rand::ulid()) CONTENT $row RETURN NONE"
+                    ))
+                    .bind(("row", content))
+                    .await
+                    .and_then(|r| r.check())
+                    .is_ok()
+                }
+            })
+            .await;
             println!(
-                "| {table} | {connections} | {rps:.0} | {:.2} | {:.2} | {errors} |",
-                pct(0.5),
-                pct(0.99)
+                "| {table} | {connections} | {:.0} | {:.2} | {:.2} | {} |",
+                r.rps, r.p50_ms, r.p99_ms, r.errors
             );
         }
     }
