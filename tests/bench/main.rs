@@ -554,14 +554,10 @@ async fn writes(bin: &Path, data_dir: &Path, data: &Path, seconds: u64) {
     }
     let stored = articles().await - stored_before;
     println!("\n### creates of a ~7 KB article with an author and two tags, {seconds} s each\n");
-    println!("| connections | creates/s | p50 ms | p99 ms | errors |");
-    println!("|---:|---:|---:|---:|---:|");
-    for (connections, r) in &rows {
-        println!(
-            "| {connections} | {:.0} | {:.2} | {:.2} | {} |",
-            r.rps, r.p50_ms, r.p99_ms, r.errors
-        );
-    }
+    print_table(
+        "connections | creates/s",
+        rows.iter().map(|(c, r)| (c.to_string(), r)),
+    );
     println!("\n{acknowledged} acknowledged, {stored} stored");
     assert_eq!(acknowledged, stored, "every acknowledged create is stored");
     drop(server);
@@ -611,8 +607,7 @@ async fn store_ceiling(seconds: u64, body: &str) {
         }
     }
     println!("\n### the store alone: one CREATE of such a row per transaction, {seconds} s each\n");
-    println!("| table | connections | creates/s | p50 ms | p99 ms | errors |");
-    println!("|---|---:|---:|---:|---:|---:|");
+    let mut rows = Vec::new();
     for table in ["plain", "indexed"] {
         for connections in [1usize, 8] {
             let (db, row) = (db.clone(), row.clone());
@@ -629,11 +624,28 @@ async fn store_ceiling(seconds: u64, body: &str) {
                 }
             })
             .await;
-            println!(
-                "| {table} | {connections} | {:.0} | {:.2} | {:.2} | {} |",
-                r.rps, r.p50_ms, r.p99_ms, r.errors
-            );
+            rows.push((format!("{table} | {connections}"), r));
         }
+    }
+    print_table(
+        "table | connections | creates/s",
+        rows.iter().map(|(n, r)| (n.clone(), r)),
+    );
+}
+
+/// A Markdown table of load results: `first` names the columns before p50 (the last of them
+/// the rate), each row its own.
+fn print_table<'a>(first: &str, rows: impl IntoIterator<Item = (String, &'a LoadResult)>) {
+    println!("| {first} | p50 ms | p99 ms | errors |");
+    println!(
+        "|{}---:|---:|---:|",
+        "---|".repeat(first.split('|').count())
+    );
+    for (name, r) in rows {
+        println!(
+            "| {name} | {:.0} | {:.2} | {:.2} | {} |",
+            r.rps, r.p50_ms, r.p99_ms, r.errors
+        );
     }
 }
 
@@ -1031,24 +1043,12 @@ async fn main() {
         "\n### {} articles ({} published), {} connections, {} s per scenario\n",
         args.n, total, args.connections, args.seconds
     );
-    println!("| scenario | req/s | p50 ms | p99 ms | errors |");
-    println!("|---|---:|---:|---:|---:|");
-    for (name, r) in &rows {
-        println!(
-            "| {name} | {:.0} | {:.2} | {:.2} | {} |",
-            r.rps, r.p50_ms, r.p99_ms, r.errors
-        );
-        let _ = r.requests;
-    }
+    print_table("scenario | req/s", rows.iter().map(|(n, r)| (n.clone(), r)));
     println!();
-    println!("| search scenario | req/s | p50 ms | p99 ms | errors |");
-    println!("|---|---:|---:|---:|---:|");
-    for (name, r) in &search_rows {
-        println!(
-            "| {name} | {:.0} | {:.2} | {:.2} | {} |",
-            r.rps, r.p50_ms, r.p99_ms, r.errors
-        );
-    }
+    print_table(
+        "search scenario | req/s",
+        search_rows.iter().map(|(n, r)| (n.clone(), r)),
+    );
     println!();
     println!("| measure | value |");
     println!("|---|---:|");
