@@ -93,12 +93,7 @@ pub async fn verify(store: &Store) -> Result<Verified> {
     let mut problems = Vec::new();
     let mut after = 0u64;
     loop {
-        let page = store
-            .system_read(
-                "SELECT seq, data, prev, hash FROM folio_audit WHERE seq > $after ORDER BY seq LIMIT 1000",
-                vec![("after".into(), json!(after))],
-            )
-            .await?;
+        let page = store.audit_records_after(after, 1000).await?;
         if page.is_empty() {
             break;
         }

@@ -373,17 +373,26 @@ impl Store {
         Ok(healed)
     }
 
+    /// Chained audit records (`seq`, `data`, `prev`, `hash`) after sequence number `after`,
+    /// in order, at most `limit`.
+    pub(crate) async fn audit_records_after(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Record>> {
+        self.system_read(
+            "SELECT seq, data, prev, hash FROM folio_audit WHERE seq > $after ORDER BY seq LIMIT $limit",
+            vec![("after".into(), json!(after)), ("limit".into(), json!(limit))],
+        )
+        .await
+    }
+
     /// The runs of missing sequence numbers between chained records, oldest first.
     async fn audit_gaps(&self) -> Result<Vec<Gap>> {
         let mut gaps = Vec::new();
         let (mut expected, mut before) = (1u64, AUDIT_GENESIS.to_owned());
         loop {
-            let page = self
-                .system_read(
-                    "SELECT seq, prev, hash FROM folio_audit WHERE seq >= $from ORDER BY seq LIMIT 1000",
-                    vec![("from".into(), json!(expected))],
-                )
-                .await?;
+            let page = self.audit_records_after(expected - 1, 1000).await?;
             for r in &page {
                 let seq = r.get("seq").and_then(Value::as_u64).unwrap_or(0);
                 let text = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or_default();
