@@ -288,6 +288,22 @@ fn rss_mib(pid: u32) -> (f64, f64) {
     (status_mib(pid, "VmRSS:"), status_mib(pid, "RssFile:"))
 }
 
+/// Processor time (user and system) a process has used so far, in ms (`/proc/PID/stat`;
+/// `self` for this one).
+fn cpu_ms(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) closed by `)`: utime and stime
+    // are the 12th and 13th, in ticks of 1/100 s.
+    let rest = stat.rsplit(')').next().unwrap_or_default();
+    let ticks: f64 = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|t| t.parse::<f64>().ok())
+        .sum();
+    ticks * 10.0
+}
+
 /// A memory figure of `/proc/PID/status` (`VmRSS:`, `VmHWM:`, ...) in MiB.
 fn status_mib(pid: u32, name: &str) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -525,6 +541,10 @@ async fn writes(bin: &Path, data_dir: &Path, data: &Path, seconds: u64) {
     let stored_before = articles().await;
     let mut rows = Vec::new();
     let mut acknowledged = 0;
+    // Processor time of the server per create, background work (indexing, audit chaining)
+    // included: steadier across runs than the rate.
+    let server_pid = server.child.id().to_string();
+    let mut cpu_per_create = Vec::new();
     for connections in [1, 8] {
         let (base, token, body, author, tags) = (
             base.clone(),
@@ -534,6 +554,7 @@ async fn writes(bin: &Path, data_dir: &Path, data: &Path, seconds: u64) {
             tags.clone(),
         );
         let run = std::process::id();
+        let cpu_before = cpu_ms(&server_pid);
         let r = load_requests(connections, seconds, move |client, i| {
             client
                 .post(format!("{base}/admin/api/v1/content/article"))
@@ -550,6 +571,7 @@ async fn writes(bin: &Path, data_dir: &Path, data: &Path, seconds: u64) {
         })
         .await;
         acknowledged += r.requests;
+        cpu_per_create.push((cpu_ms(&server_pid) - cpu_before) / r.requests.max(1) as f64);
         rows.push((connections, r));
     }
     let stored = articles().await - stored_before;
@@ -557,6 +579,10 @@ async fn writes(bin: &Path, data_dir: &Path, data: &Path, seconds: u64) {
     print_table(
         "connections | creates/s",
         rows.iter().map(|(c, r)| (c.to_string(), r)),
+    );
+    println!(
+        "\nserver processor time per create: {:.2} ms at 1 connection, {:.2} ms at 8",
+        cpu_per_create[0], cpu_per_create[1]
     );
     println!("\n{acknowledged} acknowledged, {stored} stored");
     assert_eq!(acknowledged, stored, "every acknowledged create is stored");
@@ -611,6 +637,7 @@ async fn store_ceiling(seconds: u64, body: &str) {
     for table in ["plain", "indexed"] {
         for connections in [1usize, 8] {
             let (db, row) = (db.clone(), row.clone());
+            let cpu_before = cpu_ms("self");
             let r = load_ops(connections, seconds, move |i| {
                 let (db, content) = (db.clone(), row(format!("{table}-{connections}-{i}")));
                 async move {
@@ -624,11 +651,12 @@ async fn store_ceiling(seconds: u64, body: &str) {
                 }
             })
             .await;
-            rows.push((format!("{table} | {connections}"), r));
+            let cpu = (cpu_ms("self") - cpu_before) / r.requests.max(1) as f64;
+            rows.push((format!("{table} | {connections} | {cpu:.2}"), r));
         }
     }
     print_table(
-        "table | connections | creates/s",
+        "table | connections | processor ms per create | creates/s",
         rows.iter().map(|(n, r)| (n.clone(), r)),
     );
 }
