@@ -751,6 +751,38 @@ async fn check_answers(client: &reqwest::Client, base: &str, data: &Path) -> Res
             ));
         }
     }
+    // Page 10 of 25 published articles, newest first: the same slugs in the same order.
+    let page: Value = client
+        .get(format!(
+            "{base}/api/v1/content/article?limit=25&page=10&sort=-published_at&fields=slug"
+        ))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())?;
+    let slugs: Vec<&str> = page["data"]
+        .as_array()
+        .map(|rows| {
+            rows.iter()
+                .filter_map(|r| r["fields"]["slug"].as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    let digest = {
+        use sha1::Digest;
+        format!("{:x}", sha1::Sha1::digest(slugs.join("\n").as_bytes()))
+    };
+    if Some(digest.as_str()) != expected["S2_page10_slugs_sha1"].as_str() {
+        return Err(format!(
+            "page 10 by publication date: the server lists {} … {}, the generator {} … {}",
+            slugs.first().unwrap_or(&"nothing"),
+            slugs.last().unwrap_or(&"nothing"),
+            expected["S2_page10_first_slug"],
+            expected["S2_page10_last_slug"]
+        ));
+    }
     Ok(())
 }
 
