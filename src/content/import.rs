@@ -389,6 +389,7 @@ impl Content {
         let mut row = entry_meta(&obj, actor, &now, status != "draft")?;
         row.insert("id".into(), json!(id));
         row.insert("status".into(), json!(status));
+        row.extend(fields);
         let snapshot = match (status, obj.get("published")) {
             (_, _) if !ct.drafts => None,
             ("changed", Some(Value::Object(published))) => {
@@ -407,12 +408,10 @@ impl Content {
             ("published", _) => {
                 let mut snap = row.clone();
                 snap.remove("status");
-                snap.extend(fields.clone());
                 Some(snap)
             }
             _ => None,
         };
-        row.extend(fields);
         Ok((row, snapshot))
     }
 

@@ -435,11 +435,8 @@ fn fit_gap<'a>(gap: &Gap, queued: &'a [(String, String)]) -> Option<Vec<&'a (Str
                 chain_hash(&prev, data)
             }) == gap.after_prev
     };
-    let prefix: Vec<_> = queued.iter().take(count).collect();
-    if ends_right(&prefix) {
-        return Some(prefix);
-    }
-    (0..queued.len().min(count + 1)).find_map(|skip| {
+    // Leaving out the record just past the gap's length tries the first `count` as they are.
+    std::iter::once(count).chain(0..count).find_map(|skip| {
         let rows: Vec<_> = queued
             .iter()
             .take(count + 1)

@@ -500,15 +500,13 @@ async fn writes(bin: &Path, data_dir: &Path, data: &Path, seconds: u64) {
     let admin_get = |path: String| {
         let (client, base, token) = (client.clone(), base.clone(), token.clone());
         async move {
-            client
-                .get(format!("{base}/admin/api/v1{path}"))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .expect("admin request")
-                .json::<Value>()
-                .await
-                .expect("json")
+            process::json_answer(
+                client
+                    .get(format!("{base}/admin/api/v1{path}"))
+                    .bearer_auth(&token),
+            )
+            .await
+            .expect("admin request")
         }
     };
     let ids = |ty: &'static str, n: usize| {
@@ -713,14 +711,7 @@ async fn check_answers(client: &reqwest::Client, base: &str, data: &Path) -> Res
         .map_err(|e| format!("no expected.json beside the data ({e})"))?;
     let expected: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
     let get = |url: String| async move {
-        let v: Value = client
-            .get(&url)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?
-            .json()
-            .await
-            .map_err(|e| e.to_string())?;
+        let v = process::json_answer(client.get(&url)).await?;
         Ok::<u64, String>(v["meta"]["total"].as_u64().unwrap_or(u64::MAX))
     };
     let checks = [
@@ -752,16 +743,10 @@ async fn check_answers(client: &reqwest::Client, base: &str, data: &Path) -> Res
         }
     }
     // Page 10 of 25 published articles, newest first: the same slugs in the same order.
-    let page: Value = client
-        .get(format!(
-            "{base}/api/v1/content/article?limit=25&page=10&sort=-published_at&fields=slug"
-        ))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
+    let page = process::json_answer(client.get(format!(
+        "{base}/api/v1/content/article?limit=25&page=10&sort=-published_at&fields=slug"
+    )))
+    .await?;
     let slugs: Vec<&str> = page["data"]
         .as_array()
         .map(|rows| {

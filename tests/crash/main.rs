@@ -516,6 +516,38 @@ async fn verify(
     lost
 }
 
+/// An exact admin search of the articles (drafts included): the total, and the ids of the
+/// first five hits.
+async fn admin_search(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    q: &str,
+) -> Result<(u64, Vec<String>), String> {
+    let v = process::json_answer(
+        client
+            .get(format!("{base}/admin/api/v1/search"))
+            .query(&[
+                ("q", q),
+                ("type", "article"),
+                ("exact", "true"),
+                ("limit", "5"),
+                ("facets", ""),
+            ])
+            .bearer_auth(token),
+    )
+    .await?;
+    let ids = v["data"]
+        .as_array()
+        .map(|hits| {
+            hits.iter()
+                .filter_map(|h| h["id"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok((v["meta"]["total"].as_u64().unwrap_or(0), ids))
+}
+
 /// Whether the admin search holds exactly the entries there are (drafts included).
 async fn search_agrees(
     client: &reqwest::Client,
@@ -533,22 +565,7 @@ async fn search_agrees(
     // The index follows the database within a fraction of a second.
     let mut total = 0;
     for _ in 0..100 {
-        let v: Value = client
-            .get(format!("{base}/admin/api/v1/search"))
-            .query(&[
-                ("q", ""),
-                ("type", "article"),
-                ("limit", "1"),
-                ("facets", ""),
-            ])
-            .bearer_auth(token)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?
-            .json()
-            .await
-            .map_err(|e| e.to_string())?;
-        total = v["meta"]["total"].as_u64().unwrap_or(0);
+        (total, _) = admin_search(client, base, token, "").await?;
         if total == expected {
             return Ok(());
         }
@@ -583,42 +600,19 @@ async fn search_answers(
         let step = (present.len() / 100).max(1);
         present.into_iter().step_by(step).take(100).collect()
     };
-    let search = |q: String| async move {
-        let v: Value = client
-            .get(format!("{base}/admin/api/v1/search"))
-            .query(&[
-                ("q", q.as_str()),
-                ("type", "article"),
-                ("exact", "true"),
-                ("limit", "5"),
-                ("facets", ""),
-            ])
-            .bearer_auth(token)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?
-            .json::<Value>()
-            .await
-            .map_err(|e| e.to_string())?;
-        let ids: Vec<&str> = v["data"]
-            .as_array()
-            .map(|hits| hits.iter().filter_map(|h| h["id"].as_str()).collect())
-            .unwrap_or_default();
-        Ok::<_, String>(format!("{} {}", v["meta"]["total"], ids.join(",")))
-    };
     let mut answers = Vec::new();
     // Totals only: which hits rank first depends on term statistics, which deleted documents
     // not yet merged away still count in.
     for word in std::iter::once("").chain(WORDS.iter().copied()) {
-        let found = search(word.to_owned()).await?;
-        let total = found.split(' ').next().unwrap_or_default().to_owned();
-        answers.push((word.to_owned(), total));
+        let (total, _) = admin_search(client, base, token, word).await?;
+        answers.push((word.to_owned(), total.to_string()));
     }
     for (id, title) in sample {
         // "crash <client> <number>": unique to the entry, whatever its later words.
         let start: Vec<&str> = title.split_whitespace().take(3).collect();
         let q = format!("\"{}\"", start.join(" "));
-        let found = search(q.clone()).await?;
+        let (total, ids) = admin_search(client, base, token, &q).await?;
+        let found = format!("{total} {}", ids.join(","));
         if found != format!("1 {id}") {
             return Err(format!("searching {q} finds `{found}`, not {id} alone"));
         }

@@ -1,5 +1,5 @@
 //! Helpers for tests and harnesses that run `folio serve` as a process of its own: a free
-//! port to give it, and a bearer session token from it.
+//! port to give it, a bearer session token from it, and its JSON answers.
 
 use serde_json::{Value, json};
 
@@ -9,6 +9,18 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port")
+}
+
+/// Sends `request` and reads its answer as JSON; what went wrong, as text.
+#[allow(dead_code)]
+pub async fn json_answer(request: reqwest::RequestBuilder) -> Result<Value, String> {
+    request
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// Signs in at `base` (`http://host:port`) and returns the session token for `Authorization`.
