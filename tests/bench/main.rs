@@ -262,16 +262,11 @@ fn dir_bytes(dir: &Path) -> u64 {
 
 /// Two adjacent words of the newest article's title, for the phrase query.
 async fn first_phrase(client: &reqwest::Client, base: &str) -> String {
-    let page: Value = client
-        .get(format!(
-            "{base}/api/v1/content/article?limit=1&fields=title"
-        ))
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
+    let page = process::json_answer(client.get(format!(
+        "{base}/api/v1/content/article?limit=1&fields=title"
+    )))
+    .await
+    .expect("list");
     let title = page["data"][0]["fields"]["title"]
         .as_str()
         .unwrap_or("rust tokio");

@@ -451,16 +451,14 @@ async fn verify(
     // Creates that were cut off: there or not, both are fine; adopt the ones that made it.
     let titles = std::mem::take(&mut ledger.lock().unwrap().unanswered_creates);
     for title in titles {
-        let r: Value = client
-            .get(format!("{api}/content/article"))
-            .query(&[("filter[title][eq]", title.as_str())])
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("list")
-            .json()
-            .await
-            .expect("json");
+        let r = process::json_answer(
+            client
+                .get(format!("{api}/content/article"))
+                .query(&[("filter[title][eq]", title.as_str())])
+                .bearer_auth(token),
+        )
+        .await
+        .expect("list");
         if let Some(entry) = r["data"].as_array().and_then(|a| a.first())
             && let (Some(id), Some(state)) = (entry["id"].as_str(), state_of(entry))
         {
