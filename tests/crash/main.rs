@@ -250,8 +250,10 @@ async fn client_loop(
             match sent {
                 Ok(r) if r.status() == 201 => {
                     let v: Value = r.json().await.unwrap_or_default();
+                    // An answer cut off half way: like no answer at all.
                     let Some(state) = state_of(&v["data"]) else {
-                        continue;
+                        ledger.lock().unwrap().unanswered_creates.push(title);
+                        return;
                     };
                     let id = v["data"]["id"].as_str().unwrap_or_default().to_owned();
                     let mut l = ledger.lock().unwrap();
@@ -271,7 +273,12 @@ async fn client_loop(
                     r.status(),
                     r.text().await.unwrap_or_default()
                 ),
-                Err(_) => ledger.lock().unwrap().unanswered_creates.push(title),
+                // The server is gone (or stuck): this client stops, so the cut-off request is
+                // the last one it made.
+                Err(_) => {
+                    ledger.lock().unwrap().unanswered_creates.push(title);
+                    return;
+                }
             }
             continue;
         }
@@ -280,14 +287,16 @@ async fn client_loop(
             let len = rng.random_range(200..20_000);
             let bytes = text(&mut rng, len).into_bytes();
             let name = format!("crash-{n}-{}.txt", counter.fetch_add(1, Ordering::Relaxed));
-            if let Ok(r) = client
+            let Ok(r) = client
                 .post(format!("{api}/media?filename={name}"))
                 .bearer_auth(&token)
                 .body(bytes.clone())
                 .send()
                 .await
-                && r.status().is_success()
-            {
+            else {
+                return;
+            };
+            if r.status().is_success() {
                 let v: Value = r.json().await.unwrap_or_default();
                 let id = v["data"][0]["id"].as_str().unwrap_or_default().to_owned();
                 // The path only: the next server listens on another port.
@@ -355,7 +364,7 @@ async fn client_loop(
                     let v: Value = r.json().await.unwrap_or_default();
                     match state_of(&v["data"]) {
                         Some(s) => Known::Present(s),
-                        None => continue,
+                        None => return,
                     }
                 };
                 let mut l = ledger.lock().unwrap();
@@ -372,8 +381,9 @@ async fn client_loop(
                 r.status(),
                 r.text().await.unwrap_or_default()
             ),
-            // No answer: the request may or may not have been applied; `maybe` says what.
-            Err(_) => {}
+            // No answer: the request may or may not have been applied; `maybe` says what. No
+            // further request may overwrite that, so this client stops here.
+            Err(_) => return,
         }
     }
 }
