@@ -22,6 +22,7 @@ pub mod plugins;
 pub mod schema;
 pub mod search;
 pub mod storage;
+pub mod time;
 
 use std::future::Future;
 use std::path::Path;

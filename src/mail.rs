@@ -17,11 +17,11 @@ use std::time::Duration;
 use chrono::Utc;
 use lettre::message::{Mailbox, header::ContentType};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use serde_json::{Value, json};
 use tokio::sync::Notify;
 
 use crate::error::{Error, Result};
 use crate::storage::Store;
+use crate::storage::mail::Delivery;
 
 /// Deliveries tried before a message is given up (and logged as failed).
 pub const MAX_ATTEMPTS: u64 = 10;
@@ -44,13 +44,7 @@ pub struct Mailer {
     wake: Arc<Notify>,
 }
 
-/// A message to send.
-#[derive(Debug, Clone)]
-pub struct Mail {
-    pub to: String,
-    pub subject: String,
-    pub text: String,
-}
+pub use crate::storage::mail::Mail;
 
 impl Mailer {
     pub fn new(config: &crate::Config, store: Store) -> Result<Mailer> {
@@ -77,34 +71,9 @@ impl Mailer {
         })
     }
 
-    /// The statement (and its bindings) that puts `mail` in the outbox, for a caller's
-    /// transaction; call [`Mailer::poke`] after it commits.
-    pub fn enqueue_statement(mail: &Mail) -> (String, Vec<(String, Value)>) {
-        let now = stamp(Utc::now());
-        (
-            "CREATE type::record('folio_mail', $mail_id) CONTENT $mail RETURN NONE;".to_owned(),
-            vec![
-                ("mail_id".into(), json!(ulid::Ulid::new().to_string())),
-                (
-                    "mail".into(),
-                    json!({
-                        "to": mail.to,
-                        "subject": mail.subject,
-                        "text": mail.text,
-                        "status": "pending",
-                        "attempts": 0,
-                        "created_at": now,
-                        "next_attempt_at": now,
-                    }),
-                ),
-            ],
-        )
-    }
-
     /// Puts `mail` in the outbox on its own.
     pub async fn enqueue(&self, mail: &Mail) -> Result<()> {
-        let (stmt, binds) = Self::enqueue_statement(mail);
-        self.store.system_write(&stmt, binds).await?;
+        self.store.enqueue_mail(mail).await?;
         self.poke();
         Ok(())
     }
@@ -135,76 +104,35 @@ impl Mailer {
         let now = Utc::now();
         let claimed = self
             .store
-            .system_write(
-                "UPDATE (SELECT VALUE id FROM folio_mail
-                         WHERE status = 'pending' AND next_attempt_at <= $now
-                           AND (lease_until = NONE OR lease_until < $now)
-                         LIMIT 20)
-                 SET lease_until = $lease
-                 WHERE status = 'pending' AND (lease_until = NONE OR lease_until < $now)
-                 RETURN AFTER;",
-                vec![
-                    ("now".into(), json!(stamp(now))),
-                    (
-                        "lease".into(),
-                        json!(stamp(now + chrono::Duration::seconds(60))),
-                    ),
-                ],
-            )
+            .claim_due_mail(now, now + chrono::Duration::seconds(60), 20)
             .await?;
-        let rows = claimed.into_iter().nth(1).unwrap_or_default();
         let mut sent = 0;
-        for row in rows {
-            let id = crate::storage::record_key(
-                row.get("id").and_then(Value::as_str).unwrap_or_default(),
-            );
-            let text = |k: &str| row.get(k).and_then(Value::as_str).unwrap_or_default();
-            let mail = Mail {
-                to: text("to").to_owned(),
-                subject: text("subject").to_owned(),
-                text: text("text").to_owned(),
-            };
-            let attempts = row.get("attempts").and_then(Value::as_u64).unwrap_or(0) + 1;
-            match self.send(&mail, &id).await {
+        for message in claimed {
+            let id = &message.id;
+            let attempts = message.attempts + 1;
+            let error = match self.send(&message.mail, id).await {
                 Ok(()) => {
                     sent += 1;
-                    self.store
-                        .system_write(
-                            "UPDATE type::record('folio_mail', $id) SET status = 'sent', attempts = $attempts, sent_at = $now, lease_until = NONE, last_error = NONE;",
-                            vec![
-                                ("id".into(), json!(id)),
-                                ("attempts".into(), json!(attempts)),
-                                ("now".into(), json!(stamp(Utc::now()))),
-                            ],
-                        )
-                        .await?;
+                    self.store.finish_mail(&message, Delivery::Sent).await?;
+                    continue;
                 }
-                Err(e) => {
-                    let give_up = attempts >= MAX_ATTEMPTS;
-                    let pause = self
-                        .retry_base
-                        .saturating_mul(1 << (attempts - 1).min(12))
-                        .min(Duration::from_secs(3600));
-                    let next = Utc::now() + chrono::Duration::from_std(pause).unwrap_or_default();
-                    if give_up {
-                        tracing::error!(mail = %id, attempts, error = %e, "mail given up");
-                    } else {
-                        tracing::warn!(mail = %id, attempts, error = %e, retry_in_s = pause.as_secs(), "mail not delivered; will retry");
-                    }
-                    self.store
-                        .system_write(
-                            "UPDATE type::record('folio_mail', $id) SET status = $status, attempts = $attempts, next_attempt_at = $next, lease_until = NONE, last_error = $error;",
-                            vec![
-                                ("id".into(), json!(id)),
-                                ("status".into(), json!(if give_up { "failed" } else { "pending" })),
-                                ("attempts".into(), json!(attempts)),
-                                ("next".into(), json!(stamp(next))),
-                                ("error".into(), json!(e.chars().take(500).collect::<String>())),
-                            ],
-                        )
-                        .await?;
+                Err(e) => e,
+            };
+            let delivery = if attempts >= MAX_ATTEMPTS {
+                tracing::error!(mail = %id, attempts, error = %error, "mail given up");
+                Delivery::Failed { error: &error }
+            } else {
+                let pause = self
+                    .retry_base
+                    .saturating_mul(1 << (attempts - 1).min(12))
+                    .min(Duration::from_secs(3600));
+                tracing::warn!(mail = %id, attempts, error = %error, retry_in_s = pause.as_secs(), "mail not delivered; will retry");
+                Delivery::Retry {
+                    next: Utc::now() + chrono::Duration::from_std(pause).unwrap_or_default(),
+                    error: &error,
                 }
-            }
+            };
+            self.store.finish_mail(&message, delivery).await?;
         }
         Ok(sent)
     }
@@ -234,8 +162,4 @@ impl Mailer {
             }
         }
     }
-}
-
-fn stamp(t: chrono::DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }

@@ -59,7 +59,7 @@ impl Event {
     /// The record's `data`: JSON with a fixed key order, stored and hashed as this exact text.
     pub fn data(&self) -> String {
         let mut m = Map::new();
-        m.insert("at".into(), json!(crate::content::now()));
+        m.insert("at".into(), json!(crate::time::now()));
         m.insert("actor".into(), json!(self.actor));
         m.insert("address".into(), json!(self.address));
         m.insert("action".into(), json!(self.action));

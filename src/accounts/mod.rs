@@ -25,12 +25,12 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::access::{AdminPermit, BUILTIN_ROLES, CustomRole, Policy, Principal, TokenScope};
-use crate::content::now;
 use crate::error::{Error, Result};
 use crate::mail::{Mail, Mailer};
 use crate::schema::FieldError;
 use crate::storage::Store;
 use crate::storage::accounts::{Record, audit_append_script};
+use crate::time::{now, stamp};
 use audit::Event;
 use throttle::{LoginThrottle, RateDecision, RateLimiter, ThrottlePolicy, Verdict};
 
@@ -1100,7 +1100,7 @@ impl Accounts {
                 expires.format("%Y-%m-%d %H:%M UTC")
             ),
         };
-        let (mail_stmt, mut binds) = Mailer::enqueue_statement(&mail);
+        let (mail_stmt, mut binds) = crate::storage::mail::enqueue_script(&mail);
         binds.extend([
             ("link_id".into(), json!(digest(&secret))),
             ("link_user".into(), json!(user)),
@@ -1364,7 +1364,7 @@ impl Accounts {
             "rate_limit": rate,
             "created_by": permit.actor(),
             "created_at": now(),
-            "expires_at": new.expires_at.as_ref().map(|e| normalize_stamp(e)),
+            "expires_at": new.expires_at.as_ref().map(|e| crate::time::normalise(e).unwrap_or_else(|| e.clone())),
         }));
         let event = Event::new(permit.actor(), "token.create", format!("token/{id}"))
             .from_address(address)
@@ -1604,16 +1604,6 @@ pub fn digest(secret: &str) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
-}
-
-fn stamp(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
-fn normalize_stamp(s: &str) -> String {
-    DateTime::parse_from_rfc3339(s)
-        .map(|d| stamp(d.with_timezone(&Utc)))
-        .unwrap_or_else(|_| s.to_owned())
 }
 
 fn strip_nulls(v: Value) -> Value {

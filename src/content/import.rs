@@ -17,12 +17,13 @@ use std::io::BufRead;
 
 use serde_json::{Map, Value, json};
 
-use super::{Content, fields_of, now};
+use super::{Content, fields_of};
 use crate::accounts::audit::Event;
 use crate::error::{Error, Result};
 use crate::plugins::HookOutcome;
 use crate::schema::{ContentType, FieldType, ValidateMode, validate_fields};
 use crate::storage::{self, Row, Store};
+use crate::time::now;
 
 /// The pseudo-field under which relation values given as ids are checked.
 const ID: &str = "\u{0}id";
@@ -605,14 +606,9 @@ fn entry_meta(
     let stamp = |k: &str| -> std::result::Result<Option<String>, String> {
         match meta_str(k) {
             None => Ok(None),
-            Some(s) => chrono::DateTime::parse_from_rfc3339(&s)
-                .map(|d| {
-                    Some(
-                        d.with_timezone(&chrono::Utc)
-                            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                    )
-                })
-                .map_err(|_| format!("{k} `{s}` is not an RFC 3339 date and time")),
+            Some(s) => crate::time::normalise(&s)
+                .map(Some)
+                .ok_or_else(|| format!("{k} `{s}` is not an RFC 3339 date and time")),
         }
     };
     let version = match obj.get("version") {

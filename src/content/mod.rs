@@ -12,7 +12,6 @@ pub mod query;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use chrono::{SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::access::{Action, Permit};
@@ -24,6 +23,7 @@ use crate::schema::{
     ContentType, Field, FieldError, FieldType, Kind, Schema, ValidateMode, validate_fields,
 };
 use crate::storage::{self, ListPlan, Row, Store, WriteOutcome};
+use crate::time::now;
 
 use query::{Audience, EntryQuery, ListQuery, MetaField, Sight, Sort, SortKey};
 
@@ -89,10 +89,6 @@ pub struct Page {
 pub struct Write {
     pub fields: Map<String, Value>,
     pub expected_version: Option<u64>,
-}
-
-pub fn now() -> String {
-    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 impl Content {

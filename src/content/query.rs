@@ -41,9 +41,6 @@ const MAX_NAME_ECHO: usize = 64;
 /// [`QueryError::param`] keeps at most this much of the parameter name.
 const MAX_PARAM_ECHO: usize = 200;
 
-/// The stored format of datetimes; filter values are normalised to it.
-const DATETIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.3fZ";
-
 /// Every code a [`QueryError`] can carry; all of them are client errors (400).
 pub const ERROR_CODES: &[&str] = &[
     "unknown_parameter",
@@ -1535,7 +1532,7 @@ fn normalise_datetime(raw: &str) -> Option<String> {
     };
     (0..=9999)
         .contains(&utc.year())
-        .then(|| utc.format(DATETIME_FORMAT).to_string())
+        .then(|| crate::time::stamp(utc))
 }
 
 #[cfg(test)]

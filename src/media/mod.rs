@@ -310,7 +310,7 @@ impl Media {
         self.put_file(&key, &upload_path).await?;
         let stored_size = tokio::fs::metadata(&upload_path).await?.len();
         let id = ulid::Ulid::new().to_string();
-        let now = crate::content::now();
+        let now = crate::time::now();
         let mut record = Map::new();
         record.insert("filename".into(), json!(filename));
         record.insert("mime".into(), json!(kind.mime));
@@ -526,7 +526,7 @@ impl Media {
             }
         }
         next.insert("version".into(), json!(version + 1));
-        next.insert("updated_at".into(), json!(crate::content::now()));
+        next.insert("updated_at".into(), json!(crate::time::now()));
         next.insert("search_text".into(), json!(search_text(&next)));
         let next = strip_nulls(next);
         let mut before = current.clone();
@@ -836,7 +836,7 @@ impl Media {
             }
             None => (
                 ulid::Ulid::new().to_string(),
-                json!(crate::content::now()),
+                json!(crate::time::now()),
                 "media.folder.create",
             ),
         };

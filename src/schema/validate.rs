@@ -284,14 +284,10 @@ impl Validator<'_> {
                 let Some(s) = self.expect_str(value, path) else {
                     return Value::Null;
                 };
-                match chrono::DateTime::parse_from_rfc3339(s) {
+                match crate::time::normalise(s) {
                     // Fixed width and UTC, so that comparing the strings compares the times.
-                    Ok(t) => Value::String(
-                        t.with_timezone(&chrono::Utc)
-                            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-                            .to_string(),
-                    ),
-                    Err(_) => {
+                    Some(t) => Value::String(t),
+                    None => {
                         self.push(
                             path,
                             code::INVALID_DATETIME,

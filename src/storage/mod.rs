@@ -19,6 +19,7 @@
 pub mod accounts;
 mod entries;
 mod list;
+pub mod mail;
 mod media;
 mod migrate;
 mod search;
