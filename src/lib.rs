@@ -57,6 +57,15 @@ pub async fn prepare(config: &Config) -> Result<Prepared> {
     }
     std::fs::create_dir_all(&config.data_dir)?;
     let store = Store::connect(config).await?;
+    // Search work queued before the change-event log existed moves into it, so the old queue
+    // is empty when the plan removes it.
+    let adopted = store.adopt_search_work().await?;
+    if adopted > 0 {
+        tracing::info!(
+            adopted,
+            "moved queued search work into the change-event log"
+        );
+    }
     let plan = store.plan_schema(&schema).await?;
     if !plan.is_empty() {
         tracing::info!("applying content-type changes:\n{plan}");

@@ -540,9 +540,13 @@ async fn write_batch(
             .iter()
             .filter_map(|r| r.get("id").and_then(Value::as_str))
             .collect();
-        Event::new(&actor, "entry.import", format!("{}/*", ct.id))
+        let record = Event::new(&actor, "entry.import", format!("{}/*", ct.id))
             .after(Some(json!({ "ids": ids })))
-            .data()
+            .data();
+        // Every field of an imported entry is new.
+        let mut change = super::entry_change("entry.import", &actor, &ct, None, None, record);
+        change.changed = ct.fields.iter().map(|f| f.name.clone()).collect();
+        change
     };
     let rows: Vec<Row> = prepared.iter().map(|p| p.row.clone()).collect();
     let snaps: Vec<Row> = prepared.iter().filter_map(|p| p.snapshot.clone()).collect();

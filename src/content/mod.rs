@@ -22,6 +22,7 @@ use crate::plugins::{HookOutcome, PluginHost};
 use crate::schema::{
     ContentType, Field, FieldError, FieldType, Kind, Schema, ValidateMode, validate_fields,
 };
+use crate::storage::events::EntryChange;
 use crate::storage::{self, ListPlan, Row, Store, WriteOutcome};
 use crate::time::now;
 
@@ -149,25 +150,26 @@ impl Content {
         }
     }
 
-    /// The audit record of a change to an entry, as stored with it.
-    fn audit(
+    /// What a change to an entry tells the event log, with its audit record.
+    fn change(
         permit: &Permit,
         action: &str,
         ct: &ContentType,
         id: &str,
         before: Option<&Row>,
         after: Option<&Row>,
-    ) -> String {
+    ) -> EntryChange {
         let clean = |r: &Row| {
             let mut r = r.clone();
             r.remove("id");
             Value::Object(r)
         };
-        Event::new(permit.actor(), action, format!("{}/{id}", ct.id))
+        let audit = Event::new(permit.actor(), action, format!("{}/{id}", ct.id))
             .from_address(permit.address())
             .before(before.map(clean))
             .after(after.map(clean))
-            .data()
+            .data();
+        entry_change(action, permit.actor(), ct, before, after, audit)
     }
 
     /// Lists working copies, drafts included (an author's own only).
@@ -266,7 +268,7 @@ impl Content {
         } else {
             "entry.create"
         };
-        let audit = Self::audit(permit, action, ct, &id, None, Some(&row));
+        let audit = Self::change(permit, action, ct, &id, None, Some(&row));
         let stored = self
             .store
             .create_entry(ct, &id, row, snapshot, &audit)
@@ -348,7 +350,7 @@ impl Content {
         } else {
             "entry.update"
         };
-        let audit = Self::audit(permit, action, ct, id, Some(&current), Some(&row));
+        let audit = Self::change(permit, action, ct, id, Some(&current), Some(&row));
         let stored = self
             .guarded(ct, id, expected, row, snapshot, &audit)
             .await?;
@@ -380,7 +382,7 @@ impl Content {
             row.insert("published_at".into(), json!(now()));
         }
         let snapshot = storage_snapshot(&row);
-        let audit = Self::audit(permit, "entry.publish", ct, id, Some(&current), Some(&row));
+        let audit = Self::change(permit, "entry.publish", ct, id, Some(&current), Some(&row));
         let stored = self.guarded(ct, id, version, row, snapshot, &audit).await?;
         self.plugins.after(ct, id, &fields, true);
         Ok(visible(permit, admin_entry(ct, stored)))
@@ -399,7 +401,7 @@ impl Content {
         let (current, version, mut row) = self.workflow_step(permit, ct, id, expected).await?;
         row.insert("status".into(), json!("draft"));
         row.insert("published_at".into(), Value::Null);
-        let audit = Self::audit(
+        let audit = Self::change(
             permit,
             "entry.unpublish",
             ct,
@@ -426,7 +428,7 @@ impl Content {
         // The version read here guards the delete, so what the audit says was deleted is
         // what was.
         let expected = expected.unwrap_or_else(|| version_of(&current));
-        let audit = Self::audit(permit, "entry.delete", ct, &id, Some(&current), None);
+        let audit = Self::change(permit, "entry.delete", ct, &id, Some(&current), None);
         match self
             .store
             .delete_entry(ct, &id, Some(expected), &audit)
@@ -477,7 +479,7 @@ impl Content {
         expected: u64,
         row: Row,
         snapshot: storage::Snapshot,
-        audit: &str,
+        audit: &EntryChange,
     ) -> Result<Row> {
         match self
             .store
@@ -807,11 +809,19 @@ impl Content {
                 } else {
                     storage::Snapshot::Keep
                 };
-                let audit = Event::new(actor, "entry.detach_media", format!("{}/{id}", ct.id))
+                let record = Event::new(actor, "entry.detach_media", format!("{}/{id}", ct.id))
                     .from_address(address)
                     .before(Some(Value::Object(row.clone())))
                     .after(Some(Value::Object(next.clone())))
                     .data();
+                let audit = entry_change(
+                    "entry.detach_media",
+                    actor,
+                    &ct,
+                    Some(&row),
+                    Some(&next),
+                    record,
+                );
                 match self
                     .store
                     .write_entry(&ct, id, version, next, snapshot, &audit)
@@ -1387,6 +1397,41 @@ pub(crate) fn entry_id(raw: &str) -> Result<String> {
         .map(|id| id.to_string())
         .filter(|id| id.eq_ignore_ascii_case(raw))
         .ok_or(Error::EntryNotFound)
+}
+
+/// What a change to an entry tells the event log: its kind (from the audit action), who
+/// made it, and the fields whose values differ between `before` and `after`.
+pub(crate) fn entry_change(
+    action: &str,
+    actor: &str,
+    ct: &ContentType,
+    before: Option<&Row>,
+    after: Option<&Row>,
+    audit: String,
+) -> EntryChange {
+    let kind = match action {
+        "entry.create" | "entry.create_published" | "entry.import" => "entry.created",
+        "entry.update_published" | "entry.publish" => "entry.published",
+        "entry.unpublish" => "entry.unpublished",
+        "entry.delete" => "entry.deleted",
+        _ => "entry.updated",
+    };
+    fn value<'a>(r: Option<&'a Row>, name: &str) -> Option<&'a Value> {
+        r.and_then(|r| r.get(name)).filter(|v| !v.is_null())
+    }
+    let changed = ct
+        .fields
+        .iter()
+        .map(|f| f.name.as_str())
+        .filter(|name| value(before, name) != value(after, name))
+        .map(str::to_owned)
+        .collect();
+    EntryChange {
+        kind,
+        actor: actor.to_owned(),
+        changed,
+        audit,
+    }
 }
 
 fn version_of(row: &Row) -> u64 {

@@ -1,9 +1,10 @@
 //! The indexer: the one task that writes to the search indexes.
 //!
 //! It waits for storage's signal (or a periodic tick), gathers changes for the commit
-//! interval, then reads the recorded work, re-reads the entries it names, replaces their
-//! documents, commits, reloads the readers and finally deletes the work records. Applying a
-//! record twice is harmless, forgetting one is not, hence that order.
+//! interval, then reads the change-event log from its place in it, re-reads the entries the
+//! events name, replaces their documents, commits, reloads the readers and only then stores
+//! its new place. Applying an event twice is harmless (the entry is read again as it is),
+//! forgetting one is not, hence that order.
 //!
 //! Rebuilds run beside it, one type at a time, into a new generation directory: entries
 //! changed while a rebuild reads the table are noted and applied again to the new index just
@@ -21,10 +22,15 @@ use tokio::sync::mpsc;
 use super::layout::{Layout, Titles, scalars};
 use super::{Active, Progress, Rebuild, Search, activate, remove_other_generations};
 use crate::error::{Error, Result};
+use crate::storage::events::{self, EventReader};
 use crate::storage::{self, Row};
 
-/// Work records read per round.
-const WORK_BATCH: usize = 64;
+/// Events read per round.
+const WORK_BATCH: usize = 256;
+/// How often old events are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// The name under which the indexer stores its place in the change-event log.
+pub(super) const EVENT_READER: &str = "search";
 /// Entries read from the database per query.
 const ROWS_BATCH: usize = 500;
 /// Entries read per step of a rebuild's walk over a table: each step passes the rows before
@@ -50,6 +56,8 @@ pub(super) struct Indexer {
     built_tx: mpsc::UnboundedSender<(String, Result<Built>)>,
     built_rx: mpsc::UnboundedReceiver<(String, Result<Built>)>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// Its place in the change-event log (read when it first looks).
+    events: Option<EventReader>,
 }
 
 impl Indexer {
@@ -61,14 +69,23 @@ impl Indexer {
             built_tx,
             built_rx,
             tasks: Vec::new(),
+            events: None,
         }
     }
 
     pub async fn run(mut self, stop: impl std::future::Future<Output = ()> + Send) {
         let wake = self.search.inner.store.search_signal();
         let interval = self.search.inner.commit_interval;
+        let mut pruned: Option<std::time::Instant> = None;
         tokio::pin!(stop);
         loop {
+            // The indexer reads the log on every node, so it also keeps it short.
+            if pruned.is_none_or(|t| t.elapsed() > PRUNE_EVERY) {
+                pruned = Some(std::time::Instant::now());
+                if let Err(e) = self.search.inner.store.prune_events(events::KEEP).await {
+                    tracing::warn!(error = %e, "pruning the change-event log failed");
+                }
+            }
             // Recorded work first: a rebuild that starts afterwards reads what it changed, so
             // work for a type that has no index yet is simply dropped.
             match self.drain().await {
@@ -191,22 +208,28 @@ impl Indexer {
     /// Applies every recorded change, a batch at a time, except that work for `covered`
     /// types is only forgotten.
     async fn drain_except(&mut self, covered: &BTreeSet<String>) -> Result<()> {
+        let store = self.search.inner.store.clone();
+        if self.events.is_none() {
+            self.events = Some(store.event_reader(EVENT_READER).await?);
+        }
         loop {
-            let work = self
-                .search
-                .inner
-                .store
-                .pending_search_work(WORK_BATCH)
-                .await?;
+            let Some(events) = self.events.as_mut() else {
+                return Ok(());
+            };
+            let work = events.next(&store, WORK_BATCH).await?;
             if work.is_empty() {
                 return Ok(());
             }
             let mut by_type: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
-            for w in &work {
-                by_type
-                    .entry(w.type_id.as_str())
-                    .or_default()
-                    .extend(w.ids.iter().cloned());
+            for e in &work {
+                if let (Some(type_id), Some(id)) = (&e.type_id, &e.subject)
+                    && store.is_indexed(type_id)
+                {
+                    by_type
+                        .entry(type_id.as_str())
+                        .or_default()
+                        .insert(id.clone());
+                }
             }
             // A changed entry of a related type changes the facets of the entries that point
             // at it: those are work too.
@@ -246,8 +269,10 @@ impl Indexer {
             for type_id in touched {
                 self.commit(&type_id).await?;
             }
-            let keys: Vec<String> = work.into_iter().map(|w| w.key).collect();
-            self.search.inner.store.finish_search_work(&keys).await?;
+            // Only now that the index holds them are the events handled.
+            if let Some(events) = self.events.as_mut() {
+                events.done(&store).await?;
+            }
         }
     }
 

@@ -306,7 +306,13 @@ impl Search {
 
     /// How the index stands.
     pub async fn status(&self) -> Result<Status> {
-        let (pending, oldest) = self.inner.store.search_backlog().await?;
+        let store = &self.inner.store;
+        let reader = store.event_reader(indexer::EVENT_READER).await?;
+        let (pending, oldest) = store
+            .events_after(reader.position(), |e| {
+                e.type_id.as_deref().is_some_and(|t| store.is_indexed(t))
+            })
+            .await?;
         let lag_ms = oldest
             .and_then(|o| chrono::DateTime::parse_from_rfc3339(&o).ok())
             .map_or(0, |t| {

@@ -127,15 +127,9 @@ pub(crate) fn system_statements() -> Vec<(String, String)> {
         &[],
     );
     table(AUDIT_QUEUE, &[("data", "string")], &[]);
-    table(
-        super::search::WORK_TABLE,
-        &[
-            ("type", "string"),
-            ("ids", "array<string>"),
-            ("at", "string"),
-        ],
-        &[],
-    );
+    for (name, fields) in super::events::event_tables() {
+        table(name, &fields, &[]);
+    }
     for (name, fields, indexes) in super::media::media_tables() {
         table(name, &fields, &indexes);
     }

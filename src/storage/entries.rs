@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 use surrealdb::types::{QueryError, RecordId};
 
 use super::accounts::audit_append_script;
+use super::events::{EntryChange, entry_events_script};
 use super::media;
 use super::migrate::{is_linked, link_table};
 use super::{Store, cause, delivery_table, entry_table, ident, record_key, take_rows};
@@ -215,7 +216,7 @@ impl Store {
         id: &str,
         row: Row,
         snapshot: Option<Row>,
-        audit: &str,
+        change: &EntryChange,
     ) -> Result<Row> {
         let _changing = self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
         // The links follow the delivery row: the row itself without drafts, else the snapshot.
@@ -229,7 +230,11 @@ impl Store {
         } else {
             ""
         };
-        let (search, mut search_binds) = self.work_script(ct, vec![id.to_owned()]);
+        let (events, mut search_binds) = entry_events_script(
+            &ct.id,
+            change,
+            vec![(id.to_owned(), version_of(&row), status_of(&row))],
+        );
         let (uses, use_binds) = {
             let delivered = if ct.drafts {
                 snapshot.as_ref()
@@ -243,7 +248,7 @@ impl Store {
         };
         search_binds.extend(use_binds);
         let script = format!(
-            "BEGIN;\nCREATE type::record($tb, $id) CONTENT $row;\n{publish}{links}{search}{uses}{}\nCOMMIT;",
+            "BEGIN;\nCREATE type::record($tb, $id) CONTENT $row;\n{publish}{links}{uses}{events}{}\nCOMMIT;",
             audit_append_script()
         );
         let row = Value::Object(strip_nulls(row));
@@ -257,7 +262,7 @@ impl Store {
                     .bind(("id", id.to_owned()))
                     .bind(("row", row.clone()))
                     .bind(("snapshot", snapshot.clone()))
-                    .bind(("audit_data", audit.to_owned()));
+                    .bind(("audit_data", change.audit.clone()));
                 for b in link_binds.iter().chain(&search_binds) {
                     query = query.bind(b.clone());
                 }
@@ -285,7 +290,7 @@ impl Store {
         expected: u64,
         row: Row,
         snapshot: Snapshot,
-        audit: &str,
+        change: &EntryChange,
     ) -> Result<WriteOutcome> {
         let snapshot_stmt = match (&snapshot, ct.drafts) {
             (Snapshot::Publish(_), true) => "UPSERT type::record($pub, $id) CONTENT $snapshot;",
@@ -300,7 +305,11 @@ impl Store {
             (Snapshot::Keep, true) => (String::new(), Vec::new()),
             (_, false) => link_script(ct, id, Some(&row))?,
         };
-        let (search, mut search_binds) = self.work_script(ct, vec![id.to_owned()]);
+        let (events, mut search_binds) = entry_events_script(
+            &ct.id,
+            change,
+            vec![(id.to_owned(), version_of(&row), status_of(&row))],
+        );
         let (mut uses, use_binds) = media::use_script(ct, "admin", id, Some(&row));
         search_binds.extend(use_binds);
         let delivered = match (&snapshot, ct.drafts) {
@@ -322,8 +331,8 @@ impl Store {
              UPDATE type::record($tb, $id) CONTENT $row RETURN AFTER;
              {snapshot_stmt}
              {links}
-             {search}
              {uses}
+             {events}
              {audit_stmts}
              COMMIT;",
             audit_stmts = audit_append_script()
@@ -345,7 +354,7 @@ impl Store {
                     .bind(("expected", expected))
                     .bind(("row", row.clone()))
                     .bind(("snapshot", snapshot_row.clone()))
-                    .bind(("audit_data", audit.to_owned()));
+                    .bind(("audit_data", change.audit.clone()));
                 for b in link_binds.iter().chain(&search_binds) {
                     query = query.bind(b.clone());
                 }
@@ -373,7 +382,7 @@ impl Store {
         ct: &ContentType,
         id: &str,
         expected: Option<u64>,
-        audit: &str,
+        change: &EntryChange,
     ) -> Result<WriteOutcome> {
         let _changing = self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
         let pub_stmt = if ct.drafts {
@@ -382,7 +391,8 @@ impl Store {
             ""
         };
         let (links, _) = link_script(ct, id, None)?;
-        let (search, mut search_binds) = self.work_script(ct, vec![id.to_owned()]);
+        let (events, mut search_binds) =
+            entry_events_script(&ct.id, change, vec![(id.to_owned(), None, None)]);
         let (mut uses, use_binds) = media::use_script(ct, "admin", id, None);
         search_binds.extend(use_binds);
         uses.push_str(&media::use_script(ct, "delivery", id, None).0);
@@ -394,8 +404,8 @@ impl Store {
              DELETE type::record($tb, $id);
              {pub_stmt}
              {links}
-             {search}
              {uses}
+             {events}
              {audit_stmts}
              COMMIT;",
             audit_stmts = audit_append_script()
@@ -408,7 +418,7 @@ impl Store {
                     .bind(("pub", delivery_table(ct)))
                     .bind(("id", id.to_owned()))
                     .bind(("expected", expected))
-                    .bind(("audit_data", audit.to_owned()));
+                    .bind(("audit_data", change.audit.clone()));
                 for b in &search_binds {
                     query = query.bind(b.clone());
                 }
@@ -430,7 +440,7 @@ impl Store {
         ct: &ContentType,
         rows: Vec<Row>,
         snapshots: Vec<Row>,
-        audit: &str,
+        change: &EntryChange,
     ) -> Result<()> {
         let _changing = self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
         // Links of the delivery rows: the snapshots, or the rows themselves without drafts.
@@ -453,12 +463,15 @@ impl Store {
                 }
             }
         }
-        let ids: Vec<String> = rows
+        let entries = rows
             .iter()
-            .filter_map(|r| r.get("id").and_then(Value::as_str).map(str::to_owned))
+            .filter_map(|r| {
+                let id = r.get("id").and_then(Value::as_str)?;
+                Some((id.to_owned(), version_of(r), status_of(r)))
+            })
             .collect();
-        let (search, search_binds) = self.work_script(ct, ids);
-        link_binds.extend(search_binds);
+        let (events, event_binds) = entry_events_script(&ct.id, change, entries);
+        link_binds.extend(event_binds);
         let (admin_uses, b) = media::insert_uses_script(ct, "admin", &rows)?;
         link_binds.extend(b);
         let delivered: &[Row] = if ct.drafts { &snapshots } else { &rows };
@@ -483,9 +496,9 @@ impl Store {
             ));
         }
         script.push_str(&link_stmts);
-        script.push_str(&search);
         script.push_str(&admin_uses);
         script.push_str(&delivery_uses);
+        script.push_str(&events);
         script.push_str(&audit_append_script());
         script.push_str(" COMMIT;");
         let res = self
@@ -494,7 +507,7 @@ impl Store {
                     .statement(script.clone())
                     .bind(("rows", rows.clone()))
                     .bind(("snapshots", snapshots.clone()))
-                    .bind(("audit_data", audit.to_owned()));
+                    .bind(("audit_data", change.audit.clone()));
                 for b in &link_binds {
                     query = query.bind(b.clone());
                 }
@@ -563,6 +576,14 @@ pub(super) fn normalize_id(mut row: Row) -> Row {
         row.insert("id".into(), Value::String(key));
     }
     row
+}
+
+fn version_of(row: &Row) -> Option<u64> {
+    row.get("version").and_then(Value::as_u64)
+}
+
+fn status_of(row: &Row) -> Option<String> {
+    row.get("status").and_then(Value::as_str).map(str::to_owned)
 }
 
 /// NONE, not NULL, marks an absent value in storage.

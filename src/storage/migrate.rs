@@ -381,8 +381,10 @@ impl Store {
                     )));
                     continue;
                 }
-                // Link tables are derived from the entries: dropping one loses nothing.
-                let derived = table.starts_with("rel_");
+                // Link tables are derived from the entries: dropping one loses nothing. Nor does
+                // dropping the search work queue the event log replaced: start-up moves what it
+                // holds into the log first (`Store::adopt_search_work`).
+                let derived = table.starts_with("rel_") || table == "folio_search_work";
                 let n = if derived {
                     0
                 } else {

@@ -18,6 +18,7 @@
 
 pub mod accounts;
 mod entries;
+pub mod events;
 mod list;
 pub mod mail;
 mod media;
@@ -42,7 +43,6 @@ pub use entries::{Row, Snapshot, WriteOutcome};
 pub use list::{Cursor, ListPlan, ListResult, Total};
 pub use media::MediaFilter;
 pub use migrate::{Change, Plan};
-pub use search::SearchWork;
 
 /// A handle on the database. Cheap to clone.
 #[derive(Clone)]
@@ -293,7 +293,7 @@ impl Store {
     }
 
     fn wake_indexer(&self, ct: &crate::schema::ContentType) {
-        if self.is_indexed(ct) {
+        if self.is_indexed(&ct.id) {
             self.search_wake.notify_one();
         }
     }

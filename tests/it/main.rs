@@ -12,6 +12,7 @@ mod admin;
 mod attacks;
 mod database_server;
 mod delivery;
+mod events;
 mod hostile;
 mod import;
 mod lifecycle;

@@ -1,0 +1,617 @@
+//! The change-event log (`folio_event`): one row per change, written in the change's own
+//! transaction, read by consumers in key order from a position each of them stores.
+//!
+//! Keys are ULIDs made by the database as the transaction runs (`rand::ulid()` in the last
+//! statements before `COMMIT`), so they follow time, but not strictly commit order: a
+//! transaction that made its key first may commit a moment after one that made a later key.
+//! A reader therefore reads again from a little before its position (the overlap,
+//! [`OVERLAP`]) and skips the events it has already handed out; an event is missed only if
+//! its transaction took longer than the overlap between making its key and committing. That
+//! makes delivery at least once per reader, and exactly once while the reader lives; a
+//! restarted reader hands out the overlap's events again, which consumers must take as
+//! no-ops (the search index re-reads the entries an event names, so applying one twice
+//! changes nothing).
+//!
+//! Reads are record ranges (`folio_event:⟨from⟩..⟨to⟩`): their cost follows the events after
+//! `from`, not the log before it, and the upper bound keeps a reader far behind from reading
+//! the rest of the log for one batch.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+
+use super::accounts::Record;
+use super::{Store, take_rows};
+use crate::error::Result;
+
+pub(crate) const EVENT_TABLE: &str = "folio_event";
+const CONSUMER_TABLE: &str = "folio_consumer";
+
+/// How far before its position a reader reads again.
+pub const OVERLAP: Duration = Duration::from_secs(5);
+/// How long events are kept once every reader is past them.
+pub const KEEP: Duration = Duration::from_secs(7 * 24 * 3600);
+/// The span of keys one read covers at most, so a reader far behind reads a bounded range.
+const SPAN: Duration = Duration::from_secs(60);
+
+/// What a write tells the log about the entry it changed.
+#[derive(Debug, Clone)]
+pub struct EntryChange {
+    /// `entry.created`, `entry.updated`, `entry.published`, `entry.unpublished`,
+    /// `entry.deleted`.
+    pub kind: &'static str,
+    /// Who made the change (`user:…`, `token:…`, `cli`, `import`).
+    pub actor: String,
+    /// The names of the fields whose values changed.
+    pub changed: Vec<String>,
+    /// The change's audit record, as stored with it.
+    pub audit: String,
+}
+
+/// One change, as the log holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// The event's key: a ULID, in the order consumers read.
+    pub key: String,
+    pub kind: String,
+    /// The content type, for changes to entries.
+    pub type_id: Option<String>,
+    /// The id of what changed (an entry's id).
+    pub subject: Option<String>,
+    pub locale: Option<String>,
+    pub actor: Option<String>,
+    /// The entry's version after the change (none after a delete).
+    pub version: Option<u64>,
+    /// The entry's status after the change.
+    pub status: Option<String>,
+    pub at: String,
+    pub changed: Vec<String>,
+}
+
+/// The definition of the log's tables, for `accounts::system_statements`.
+pub(crate) fn event_tables() -> Vec<(&'static str, Vec<(&'static str, &'static str)>)> {
+    vec![
+        (
+            EVENT_TABLE,
+            vec![
+                ("kind", "string"),
+                ("type", "option<string>"),
+                ("subject", "option<string>"),
+                ("locale", "option<string>"),
+                ("actor", "option<string>"),
+                ("version", "option<int>"),
+                ("status", "option<string>"),
+                ("at", "string"),
+                ("changed", "array<string>"),
+            ],
+        ),
+        (
+            CONSUMER_TABLE,
+            vec![("position", "string"), ("at", "string")],
+        ),
+    ]
+}
+
+/// The statement (run inside the caller's transaction, after the write it describes) that
+/// logs changes to entries of `type_id`: `$event_rows` holds one object per entry, without
+/// its key and time, which the database gives each row as it runs.
+pub(crate) fn entry_events_script(
+    type_id: &str,
+    change: &EntryChange,
+    entries: Vec<(String, Option<u64>, Option<String>)>,
+) -> (String, Vec<(String, Value)>) {
+    let at = crate::time::now();
+    let rows: Vec<Value> = entries
+        .into_iter()
+        .map(|(id, version, status)| {
+            let mut row = serde_json::Map::new();
+            row.insert("kind".into(), json!(change.kind));
+            row.insert("type".into(), json!(type_id));
+            row.insert("subject".into(), json!(id));
+            row.insert("actor".into(), json!(change.actor));
+            if let Some(v) = version {
+                row.insert("version".into(), json!(v));
+            }
+            if let Some(s) = status {
+                row.insert("status".into(), json!(s));
+            }
+            row.insert("at".into(), json!(at));
+            row.insert("changed".into(), json!(change.changed));
+            Value::Object(row)
+        })
+        .collect();
+    (
+        format!(
+            "FOR $event IN $event_rows {{ CREATE type::record('{EVENT_TABLE}', rand::ulid()) \
+             CONTENT $event RETURN NONE; }};\n"
+        ),
+        vec![("event_rows".into(), Value::Array(rows))],
+    )
+}
+
+/// A ULID bound for the keys made at `t`: the smallest (`Floor`) or above every one (`Ceil`).
+fn key_bound(t: SystemTime, ceil: bool) -> String {
+    let ms = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let random = if ceil { u128::MAX >> 48 } else { 0 };
+    ulid::Ulid::from_parts(ms, random).to_string()
+}
+
+/// The time a key was made.
+fn key_time(key: &str) -> Option<SystemTime> {
+    ulid::Ulid::from_string(key)
+        .ok()
+        .map(|u| UNIX_EPOCH + Duration::from_millis(u.timestamp_ms()))
+}
+
+/// One consumer's place in the log. The position is stored under the consumer's name when
+/// the consumer says it has handled what it was handed ([`EventReader::done`]).
+pub struct EventReader {
+    name: String,
+    /// The highest key handed out and handled.
+    position: Option<String>,
+    /// Keys handed out at or after `position` less the overlap.
+    seen: BTreeSet<String>,
+    /// The highest key handed out, handled or not.
+    handed: Option<String>,
+}
+
+impl EventReader {
+    /// The next events (up to `limit`) this reader has not handed out, in key order.
+    pub async fn next(&mut self, store: &Store, limit: usize) -> Result<Vec<Event>> {
+        let now = SystemTime::now();
+        // From a little before the last key handed out (which starts as the stored position).
+        let mut from = match &self.handed {
+            Some(p) => key_time(p)
+                .map(|t| key_bound(t.checked_sub(OVERLAP).unwrap_or(UNIX_EPOCH), false))
+                .unwrap_or_else(|| p.clone()),
+            None => store.first_event_key().await?.unwrap_or_default(),
+        };
+        if from.is_empty() {
+            return Ok(Vec::new());
+        }
+        loop {
+            let start = key_time(&from).unwrap_or(now);
+            let to = key_bound(start + SPAN, true);
+            let rows = store.event_range(&from, &to).await?;
+            let fresh: Vec<Event> = rows
+                .into_iter()
+                .filter(|e| !self.seen.contains(&e.key))
+                .take(limit)
+                .collect();
+            // An empty span that ends in the past: the log goes on after it.
+            if fresh.is_empty() && start + SPAN < now {
+                match store.first_event_key_after(&to).await? {
+                    Some(next) => {
+                        from = next;
+                        continue;
+                    }
+                    None => return Ok(Vec::new()),
+                }
+            }
+            for e in &fresh {
+                self.seen.insert(e.key.clone());
+                if self.handed.as_ref().is_none_or(|h| &e.key > h) {
+                    self.handed = Some(e.key.clone());
+                }
+            }
+            return Ok(fresh);
+        }
+    }
+
+    /// Stores that everything handed out so far is handled.
+    pub async fn done(&mut self, store: &Store) -> Result<()> {
+        let Some(handed) = self.handed.clone() else {
+            return Ok(());
+        };
+        if self.position.as_ref() == Some(&handed) {
+            return Ok(());
+        }
+        store.save_position(&self.name, &handed).await?;
+        // Keys older than the overlap before the new position are never read again.
+        if let Some(t) = key_time(&handed) {
+            let floor = key_bound(t.checked_sub(OVERLAP).unwrap_or(UNIX_EPOCH), false);
+            self.seen = self.seen.split_off(&floor);
+        }
+        self.position = Some(handed);
+        Ok(())
+    }
+
+    pub fn position(&self) -> Option<&str> {
+        self.position.as_deref()
+    }
+}
+
+impl Store {
+    /// The reader for consumer `name`, from the position it stored last (from the start of
+    /// the log when it has none).
+    pub async fn event_reader(&self, name: &str) -> Result<EventReader> {
+        let rows = self
+            .system_read(
+                &format!("SELECT position FROM type::record('{CONSUMER_TABLE}', $name)"),
+                vec![("name".into(), json!(name))],
+            )
+            .await?;
+        let position = rows
+            .first()
+            .and_then(|r| r.get("position"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        Ok(EventReader {
+            name: name.to_owned(),
+            handed: position.clone(),
+            position,
+            seen: BTreeSet::new(),
+        })
+    }
+
+    async fn save_position(&self, name: &str, position: &str) -> Result<()> {
+        self.system_write(
+            &format!(
+                "UPSERT type::record('{CONSUMER_TABLE}', $name) CONTENT \
+                 {{ position: $position, at: $at }} RETURN NONE;"
+            ),
+            vec![
+                ("name".into(), json!(name)),
+                ("position".into(), json!(position)),
+                ("at".into(), json!(crate::time::now())),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Events with keys from `from` up to `to`, in key order. (Not counted as queries:
+    /// consumers poll with it in the background.)
+    async fn event_range(&self, from: &str, to: &str) -> Result<Vec<Event>> {
+        let (from, to) = (ulid_literal(from)?, ulid_literal(to)?);
+        let mut res = self
+            .uncounted(format!("SELECT * FROM {EVENT_TABLE}:⟨{from}⟩..=⟨{to}⟩"))
+            .await?;
+        super::fail_on_error(&mut res)?;
+        Ok(take_rows(&mut res, 0)?.iter().map(event_of).collect())
+    }
+
+    async fn first_event_key(&self) -> Result<Option<String>> {
+        self.first_event_key_after(&ulid::Ulid::nil().to_string())
+            .await
+    }
+
+    /// The first key after `after` (used to jump a gap in the log: the range read passes
+    /// every event after `after`, few for a reader that is nearly caught up).
+    async fn first_event_key_after(&self, after: &str) -> Result<Option<String>> {
+        let after = ulid_literal(after)?;
+        let mut res = self
+            .uncounted(format!("SELECT id FROM {EVENT_TABLE}:⟨{after}⟩.. LIMIT 2"))
+            .await?;
+        super::fail_on_error(&mut res)?;
+        Ok(take_rows(&mut res, 0)?
+            .iter()
+            .filter_map(|r| r.get("id").and_then(Value::as_str).map(super::record_key))
+            .find(|k| k != &after))
+    }
+
+    /// How many events that `wanted` keeps wait after `position` (all of them without one),
+    /// and when the oldest of them was made.
+    pub async fn events_after(
+        &self,
+        position: Option<&str>,
+        wanted: impl Fn(&Event) -> bool,
+    ) -> Result<(u64, Option<String>)> {
+        let from = match position {
+            Some(p) => ulid_literal(p)?,
+            None => ulid::Ulid::nil().to_string(),
+        };
+        let mut res = self
+            .uncounted(format!("SELECT id, type, at FROM {EVENT_TABLE}:⟨{from}⟩.."))
+            .await?;
+        super::fail_on_error(&mut res)?;
+        let waiting: Vec<Event> = take_rows(&mut res, 0)?
+            .iter()
+            .map(event_of)
+            .filter(|e| Some(e.key.as_str()) != position && wanted(e))
+            .collect();
+        Ok((
+            waiting.len() as u64,
+            waiting.iter().map(|e| e.at.clone()).min(),
+        ))
+    }
+
+    /// Deletes the events older than `keep` that every reader has passed (by more than the
+    /// overlap); with no reader yet, none.
+    pub async fn prune_events(&self, keep: Duration) -> Result<()> {
+        let readers = self
+            .system_read(
+                &format!("SELECT position FROM {CONSUMER_TABLE}"),
+                Vec::new(),
+            )
+            .await?;
+        let Some(slowest) = readers
+            .iter()
+            .filter_map(|r| r.get("position").and_then(Value::as_str))
+            .filter_map(key_time)
+            .min()
+        else {
+            return Ok(());
+        };
+        let now = SystemTime::now();
+        let bound = (slowest.checked_sub(OVERLAP).unwrap_or(UNIX_EPOCH))
+            .min(now.checked_sub(keep).unwrap_or(UNIX_EPOCH));
+        let (start, end) = (ulid::Ulid::nil(), key_bound(bound, false));
+        self.system_write(
+            &format!("DELETE {EVENT_TABLE}:⟨{start}⟩..⟨{end}⟩ RETURN NONE;"),
+            Vec::new(),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Work the search index was given before the log existed (`folio_search_work`), moved
+    /// into the log as `entry.changed` events, so the indexer finds it where it now looks.
+    pub async fn adopt_search_work(&self) -> Result<u64> {
+        let rows = self
+            .system_read(
+                "SELECT count() FROM folio_search_work GROUP ALL",
+                Vec::new(),
+            )
+            .await
+            .unwrap_or_default();
+        let n = rows
+            .first()
+            .and_then(|r| r.get("count"))
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        if n == 0 {
+            return Ok(0);
+        }
+        self.system_write(
+            &format!(
+                "DEFINE TABLE IF NOT EXISTS {EVENT_TABLE};
+                 FOR $w IN (SELECT * FROM folio_search_work ORDER BY id) {{
+                     FOR $id IN $w.ids {{
+                         CREATE type::record('{EVENT_TABLE}', rand::ulid()) CONTENT {{
+                             kind: 'entry.changed', type: $w.type, subject: $id,
+                             at: $w.at, changed: []
+                         }} RETURN NONE;
+                     }};
+                 }};
+                 DELETE folio_search_work RETURN NONE;"
+            ),
+            Vec::new(),
+        )
+        .await?;
+        Ok(n)
+    }
+}
+
+/// `key` if it is a ULID (so it can stand in a query's text).
+fn ulid_literal(key: &str) -> Result<String> {
+    ulid::Ulid::from_string(key)
+        .map(|u| u.to_string())
+        .map_err(|_| crate::error::Error::internal(format!("`{key}` is not an event key")))
+}
+
+fn event_of(row: &Record) -> Event {
+    let text = |k: &str| row.get(k).and_then(Value::as_str).map(str::to_owned);
+    Event {
+        key: super::record_key(&text("id").unwrap_or_default()),
+        kind: text("kind").unwrap_or_default(),
+        type_id: text("type"),
+        subject: text("subject"),
+        locale: text("locale"),
+        actor: text("actor"),
+        version: row.get("version").and_then(Value::as_u64),
+        status: text("status"),
+        at: text("at").unwrap_or_default(),
+        changed: row
+            .get("changed")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(kind: &'static str) -> EntryChange {
+        EntryChange {
+            kind,
+            actor: "user:1".into(),
+            changed: vec!["title".into()],
+            audit: String::new(),
+        }
+    }
+
+    /// A store with the system tables, as a start leaves it.
+    async fn store() -> (Store, crate::Config, tempfile::TempDir) {
+        let (store, config, dir) = Store::for_tests().await;
+        let plan = store
+            .plan_schema(&crate::schema::Schema::default())
+            .await
+            .unwrap();
+        store.apply_schema(plan, false).await.unwrap();
+        (store, config, dir)
+    }
+
+    async fn log(store: &Store, id: &str, kind: &'static str) {
+        let (script, binds) =
+            entry_events_script("article", &change(kind), vec![(id.into(), Some(1), None)]);
+        store.system_write(&script, binds).await.expect("logged");
+    }
+
+    async fn keys(reader: &mut EventReader, store: &Store) -> Vec<String> {
+        let events = reader.next(store, 100).await.expect("read");
+        events
+            .into_iter()
+            .map(|e| e.subject.unwrap_or_default())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_reader_hands_out_each_event_once_and_a_new_one_resumes_where_it_stopped() {
+        let (store, _config, _dir) = store().await;
+        let mut reader = store.event_reader("test").await.unwrap();
+        assert!(keys(&mut reader, &store).await.is_empty());
+        log(&store, "a", "entry.created").await;
+        log(&store, "b", "entry.updated").await;
+        assert_eq!(keys(&mut reader, &store).await, ["a", "b"]);
+        // Read again from before its position (the overlap), nothing is handed out twice.
+        assert!(keys(&mut reader, &store).await.is_empty());
+        reader.done(&store).await.unwrap();
+        log(&store, "c", "entry.deleted").await;
+        assert_eq!(keys(&mut reader, &store).await, ["c"]);
+        // Not marked done: a reader made afresh hands out `c` again, and only what falls in
+        // the overlap before the stored position besides.
+        let mut again = store.event_reader("test").await.unwrap();
+        let resumed = keys(&mut again, &store).await;
+        assert!(resumed.ends_with(&["c".to_owned()]), "{resumed:?}");
+        let other = store.event_reader("other").await.unwrap();
+        assert_eq!(other.position(), None, "positions are per reader");
+        let event = &store
+            .event_reader("fresh")
+            .await
+            .unwrap()
+            .next(&store, 1)
+            .await
+            .unwrap()[0];
+        assert_eq!(event.kind, "entry.created");
+        assert_eq!(event.type_id.as_deref(), Some("article"));
+        assert_eq!(event.actor.as_deref(), Some("user:1"));
+        assert_eq!(event.version, Some(1));
+        assert_eq!(event.changed, ["title"]);
+    }
+
+    #[tokio::test]
+    async fn a_reader_jumps_a_quiet_hour_in_the_log() {
+        let (store, _config, _dir) = store().await;
+        let hour_ago = SystemTime::now() - Duration::from_secs(3600);
+        let old = ulid::Ulid::from_parts(
+            hour_ago.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64,
+            1,
+        );
+        store
+            .system_write(
+                &format!(
+                    "CREATE {EVENT_TABLE}:⟨{old}⟩ CONTENT {{ kind: 'entry.created', \
+                     subject: 'old', at: '', changed: [] }};"
+                ),
+                Vec::new(),
+            )
+            .await
+            .unwrap();
+        log(&store, "new", "entry.created").await;
+        let mut reader = store.event_reader("test").await.unwrap();
+        assert_eq!(keys(&mut reader, &store).await, ["old"]);
+        reader.done(&store).await.unwrap();
+        assert_eq!(keys(&mut reader, &store).await, ["new"]);
+    }
+
+    #[tokio::test]
+    async fn events_go_once_old_and_behind_every_reader() {
+        let (store, _config, _dir) = store().await;
+        let at = |ago: u64| {
+            let t = SystemTime::now() - Duration::from_secs(ago);
+            ulid::Ulid::from_parts(t.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64, 1)
+        };
+        for (key, subject) in [
+            (at(9 * 86_400), "nine days"),
+            (at(3 * 86_400), "three days"),
+        ] {
+            store
+                .system_write(
+                    &format!(
+                        "CREATE {EVENT_TABLE}:⟨{key}⟩ CONTENT {{ kind: 'entry.created', \
+                         subject: '{subject}', at: '', changed: [] }};"
+                    ),
+                    Vec::new(),
+                )
+                .await
+                .unwrap();
+        }
+        log(&store, "now", "entry.created").await;
+        let remaining = |store: Store| async move {
+            let mut r = store.event_reader("count").await.unwrap();
+            let mut all = Vec::new();
+            loop {
+                let batch = keys(&mut r, &store).await;
+                if batch.is_empty() {
+                    return all;
+                }
+                all.extend(batch);
+            }
+        };
+        store.prune_events(KEEP).await.unwrap();
+        assert_eq!(
+            remaining(store.clone()).await.len(),
+            3,
+            "no reader yet: all kept"
+        );
+        // A reader that has read only the oldest holds the rest back.
+        let mut slow = store.event_reader("slow").await.unwrap();
+        slow.next(&store, 1).await.unwrap();
+        slow.done(&store).await.unwrap();
+        store.prune_events(KEEP).await.unwrap();
+        assert_eq!(remaining(store.clone()).await.len(), 3);
+        while !slow.next(&store, 10).await.unwrap().is_empty() {}
+        slow.done(&store).await.unwrap();
+        store.prune_events(KEEP).await.unwrap();
+        assert_eq!(
+            remaining(store.clone()).await,
+            ["three days", "now"],
+            "older than a week and read by every reader"
+        );
+    }
+
+    #[tokio::test]
+    async fn search_work_queued_before_the_log_is_moved_into_it() {
+        // A data directory from before the log: its queue, and no event table yet.
+        let (store, _config, _dir) = Store::for_tests().await;
+        assert_eq!(store.adopt_search_work().await.unwrap(), 0, "no old queue");
+        store
+            .system_write(
+                "DEFINE TABLE folio_search_work SCHEMALESS;
+                 CREATE folio_search_work:⟨01HZ⟩ CONTENT { type: 'article', ids: ['x', 'y'], \
+                 at: '2026-01-01T00:00:00.000Z' };",
+                Vec::new(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(store.adopt_search_work().await.unwrap(), 1);
+        let plan = store
+            .plan_schema(&crate::schema::Schema::default())
+            .await
+            .unwrap();
+        assert!(plan.destructive().next().is_none(), "{plan}");
+        store.apply_schema(plan, false).await.unwrap();
+        let mut reader = store.event_reader("search").await.unwrap();
+        let events = reader.next(&store, 10).await.unwrap();
+        let named: Vec<(&str, Option<&str>)> = events
+            .iter()
+            .map(|e| (e.kind.as_str(), e.subject.as_deref()))
+            .collect();
+        assert_eq!(
+            named,
+            [("entry.changed", Some("x")), ("entry.changed", Some("y"))]
+        );
+        assert_eq!(store.adopt_search_work().await.unwrap(), 0, "moved once");
+    }
+
+    #[test]
+    fn key_bounds_enclose_every_key_of_their_millisecond() {
+        let t = UNIX_EPOCH + Duration::from_millis(1_765_000_000_123);
+        let key = ulid::Ulid::from_parts(1_765_000_000_123, 42).to_string();
+        assert!(key_bound(t, false) <= key && key <= key_bound(t, true));
+        assert_eq!(key_time(&key), Some(t));
+        assert!(key_bound(t + Duration::from_millis(1), false) > key_bound(t, true));
+    }
+}

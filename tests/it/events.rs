@@ -1,0 +1,151 @@
+//! The change-event log: every change to an entry, whatever the path, logs exactly one event
+//! in the change's own transaction, read back from the data directory after the server
+//! stopped.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::harness::{TestApp, example_types};
+
+/// Every event in the log of the data directory `dir`, in key order.
+async fn logged(dir: &std::path::Path) -> Vec<folio::storage::events::Event> {
+    let config = folio::Config {
+        data_dir: dir.to_path_buf(),
+        content_types: example_types(),
+        ..folio::Config::default()
+    };
+    let store = folio::storage::Store::connect(&config)
+        .await
+        .expect("open the data directory");
+    let mut reader = store.event_reader("test").await.expect("reader");
+    let mut all = Vec::new();
+    loop {
+        let batch = reader.next(&store, 1000).await.expect("events");
+        if batch.is_empty() {
+            break;
+        }
+        all.extend(batch);
+    }
+    store.close().await;
+    all
+}
+
+#[tokio::test]
+async fn every_write_to_an_entry_logs_one_event() {
+    let app = TestApp::builder()
+        .persistent()
+        .start()
+        .await
+        .expect("start");
+    let article = app
+        .create(
+            "article",
+            json!({ "title": { "en": "First" }, "body": { "en": "Text" } }),
+            false,
+        )
+        .await;
+    let id = article["id"].as_str().unwrap().to_owned();
+    let path = format!("/content/article/{id}");
+    let step = |method: Method, path: String, body: serde_json::Value| {
+        let app = &app;
+        async move {
+            let (status, reply) = app.admin_json(method, &path, body).await;
+            assert!(status.is_success(), "{path}: {status} {reply}");
+        }
+    };
+    step(
+        Method::PATCH,
+        path.clone(),
+        json!({ "fields": { "title": { "en": "Second" } }, "version": 1 }),
+    )
+    .await;
+    step(
+        Method::POST,
+        format!("{path}/publish"),
+        json!({ "version": 2 }),
+    )
+    .await;
+    step(
+        Method::PATCH,
+        path.clone(),
+        json!({ "fields": { "body": { "en": "More" } }, "version": 3, "publish": true }),
+    )
+    .await;
+    step(
+        Method::POST,
+        format!("{path}/unpublish"),
+        json!({ "version": 4 }),
+    )
+    .await;
+    step(Method::DELETE, path.clone(), json!({ "version": 5 })).await;
+    // A refused write logs nothing.
+    let (status, _) = app
+        .admin_json(Method::PATCH, &path, json!({ "fields": {}, "version": 1 }))
+        .await;
+    assert!(status.is_client_error());
+    let dir = app.stop().await;
+
+    let events: Vec<_> = logged(dir.path())
+        .await
+        .into_iter()
+        .filter(|e| e.subject.as_deref() == Some(id.as_str()))
+        .collect();
+    let seen: Vec<(&str, Option<u64>, Vec<&str>)> = events
+        .iter()
+        .map(|e| {
+            (
+                e.kind.as_str(),
+                e.version,
+                e.changed.iter().map(String::as_str).collect(),
+            )
+        })
+        .collect();
+    // A create names every field given a value (defaults and derived ones included), a
+    // delete every field that had one.
+    let all = vec!["title", "slug", "body", "reading_time", "featured"];
+    assert_eq!(
+        seen,
+        [
+            ("entry.created", Some(1), all.clone()),
+            ("entry.updated", Some(2), vec!["title"]),
+            ("entry.published", Some(3), vec![]),
+            ("entry.published", Some(4), vec!["body"]),
+            ("entry.unpublished", Some(5), vec![]),
+            ("entry.deleted", None, all),
+        ]
+    );
+    for e in &events {
+        assert_eq!(e.type_id.as_deref(), Some("article"));
+        assert!(
+            e.actor.as_deref().is_some_and(|a| a.starts_with("user:")),
+            "{e:?}"
+        );
+        assert_eq!(e.at.len(), 24, "stored time format: {}", e.at);
+    }
+    let keys: Vec<&String> = events.iter().map(|e| &e.key).collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(keys, sorted, "one key each, in the order of the changes");
+}
+
+#[tokio::test]
+async fn an_import_logs_one_event_per_entry() {
+    let data = tempfile::tempdir().unwrap();
+    let input = tempfile::tempdir().unwrap();
+    crate::import::generate(120, input.path());
+    crate::import::import_generated(data.path(), input.path());
+    let events = logged(data.path()).await;
+    let articles: std::collections::BTreeSet<&str> = events
+        .iter()
+        .filter(|e| e.type_id.as_deref() == Some("article"))
+        .inspect(|e| assert_eq!(e.kind, "entry.created", "{e:?}"))
+        .filter_map(|e| e.subject.as_deref())
+        .collect();
+    let logged_articles = events
+        .iter()
+        .filter(|e| e.type_id.as_deref() == Some("article"))
+        .count();
+    assert_eq!(logged_articles, 120, "one event per article");
+    assert_eq!(articles.len(), 120, "each article once");
+}
