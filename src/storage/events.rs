@@ -449,6 +449,23 @@ mod tests {
         store.system_write(&script, binds).await.expect("logged");
     }
 
+    /// An event for `subject` with a key made `ago` seconds ago.
+    async fn log_past(store: &Store, ago: u64, subject: &str) {
+        let t = SystemTime::now() - Duration::from_secs(ago);
+        let key =
+            ulid::Ulid::from_parts(t.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64, 1);
+        store
+            .system_write(
+                &format!(
+                    "CREATE {EVENT_TABLE}:⟨{key}⟩ CONTENT {{ kind: 'entry.created', \
+                     subject: $subject, at: '', changed: [] }};"
+                ),
+                vec![("subject".into(), json!(subject))],
+            )
+            .await
+            .unwrap();
+    }
+
     async fn keys(reader: &mut EventReader, store: &Store) -> Vec<String> {
         let events = reader.next(store, 100).await.expect("read");
         events
@@ -494,21 +511,7 @@ mod tests {
     #[tokio::test]
     async fn a_reader_jumps_a_quiet_hour_in_the_log() {
         let (store, _config, _dir) = store().await;
-        let hour_ago = SystemTime::now() - Duration::from_secs(3600);
-        let old = ulid::Ulid::from_parts(
-            hour_ago.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64,
-            1,
-        );
-        store
-            .system_write(
-                &format!(
-                    "CREATE {EVENT_TABLE}:⟨{old}⟩ CONTENT {{ kind: 'entry.created', \
-                     subject: 'old', at: '', changed: [] }};"
-                ),
-                Vec::new(),
-            )
-            .await
-            .unwrap();
+        log_past(&store, 3600, "old").await;
         log(&store, "new", "entry.created").await;
         let mut reader = store.event_reader("test").await.unwrap();
         assert_eq!(keys(&mut reader, &store).await, ["old"]);
@@ -519,25 +522,8 @@ mod tests {
     #[tokio::test]
     async fn events_go_once_old_and_behind_every_reader() {
         let (store, _config, _dir) = store().await;
-        let at = |ago: u64| {
-            let t = SystemTime::now() - Duration::from_secs(ago);
-            ulid::Ulid::from_parts(t.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64, 1)
-        };
-        for (key, subject) in [
-            (at(9 * 86_400), "nine days"),
-            (at(3 * 86_400), "three days"),
-        ] {
-            store
-                .system_write(
-                    &format!(
-                        "CREATE {EVENT_TABLE}:⟨{key}⟩ CONTENT {{ kind: 'entry.created', \
-                         subject: '{subject}', at: '', changed: [] }};"
-                    ),
-                    Vec::new(),
-                )
-                .await
-                .unwrap();
-        }
+        log_past(&store, 9 * 86_400, "nine days").await;
+        log_past(&store, 3 * 86_400, "three days").await;
         log(&store, "now", "entry.created").await;
         let remaining = |store: Store| async move {
             let mut r = store.event_reader("count").await.unwrap();

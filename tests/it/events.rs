@@ -46,38 +46,26 @@ async fn every_write_to_an_entry_logs_one_event() {
         .await;
     let id = article["id"].as_str().unwrap().to_owned();
     let path = format!("/content/article/{id}");
-    let step = |method: Method, path: String, body: serde_json::Value| {
-        let app = &app;
-        async move {
-            let (status, reply) = app.admin_json(method, &path, body).await;
-            assert!(status.is_success(), "{path}: {status} {reply}");
-        }
-    };
-    step(
-        Method::PATCH,
-        path.clone(),
-        json!({ "fields": { "title": { "en": "Second" } }, "version": 1 }),
-    )
-    .await;
-    step(
-        Method::POST,
-        format!("{path}/publish"),
-        json!({ "version": 2 }),
-    )
-    .await;
-    step(
-        Method::PATCH,
-        path.clone(),
-        json!({ "fields": { "body": { "en": "More" } }, "version": 3, "publish": true }),
-    )
-    .await;
-    step(
-        Method::POST,
-        format!("{path}/unpublish"),
-        json!({ "version": 4 }),
-    )
-    .await;
-    step(Method::DELETE, path.clone(), json!({ "version": 5 })).await;
+    let publish = format!("{path}/publish");
+    let unpublish = format!("{path}/unpublish");
+    for (method, at, body) in [
+        (
+            Method::PATCH,
+            &path,
+            json!({ "fields": { "title": { "en": "Second" } }, "version": 1 }),
+        ),
+        (Method::POST, &publish, json!({ "version": 2 })),
+        (
+            Method::PATCH,
+            &path,
+            json!({ "fields": { "body": { "en": "More" } }, "version": 3, "publish": true }),
+        ),
+        (Method::POST, &unpublish, json!({ "version": 4 })),
+        (Method::DELETE, &path, json!({ "version": 5 })),
+    ] {
+        let (status, reply) = app.admin_json(method, at, body).await;
+        assert!(status.is_success(), "{at}: {status} {reply}");
+    }
     // A refused write logs nothing.
     let (status, _) = app
         .admin_json(Method::PATCH, &path, json!({ "fields": {}, "version": 1 }))
