@@ -179,6 +179,30 @@ test("administration: invite and disable a user, a custom role, a token shown on
   await context.close();
 });
 
+test("the change events show what happened to an entry and lead to it", async () => {
+  const made = await api(server, token, "POST", "/content/article", {
+    fields: { title: { en: "Followed closely" } },
+  });
+  assert.equal(made.status, 201);
+  const id = made.body.data.id;
+  const published = await api(server, token, "POST", `/content/article/${id}/publish`, { version: 1 });
+  assert.equal(published.status, 200);
+  const { page, context, errors } = await adminPage();
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Change events" }).click();
+  await page.getByRole("heading", { level: 1, name: "Change events" }).waitFor();
+  await page.getByLabel("Entry id").fill(id);
+  await page.getByRole("button", { name: "Filter" }).click();
+  const rows = page.getByRole("row").filter({ hasText: `article/${id}` });
+  await rows.filter({ hasText: "entry.published" }).waitFor();
+  await rows.filter({ hasText: "entry.created" }).waitFor();
+  assert.equal(await rows.count(), 2);
+  await screenshot(page, "events");
+  await rows.filter({ hasText: "entry.published" }).getByRole("link").click();
+  await page.getByRole("heading", { level: 1, name: "Followed closely" }).waitFor();
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test("a forgotten password is reset through the mailed link", async () => {
   const email = "forgetful@example.com";
   const made = await api(server, token, "POST", "/users", {

@@ -62,6 +62,7 @@ test("the main screens have no serious accessibility problems", async () => {
     ["roles", "/admin/settings/roles", "Roles"],
     ["tokens", "/admin/settings/tokens", "API tokens"],
     ["audit", "/admin/settings/audit", "Audit log"],
+    ["events", "/admin/settings/events", "Change events"],
     ["profile", "/admin/profile", "Your profile"],
   ];
   for (const [name, path, heading] of screens) {

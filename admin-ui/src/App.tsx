@@ -20,6 +20,7 @@ const Users = lazy(() => import("./pages/Settings").then((m) => ({ default: m.Us
 const Roles = lazy(() => import("./pages/Settings").then((m) => ({ default: m.RolesPage })));
 const Tokens = lazy(() => import("./pages/Settings").then((m) => ({ default: m.Tokens })));
 const Audit = lazy(() => import("./pages/Settings").then((m) => ({ default: m.Audit })));
+const Events = lazy(() => import("./pages/Events"));
 
 export function App() {
   return (
@@ -46,6 +47,7 @@ export function App() {
             <Route path="settings/roles" element={<Roles />} />
             <Route path="settings/tokens" element={<Tokens />} />
             <Route path="settings/audit" element={<Audit />} />
+            <Route path="settings/events" element={<Events />} />
             <Route path="*" element={<NotFound />} />
           </Route>
         </Routes>

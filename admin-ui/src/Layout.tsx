@@ -63,6 +63,9 @@ export function Layout() {
               <li>
                 <NavLink to="/settings/audit">Audit log</NavLink>
               </li>
+              <li>
+                <NavLink to="/settings/events">Change events</NavLink>
+              </li>
             </ul>
           </>
         ) : null}

@@ -15,6 +15,7 @@ mod accounts;
 mod admin;
 pub mod auth;
 mod delivery;
+mod events;
 pub mod guard;
 mod media;
 mod multipart;
@@ -112,7 +113,7 @@ pub fn app(state: Arc<AppState>) -> impl Endpoint {
         )
         .nest(
             "/admin/api/v1",
-            accounts::add_routes(admin::routes())
+            events::add_routes(accounts::add_routes(admin::routes()))
                 .nest("/auth", auth::routes())
                 .nest("/search", search::admin_routes())
                 .nest("/media", media::admin_routes()),

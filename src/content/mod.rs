@@ -22,7 +22,7 @@ use crate::plugins::{HookOutcome, PluginHost};
 use crate::schema::{
     ContentType, Field, FieldError, FieldType, Kind, Schema, ValidateMode, validate_fields,
 };
-use crate::storage::events::EntryChange;
+use crate::storage::events::ChangeRecord;
 use crate::storage::{self, ListPlan, Row, Store, WriteOutcome};
 use crate::time::now;
 
@@ -158,7 +158,7 @@ impl Content {
         id: &str,
         before: Option<&Row>,
         after: Option<&Row>,
-    ) -> EntryChange {
+    ) -> ChangeRecord {
         let clean = |r: &Row| {
             let mut r = r.clone();
             r.remove("id");
@@ -479,7 +479,7 @@ impl Content {
         expected: u64,
         row: Row,
         snapshot: storage::Snapshot,
-        audit: &EntryChange,
+        audit: &ChangeRecord,
     ) -> Result<Row> {
         match self
             .store
@@ -1408,7 +1408,7 @@ pub(crate) fn entry_change(
     before: Option<&Row>,
     after: Option<&Row>,
     audit: String,
-) -> EntryChange {
+) -> ChangeRecord {
     let kind = match action {
         "entry.create" | "entry.create_published" | "entry.import" => "entry.created",
         "entry.update_published" | "entry.publish" => "entry.published",
@@ -1426,7 +1426,7 @@ pub(crate) fn entry_change(
         .filter(|name| value(before, name) != value(after, name))
         .map(str::to_owned)
         .collect();
-    EntryChange {
+    ChangeRecord {
         kind,
         actor: actor.to_owned(),
         changed,

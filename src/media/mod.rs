@@ -339,7 +339,8 @@ impl Media {
             .from_address(permit.address())
             .after(Some(Value::Object(record.clone())))
             .data();
-        match self.inner.store.create_media(&id, record, &audit).await {
+        let change = media_change("media.created", permit.actor(), None, Some(&record), audit);
+        match self.inner.store.create_media(&id, record, &change).await {
             Ok(record) => Ok(Stored {
                 record,
                 created: true,
@@ -533,14 +534,21 @@ impl Media {
         before.remove("id");
         let audit = Event::new(permit.actor(), "media.update", format!("media/{id}"))
             .from_address(permit.address())
-            .before(Some(Value::Object(before)))
+            .before(Some(Value::Object(before.clone())))
             .after(Some(Value::Object(next.clone())))
             .data();
+        let change = media_change(
+            "media.updated",
+            permit.actor(),
+            Some(&before),
+            Some(&next),
+            audit,
+        );
         let id = media_id(id)?;
         let updated = match self
             .inner
             .store
-            .update_media(&id, version, next, &audit)
+            .update_media(&id, version, next, &change)
             .await
         {
             Err(Error::Conflict {
@@ -620,9 +628,10 @@ impl Media {
         before.remove("id");
         let audit = Event::new(permit.actor(), "media.delete", format!("media/{id}"))
             .from_address(permit.address())
-            .before(Some(Value::Object(before)))
+            .before(Some(Value::Object(before.clone())))
             .data();
-        self.inner.store.delete_media(&id, &audit).await?;
+        let change = media_change("media.deleted", permit.actor(), Some(&before), None, audit);
+        self.inner.store.delete_media(&id, &change).await?;
         if let Some(sha) = current.get("sha256").and_then(Value::as_str) {
             self.delete_object(&original_key(sha)).await?;
             self.delete_prefix(&variant_prefix(sha)).await?;
@@ -1138,5 +1147,40 @@ fn object_store_for(config: &Config) -> Result<Arc<dyn ObjectStore>> {
                 )))
             }
         }
+    }
+}
+
+/// What a change to a media item logs: `kind`, who, and the metadata that changed (the
+/// bookkeeping of versions, times and the search text left out).
+fn media_change(
+    kind: &'static str,
+    actor: &str,
+    before: Option<&Map<String, Value>>,
+    after: Option<&Map<String, Value>>,
+    audit: String,
+) -> crate::storage::events::ChangeRecord {
+    const BOOKKEEPING: &[&str] = &[
+        "version",
+        "created_at",
+        "updated_at",
+        "created_by",
+        "search_text",
+    ];
+    let keys: std::collections::BTreeSet<&String> = before
+        .into_iter()
+        .chain(after)
+        .flat_map(|r| r.keys())
+        .filter(|k| k.as_str() != "id" && !BOOKKEEPING.contains(&k.as_str()))
+        .collect();
+    let changed = keys
+        .into_iter()
+        .filter(|k| before.and_then(|r| r.get(*k)) != after.and_then(|r| r.get(*k)))
+        .cloned()
+        .collect();
+    crate::storage::events::ChangeRecord {
+        kind,
+        actor: actor.to_owned(),
+        changed,
+        audit,
     }
 }

@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 use surrealdb::types::{QueryError, RecordId};
 
 use super::accounts::audit_append_script;
-use super::events::{EntryChange, entry_events_script};
+use super::events::{ChangeRecord, entry_events_script};
 use super::media;
 use super::migrate::{is_linked, link_table};
 use super::{Store, cause, delivery_table, entry_table, ident, record_key, take_rows};
@@ -216,7 +216,7 @@ impl Store {
         id: &str,
         row: Row,
         snapshot: Option<Row>,
-        change: &EntryChange,
+        change: &ChangeRecord,
     ) -> Result<Row> {
         let _changing = self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
         // The links follow the delivery row: the row itself without drafts, else the snapshot.
@@ -290,7 +290,7 @@ impl Store {
         expected: u64,
         row: Row,
         snapshot: Snapshot,
-        change: &EntryChange,
+        change: &ChangeRecord,
     ) -> Result<WriteOutcome> {
         let snapshot_stmt = match (&snapshot, ct.drafts) {
             (Snapshot::Publish(_), true) => "UPSERT type::record($pub, $id) CONTENT $snapshot;",
@@ -382,7 +382,7 @@ impl Store {
         ct: &ContentType,
         id: &str,
         expected: Option<u64>,
-        change: &EntryChange,
+        change: &ChangeRecord,
     ) -> Result<WriteOutcome> {
         let _changing = self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
         let pub_stmt = if ct.drafts {
@@ -440,7 +440,7 @@ impl Store {
         ct: &ContentType,
         rows: Vec<Row>,
         snapshots: Vec<Row>,
-        change: &EntryChange,
+        change: &ChangeRecord,
     ) -> Result<()> {
         let _changing = self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
         // Links of the delivery rows: the snapshots, or the rows themselves without drafts.

@@ -35,11 +35,11 @@ pub const KEEP: Duration = Duration::from_secs(7 * 24 * 3600);
 /// The span of keys one read covers at most, so a reader far behind reads a bounded range.
 const SPAN: Duration = Duration::from_secs(60);
 
-/// What a write tells the log about the entry it changed.
+/// What a write records about itself: the event it logs and its audit record.
 #[derive(Debug, Clone)]
-pub struct EntryChange {
+pub struct ChangeRecord {
     /// `entry.created`, `entry.updated`, `entry.published`, `entry.unpublished`,
-    /// `entry.deleted`.
+    /// `entry.deleted`; `media.created`, `media.updated`, `media.deleted`.
     pub kind: &'static str,
     /// Who made the change (`user:…`, `token:…`, `cli`, `import`).
     pub actor: String,
@@ -68,6 +68,39 @@ pub struct Event {
     pub at: String,
     pub changed: Vec<String>,
 }
+
+/// Which events a listing keeps.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    /// A kind (`entry.published`) or a family (`entry`).
+    pub kind: Option<String>,
+    pub type_id: Option<String>,
+    pub subject: Option<String>,
+}
+
+impl EventFilter {
+    fn keeps(&self, e: &Event) -> bool {
+        let kind = self.kind.as_deref().is_none_or(|k| {
+            e.kind == k
+                || e.kind
+                    .strip_prefix(k)
+                    .is_some_and(|rest| rest.starts_with('.'))
+        });
+        kind && (self.type_id.is_none() || e.type_id == self.type_id)
+            && (self.subject.is_none() || e.subject == self.subject)
+    }
+}
+
+/// A page of a listing: the events, and the key to continue after when the log goes on.
+#[derive(Debug)]
+pub struct EventPage {
+    pub events: Vec<Event>,
+    pub next: Option<String>,
+}
+
+/// Events one listing request reads at most, matching or not: a page that stops at it says
+/// where to continue.
+const SCAN_BUDGET: usize = 5_000;
 
 /// The definition of the log's tables, for `accounts::system_statements`.
 pub(crate) fn event_tables() -> Vec<(&'static str, Vec<(&'static str, &'static str)>)> {
@@ -98,7 +131,18 @@ pub(crate) fn event_tables() -> Vec<(&'static str, Vec<(&'static str, &'static s
 /// its key and time, which the database gives each row as it runs.
 pub(crate) fn entry_events_script(
     type_id: &str,
-    change: &EntryChange,
+    change: &ChangeRecord,
+    entries: Vec<(String, Option<u64>, Option<String>)>,
+) -> (String, Vec<(String, Value)>) {
+    events_script(Some(type_id), change, entries)
+}
+
+/// The statement that logs `change` of each of `subjects` (id, version and status after it),
+/// of content type `type_id` if they are entries; run inside the caller's transaction, after
+/// the write it describes.
+pub(crate) fn events_script(
+    type_id: Option<&str>,
+    change: &ChangeRecord,
     entries: Vec<(String, Option<u64>, Option<String>)>,
 ) -> (String, Vec<(String, Value)>) {
     let at = crate::time::now();
@@ -107,7 +151,9 @@ pub(crate) fn entry_events_script(
         .map(|(id, version, status)| {
             let mut row = serde_json::Map::new();
             row.insert("kind".into(), json!(change.kind));
-            row.insert("type".into(), json!(type_id));
+            if let Some(t) = type_id {
+                row.insert("type".into(), json!(t));
+            }
             row.insert("subject".into(), json!(id));
             row.insert("actor".into(), json!(change.actor));
             if let Some(v) = version {
@@ -320,6 +366,79 @@ impl Store {
         ))
     }
 
+    /// Up to `limit` events that `filter` keeps, oldest first, after the key `after` (or from
+    /// the moment `since`, or from the start of the log). Reads at most [`SCAN_BUDGET`]
+    /// events; `next` is where to continue while the log goes on.
+    pub async fn list_events(
+        &self,
+        filter: &EventFilter,
+        after: Option<&str>,
+        since: Option<SystemTime>,
+        limit: usize,
+    ) -> Result<EventPage> {
+        let start = match (after, since) {
+            (Some(a), _) => Some(ulid_literal(a)?),
+            (None, Some(t)) => Some(key_bound(t, false)),
+            (None, None) => None,
+        };
+        let mut from = match &start {
+            Some(s) => s.clone(),
+            None => match self.first_event_key().await? {
+                Some(k) => k,
+                None => {
+                    return Ok(EventPage {
+                        events: Vec::new(),
+                        next: None,
+                    });
+                }
+            },
+        };
+        let mut events = Vec::new();
+        let mut scanned = 0;
+        let mut last = None;
+        loop {
+            let to = key_bound(key_time(&from).unwrap_or(UNIX_EPOCH) + SPAN, true);
+            let span = self.event_range(&from, &to).await?;
+            let empty = span.is_empty();
+            for e in span {
+                if after == Some(e.key.as_str()) {
+                    continue;
+                }
+                scanned += 1;
+                last = Some(e.key.clone());
+                if filter.keeps(&e) {
+                    events.push(e);
+                    if events.len() == limit {
+                        return Ok(EventPage { events, next: last });
+                    }
+                }
+                if scanned >= SCAN_BUDGET {
+                    return Ok(EventPage { events, next: last });
+                }
+            }
+            // On from the end of this span; across a quiet stretch in one read.
+            let next = if empty {
+                self.first_event_key_after(&to).await?
+            } else {
+                let after_span =
+                    key_time(&to).map(|t| key_bound(t + Duration::from_millis(1), false));
+                match after_span {
+                    Some(k) if key_time(&k).is_some_and(|t| t <= SystemTime::now()) => Some(k),
+                    _ => self.first_event_key_after(&to).await?,
+                }
+            };
+            match next {
+                Some(k) => from = k,
+                None => {
+                    return Ok(EventPage {
+                        events,
+                        next: last.or(after.map(str::to_owned)),
+                    });
+                }
+            }
+        }
+    }
+
     /// Deletes the events older than `keep` that every reader has passed (by more than the
     /// overlap); with no reader yet, none.
     pub async fn prune_events(&self, keep: Duration) -> Result<()> {
@@ -423,8 +542,8 @@ fn event_of(row: &Record) -> Event {
 mod tests {
     use super::*;
 
-    fn change(kind: &'static str) -> EntryChange {
-        EntryChange {
+    fn change(kind: &'static str) -> ChangeRecord {
+        ChangeRecord {
             kind,
             actor: "user:1".into(),
             changed: vec!["title".into()],

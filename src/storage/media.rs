@@ -14,6 +14,7 @@ use surrealdb::types::RecordId;
 
 use super::accounts::{Record, audit_append_script, normalize};
 use super::entries::Row;
+use super::events::{ChangeRecord, events_script};
 use super::{Store, ident, take_json, take_rows};
 use crate::error::{Error, Result};
 use crate::schema::ContentType;
@@ -101,13 +102,19 @@ pub struct MediaFilter {
 impl Store {
     /// Stores a new media record with its audit record. A record with the same SHA-256 wins:
     /// `Conflict { code: "already_exists" }`.
-    pub async fn create_media(&self, id: &str, record: Record, audit: &str) -> Result<Record> {
+    pub async fn create_media(
+        &self,
+        id: &str,
+        record: Record,
+        change: &ChangeRecord,
+    ) -> Result<Record> {
         let _changing = self.invalidate(&[MEDIA_TABLE]);
+        let (events, binds) = events_script(None, change, vec![(id.to_owned(), Some(1), None)]);
         let script = format!(
-            "CREATE type::record('{MEDIA_TABLE}', $id) CONTENT $row;\n{}",
+            "CREATE type::record('{MEDIA_TABLE}', $id) CONTENT $row;\n{events}{}",
             audit_append_script()
         );
-        self.write_record(&script, id, record, audit, Vec::new(), 1)
+        self.write_record(&script, id, record, &change.audit, binds, 1)
             .await
     }
 
@@ -198,39 +205,42 @@ impl Store {
         id: &str,
         expected: u64,
         record: Record,
-        audit: &str,
+        change: &ChangeRecord,
     ) -> Result<Record> {
         let _changing = self.invalidate(&[MEDIA_TABLE]);
+        let (events, mut binds) = events_script(
+            None,
+            change,
+            vec![(id.to_owned(), Some(expected + 1), None)],
+        );
         let script = format!(
             "LET $current = (SELECT VALUE version FROM type::record('{MEDIA_TABLE}', $id))[0];
              IF $current = NONE {{ THROW 'folio:not_found' }};
              IF $current != $expected {{ THROW 'folio:version_conflict' }};
              UPDATE type::record('{MEDIA_TABLE}', $id) CONTENT $row RETURN AFTER;
-             {}",
+             {events}{}",
             audit_append_script()
         );
-        let expected = vec![("expected".to_owned(), json!(expected))];
-        self.write_record(&script, id, record, audit, expected, 4)
+        binds.push(("expected".to_owned(), json!(expected)));
+        self.write_record(&script, id, record, &change.audit, binds, 4)
             .await
     }
 
     /// Deletes a media record and every record of its use.
-    pub async fn delete_media(&self, id: &str, audit: &str) -> Result<()> {
+    pub async fn delete_media(&self, id: &str, change: &ChangeRecord) -> Result<()> {
         let _changing = self.invalidate(&[MEDIA_TABLE]);
+        let (events, mut binds) = events_script(None, change, vec![(id.to_owned(), None, None)]);
         let script = format!(
             "DELETE type::record('{MEDIA_TABLE}', $id);
              DELETE {USE_TABLE} WHERE media = $id;
-             {}",
+             {events}{}",
             audit_append_script()
         );
-        self.system_write(
-            &script,
-            vec![
-                ("id".into(), json!(id)),
-                ("audit_data".into(), json!(audit)),
-            ],
-        )
-        .await?;
+        binds.extend([
+            ("id".into(), json!(id)),
+            ("audit_data".into(), json!(change.audit)),
+        ]);
+        self.system_write(&script, binds).await?;
         Ok(())
     }
 

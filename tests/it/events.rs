@@ -137,3 +137,124 @@ async fn an_import_logs_one_event_per_entry() {
     assert_eq!(logged_articles, 120, "one event per article");
     assert_eq!(articles.len(), 120, "each article once");
 }
+
+#[tokio::test]
+async fn administrators_follow_the_log_page_by_page_and_others_may_not() {
+    let app = TestApp::spawn().await;
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let a = app
+            .create(
+                "article",
+                json!({ "title": { "en": format!("Log {n}") } }),
+                n % 2 == 0,
+            )
+            .await;
+        ids.push(a["id"].as_str().unwrap().to_owned());
+    }
+    app.create("tag", json!({ "name": "Logged" }), false).await;
+
+    // Filtered by type and kind family, oldest first.
+    let (status, page) = app
+        .admin_call(Method::GET, "/events?type=article&kind=entry")
+        .await;
+    assert_eq!(status, 200, "{page}");
+    let subjects: Vec<&str> = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["subject"].as_str().unwrap())
+        .collect();
+    assert_eq!(subjects, ids.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["kind"] == "entry.created")
+    );
+    let (_, tags) = app.admin_call(Method::GET, "/events?type=tag").await;
+    assert_eq!(tags["data"].as_array().unwrap().len(), 1, "{tags}");
+    let (_, none) = app
+        .admin_call(Method::GET, "/events?kind=entry.deleted")
+        .await;
+    assert_eq!(none["data"], json!([]));
+
+    // Two at a time: `meta.next` goes on where a page stopped, and after the last event the
+    // next page is empty until something changes.
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    for _ in 0..10 {
+        let path = match &after {
+            Some(k) => format!("/events?type=article&limit=2&after={k}"),
+            None => "/events?type=article&limit=2".to_owned(),
+        };
+        let (status, page) = app.admin_call(Method::GET, &path).await;
+        assert_eq!(status, 200, "{page}");
+        let data = page["data"].as_array().unwrap();
+        if data.is_empty() {
+            break;
+        }
+        seen.extend(
+            data.iter()
+                .map(|e| e["subject"].as_str().unwrap().to_owned()),
+        );
+        after = page["meta"]["next"].as_str().map(str::to_owned);
+    }
+    assert_eq!(seen, ids);
+    let (status, page) = app
+        .admin_call(
+            Method::GET,
+            &format!("/events?after={}", after.as_deref().unwrap()),
+        )
+        .await;
+    assert_eq!((status.as_u16(), page["data"].clone()), (200, json!([])));
+    app.create("article", json!({ "title": { "en": "Later" } }), false)
+        .await;
+    let (_, page) = app
+        .admin_call(
+            Method::GET,
+            &format!("/events?after={}", after.as_deref().unwrap()),
+        )
+        .await;
+    assert_eq!(page["data"].as_array().unwrap().len(), 1, "{page}");
+
+    // A moment in the future has nothing yet.
+    let (_, future) = app
+        .admin_call(Method::GET, "/events?since=2999-01-01T00:00:00Z")
+        .await;
+    assert_eq!(future["data"], json!([]));
+
+    for (query, code) in [
+        ("after=not-a-key", "invalid_parameter"),
+        ("since=yesterday", "invalid_parameter"),
+        ("limit=0", "invalid_parameter"),
+        ("limit=1001", "invalid_parameter"),
+        ("colour=red", "unknown_parameter"),
+    ] {
+        let (status, body) = app
+            .admin_call(Method::GET, &format!("/events?{query}"))
+            .await;
+        assert_eq!(status, 400, "{query}: {body}");
+        assert_eq!(body["code"], code, "{query}: {body}");
+    }
+
+    let (_, editor) = app.user_with_role("editor").await;
+    let status = app
+        .client
+        .get(app.url("/admin/api/v1/events"))
+        .bearer_auth(&editor)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 403);
+    let status = app
+        .client
+        .get(app.url("/admin/api/v1/events"))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 401);
+}

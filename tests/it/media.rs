@@ -1120,3 +1120,49 @@ async fn image_work_fits_a_small_memory_budget() {
         assert_eq!(img.height(), h.unwrap_or(w * 3 / 4));
     }
 }
+
+#[tokio::test]
+async fn uploads_changes_and_deletes_are_change_events() {
+    let app = TestApp::spawn().await;
+    let item = app.uploaded("note.txt", b"plain words".to_vec()).await;
+    let id = item["id"].as_str().unwrap().to_owned();
+    let (s, _) = app
+        .admin_json(
+            Method::PATCH,
+            &format!("/media/{id}"),
+            json!({ "alt": { "en": "A note" } }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = app
+        .admin_call(Method::DELETE, &format!("/media/{id}"))
+        .await;
+    assert!(s.is_success(), "{s}");
+    let (_, page) = app
+        .admin_call(Method::GET, &format!("/events?kind=media&subject={id}"))
+        .await;
+    let seen: Vec<(String, Value, Value)> = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap().to_owned(),
+                e["version"].clone(),
+                e["changed"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(seen.len(), 3, "{page}");
+    assert_eq!(seen[0].0, "media.created");
+    assert_eq!(seen[0].1, 1);
+    assert_eq!(
+        (seen[1].0.as_str(), &seen[1].1, &seen[1].2),
+        ("media.updated", &json!(2), &json!(["alt"]))
+    );
+    assert_eq!(
+        (seen[2].0.as_str(), &seen[2].1),
+        ("media.deleted", &Value::Null)
+    );
+    assert!(page["data"][0]["type"].is_null(), "media are not entries");
+}

@@ -86,6 +86,7 @@ async fn the_admin_document_describes_every_type() {
         "/users/{id}",
         "/tokens",
         "/audit",
+        "/events",
     ] {
         assert!(
             paths.contains_key(&format!("/admin/api/v1{path}")),
