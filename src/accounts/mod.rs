@@ -30,6 +30,7 @@ use crate::mail::{Mail, Mailer};
 use crate::schema::FieldError;
 use crate::storage::Store;
 use crate::storage::accounts::{Record, audit_append_script};
+use crate::storage::events::{ChangeRecord, EVENTS_STATEMENT, event_rows};
 use crate::time::{now, stamp};
 use audit::Event;
 use throttle::{LoginThrottle, RateDecision, RateLimiter, ThrottlePolicy, Verdict};
@@ -292,13 +293,14 @@ impl Accounts {
             .system_write(
                 &format!(
                     "UPSERT type::record('folio_role', $name) CONTENT {{ definition: $definition, updated_at: $now }};\n{}",
-                    audit_append_script()
+                    change_script()
                 ),
                 vec![
                     ("name".into(), json!(role.name)),
                     ("definition".into(), json!(definition)),
                     ("now".into(), json!(now())),
                     ("audit_data".into(), json!(event.data())),
+                    ("event_rows".into(), change_rows(&event, "role.updated", &["definition"])),
                 ],
             )
             .await?;
@@ -325,11 +327,12 @@ impl Accounts {
                      {{ THROW 'folio:role_in_use' }};
                      DELETE type::record('folio_role', $name);
                      {}",
-                    audit_append_script()
+                    change_script()
                 ),
                 vec![
                     ("name".into(), json!(name)),
                     ("audit_data".into(), json!(event.data())),
+                    ("event_rows".into(), change_rows(&event, "role.deleted", &[])),
                 ],
             )
             .await
@@ -410,13 +413,17 @@ impl Accounts {
             ("id".into(), json!(id)),
             ("record".into(), record),
             ("audit_data".into(), json!(event.data())),
+            (
+                "event_rows".into(),
+                change_rows(&event, "user.created", &["email", "name", "role"]),
+            ),
         ]);
         let out = self
             .store
             .system_write(
                 &format!(
                     "CREATE type::record('folio_user', $id) CONTENT $record;\n{link_stmt}\n{}",
-                    audit_append_script()
+                    change_script()
                 ),
                 binds,
             )
@@ -504,6 +511,14 @@ impl Accounts {
             .after(Some(
                 json!({ "role": role, "status": status, "name": name }),
             ));
+        let user_changes: Vec<&str> = [
+            ("name", before.name != name),
+            ("role", before.role != role),
+            ("status", before.status != status),
+        ]
+        .into_iter()
+        .filter_map(|(field, differs)| differs.then_some(field))
+        .collect();
         let guard = if demotes_admin {
             "IF (SELECT count() FROM folio_user WHERE role = 'admin' AND status = 'active' GROUP ALL)[0].count <= 1 { THROW 'folio:last_admin' };"
         } else {
@@ -521,7 +536,7 @@ impl Accounts {
                      UPDATE type::record('folio_user', $id) SET name = $name, role = $role, status = $status, updated_at = $now;
                      {end_sessions}
                      {}",
-                    audit_append_script()
+                    change_script()
                 ),
                 vec![
                     ("id".into(), json!(id)),
@@ -530,6 +545,7 @@ impl Accounts {
                     ("status".into(), json!(status)),
                     ("now".into(), json!(now())),
                     ("audit_data".into(), json!(event.data())),
+                    ("event_rows".into(), change_rows(&event, "user.updated", &user_changes)),
                 ],
             )
             .await
@@ -779,7 +795,7 @@ impl Accounts {
             .system_write(
                 &format!(
                     "UPDATE type::record('folio_user', $id) SET totp.enabled = true, totp.last_step = $step, totp.recovery = $recovery, updated_at = $now;\n{}",
-                    audit_append_script()
+                    change_script()
                 ),
                 vec![
                     ("id".into(), json!(user_id)),
@@ -787,6 +803,7 @@ impl Accounts {
                     ("recovery".into(), json!(hashed)),
                     ("now".into(), json!(now())),
                     ("audit_data".into(), json!(event.data())),
+                    ("event_rows".into(), change_rows(&event, "user.updated", &["two_factor"])),
                 ],
             )
             .await?;
@@ -811,12 +828,13 @@ impl Accounts {
             .system_write(
                 &format!(
                     "UPDATE type::record('folio_user', $id) SET totp = NONE, updated_at = $now;\n{}",
-                    audit_append_script()
+                    change_script()
                 ),
                 vec![
                     ("id".into(), json!(user_id)),
                     ("now".into(), json!(now())),
                     ("audit_data".into(), json!(event.data())),
+                    ("event_rows".into(), change_rows(&event, "user.updated", &["two_factor"])),
                 ],
             )
             .await?;
@@ -1037,7 +1055,7 @@ impl Accounts {
                      DELETE folio_session WHERE user = $id AND id != type::record('folio_session', $keep);
                      {VOID_PASSWORD_LINKS}
                      {}",
-                    audit_append_script()
+                    change_script()
                 ),
                 vec![
                     ("id".into(), json!(user_id)),
@@ -1045,6 +1063,7 @@ impl Accounts {
                     ("now".into(), json!(now())),
                     ("keep".into(), json!(keep_session)),
                     ("audit_data".into(), json!(event.data())),
+                    ("event_rows".into(), change_rows(&event, "user.updated", &["password"])),
                 ],
             )
             .await?;
@@ -1235,7 +1254,7 @@ impl Accounts {
                      DELETE folio_session WHERE user = $id;
                      {VOID_PASSWORD_LINKS}
                      {}",
-                    audit_append_script()
+                    change_script()
                 ),
                 vec![
                     ("link".into(), json!(link_id)),
@@ -1243,6 +1262,7 @@ impl Accounts {
                     ("hash".into(), json!(hash)),
                     ("now".into(), json!(stamp(now))),
                     ("audit_data".into(), json!(event.data())),
+                    ("event_rows".into(), change_rows(&event, "user.updated", &["password"])),
                 ],
             )
             .await
@@ -1376,12 +1396,16 @@ impl Accounts {
             .system_write(
                 &format!(
                     "CREATE type::record('folio_token', $id) CONTENT $record;\n{}",
-                    audit_append_script()
+                    change_script()
                 ),
                 vec![
                     ("id".into(), json!(id)),
                     ("record".into(), record),
                     ("audit_data".into(), json!(event.data())),
+                    (
+                        "event_rows".into(),
+                        change_rows(&event, "token.created", &[]),
+                    ),
                 ],
             )
             .await?;
@@ -1423,12 +1447,13 @@ impl Accounts {
                      IF $t = NONE {{ THROW 'folio:not_found' }};
                      UPDATE type::record('folio_token', $id) SET revoked_at = $now WHERE revoked_at = NONE;
                      {}",
-                    audit_append_script()
+                    change_script()
                 ),
                 vec![
                     ("id".into(), json!(id)),
                     ("now".into(), json!(now())),
                     ("audit_data".into(), json!(event.data())),
+                    ("event_rows".into(), change_rows(&event, "token.revoked", &[])),
                 ],
             )
             .await;
@@ -1726,6 +1751,28 @@ async fn new_password_hash(user: &Record, new: &str) -> Result<String> {
         .unwrap_or_default();
     password::check_new(new, email)?;
     password::hash(new.to_owned()).await
+}
+
+/// The statements that log a change to an account record (a user, role or token) as an event
+/// and queue its audit record; they use `$event_rows` ([`change_rows`]) and `$audit_data`.
+fn change_script() -> String {
+    format!("{EVENTS_STATEMENT}{}", audit_append_script())
+}
+
+/// The event of `kind` for the record `event` (the audit record) names as its target, with
+/// the names of what `changed`.
+fn change_rows(event: &Event, kind: &'static str, changed: &[&str]) -> Value {
+    let subject = event
+        .target
+        .split_once('/')
+        .map_or(event.target.as_str(), |(_, id)| id);
+    let change = ChangeRecord {
+        kind,
+        actor: event.actor.clone(),
+        changed: changed.iter().map(|c| (*c).to_owned()).collect(),
+        audit: String::new(),
+    };
+    event_rows(None, &change, vec![(subject.to_owned(), None, None)])
 }
 
 #[cfg(test)]

@@ -143,36 +143,47 @@ pub(crate) fn entry_events_script(
 pub(crate) fn events_script(
     type_id: Option<&str>,
     change: &ChangeRecord,
-    entries: Vec<(String, Option<u64>, Option<String>)>,
+    subjects: Vec<(String, Option<u64>, Option<String>)>,
 ) -> (String, Vec<(String, Value)>) {
-    let at = crate::time::now();
-    let rows: Vec<Value> = entries
-        .into_iter()
-        .map(|(id, version, status)| {
-            let mut row = serde_json::Map::new();
-            row.insert("kind".into(), json!(change.kind));
-            if let Some(t) = type_id {
-                row.insert("type".into(), json!(t));
-            }
-            row.insert("subject".into(), json!(id));
-            row.insert("actor".into(), json!(change.actor));
-            if let Some(v) = version {
-                row.insert("version".into(), json!(v));
-            }
-            if let Some(s) = status {
-                row.insert("status".into(), json!(s));
-            }
-            row.insert("at".into(), json!(at));
-            row.insert("changed".into(), json!(change.changed));
-            Value::Object(row)
-        })
-        .collect();
     (
-        format!(
-            "FOR $event IN $event_rows {{ CREATE type::record('{EVENT_TABLE}', rand::ulid()) \
-             CONTENT $event RETURN NONE; }};\n"
-        ),
-        vec![("event_rows".into(), Value::Array(rows))],
+        EVENTS_STATEMENT.to_owned(),
+        vec![("event_rows".into(), event_rows(type_id, change, subjects))],
+    )
+}
+
+/// The statement that logs the events in `$event_rows` (made by [`event_rows`]).
+pub(crate) const EVENTS_STATEMENT: &str = "FOR $event IN $event_rows { CREATE type::record('folio_event', rand::ulid()) CONTENT $event RETURN NONE; };\n";
+
+/// The rows [`EVENTS_STATEMENT`] logs: `change` of each of `subjects` (id, version and status
+/// after it), of content type `type_id` if they are entries.
+pub(crate) fn event_rows(
+    type_id: Option<&str>,
+    change: &ChangeRecord,
+    subjects: Vec<(String, Option<u64>, Option<String>)>,
+) -> Value {
+    let at = crate::time::now();
+    Value::Array(
+        subjects
+            .into_iter()
+            .map(|(id, version, status)| {
+                let mut row = serde_json::Map::new();
+                row.insert("kind".into(), json!(change.kind));
+                if let Some(t) = type_id {
+                    row.insert("type".into(), json!(t));
+                }
+                row.insert("subject".into(), json!(id));
+                row.insert("actor".into(), json!(change.actor));
+                if let Some(v) = version {
+                    row.insert("version".into(), json!(v));
+                }
+                if let Some(s) = status {
+                    row.insert("status".into(), json!(s));
+                }
+                row.insert("at".into(), json!(at));
+                row.insert("changed".into(), json!(change.changed));
+                Value::Object(row)
+            })
+            .collect(),
     )
 }
 

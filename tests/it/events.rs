@@ -258,3 +258,93 @@ async fn administrators_follow_the_log_page_by_page_and_others_may_not() {
         .status();
     assert_eq!(status, 401);
 }
+
+#[tokio::test]
+async fn users_roles_and_tokens_changes_are_events_and_sign_ins_are_not() {
+    let app = TestApp::spawn().await;
+    let (status, made) = app
+        .admin_json(
+            Method::POST,
+            "/users",
+            json!({ "email": "logged@example.com", "role": "author", "name": "Logged", "password": "a long enough password 42" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{made}");
+    let user = made["data"]["id"].as_str().unwrap().to_owned();
+    let (status, _) = app
+        .admin_json(
+            Method::PATCH,
+            &format!("/users/{user}"),
+            json!({ "role": "editor" }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let reply = app
+        .login("logged@example.com", "a long enough password 42", true)
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let (status, _) = app
+        .admin_json(
+            Method::PUT,
+            "/roles/reviewer",
+            json!({ "permissions": { "article": ["read"] } }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = app.admin_call(Method::DELETE, "/roles/reviewer").await;
+    assert!(status.is_success(), "{status}");
+    let (status, token) = app
+        .admin_json(
+            Method::POST,
+            "/tokens",
+            json!({ "name": "site", "scope": "delivery" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{token}");
+    let token = token["data"]["id"].as_str().unwrap().to_owned();
+    let (status, _) = app
+        .admin_call(Method::DELETE, &format!("/tokens/{token}"))
+        .await;
+    assert!(status.is_success(), "{status}");
+
+    let (_, page) = app.admin_call(Method::GET, "/events").await;
+    let seen: Vec<(String, String, serde_json::Value)> = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| !e["kind"].as_str().unwrap().starts_with("entry."))
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap().to_owned(),
+                e["subject"].as_str().unwrap().to_owned(),
+                e["changed"].clone(),
+            )
+        })
+        .collect();
+    // The test server's own admin comes first.
+    let ours: Vec<_> = seen
+        .iter()
+        .skip_while(|(_, s, _)| s != &user)
+        .cloned()
+        .collect();
+    assert_eq!(
+        ours,
+        [
+            (
+                "user.created".to_owned(),
+                user.clone(),
+                json!(["email", "name", "role"])
+            ),
+            ("user.updated".to_owned(), user.clone(), json!(["role"])),
+            (
+                "role.updated".to_owned(),
+                "reviewer".to_owned(),
+                json!(["definition"])
+            ),
+            ("role.deleted".to_owned(), "reviewer".to_owned(), json!([])),
+            ("token.created".to_owned(), token.clone(), json!([])),
+            ("token.revoked".to_owned(), token.clone(), json!([])),
+        ],
+        "{page}"
+    );
+}
