@@ -152,6 +152,13 @@ where
             }
         }
     });
+    // Writes other nodes make reach this node's response cache through the change-event log.
+    let (cache_stop, cache_stopped) = tokio::sync::oneshot::channel::<()>();
+    let cache_task = tokio::spawn(follow_other_nodes(
+        store.clone(),
+        prepared.content.schema().clone(),
+        cache_stopped,
+    ));
     // The indexer applies recorded changes (those left by a crash first) until the server stops.
     let (index_stop, index_stopped) = tokio::sync::oneshot::channel::<()>();
     let index_task = tokio::spawn(prepared.search.clone().run(async move {
@@ -181,6 +188,8 @@ where
     let _ = mail_stop.send(());
     let _ = index_stop.send(());
     let _ = audit_stop.send(());
+    let _ = cache_stop.send(());
+    let _ = cache_task.await;
     let _ = mail_task.await;
     let _ = index_task.await;
     let _ = audit_task.await;
@@ -188,6 +197,45 @@ where
     store.close().await;
     tracing::info!("stopped");
     Ok(served?)
+}
+
+/// Follows the change-event log from now on and marks what other nodes changed as changed
+/// here too, so this node's response cache does not serve it stale (within about a second).
+async fn follow_other_nodes(
+    store: Store,
+    schema: Arc<schema::Schema>,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) {
+    const BATCH: usize = 1000;
+    let mut reader = storage::events::EventReader::from_now();
+    loop {
+        let mut full = false;
+        match reader.next(&store, BATCH).await {
+            Ok(events) => {
+                full = events.len() == BATCH;
+                for e in events
+                    .iter()
+                    .filter(|e| e.node.as_deref() != Some(store.node()))
+                {
+                    let family = e.kind.split('.').next().unwrap_or_default();
+                    match (family, e.type_id.as_deref().and_then(|t| schema.get(t))) {
+                        ("entry", Some(ct)) => store.changed_elsewhere(ct),
+                        ("media", _) => store.media_changed_elsewhere(),
+                        ("role", _) => store.policy_changed(),
+                        _ => {}
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "following the change-event log failed"),
+        }
+        if full {
+            continue;
+        }
+        tokio::select! {
+            _ = &mut stop => return,
+            () = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+        }
+    }
 }
 
 /// The connection limits of `config`, the cap kept below the open-file limit.

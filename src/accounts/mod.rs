@@ -300,11 +300,14 @@ impl Accounts {
                     ("definition".into(), json!(definition)),
                     ("now".into(), json!(now())),
                     ("audit_data".into(), json!(event.data())),
-                    ("event_rows".into(), change_rows(&event, "role.updated", &["definition"])),
+                    ("event_rows".into(), change_rows(self.store.node(), &event, "role.updated", &["definition"])),
                 ],
             )
             .await?;
-        self.load_roles().await
+        self.load_roles().await?;
+        // What callers with the role may read changed: no cached response is current.
+        self.store.policy_changed();
+        Ok(())
     }
 
     /// Deletes a custom role no user or live token has.
@@ -332,7 +335,7 @@ impl Accounts {
                 vec![
                     ("name".into(), json!(name)),
                     ("audit_data".into(), json!(event.data())),
-                    ("event_rows".into(), change_rows(&event, "role.deleted", &[])),
+                    ("event_rows".into(), change_rows(self.store.node(), &event, "role.deleted", &[])),
                 ],
             )
             .await
@@ -344,6 +347,7 @@ impl Accounts {
                 other => other,
             })?;
         self.load_roles().await?;
+        self.store.policy_changed();
         Ok(true)
     }
 
@@ -415,7 +419,12 @@ impl Accounts {
             ("audit_data".into(), json!(event.data())),
             (
                 "event_rows".into(),
-                change_rows(&event, "user.created", &["email", "name", "role"]),
+                change_rows(
+                    self.store.node(),
+                    &event,
+                    "user.created",
+                    &["email", "name", "role"],
+                ),
             ),
         ]);
         let out = self
@@ -545,7 +554,7 @@ impl Accounts {
                     ("status".into(), json!(status)),
                     ("now".into(), json!(now())),
                     ("audit_data".into(), json!(event.data())),
-                    ("event_rows".into(), change_rows(&event, "user.updated", &user_changes)),
+                    ("event_rows".into(), change_rows(self.store.node(), &event, "user.updated", &user_changes)),
                 ],
             )
             .await
@@ -803,7 +812,7 @@ impl Accounts {
                     ("recovery".into(), json!(hashed)),
                     ("now".into(), json!(now())),
                     ("audit_data".into(), json!(event.data())),
-                    ("event_rows".into(), change_rows(&event, "user.updated", &["two_factor"])),
+                    ("event_rows".into(), change_rows(self.store.node(), &event, "user.updated", &["two_factor"])),
                 ],
             )
             .await?;
@@ -834,7 +843,7 @@ impl Accounts {
                     ("id".into(), json!(user_id)),
                     ("now".into(), json!(now())),
                     ("audit_data".into(), json!(event.data())),
-                    ("event_rows".into(), change_rows(&event, "user.updated", &["two_factor"])),
+                    ("event_rows".into(), change_rows(self.store.node(), &event, "user.updated", &["two_factor"])),
                 ],
             )
             .await?;
@@ -1063,7 +1072,7 @@ impl Accounts {
                     ("now".into(), json!(now())),
                     ("keep".into(), json!(keep_session)),
                     ("audit_data".into(), json!(event.data())),
-                    ("event_rows".into(), change_rows(&event, "user.updated", &["password"])),
+                    ("event_rows".into(), change_rows(self.store.node(), &event, "user.updated", &["password"])),
                 ],
             )
             .await?;
@@ -1262,7 +1271,7 @@ impl Accounts {
                     ("hash".into(), json!(hash)),
                     ("now".into(), json!(stamp(now))),
                     ("audit_data".into(), json!(event.data())),
-                    ("event_rows".into(), change_rows(&event, "user.updated", &["password"])),
+                    ("event_rows".into(), change_rows(self.store.node(), &event, "user.updated", &["password"])),
                 ],
             )
             .await
@@ -1404,7 +1413,7 @@ impl Accounts {
                     ("audit_data".into(), json!(event.data())),
                     (
                         "event_rows".into(),
-                        change_rows(&event, "token.created", &[]),
+                        change_rows(self.store.node(), &event, "token.created", &[]),
                     ),
                 ],
             )
@@ -1453,7 +1462,7 @@ impl Accounts {
                     ("id".into(), json!(id)),
                     ("now".into(), json!(now())),
                     ("audit_data".into(), json!(event.data())),
-                    ("event_rows".into(), change_rows(&event, "token.revoked", &[])),
+                    ("event_rows".into(), change_rows(self.store.node(), &event, "token.revoked", &[])),
                 ],
             )
             .await;
@@ -1761,7 +1770,7 @@ fn change_script() -> String {
 
 /// The event of `kind` for the record `event` (the audit record) names as its target, with
 /// the names of what `changed`.
-fn change_rows(event: &Event, kind: &'static str, changed: &[&str]) -> Value {
+fn change_rows(node: &str, event: &Event, kind: &'static str, changed: &[&str]) -> Value {
     let subject = event
         .target
         .split_once('/')
@@ -1772,7 +1781,7 @@ fn change_rows(event: &Event, kind: &'static str, changed: &[&str]) -> Value {
         changed: changed.iter().map(|c| (*c).to_owned()).collect(),
         audit: String::new(),
     };
-    event_rows(None, &change, vec![(subject.to_owned(), None, None)])
+    event_rows(node, None, &change, vec![(subject.to_owned(), None, None)])
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ use crate::content::query::{Audience, Format, parse_entry_query, parse_list_quer
 use crate::content::{Entry, Page};
 use crate::error::{Error, Result};
 use crate::schema::{ContentType, Kind};
+use crate::storage;
 
 pub fn routes() -> Route {
     Route::new()
@@ -42,10 +43,37 @@ fn cache_control(ct: &ContentType) -> String {
     }
 }
 
+/// The tables a delivery response of `ct` may be made from: its own, those of every type its
+/// relations reach (populated entries, facet titles), and the media table.
+fn read_tables(state: &AppState, ct: &ContentType) -> Vec<String> {
+    let schema = state.content.schema();
+    let mut types = vec![ct];
+    let mut i = 0;
+    while i < types.len() {
+        for target in types[i].relation_targets() {
+            if let Some(t) = schema.get(target)
+                && !types.iter().any(|seen| seen.id == t.id)
+            {
+                types.push(t);
+            }
+        }
+        i += 1;
+    }
+    let mut tables: Vec<String> = types.iter().map(|t| storage::delivery_table(t)).collect();
+    tables.push(storage::MEDIA_TABLE.to_owned());
+    tables
+}
+
 /// Serves a delivery GET from the response cache, or computes it with `make` and keeps it.
 /// The key is the path and query as sent, and what the caller may read (credentials open
-/// types the public may not read).
-async fn cached<F, Fut>(req: &Request, state: &AppState, make: F) -> Result<Response>
+/// types the public may not read); it is served while the tables it may be made from
+/// ([`read_tables`]) have not changed.
+async fn cached<F, Fut>(
+    req: &Request,
+    state: &AppState,
+    ct: &ContentType,
+    make: F,
+) -> Result<Response>
 where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = Result<Cached>>,
@@ -55,19 +83,21 @@ where
         audience_key(&caller(req).principal),
         req.uri().path_and_query().map_or("", |p| p.as_str())
     );
-    let generation = state.content.store().change_count();
-    if let Some(hit) = state.cache.get(&key, generation) {
+    let generation = state.content.store().generations(&read_tables(state, ct));
+    if let Some(hit) = state.cache.get(&key, &generation) {
         return Ok(respond(req, hit));
     }
     // One request computes a cold key; the others wait for it and take its result.
     let flight = state.cache.flight(&key);
     let made = {
         let _turn = flight.lock().await;
-        match state.cache.get(&key, generation) {
+        match state.cache.get(&key, &generation) {
             Some(hit) => Ok(hit),
             None => match make().await {
                 Ok(made) => {
-                    state.cache.put(key.clone(), generation, made.clone());
+                    state
+                        .cache
+                        .put(key.clone(), generation.clone(), made.clone());
                     Ok(made)
                 }
                 Err(e) => Err(e),
@@ -129,7 +159,7 @@ async fn list(
 ) -> Result<Response> {
     let state: &AppState = &state;
     let ct = readable(state, req, &type_id)?;
-    cached(req, state, || async {
+    cached(req, state, &ct, || async {
         let pairs = query_pairs(req)?;
         let schema = state.content.schema().clone();
         // Types the caller may not read, and private fields, do not exist for its query.
@@ -193,7 +223,7 @@ async fn one(
 ) -> Result<Response> {
     let state: &AppState = &state;
     let ct = readable(state, req, &type_id)?;
-    cached(req, state, || async {
+    cached(req, state, &ct, || async {
         let pairs = query_pairs(req)?;
         let schema = state.content.schema().clone();
         let sight = state

@@ -93,5 +93,6 @@ fn event_json(e: &Event) -> Value {
         "status": e.status,
         "at": e.at,
         "changed": e.changed,
+        "node": e.node,
     })
 }

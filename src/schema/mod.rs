@@ -157,6 +157,26 @@ impl ContentType {
         })
     }
 
+    /// The types this type's relations point at, at any depth.
+    pub fn relation_targets(&self) -> BTreeSet<&str> {
+        fn walk<'a>(fields: &'a [Field], out: &mut BTreeSet<&'a str>) {
+            for f in fields {
+                match &f.ty {
+                    FieldType::Relation { target, .. } => {
+                        out.insert(target);
+                    }
+                    FieldType::Group { fields } | FieldType::Repeater { fields } => {
+                        walk(fields, out)
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let mut out = BTreeSet::new();
+        walk(&self.fields, &mut out);
+        out
+    }
+
     /// Whether any field, at any depth, holds media.
     pub fn has_media(&self) -> bool {
         fn any(fields: &[Field]) -> bool {

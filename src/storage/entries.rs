@@ -231,6 +231,7 @@ impl Store {
             ""
         };
         let (events, mut search_binds) = entry_events_script(
+            &self.node,
             &ct.id,
             change,
             vec![(id.to_owned(), version_of(&row), status_of(&row))],
@@ -306,6 +307,7 @@ impl Store {
             (_, false) => link_script(ct, id, Some(&row))?,
         };
         let (events, mut search_binds) = entry_events_script(
+            &self.node,
             &ct.id,
             change,
             vec![(id.to_owned(), version_of(&row), status_of(&row))],
@@ -391,8 +393,12 @@ impl Store {
             ""
         };
         let (links, _) = link_script(ct, id, None)?;
-        let (events, mut search_binds) =
-            entry_events_script(&ct.id, change, vec![(id.to_owned(), None, None)]);
+        let (events, mut search_binds) = entry_events_script(
+            &self.node,
+            &ct.id,
+            change,
+            vec![(id.to_owned(), None, None)],
+        );
         let (mut uses, use_binds) = media::use_script(ct, "admin", id, None);
         search_binds.extend(use_binds);
         uses.push_str(&media::use_script(ct, "delivery", id, None).0);
@@ -470,7 +476,7 @@ impl Store {
                 Some((id.to_owned(), version_of(r), status_of(r)))
             })
             .collect();
-        let (events, event_binds) = entry_events_script(&ct.id, change, entries);
+        let (events, event_binds) = entry_events_script(&self.node, &ct.id, change, entries);
         link_binds.extend(event_binds);
         let (admin_uses, b) = media::insert_uses_script(ct, "admin", &rows)?;
         link_binds.extend(b);

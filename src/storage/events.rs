@@ -67,6 +67,8 @@ pub struct Event {
     pub status: Option<String>,
     pub at: String,
     pub changed: Vec<String>,
+    /// The server process that made the change.
+    pub node: Option<String>,
 }
 
 /// Which events a listing keeps.
@@ -117,6 +119,7 @@ pub(crate) fn event_tables() -> Vec<(&'static str, Vec<(&'static str, &'static s
                 ("status", "option<string>"),
                 ("at", "string"),
                 ("changed", "array<string>"),
+                ("node", "option<string>"),
             ],
         ),
         (
@@ -130,24 +133,29 @@ pub(crate) fn event_tables() -> Vec<(&'static str, Vec<(&'static str, &'static s
 /// logs changes to entries of `type_id`: `$event_rows` holds one object per entry, without
 /// its key and time, which the database gives each row as it runs.
 pub(crate) fn entry_events_script(
+    node: &str,
     type_id: &str,
     change: &ChangeRecord,
     entries: Vec<(String, Option<u64>, Option<String>)>,
 ) -> (String, Vec<(String, Value)>) {
-    events_script(Some(type_id), change, entries)
+    events_script(node, Some(type_id), change, entries)
 }
 
 /// The statement that logs `change` of each of `subjects` (id, version and status after it),
 /// of content type `type_id` if they are entries; run inside the caller's transaction, after
 /// the write it describes.
 pub(crate) fn events_script(
+    node: &str,
     type_id: Option<&str>,
     change: &ChangeRecord,
     subjects: Vec<(String, Option<u64>, Option<String>)>,
 ) -> (String, Vec<(String, Value)>) {
     (
         EVENTS_STATEMENT.to_owned(),
-        vec![("event_rows".into(), event_rows(type_id, change, subjects))],
+        vec![(
+            "event_rows".into(),
+            event_rows(node, type_id, change, subjects),
+        )],
     )
 }
 
@@ -155,8 +163,9 @@ pub(crate) fn events_script(
 pub(crate) const EVENTS_STATEMENT: &str = "FOR $event IN $event_rows { CREATE type::record('folio_event', rand::ulid()) CONTENT $event RETURN NONE; };\n";
 
 /// The rows [`EVENTS_STATEMENT`] logs: `change` of each of `subjects` (id, version and status
-/// after it), of content type `type_id` if they are entries.
+/// after it), of content type `type_id` if they are entries, made on `node`.
 pub(crate) fn event_rows(
+    node: &str,
     type_id: Option<&str>,
     change: &ChangeRecord,
     subjects: Vec<(String, Option<u64>, Option<String>)>,
@@ -181,6 +190,7 @@ pub(crate) fn event_rows(
                 }
                 row.insert("at".into(), json!(at));
                 row.insert("changed".into(), json!(change.changed));
+                row.insert("node".into(), json!(node));
                 Value::Object(row)
             })
             .collect(),
@@ -255,6 +265,11 @@ impl EventReader {
                     self.handed = Some(e.key.clone());
                 }
             }
+            // Keys older than the overlap before the last one handed out are never read again.
+            if let Some(t) = self.handed.as_deref().and_then(key_time) {
+                let floor = key_bound(t.checked_sub(OVERLAP).unwrap_or(UNIX_EPOCH), false);
+                self.seen = self.seen.split_off(&floor);
+            }
             return Ok(fresh);
         }
     }
@@ -268,17 +283,23 @@ impl EventReader {
             return Ok(());
         }
         store.save_position(&self.name, &handed).await?;
-        // Keys older than the overlap before the new position are never read again.
-        if let Some(t) = key_time(&handed) {
-            let floor = key_bound(t.checked_sub(OVERLAP).unwrap_or(UNIX_EPOCH), false);
-            self.seen = self.seen.split_off(&floor);
-        }
         self.position = Some(handed);
         Ok(())
     }
 
     pub fn position(&self) -> Option<&str> {
         self.position.as_deref()
+    }
+
+    /// A reader of what happens from now on, for a consumer that keeps no position (what it
+    /// serves starts afresh with the process, as a cache does).
+    pub fn from_now() -> EventReader {
+        EventReader {
+            name: String::new(),
+            position: None,
+            seen: BTreeSet::new(),
+            handed: Some(key_bound(SystemTime::now(), false)),
+        }
     }
 }
 
@@ -546,6 +567,7 @@ fn event_of(row: &Record) -> Event {
                     .collect()
             })
             .unwrap_or_default(),
+        node: text("node"),
     }
 }
 
@@ -574,8 +596,12 @@ mod tests {
     }
 
     async fn log(store: &Store, id: &str, kind: &'static str) {
-        let (script, binds) =
-            entry_events_script("article", &change(kind), vec![(id.into(), Some(1), None)]);
+        let (script, binds) = entry_events_script(
+            "test",
+            "article",
+            &change(kind),
+            vec![(id.into(), Some(1), None)],
+        );
         store.system_write(&script, binds).await.expect("logged");
     }
 

@@ -19,7 +19,7 @@ use super::{Store, ident, take_json, take_rows};
 use crate::error::{Error, Result};
 use crate::schema::ContentType;
 
-pub(crate) const MEDIA_TABLE: &str = "folio_media";
+pub const MEDIA_TABLE: &str = "folio_media";
 pub(crate) const FOLDER_TABLE: &str = "folio_media_folder";
 pub(crate) const USE_TABLE: &str = "folio_media_use";
 
@@ -109,7 +109,12 @@ impl Store {
         change: &ChangeRecord,
     ) -> Result<Record> {
         let _changing = self.invalidate(&[MEDIA_TABLE]);
-        let (events, binds) = events_script(None, change, vec![(id.to_owned(), Some(1), None)]);
+        let (events, binds) = events_script(
+            &self.node,
+            None,
+            change,
+            vec![(id.to_owned(), Some(1), None)],
+        );
         let script = format!(
             "CREATE type::record('{MEDIA_TABLE}', $id) CONTENT $row;\n{events}{}",
             audit_append_script()
@@ -209,6 +214,7 @@ impl Store {
     ) -> Result<Record> {
         let _changing = self.invalidate(&[MEDIA_TABLE]);
         let (events, mut binds) = events_script(
+            &self.node,
             None,
             change,
             vec![(id.to_owned(), Some(expected + 1), None)],
@@ -229,7 +235,8 @@ impl Store {
     /// Deletes a media record and every record of its use.
     pub async fn delete_media(&self, id: &str, change: &ChangeRecord) -> Result<()> {
         let _changing = self.invalidate(&[MEDIA_TABLE]);
-        let (events, mut binds) = events_script(None, change, vec![(id.to_owned(), None, None)]);
+        let (events, mut binds) =
+            events_script(&self.node, None, change, vec![(id.to_owned(), None, None)]);
         let script = format!(
             "DELETE type::record('{MEDIA_TABLE}', $id);
              DELETE {USE_TABLE} WHERE media = $id;

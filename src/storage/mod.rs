@@ -41,7 +41,7 @@ use crate::error::{Error, Result};
 
 pub use entries::{Row, Snapshot, WriteOutcome};
 pub use list::{Cursor, ListPlan, ListResult, Total};
-pub use media::MediaFilter;
+pub use media::{MEDIA_TABLE, MediaFilter};
 pub use migrate::{Change, Plan};
 
 /// A handle on the database. Cheap to clone.
@@ -66,6 +66,11 @@ pub struct Store {
     audit_checked: Arc<std::sync::atomic::AtomicBool>,
     /// Woken after every write, for the task that chains its audit record.
     audit_wake: Arc<tokio::sync::Notify>,
+    /// Moves when what callers may see changes without a content write (a custom role
+    /// redefined, the layout migrated).
+    policy_changes: Arc<std::sync::atomic::AtomicU64>,
+    /// This server process's name in the change-event log (a ULID made when it connected).
+    node: Arc<str>,
 }
 
 /// The database: an engine in this process (SurrealKV on disk, or memory), or a SurrealDB
@@ -180,6 +185,8 @@ impl Store {
             chaining: Arc::default(),
             audit_checked: Arc::default(),
             audit_wake: Arc::default(),
+            policy_changes: Arc::default(),
+            node: ulid::Ulid::new().to_string().into(),
         })
     }
 
@@ -271,6 +278,7 @@ impl Store {
     fn invalidate_all(&self) {
         self.changes
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.policy_changed();
         let mut totals = self.totals.lock().unwrap_or_else(|e| e.into_inner());
         let tables: Vec<String> = totals.generation.keys().cloned().collect();
         for t in tables {
@@ -278,6 +286,46 @@ impl Store {
         }
         totals.counts.clear();
         totals.rows.clear();
+    }
+
+    /// This server process's name in the change-event log.
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// Notes that what callers may see changed without a content write (a custom role
+    /// redefined): everything read before may be stale.
+    pub fn policy_changed(&self) {
+        self.policy_changes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Notes that entries of `type_id` changed elsewhere (another node, as the change-event
+    /// log tells), so what was read of them here may be stale.
+    pub fn changed_elsewhere(&self, ct: &crate::schema::ContentType) {
+        self.mark_changing(&[&entry_table(&ct.id), &delivery_table(ct)]);
+    }
+
+    /// Notes that media changed elsewhere (see [`Store::changed_elsewhere`]).
+    pub fn media_changed_elsewhere(&self) {
+        self.mark_changing(&[media::MEDIA_TABLE]);
+    }
+
+    /// The change counts of `tables`, after the policy's: a response read under them is
+    /// current while they stay the same. (Each moves before and after every write to its
+    /// table, as [`Store::change_count`] does for all of them.)
+    pub fn generations(&self, tables: &[String]) -> Vec<u64> {
+        let totals = self.totals.lock().unwrap_or_else(|e| e.into_inner());
+        std::iter::once(
+            self.policy_changes
+                .load(std::sync::atomic::Ordering::SeqCst),
+        )
+        .chain(
+            tables
+                .iter()
+                .map(|t| totals.generation.get(t).copied().unwrap_or(0)),
+        )
+        .collect()
     }
 
     /// How many writes this store has made; it changes before each write starts, so anything

@@ -255,3 +255,65 @@ fn titles_admin(body: &Value) -> Vec<String> {
         })
         .collect()
 }
+
+/// Two nodes on one database: what one publishes, the other stops serving from its response
+/// cache within about a second (it follows the change-event log), and the event names the
+/// node that made the change.
+#[tokio::test]
+#[ignore = "needs a SurrealDB server binary (tests/surreal-server); .ci/run builds it"]
+async fn database_server_nodes_do_not_serve_each_others_stale_answers() {
+    let surreal = start_surreal().await;
+    let a = TestApp::builder()
+        .database_server(on(&surreal))
+        .start()
+        .await
+        .expect("node A");
+    let b = TestApp::builder()
+        .database_server(on(&surreal))
+        .start()
+        .await
+        .expect("node B");
+    let (_, _, article) = a.seed_article("Before", "nodes").await;
+    let id = article["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/content/article/{id}");
+    let (status, first) = b.get(&path).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(first["data"]["fields"]["title"], "Before");
+    // B has it cached now; A changes it.
+    let (status, _) = a
+        .admin_json(
+            Method::PATCH,
+            &format!("/content/article/{id}"),
+            json!({ "fields": { "title": { "en": "After" } }, "publish": true }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let started = std::time::Instant::now();
+    loop {
+        let (_, now) = b.get(&path).await;
+        if now["data"]["fields"]["title"] == "After" {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "node B still serves {now} after 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (_, events) = b
+        .admin_call(Method::GET, &format!("/events?subject={id}&kind=entry"))
+        .await;
+    let nodes: Vec<&Value> = events["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["node"])
+        .collect();
+    assert_eq!(nodes.len(), 2, "{events}");
+    assert!(
+        nodes.iter().all(|n| n.is_string()) && nodes[0] == nodes[1],
+        "both made on A: {events}"
+    );
+    b.stop().await;
+    a.stop().await;
+}

@@ -1219,6 +1219,48 @@ async fn cached_responses_change_with_the_next_publish() {
     assert_eq!(list["data"][0]["fields"]["title"], "Cached twice");
 }
 
+/// A cached response stays cached through writes to types it cannot contain, and goes with a
+/// write to its own type or one its relations reach (counted by the queries a read sends).
+#[tokio::test]
+async fn cached_responses_go_only_with_writes_to_what_they_contain() {
+    let app = TestApp::spawn().await;
+    app.seed_article("Kept apart", "scoped").await;
+    let queries_for = |path: &'static str| {
+        let app = &app;
+        async move {
+            let before = app.queries.load(Ordering::SeqCst);
+            let (status, _) = app.get(path).await;
+            assert_eq!(status, StatusCode::OK, "{path}");
+            app.queries.load(Ordering::SeqCst) - before
+        }
+    };
+    queries_for("/api/v1/content/article?populate=author").await;
+    assert_eq!(
+        queries_for("/api/v1/content/article?populate=author").await,
+        0,
+        "cached"
+    );
+    // Site settings: nothing an article list holds.
+    app.create("site-settings", json!({ "site_name": "Apart" }), true)
+        .await;
+    assert_eq!(
+        queries_for("/api/v1/content/article?populate=author").await,
+        0,
+        "still cached after a write to another type"
+    );
+    // Authors: articles relate to them.
+    app.create(
+        "author",
+        json!({ "name": "Second", "email": "second@example.com" }),
+        true,
+    )
+    .await;
+    assert!(
+        queries_for("/api/v1/content/article?populate=author").await > 0,
+        "read again after a write to a related type"
+    );
+}
+
 /// Lists filtered by one related entry (a tag) are read through the link table; they must
 /// agree with the generic path in order, totals and cursor walks, and follow every change.
 #[tokio::test]
