@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { cellText, safeNext } from "./text";
+import { cellText, filterQuery, pickParams, safeNext } from "./text";
 
 describe("safeNext", () => {
   it("keeps paths inside the admin UI", () => {
@@ -28,5 +28,15 @@ describe("cellText", () => {
     const text = cellText("x".repeat(200));
     expect(text.length).toBe(80);
     expect(text.endsWith("…")).toBe(true);
+  });
+});
+
+describe("filter queries", () => {
+  it("keep the trimmed values that are set", () => {
+    expect(filterQuery({ kind: " entry ", type: "", subject: "   " }).toString()).toBe("kind=entry");
+  });
+  it("pick the named parameters on top of a base", () => {
+    const params = new URLSearchParams("kind=entry&colour=red&after=");
+    expect(pickParams(params, ["kind", "after"], { limit: "50" }).toString()).toBe("limit=50&kind=entry");
   });
 });

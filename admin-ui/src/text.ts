@@ -32,3 +32,22 @@ export function cellText(value: unknown, locale?: string, fallback?: string): st
   const text = String(value);
   return text.length > 80 ? text.slice(0, 79) + "…" : text;
 }
+
+/** A filter form's query: each field's trimmed value, the empty ones left out. */
+export function filterQuery(fields: Record<string, string>): URLSearchParams {
+  const q = new URLSearchParams();
+  for (const [name, value] of Object.entries(fields)) {
+    if (value.trim()) q.set(name, value.trim());
+  }
+  return q;
+}
+
+/** `params`' values of `names`, those that are set, on top of `base`. */
+export function pickParams(params: URLSearchParams, names: string[], base: Record<string, string>): URLSearchParams {
+  const q = new URLSearchParams(base);
+  for (const name of names) {
+    const v = params.get(name);
+    if (v) q.set(name, v);
+  }
+  return q;
+}

@@ -1,8 +1,9 @@
 // The change-event log: what changed, oldest first, from a moment on; filters by kind (or
 // family), type and entry. Administrators only (the server says so too).
-import { useEffect, useState, type FormEvent } from "react";
+import { useState, type FormEvent } from "react";
 import { Link, useSearchParams } from "react-router-dom";
-import { useSession } from "../session";
+import { useGet } from "../session";
+import { filterQuery, pickParams } from "../text";
 import { ErrorMessage, Loading, Table, TextField } from "../ui";
 
 interface ChangeEvent {
@@ -25,55 +26,30 @@ function hourAgo(): string {
 }
 
 export default function Events() {
-  const { client } = useSession();
   const [params, setParams] = useSearchParams();
-  const [events, setEvents] = useState<ChangeEvent[] | undefined>(undefined);
-  const [next, setNext] = useState<string | null>(null);
-  const [error, setError] = useState<unknown>(null);
   const [kind, setKind] = useState(params.get("kind") ?? "");
   const [type, setType] = useState(params.get("type") ?? "");
   const [subject, setSubject] = useState(params.get("subject") ?? "");
   const [since, setSince] = useState(params.get("since") ?? "");
-
-  useEffect(() => {
-    let live = true;
-    const s = new URLSearchParams({ limit: String(PAGE) });
-    for (const k of ["kind", "type", "subject", "after"]) {
-      const v = params.get(k);
-      if (v) s.set(k, v);
-    }
-    if (!params.get("after")) s.set("since", params.get("since") || hourAgo());
-    setEvents(undefined);
-    setError(null);
-    client
-      .get<{ data: ChangeEvent[]; meta: { next?: string | null } }>(`/events?${s}`)
-      .then((r) => {
-        if (!live) return;
-        setEvents(r.data);
-        setNext(r.meta.next ?? null);
-      })
-      .catch((e: unknown) => live && setError(e));
-    return () => {
-      live = false;
-    };
-  }, [client, params]);
+  // Without a place to continue from, from the moment asked for (an hour ago by default).
+  const [from] = useState(hourAgo);
+  const query = pickParams(params, ["kind", "type", "subject", "after"], { limit: String(PAGE) });
+  if (!params.get("after")) query.set("since", params.get("since") || from);
+  const { data, error } = useGet<{ data: ChangeEvent[]; meta: { next?: string | null } }>(`/events?${query}`);
+  const events = data?.data;
+  const next = data?.meta.next ?? null;
 
   const apply = (e: FormEvent) => {
     e.preventDefault();
-    const q = new URLSearchParams();
-    if (kind.trim()) q.set("kind", kind.trim());
-    if (type.trim()) q.set("type", type.trim());
-    if (subject.trim()) q.set("subject", subject.trim());
-    if (since.trim()) q.set("since", since.trim());
-    setParams(q);
+    setParams(filterQuery({ kind, type, subject, since }));
   };
 
   return (
     <>
       <h1>Change events</h1>
       <p className="lead">
-        Every change to an entry, oldest first: what search, caches and other systems follow. From an hour ago unless
-        you give a time.
+        Every change to an entry, a media item or an account, oldest first: what search, caches and other systems
+        follow. From an hour ago unless you give a time.
       </p>
       <form className="filters" onSubmit={apply} role="search">
         <TextField label="Kind (or family, e.g. entry)" value={kind} onValue={setKind} />

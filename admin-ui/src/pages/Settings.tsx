@@ -5,7 +5,8 @@
 import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent } from "react";
 import { useOutletContext, useSearchParams } from "react-router-dom";
 import type { Action, ContentTypeSummary, User } from "../api/client";
-import { useSession } from "../session";
+import { useGet, useSession } from "../session";
+import { filterQuery, pickParams } from "../text";
 import { Confirm, ErrorMessage, Loading, TextField, SelectField, Table } from "../ui";
 
 const ACTIONS: Action[] = ["read", "create", "update", "delete", "publish"];
@@ -537,40 +538,19 @@ interface AuditRecord {
 }
 
 export function Audit() {
-  const { client } = useSession();
   const [params, setParams] = useSearchParams();
-  const [records, setRecords] = useState<AuditRecord[] | undefined>(undefined);
-  const [error, setError] = useState<unknown>(null);
   const [actor, setActor] = useState(params.get("actor") ?? "");
   const [action, setAction] = useState(params.get("action") ?? "");
   const [target, setTarget] = useState(params.get("target") ?? "");
   const before = params.get("before");
   const top = useRef<HTMLHeadingElement>(null);
-
-  useEffect(() => {
-    let live = true;
-    const s = new URLSearchParams({ limit: "50" });
-    for (const k of ["actor", "action", "target", "before"]) {
-      const v = params.get(k);
-      if (v) s.set(k, v);
-    }
-    setRecords(undefined);
-    client
-      .get<{ data: AuditRecord[] }>(`/audit?${s}`)
-      .then((r) => live && setRecords(r.data))
-      .catch((e: unknown) => live && setError(e));
-    return () => {
-      live = false;
-    };
-  }, [client, params]);
+  const query = pickParams(params, ["actor", "action", "target", "before"], { limit: "50" });
+  const { data, error } = useGet<{ data: AuditRecord[] }>(`/audit?${query}`);
+  const records = data?.data;
 
   const apply = (e: FormEvent) => {
     e.preventDefault();
-    const next = new URLSearchParams();
-    if (actor.trim()) next.set("actor", actor.trim());
-    if (action.trim()) next.set("action", action.trim());
-    if (target.trim()) next.set("target", target.trim());
-    setParams(next);
+    setParams(filterQuery({ actor, action, target }));
   };
   const last = records?.[records.length - 1];
 
