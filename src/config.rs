@@ -44,6 +44,9 @@ pub struct Config {
     /// SurrealKV would size it from the machine's memory (1 GiB from 16 GiB up), which a
     /// write-heavy server then holds resident, and which made imports slower.
     pub database_write_buffer_mib: u64,
+    /// How many days change events are kept once every reader inside Folio is past them
+    /// (1–365): what systems outside Folio that follow the log may fall behind by.
+    pub events_keep_days: u64,
     /// The address users reach the server at (`https://cms.example.com`), for links in
     /// messages and the `Secure` cookie flag. Default: `http://` and the listen address.
     pub public_url: Option<String>,
@@ -324,6 +327,7 @@ impl Default for Config {
             database_password: None,
             database_cache_mib: 64,
             database_write_buffer_mib: 128,
+            events_keep_days: 7,
             public_url: None,
             cors_origins: Vec::new(),
             two_factor_roles: Vec::new(),
@@ -420,6 +424,11 @@ impl Config {
         if !(16..=4095).contains(&self.database_write_buffer_mib) {
             return Err(Error::Config(
                 "configuration: database_write_buffer_mib must be between 16 and 4095".into(),
+            ));
+        }
+        if !(1..=365).contains(&self.events_keep_days) {
+            return Err(Error::Config(
+                "configuration: events_keep_days must be between 1 and 365".into(),
             ));
         }
         if self.search.writer_memory_mib < 15 {
@@ -637,6 +646,27 @@ mod tests {
             jail.set_env("FOLIO_DATABASE_WRITE_BUFFER_MIB", "64");
             let c = Config::load(None, &Overrides::default()).unwrap();
             assert_eq!(c.database_write_buffer_mib, 64);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn event_retention_is_a_day_to_a_year() {
+        for bad in ["0", "366", "soon"] {
+            Jail::expect_with(|jail| {
+                jail.set_env("FOLIO_EVENTS_KEEP_DAYS", bad);
+                let err = Config::load(None, &Overrides::default()).unwrap_err();
+                assert!(
+                    err.to_string().to_lowercase().contains("events_keep_days"),
+                    "{bad}: {err}"
+                );
+                Ok(())
+            });
+        }
+        Jail::expect_with(|jail| {
+            jail.set_env("FOLIO_EVENTS_KEEP_DAYS", "30");
+            let c = Config::load(None, &Overrides::default()).unwrap();
+            assert_eq!(c.events_keep_days, 30);
             Ok(())
         });
     }

@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 use super::layout::{Layout, Titles, scalars};
 use super::{Active, Progress, Rebuild, Search, activate, remove_other_generations};
 use crate::error::{Error, Result};
-use crate::storage::events::{self, EventReader};
+use crate::storage::events::EventReader;
 use crate::storage::{self, Row};
 
 /// Events read per round.
@@ -82,7 +82,8 @@ impl Indexer {
             // The indexer reads the log on every node, so it also keeps it short.
             if pruned.is_none_or(|t| t.elapsed() > PRUNE_EVERY) {
                 pruned = Some(std::time::Instant::now());
-                if let Err(e) = self.search.inner.store.prune_events(events::KEEP).await {
+                let keep = self.search.inner.events_keep;
+                if let Err(e) = self.search.inner.store.prune_events(keep).await {
                     tracing::warn!(error = %e, "pruning the change-event log failed");
                 }
             }

@@ -60,6 +60,8 @@ struct Inner {
     active: RwLock<HashMap<String, Arc<Active>>>,
     state: Mutex<State>,
     commit_interval: std::time::Duration,
+    /// How long change events are kept (the indexer prunes the log).
+    events_keep: std::time::Duration,
     writer_memory: usize,
     /// Set once the work recorded before start-up has been applied.
     caught_up: AtomicBool,
@@ -241,6 +243,7 @@ impl Search {
                 active: RwLock::new(active),
                 state: Mutex::new(state),
                 commit_interval: std::time::Duration::from_millis(config.search.commit_interval_ms),
+                events_keep: std::time::Duration::from_secs(config.events_keep_days * 86_400),
                 writer_memory: config.search.writer_memory_mib * 1024 * 1024,
                 caught_up: AtomicBool::new(false),
                 commits: AtomicU64::new(0),

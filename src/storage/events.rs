@@ -30,8 +30,6 @@ const CONSUMER_TABLE: &str = "folio_consumer";
 
 /// How far before its position a reader reads again.
 pub const OVERLAP: Duration = Duration::from_secs(5);
-/// How long events are kept once every reader is past them.
-pub const KEEP: Duration = Duration::from_secs(7 * 24 * 3600);
 /// The span of keys one read covers at most, so a reader far behind reads a bounded range.
 const SPAN: Duration = Duration::from_secs(60);
 
@@ -677,6 +675,7 @@ mod tests {
 
     #[tokio::test]
     async fn events_go_once_old_and_behind_every_reader() {
+        const WEEK: Duration = Duration::from_secs(7 * 86_400);
         let (store, _config, _dir) = store().await;
         log_past(&store, 9 * 86_400, "nine days").await;
         log_past(&store, 3 * 86_400, "three days").await;
@@ -692,7 +691,7 @@ mod tests {
                 all.extend(batch);
             }
         };
-        store.prune_events(KEEP).await.unwrap();
+        store.prune_events(WEEK).await.unwrap();
         assert_eq!(
             remaining(store.clone()).await.len(),
             3,
@@ -702,11 +701,11 @@ mod tests {
         let mut slow = store.event_reader("slow").await.unwrap();
         slow.next(&store, 1).await.unwrap();
         slow.done(&store).await.unwrap();
-        store.prune_events(KEEP).await.unwrap();
+        store.prune_events(WEEK).await.unwrap();
         assert_eq!(remaining(store.clone()).await.len(), 3);
         while !slow.next(&store, 10).await.unwrap().is_empty() {}
         slow.done(&store).await.unwrap();
-        store.prune_events(KEEP).await.unwrap();
+        store.prune_events(WEEK).await.unwrap();
         assert_eq!(
             remaining(store.clone()).await,
             ["three days", "now"],
