@@ -834,19 +834,21 @@ impl Media {
                 "a folder name is 1 to 100 characters, without slashes",
             ));
         }
-        let (id, created_at, action) = match id {
+        let (id, created_at, action, before) = match id {
             Some(id) => {
                 let id = media_id(id)?;
-                let current = self.inner.store.get_folder(&id).await?.ok_or_else(|| {
+                let mut current = self.inner.store.get_folder(&id).await?.ok_or_else(|| {
                     Error::not_found("folder_not_found", format!("no media folder has id {id}"))
                 })?;
+                current.remove("id");
                 let at = current.get("created_at").cloned().unwrap_or(Value::Null);
-                (id, at, "media.folder.update")
+                (id, at, "media.folder.update", Some(current))
             }
             None => (
                 ulid::Ulid::new().to_string(),
                 json!(crate::time::now()),
                 "media.folder.create",
+                None,
             ),
         };
         let folders = self.list_folders().await?;
@@ -906,9 +908,15 @@ impl Media {
             .from_address(permit.address())
             .after(Some(Value::Object(record.clone())))
             .data();
+        let kind = if before.is_some() {
+            "folder.updated"
+        } else {
+            "folder.created"
+        };
+        let change = media_change(kind, permit.actor(), before.as_ref(), Some(&record), audit);
         self.inner
             .store
-            .put_folder(&id, record, &audit)
+            .put_folder(&id, record, &change)
             .await
             .map_err(|e| match e {
                 Error::Conflict {
@@ -934,9 +942,10 @@ impl Media {
         )
         .from_address(permit.address())
         .data();
+        let change = media_change("folder.deleted", permit.actor(), None, None, audit);
         self.inner
             .store
-            .delete_folder(&id, &audit)
+            .delete_folder(&id, &change)
             .await
             .map_err(|e| match e {
                 Error::Conflict {

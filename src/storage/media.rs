@@ -295,12 +295,19 @@ impl Store {
     }
 
     /// Creates or replaces a folder (name and parent).
-    pub async fn put_folder(&self, id: &str, record: Record, audit: &str) -> Result<Record> {
+    pub async fn put_folder(
+        &self,
+        id: &str,
+        record: Record,
+        change: &ChangeRecord,
+    ) -> Result<Record> {
+        let (events, binds) =
+            events_script(&self.node, None, change, vec![(id.to_owned(), None, None)]);
         let script = format!(
-            "UPSERT type::record('{FOLDER_TABLE}', $id) CONTENT $row RETURN AFTER;\n{}",
+            "UPSERT type::record('{FOLDER_TABLE}', $id) CONTENT $row RETURN AFTER;\n{events}{}",
             audit_append_script()
         );
-        self.write_record(&script, id, record, audit, Vec::new(), 1)
+        self.write_record(&script, id, record, &change.audit, binds, 1)
             .await
     }
 
@@ -328,23 +335,22 @@ impl Store {
     }
 
     /// Deletes an empty folder; one holding media or folders is refused.
-    pub async fn delete_folder(&self, id: &str, audit: &str) -> Result<()> {
+    pub async fn delete_folder(&self, id: &str, change: &ChangeRecord) -> Result<()> {
+        let (events, mut binds) =
+            events_script(&self.node, None, change, vec![(id.to_owned(), None, None)]);
         let script = format!(
             "IF (SELECT VALUE id FROM {MEDIA_TABLE} WHERE folder = $id LIMIT 1)[0] != NONE
                 OR (SELECT VALUE id FROM {FOLDER_TABLE} WHERE parent = $id LIMIT 1)[0] != NONE
                 {{ THROW 'folio:folder_not_empty' }};
              DELETE type::record('{FOLDER_TABLE}', $id);
-             {}",
+             {events}{}",
             audit_append_script()
         );
-        self.system_write(
-            &script,
-            vec![
-                ("id".into(), json!(id)),
-                ("audit_data".into(), json!(audit)),
-            ],
-        )
-        .await?;
+        binds.extend([
+            ("id".into(), json!(id)),
+            ("audit_data".into(), json!(change.audit)),
+        ]);
+        self.system_write(&script, binds).await?;
         Ok(())
     }
 }

@@ -1166,3 +1166,43 @@ async fn uploads_changes_and_deletes_are_change_events() {
     );
     assert!(page["data"][0]["type"].is_null(), "media are not entries");
 }
+
+#[tokio::test]
+async fn folders_made_renamed_and_removed_are_change_events() {
+    let app = TestApp::spawn().await;
+    let (s, made) = app
+        .admin_json(Method::POST, "/media/folders", json!({ "name": "Press" }))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{made}");
+    let id = made["data"]["id"].as_str().unwrap().to_owned();
+    let (s, _) = app
+        .admin_json(
+            Method::PATCH,
+            &format!("/media/folders/{id}"),
+            json!({ "name": "Press kit" }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = app
+        .admin_call(Method::DELETE, &format!("/media/folders/{id}"))
+        .await;
+    assert!(s.is_success(), "{s}");
+    let (_, page) = app
+        .admin_call(Method::GET, &format!("/events?kind=folder&subject={id}"))
+        .await;
+    let seen: Vec<(&str, Value)> = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["kind"].as_str().unwrap(), e["changed"].clone()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("folder.created", json!(["name"])),
+            ("folder.updated", json!(["name"])),
+            ("folder.deleted", json!([])),
+        ],
+        "{page}"
+    );
+}
