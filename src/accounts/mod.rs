@@ -30,7 +30,7 @@ use crate::mail::{Mail, Mailer};
 use crate::schema::FieldError;
 use crate::storage::Store;
 use crate::storage::accounts::{Record, audit_append_script};
-use crate::storage::events::{ChangeRecord, EVENTS_STATEMENT, event_rows};
+use crate::storage::events::{ChangeRecord, EVENTS_STATEMENT, event_keys, event_rows};
 use crate::time::{now, stamp};
 use audit::Event;
 use throttle::{LoginThrottle, RateDecision, RateLimiter, ThrottlePolicy, Verdict};
@@ -300,6 +300,7 @@ impl Accounts {
                     ("definition".into(), json!(definition)),
                     ("now".into(), json!(now())),
                     ("audit_data".into(), json!(event.data())),
+                    ("event_keys".into(), event_keys(1)),
                     ("event_rows".into(), change_rows(self.store.node(), &event, "role.updated", &["definition"])),
                 ],
             )
@@ -335,6 +336,7 @@ impl Accounts {
                 vec![
                     ("name".into(), json!(name)),
                     ("audit_data".into(), json!(event.data())),
+                    ("event_keys".into(), event_keys(1)),
                     ("event_rows".into(), change_rows(self.store.node(), &event, "role.deleted", &[])),
                 ],
             )
@@ -417,6 +419,7 @@ impl Accounts {
             ("id".into(), json!(id)),
             ("record".into(), record),
             ("audit_data".into(), json!(event.data())),
+            ("event_keys".into(), event_keys(1)),
             (
                 "event_rows".into(),
                 change_rows(
@@ -554,6 +557,7 @@ impl Accounts {
                     ("status".into(), json!(status)),
                     ("now".into(), json!(now())),
                     ("audit_data".into(), json!(event.data())),
+                    ("event_keys".into(), event_keys(1)),
                     ("event_rows".into(), change_rows(self.store.node(), &event, "user.updated", &user_changes)),
                 ],
             )
@@ -812,6 +816,7 @@ impl Accounts {
                     ("recovery".into(), json!(hashed)),
                     ("now".into(), json!(now())),
                     ("audit_data".into(), json!(event.data())),
+                    ("event_keys".into(), event_keys(1)),
                     ("event_rows".into(), change_rows(self.store.node(), &event, "user.updated", &["two_factor"])),
                 ],
             )
@@ -843,6 +848,7 @@ impl Accounts {
                     ("id".into(), json!(user_id)),
                     ("now".into(), json!(now())),
                     ("audit_data".into(), json!(event.data())),
+                    ("event_keys".into(), event_keys(1)),
                     ("event_rows".into(), change_rows(self.store.node(), &event, "user.updated", &["two_factor"])),
                 ],
             )
@@ -1072,6 +1078,7 @@ impl Accounts {
                     ("now".into(), json!(now())),
                     ("keep".into(), json!(keep_session)),
                     ("audit_data".into(), json!(event.data())),
+                    ("event_keys".into(), event_keys(1)),
                     ("event_rows".into(), change_rows(self.store.node(), &event, "user.updated", &["password"])),
                 ],
             )
@@ -1271,6 +1278,7 @@ impl Accounts {
                     ("hash".into(), json!(hash)),
                     ("now".into(), json!(stamp(now))),
                     ("audit_data".into(), json!(event.data())),
+                    ("event_keys".into(), event_keys(1)),
                     ("event_rows".into(), change_rows(self.store.node(), &event, "user.updated", &["password"])),
                 ],
             )
@@ -1411,6 +1419,7 @@ impl Accounts {
                     ("id".into(), json!(id)),
                     ("record".into(), record),
                     ("audit_data".into(), json!(event.data())),
+                    ("event_keys".into(), event_keys(1)),
                     (
                         "event_rows".into(),
                         change_rows(self.store.node(), &event, "token.created", &[]),
@@ -1462,6 +1471,7 @@ impl Accounts {
                     ("id".into(), json!(id)),
                     ("now".into(), json!(now())),
                     ("audit_data".into(), json!(event.data())),
+                    ("event_keys".into(), event_keys(1)),
                     ("event_rows".into(), change_rows(self.store.node(), &event, "token.revoked", &[])),
                 ],
             )

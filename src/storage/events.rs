@@ -1,9 +1,11 @@
 //! The change-event log (`folio_event`): one row per change, written in the change's own
 //! transaction, read by consumers in key order from a position each of them stores.
 //!
-//! Keys are ULIDs made by the database as the transaction runs (`rand::ulid()` in the last
-//! statements before `COMMIT`), so they follow time, but not strictly commit order: a
-//! transaction that made its key first may commit a moment after one that made a later key.
+//! Keys are ULIDs this process makes as it builds the write, monotonic within the process
+//! ([`event_keys`]), so one node's events read back in the order its writes were built; they
+//! follow time, but not strictly commit order: a write can make its key, then commit after
+//! another that made a later one (concurrent writers, a retry after a conflict, which reuses
+//! its keys and pauses at most ~0.4 s in all, or another node).
 //! A reader therefore reads again from a little before its position (the overlap,
 //! [`OVERLAP`]) and skips the events it has already handed out; an event is missed only if
 //! its transaction took longer than the overlap between making its key and committing. That
@@ -148,17 +150,36 @@ pub(crate) fn events_script(
     change: &ChangeRecord,
     subjects: Vec<(String, Option<u64>, Option<String>)>,
 ) -> (String, Vec<(String, Value)>) {
+    let rows = event_rows(node, type_id, change, subjects);
+    let keys = event_keys(rows.as_array().map_or(0, Vec::len));
     (
         EVENTS_STATEMENT.to_owned(),
-        vec![(
-            "event_rows".into(),
-            event_rows(node, type_id, change, subjects),
-        )],
+        vec![("event_rows".into(), rows), ("event_keys".into(), keys)],
     )
 }
 
-/// The statement that logs the events in `$event_rows` (made by [`event_rows`]).
-pub(crate) const EVENTS_STATEMENT: &str = "FOR $event IN $event_rows { CREATE type::record('folio_event', rand::ulid()) CONTENT $event RETURN NONE; };\n";
+/// `n` keys for events about to be written, each after every key this process made before
+/// (monotonic within a millisecond too), so one node's events read back in the order its
+/// writes were made.
+pub(crate) fn event_keys(n: usize) -> Value {
+    static KEYS: std::sync::Mutex<Option<ulid::Generator>> = std::sync::Mutex::new(None);
+    let mut keys = KEYS.lock().unwrap_or_else(|e| e.into_inner());
+    let generator = keys.get_or_insert_with(ulid::Generator::new);
+    Value::Array(
+        (0..n)
+            .map(|_| {
+                // Past 2^80 keys in one millisecond, a fresh random one: order within that
+                // millisecond is then lost, not the event.
+                let key = generator.generate().unwrap_or_else(|_| ulid::Ulid::new());
+                json!(key.to_string())
+            })
+            .collect(),
+    )
+}
+
+/// The statement that logs the events in `$event_rows` (made by [`event_rows`]) under the
+/// keys in `$event_keys` (made by [`event_keys`]).
+pub(crate) const EVENTS_STATEMENT: &str = "FOR $i IN 0..array::len($event_rows) { CREATE type::record('folio_event', $event_keys[$i]) CONTENT $event_rows[$i] RETURN NONE; };\n";
 
 /// The rows [`EVENTS_STATEMENT`] logs: `change` of each of `subjects` (id, version and status
 /// after it), of content type `type_id` if they are entries, made on `node`.
@@ -736,10 +757,12 @@ mod tests {
         store.apply_schema(plan, false).await.unwrap();
         let mut reader = store.event_reader("search").await.unwrap();
         let events = reader.next(&store, 10).await.unwrap();
-        let named: Vec<(&str, Option<&str>)> = events
+        // One transaction's events made in the same millisecond have no order among them.
+        let mut named: Vec<(&str, Option<&str>)> = events
             .iter()
             .map(|e| (e.kind.as_str(), e.subject.as_deref()))
             .collect();
+        named.sort();
         assert_eq!(
             named,
             [("entry.changed", Some("x")), ("entry.changed", Some("y"))]
