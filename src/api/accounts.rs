@@ -9,7 +9,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::{administer, caller};
-use super::{AppState, json_response, query_pairs, read_json};
+use super::{
+    AppState, invalid_parameter, json_response, page_limit, query_pairs, read_json,
+    unknown_parameter,
+};
 use crate::access::{BUILTIN_ROLES, CustomRole, TokenScope};
 use crate::accounts::audit::{self, ListFilter};
 use crate::accounts::{NewToken, UserChanges};
@@ -206,30 +209,18 @@ async fn list_audit(req: &Request, state: Data<&Arc<AppState>>) -> Result<Respon
     let mut filter = ListFilter::default();
     let mut limit = 50u32;
     for (k, v) in query_pairs(req)? {
-        let bad = |what: &str| Error::InvalidQuery {
-            code: "invalid_parameter",
-            param: k.clone(),
-            message: format!("`{k}` must be {what}"),
-        };
         match k.as_str() {
             "actor" => filter.actor = Some(v),
             "action" => filter.action = Some(v),
             "target" => filter.target = Some(v),
-            "before" => filter.before = Some(v.parse().map_err(|_| bad("a sequence number"))?),
-            "limit" => {
-                limit = v
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=500).contains(n))
-                    .ok_or_else(|| bad("between 1 and 500"))?;
+            "before" => {
+                filter.before = Some(
+                    v.parse()
+                        .map_err(|_| invalid_parameter(&k, "a sequence number"))?,
+                )
             }
-            _ => {
-                return Err(Error::InvalidQuery {
-                    code: "unknown_parameter",
-                    param: k.clone(),
-                    message: format!("the audit log does not take `{k}`"),
-                });
-            }
+            "limit" => limit = page_limit(&k, &v, 500)?,
+            _ => return Err(unknown_parameter(&k, "the audit log")),
         }
     }
     let records = audit::list(state.accounts.store(), &filter, limit).await?;

@@ -9,8 +9,10 @@ use poem::{Request, Response, Route, get, handler};
 use serde_json::{Value, json};
 
 use super::auth::administer;
-use super::{AppState, json_response, query_pairs};
-use crate::error::{Error, Result};
+use super::{
+    AppState, invalid_parameter, json_response, page_limit, query_pairs, unknown_parameter,
+};
+use crate::error::Result;
 use crate::storage::events::{Event, EventFilter};
 
 /// Adds the routes to the admin API's router.
@@ -25,11 +27,7 @@ async fn list_events(req: &Request, state: Data<&Arc<AppState>>) -> Result<Respo
     let mut filter = EventFilter::default();
     let (mut after, mut since, mut limit) = (None, None, 100usize);
     for (k, v) in query_pairs(req)? {
-        let bad = |what: &str| Error::InvalidQuery {
-            code: "invalid_parameter",
-            param: k.clone(),
-            message: format!("`{k}` must be {what}"),
-        };
+        let bad = |what: &str| invalid_parameter(&k, what);
         let text = |max: usize| {
             (!v.is_empty() && v.len() <= max)
                 .then(|| v.clone())
@@ -53,20 +51,8 @@ async fn list_events(req: &Request, state: Data<&Arc<AppState>>) -> Result<Respo
                     u64::try_from(t.timestamp_millis()).map_err(|_| bad("a moment after 1970"))?;
                 since = Some(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms));
             }
-            "limit" => {
-                limit = v
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=1000).contains(n))
-                    .ok_or_else(|| bad("between 1 and 1000"))?;
-            }
-            _ => {
-                return Err(Error::InvalidQuery {
-                    code: "unknown_parameter",
-                    param: k.clone(),
-                    message: format!("the event log does not take `{k}`"),
-                });
-            }
+            "limit" => limit = page_limit(&k, &v, 1000)?,
+            _ => return Err(unknown_parameter(&k, "the event log")),
         }
     }
     let page = state

@@ -374,6 +374,36 @@ pub(crate) fn if_none_match(req: &Request, etag: &str) -> bool {
         })
 }
 
+/// A query parameter `param` whose value is not `what` it must be.
+pub(crate) fn invalid_parameter(param: &str, what: &str) -> Error {
+    Error::InvalidQuery {
+        code: "invalid_parameter",
+        param: param.to_owned(),
+        message: format!("`{param}` must be {what}"),
+    }
+}
+
+/// A query parameter `param` that `listing` does not take.
+pub(crate) fn unknown_parameter(param: &str, listing: &str) -> Error {
+    Error::InvalidQuery {
+        code: "unknown_parameter",
+        param: param.to_owned(),
+        message: format!("{listing} does not take `{param}`"),
+    }
+}
+
+/// A page size from 1 to `max`.
+pub(crate) fn page_limit<T>(param: &str, value: &str, max: T) -> Result<T, Error>
+where
+    T: std::str::FromStr + PartialOrd + From<u8> + std::fmt::Display,
+{
+    value
+        .parse()
+        .ok()
+        .filter(|n| *n >= T::from(1) && *n <= max)
+        .ok_or_else(|| invalid_parameter(param, &format!("between 1 and {max}")))
+}
+
 /// Decoded query-string pairs, in order.
 pub(crate) fn query_pairs(req: &Request) -> Result<Vec<(String, String)>, Error> {
     let raw = req.uri().query().unwrap_or("");

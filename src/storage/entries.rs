@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 use surrealdb::types::{QueryError, RecordId};
 
 use super::accounts::audit_append_script;
-use super::events::{ChangeRecord, entry_events_script};
+use super::events::{ChangeRecord, events_script};
 use super::media;
 use super::migrate::{is_linked, link_table};
 use super::{Store, cause, delivery_table, entry_table, ident, record_key, take_rows};
@@ -230,9 +230,9 @@ impl Store {
         } else {
             ""
         };
-        let (events, mut search_binds) = entry_events_script(
+        let (events, mut search_binds) = events_script(
             &self.node,
-            &ct.id,
+            Some(&ct.id),
             change,
             vec![(id.to_owned(), version_of(&row), status_of(&row))],
         );
@@ -306,9 +306,9 @@ impl Store {
             (Snapshot::Keep, true) => (String::new(), Vec::new()),
             (_, false) => link_script(ct, id, Some(&row))?,
         };
-        let (events, mut search_binds) = entry_events_script(
+        let (events, mut search_binds) = events_script(
             &self.node,
-            &ct.id,
+            Some(&ct.id),
             change,
             vec![(id.to_owned(), version_of(&row), status_of(&row))],
         );
@@ -393,9 +393,9 @@ impl Store {
             ""
         };
         let (links, _) = link_script(ct, id, None)?;
-        let (events, mut search_binds) = entry_events_script(
+        let (events, mut search_binds) = events_script(
             &self.node,
-            &ct.id,
+            Some(&ct.id),
             change,
             vec![(id.to_owned(), None, None)],
         );
@@ -476,7 +476,7 @@ impl Store {
                 Some((id.to_owned(), version_of(r), status_of(r)))
             })
             .collect();
-        let (events, event_binds) = entry_events_script(&self.node, &ct.id, change, entries);
+        let (events, event_binds) = events_script(&self.node, Some(&ct.id), change, entries);
         link_binds.extend(event_binds);
         let (admin_uses, b) = media::insert_uses_script(ct, "admin", &rows)?;
         link_binds.extend(b);

@@ -129,18 +129,6 @@ pub(crate) fn event_tables() -> Vec<(&'static str, Vec<(&'static str, &'static s
     ]
 }
 
-/// The statement (run inside the caller's transaction, after the write it describes) that
-/// logs changes to entries of `type_id`: `$event_rows` holds one object per entry, without
-/// its key and time, which the database gives each row as it runs.
-pub(crate) fn entry_events_script(
-    node: &str,
-    type_id: &str,
-    change: &ChangeRecord,
-    entries: Vec<(String, Option<u64>, Option<String>)>,
-) -> (String, Vec<(String, Value)>) {
-    events_script(node, Some(type_id), change, entries)
-}
-
 /// The statement that logs `change` of each of `subjects` (id, version and status after it),
 /// of content type `type_id` if they are entries; run inside the caller's transaction, after
 /// the write it describes.
@@ -615,9 +603,9 @@ mod tests {
     }
 
     async fn log(store: &Store, id: &str, kind: &'static str) {
-        let (script, binds) = entry_events_script(
+        let (script, binds) = events_script(
             "test",
-            "article",
+            Some("article"),
             &change(kind),
             vec![(id.into(), Some(1), None)],
         );
