@@ -124,7 +124,11 @@ pub(crate) fn event_tables() -> Vec<(&'static str, Vec<(&'static str, &'static s
         ),
         (
             CONSUMER_TABLE,
-            vec![("position", "string"), ("at", "string")],
+            vec![
+                ("position", "string"),
+                ("seen", "option<array<string>>"),
+                ("at", "string"),
+            ],
         ),
     ]
 }
@@ -289,9 +293,28 @@ impl EventReader {
         if self.position.as_ref() == Some(&handed) {
             return Ok(());
         }
-        store.save_position(&self.name, &handed).await?;
+        store.save_position(&self.name, &handed, Vec::new()).await?;
         self.position = Some(handed);
         Ok(())
+    }
+
+    /// Ends a reader whose consumer has handled everything it was handed (after
+    /// [`EventReader::done`]): stores the keys handed out in the overlap before its position
+    /// too, so the next reader under this name skips them instead of handing them out again
+    /// (otherwise the server started after `folio reindex` indexes the last seconds of an
+    /// import again, thousands of entries). With events handed out and not handled, it
+    /// stores nothing: they are read again.
+    pub async fn close(mut self, store: &Store) -> Result<()> {
+        let Some(handed) = self.handed.clone() else {
+            return Ok(());
+        };
+        if self.position.as_ref() != Some(&handed) {
+            return Ok(());
+        }
+        let seen = std::mem::take(&mut self.seen);
+        store
+            .save_position(&self.name, &handed, seen.into_iter().collect())
+            .await
     }
 
     pub fn position(&self) -> Option<&str> {
@@ -316,7 +339,7 @@ impl Store {
     pub async fn event_reader(&self, name: &str) -> Result<EventReader> {
         let rows = self
             .system_read(
-                &format!("SELECT position FROM type::record('{CONSUMER_TABLE}', $name)"),
+                &format!("SELECT position, seen FROM type::record('{CONSUMER_TABLE}', $name)"),
                 vec![("name".into(), json!(name))],
             )
             .await?;
@@ -325,23 +348,38 @@ impl Store {
             .and_then(|r| r.get("position"))
             .and_then(Value::as_str)
             .map(str::to_owned);
+        // Keys handed out in the overlap before the position, stored by a reader that closed.
+        let seen = rows
+            .first()
+            .and_then(|r| r.get("seen"))
+            .and_then(Value::as_array)
+            .map(|keys| {
+                keys.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
         Ok(EventReader {
             name: name.to_owned(),
             handed: position.clone(),
             position,
-            seen: BTreeSet::new(),
+            seen,
         })
     }
 
-    async fn save_position(&self, name: &str, position: &str) -> Result<()> {
+    /// Stores consumer `name`'s position, with the keys it handed out in the overlap before
+    /// it when it is closing (empty otherwise).
+    async fn save_position(&self, name: &str, position: &str, seen: Vec<String>) -> Result<()> {
         self.system_write(
             &format!(
                 "UPSERT type::record('{CONSUMER_TABLE}', $name) CONTENT \
-                 {{ position: $position, at: $at }} RETURN NONE;"
+                 {{ position: $position, seen: $seen, at: $at }} RETURN NONE;"
             ),
             vec![
                 ("name".into(), json!(name)),
                 ("position".into(), json!(position)),
+                ("seen".into(), json!(seen)),
                 ("at".into(), json!(crate::time::now())),
             ],
         )
@@ -669,6 +707,31 @@ mod tests {
         assert_eq!(event.actor.as_deref(), Some("user:1"));
         assert_eq!(event.version, Some(1));
         assert_eq!(event.changed, ["title"]);
+    }
+
+    #[tokio::test]
+    async fn a_closed_reader_leaves_the_next_one_only_what_it_did_not_handle() {
+        let (store, _config, _dir) = store().await;
+        log(&store, "a", "entry.created").await;
+        log(&store, "b", "entry.created").await;
+        let mut reader = store.event_reader("test").await.unwrap();
+        assert_eq!(keys(&mut reader, &store).await, ["a", "b"]);
+        reader.done(&store).await.unwrap();
+        reader.close(&store).await.unwrap();
+        // Without the keys it stored, the overlap would hand out `a` and `b` again.
+        log(&store, "c", "entry.created").await;
+        let mut next = store.event_reader("test").await.unwrap();
+        assert_eq!(keys(&mut next, &store).await, ["c"]);
+        // Handed out and not handled: closing stores nothing, `c` comes again.
+        next.close(&store).await.unwrap();
+        let mut again = store.event_reader("test").await.unwrap();
+        assert_eq!(keys(&mut again, &store).await, ["c"]);
+        // A key older than the position that commits late (another writer's) is still read.
+        again.done(&store).await.unwrap();
+        again.close(&store).await.unwrap();
+        log_past(&store, 1, "late").await;
+        let mut last = store.event_reader("test").await.unwrap();
+        assert_eq!(keys(&mut last, &store).await, ["late"]);
     }
 
     #[tokio::test]
