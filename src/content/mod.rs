@@ -1411,6 +1411,8 @@ pub(crate) fn entry_change(
 ) -> ChangeRecord {
     let kind = match action {
         "entry.create" | "entry.create_published" | "entry.import" => "entry.created",
+        // Without drafts every save goes live: it is an update, not a publication.
+        "entry.update_published" if !ct.drafts => "entry.updated",
         "entry.update_published" | "entry.publish" => "entry.published",
         "entry.unpublish" => "entry.unpublished",
         "entry.delete" => "entry.deleted",

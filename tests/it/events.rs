@@ -118,6 +118,39 @@ async fn every_write_to_an_entry_logs_one_event() {
 }
 
 #[tokio::test]
+async fn an_edit_of_a_type_without_drafts_is_an_update() {
+    let app = TestApp::builder()
+        .persistent()
+        .start()
+        .await
+        .expect("start");
+    let author = app
+        .create(
+            "author",
+            json!({ "name": "Ada", "email": "ada@example.com" }),
+            false,
+        )
+        .await;
+    let id = author["id"].as_str().unwrap().to_owned();
+    let (status, reply) = app
+        .admin_json(
+            Method::PATCH,
+            &format!("/content/author/{id}"),
+            json!({ "fields": { "name": "Ada L." }, "version": 1 }),
+        )
+        .await;
+    assert!(status.is_success(), "{status} {reply}");
+    let dir = app.stop().await;
+    let kinds: Vec<String> = logged(dir.path())
+        .await
+        .into_iter()
+        .filter(|e| e.subject.as_deref() == Some(id.as_str()))
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds, ["entry.created", "entry.updated"]);
+}
+
+#[tokio::test]
 async fn an_import_logs_one_event_per_entry() {
     let data = tempfile::tempdir().unwrap();
     let input = tempfile::tempdir().unwrap();
