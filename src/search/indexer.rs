@@ -29,8 +29,6 @@ use crate::storage::{self, Row};
 const WORK_BATCH: usize = 256;
 /// How often old events are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
-/// The name under which the indexer stores its place in the change-event log.
-pub(super) const EVENT_READER: &str = "search";
 /// Entries read from the database per query.
 const ROWS_BATCH: usize = 500;
 /// Entries read per step of a rebuild's walk over a table: each step passes the rows before
@@ -83,7 +81,12 @@ impl Indexer {
             if pruned.is_none_or(|t| t.elapsed() > PRUNE_EVERY) {
                 pruned = Some(std::time::Instant::now());
                 let keep = self.search.inner.events_keep;
-                if let Err(e) = self.search.inner.store.prune_events(keep).await {
+                let store = &self.search.inner.store;
+                // Still here: the log keeps what this index has yet to read.
+                if let Err(e) = store.touch_reader(&self.search.inner.reader).await {
+                    tracing::warn!(error = %e, "noting the indexer's place in the change-event log failed");
+                }
+                if let Err(e) = store.prune_events(keep).await {
                     tracing::warn!(error = %e, "pruning the change-event log failed");
                 }
             }
@@ -223,7 +226,18 @@ impl Indexer {
     async fn drain_except(&mut self, covered: &BTreeSet<String>) -> Result<()> {
         let store = self.search.inner.store.clone();
         if self.events.is_none() {
-            self.events = Some(store.event_reader(EVENT_READER).await?);
+            let reader = store.event_reader(&self.search.inner.reader).await?;
+            // Away longer than the log is kept: what changed meanwhile may be gone from it.
+            if let Some(position) = reader.position()
+                && !store.event_exists(position).await?
+            {
+                tracing::warn!(
+                    "the change-event log was pruned past this search index's place in it: \
+                     rebuilding every index"
+                );
+                self.search.request_rebuild(&[])?;
+            }
+            self.events = Some(reader);
         }
         loop {
             let Some(events) = self.events.as_mut() else {

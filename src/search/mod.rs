@@ -67,6 +67,8 @@ struct Inner {
     caught_up: AtomicBool,
     /// Commits made, for tests and status.
     commits: AtomicU64,
+    /// The name this index keeps its place in the change-event log under ([`reader_name`]).
+    reader: String,
 }
 
 /// An index in use.
@@ -190,7 +192,7 @@ impl Search {
     /// missing or was built for another layout are queued for a rebuild.
     pub fn open(config: &Config, schema: Arc<Schema>, store: Store) -> Result<Search> {
         let root = config.data_dir.join("search");
-        std::fs::create_dir_all(&root)?;
+        let reader = reader_name(&root)?;
         let mut layouts = BTreeMap::new();
         let mut active = HashMap::new();
         let mut state = State::default();
@@ -247,6 +249,7 @@ impl Search {
                 writer_memory: config.search.writer_memory_mib * 1024 * 1024,
                 caught_up: AtomicBool::new(false),
                 commits: AtomicU64::new(0),
+                reader,
             }),
         })
     }
@@ -310,7 +313,7 @@ impl Search {
     /// How the index stands.
     pub async fn status(&self) -> Result<Status> {
         let store = &self.inner.store;
-        let reader = store.event_reader(indexer::EVENT_READER).await?;
+        let reader = store.event_reader(&self.inner.reader).await?;
         let (pending, oldest) = store
             .events_after(reader.position(), |e| {
                 e.type_id.as_deref().is_some_and(|t| store.is_indexed(t))
@@ -589,6 +592,34 @@ fn hidden_for(req: &Request, layout: &Layout, field: &str) -> bool {
 }
 
 /// Opens the generation `CURRENT` names in `dir`, if it was built for `layout`.
+/// The name the search index under `root` keeps its place in the change-event log under,
+/// made on first use and kept beside the index (`root/READER`): each node indexes into a
+/// directory of its own, so each has its own place, and one that restarts resumes from its
+/// own, not another node's. An index made before names were kept goes on under the one name
+/// all used then (`search`). Creates `root`.
+fn reader_name(root: &std::path::Path) -> Result<String> {
+    let file = root.join("READER");
+    if let Ok(name) = std::fs::read_to_string(&file) {
+        let name = name.trim();
+        if !name.is_empty() && name.len() <= 100 && name.is_ascii() {
+            return Ok(name.to_owned());
+        }
+    }
+    let had_index = std::fs::read_dir(root)
+        .map(|entries| entries.flatten().any(|e| e.path().is_dir()))
+        .unwrap_or(false);
+    let name = if had_index {
+        "search".to_owned()
+    } else {
+        format!("search:{}", ulid::Ulid::new())
+    };
+    std::fs::create_dir_all(root)?;
+    let tmp = root.join("READER.tmp");
+    std::fs::write(&tmp, &name)?;
+    std::fs::rename(&tmp, &file)?;
+    Ok(name)
+}
+
 fn open_current(dir: &Path, layout: &Arc<Layout>) -> Result<Option<Active>> {
     let Ok(current) = std::fs::read_to_string(dir.join("CURRENT")) else {
         return Ok(None);
@@ -630,4 +661,24 @@ fn activate(index: Index, layout: Arc<Layout>) -> Result<Active> {
         reader,
         facts,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reader_name;
+
+    #[test]
+    fn each_index_directory_keeps_a_reader_name_of_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("search");
+        let first = reader_name(&root).unwrap();
+        assert!(first.starts_with("search:"), "{first}");
+        assert_eq!(reader_name(&root).unwrap(), first, "kept across starts");
+        let other = tempfile::tempdir().unwrap();
+        assert_ne!(reader_name(&other.path().join("search")).unwrap(), first);
+        // An index made before names were kept goes on under the name all used then.
+        let old = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(old.path().join("search/article")).unwrap();
+        assert_eq!(reader_name(&old.path().join("search")).unwrap(), "search");
+    }
 }

@@ -368,6 +368,29 @@ impl Store {
         })
     }
 
+    /// Notes that consumer `name` is still there, so pruning keeps waiting for it.
+    pub async fn touch_reader(&self, name: &str) -> Result<()> {
+        self.system_write(
+            &format!("UPDATE type::record('{CONSUMER_TABLE}', $name) SET at = $at RETURN NONE;"),
+            vec![
+                ("name".into(), json!(name)),
+                ("at".into(), json!(crate::time::now())),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Whether the event with key `key` is still in the log.
+    pub async fn event_exists(&self, key: &str) -> Result<bool> {
+        let key = ulid_literal(key)?;
+        let mut res = self
+            .uncounted(format!("SELECT id FROM {EVENT_TABLE}:⟨{key}⟩"))
+            .await?;
+        super::fail_on_error(&mut res)?;
+        Ok(!take_rows(&mut res, 0)?.is_empty())
+    }
+
     /// Stores consumer `name`'s position, with the keys it handed out in the overlap before
     /// it when it is closing (empty otherwise).
     async fn save_position(&self, name: &str, position: &str, seen: Vec<String>) -> Result<()> {
@@ -517,16 +540,27 @@ impl Store {
     }
 
     /// Deletes the events older than `keep` that every reader has passed (by more than the
-    /// overlap); with no reader yet, none.
+    /// overlap); with no reader yet, none. A reader not heard from for longer than `keep` (a
+    /// node taken away; a running one stores its place at least hourly, [`Store::touch_reader`])
+    /// no longer holds the log back: should it come back, it finds the event at its position
+    /// gone ([`Store::event_exists`]) and must start over.
     pub async fn prune_events(&self, keep: Duration) -> Result<()> {
         let readers = self
             .system_read(
-                &format!("SELECT position FROM {CONSUMER_TABLE}"),
+                &format!("SELECT position, at FROM {CONSUMER_TABLE}"),
                 Vec::new(),
             )
             .await?;
+        let heard_since = crate::time::stamp(
+            chrono::Utc::now() - chrono::Duration::from_std(keep).unwrap_or_default(),
+        );
         let Some(slowest) = readers
             .iter()
+            .filter(|r| {
+                r.get("at")
+                    .and_then(Value::as_str)
+                    .is_some_and(|at| at >= heard_since.as_str())
+            })
             .filter_map(|r| r.get("position").and_then(Value::as_str))
             .filter_map(key_time)
             .min()
@@ -783,6 +817,49 @@ mod tests {
             ["three days", "now"],
             "older than a week and read by every reader"
         );
+    }
+
+    #[tokio::test]
+    async fn a_reader_gone_longer_than_the_log_is_kept_holds_nothing_back_and_can_tell() {
+        const WEEK: Duration = Duration::from_secs(7 * 86_400);
+        let (store, _config, _dir) = store().await;
+        log_past(&store, 9 * 86_400, "nine days").await;
+        log_past(&store, 8 * 86_400, "eight days").await;
+        let mut gone = store.event_reader("gone").await.unwrap();
+        gone.next(&store, 1).await.unwrap();
+        gone.done(&store).await.unwrap();
+        let position = gone.position().unwrap().to_owned();
+        assert!(store.event_exists(&position).await.unwrap());
+        // Heard from now: it holds the log back.
+        store.prune_events(WEEK).await.unwrap();
+        assert!(store.event_exists(&position).await.unwrap());
+        // Last heard from eight days ago: it no longer does, and its place is gone.
+        store
+            .system_write(
+                &format!("UPDATE {CONSUMER_TABLE}:gone SET at = $at RETURN NONE;"),
+                vec![(
+                    "at".into(),
+                    json!(crate::time::stamp(
+                        chrono::Utc::now() - chrono::Duration::days(8)
+                    )),
+                )],
+            )
+            .await
+            .unwrap();
+        // (Pruning runs in a reader that is there: the indexer, which read everything.)
+        let mut live = store.event_reader("live").await.unwrap();
+        while !live.next(&store, 10).await.unwrap().is_empty() {}
+        live.done(&store).await.unwrap();
+        store.prune_events(WEEK).await.unwrap();
+        assert!(!store.event_exists(&position).await.unwrap());
+        // Touching a reader keeps it counted.
+        log_past(&store, 8 * 86_400, "eight days, later").await;
+        let mut back = store.event_reader("back").await.unwrap();
+        back.next(&store, 1).await.unwrap();
+        back.done(&store).await.unwrap();
+        store.touch_reader("back").await.unwrap();
+        store.prune_events(WEEK).await.unwrap();
+        assert!(store.event_exists(back.position().unwrap()).await.unwrap());
     }
 
     #[tokio::test]

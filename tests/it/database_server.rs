@@ -317,3 +317,59 @@ async fn database_server_nodes_do_not_serve_each_others_stale_answers() {
     b.stop().await;
     a.stop().await;
 }
+
+/// Each node keeps its own place in the change-event log: a node stopped while another wrote
+/// finds those writes in its search when it starts again, even once the other's place has
+/// moved well past them.
+#[tokio::test]
+#[ignore = "needs a SurrealDB server binary (tests/surreal-server); .ci/run builds it"]
+async fn database_server_nodes_each_keep_their_place_in_the_log() {
+    let surreal = start_surreal().await;
+    let a = TestApp::builder()
+        .database_server(on(&surreal))
+        .start()
+        .await
+        .expect("node A");
+    let b = TestApp::builder()
+        .database_server(on(&surreal))
+        .persistent()
+        .start()
+        .await
+        .expect("node B");
+    let article =
+        |title: &str, body: &str| json!({ "title": { "en": title }, "body": { "en": body } });
+    a.create(
+        "article",
+        article("Lighthouses", "About a lighthouse."),
+        true,
+    )
+    .await;
+    b.search_settled().await;
+    let (_, found) = b.search(&[("q", "lighthouse")]).await;
+    assert_eq!(found["meta"]["total"], 1, "{found}");
+    let dir = b.stop().await;
+
+    // While B is away, A writes, and its indexer's place moves on past that write by more
+    // than the overlap a reader reads again.
+    a.create("article", article("Keepers", "About a keeper."), true)
+        .await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    a.create("article", article("Later", "Written later."), true)
+        .await;
+    a.search_settled().await;
+
+    let b = TestApp::builder()
+        .database_server(on(&surreal))
+        .data_dir(dir)
+        .start()
+        .await
+        .expect("node B again");
+    b.search_settled().await;
+    let (_, found) = b.search(&[("q", "keeper")]).await;
+    assert_eq!(
+        found["meta"]["total"], 1,
+        "B indexed what it missed: {found}"
+    );
+    b.stop().await;
+    a.stop().await;
+}
