@@ -1007,7 +1007,7 @@ fn accounts_paths(doc: &mut Value) {
             path: "/events",
             id: "events",
             tag: "Change events",
-            summary: "The change-event log, oldest first: one event per change to an entry, a media item or folder, a user, a custom role or an API token (`key`, `kind`, `type`, `subject`, `actor`, `version`, `status`, `at`, `changed` field names, `node`); filters `kind` (or family: `entry`), `type`, `subject`, `since` (RFC 3339) or `after` (an event key: pass `meta.next` to go on), `limit` (1–1000, default 100). A page reads at most 5,000 events, so it may hold fewer than `limit` and still have a `meta.next` (admins)",
+            summary: "The change-event log, oldest first: one event per change to an entry, a media item or folder, a user, a custom role or an API token, and one per content type whose stored entries a content-type change rewrote (`type.migrated`) (`key`, `kind`, `type`, `subject`, `actor`, `version`, `status`, `at`, `changed` field names, `node`); filters `kind` (or family: `entry`), `type`, `subject`, `since` (RFC 3339) or `after` (an event key: pass `meta.next` to go on), `limit` (1–1000, default 100). A page reads at most 5,000 events, so it may hold fewer than `limit` and still have a `meta.next` (admins)",
             body: None,
             ok: "200",
             errors: &["400", "401", "403"],

@@ -249,7 +249,10 @@ impl Indexer {
             }
             let mut by_type: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
             for e in &work {
+                // Only `entry.*` events name an entry (`type.migrated` names a type, whose
+                // index a changed layout rebuilds).
                 if let (Some(type_id), Some(id)) = (&e.type_id, &e.subject)
+                    && e.kind.starts_with("entry.")
                     && store.is_indexed(type_id)
                 {
                     by_type

@@ -39,7 +39,8 @@ const SPAN: Duration = Duration::from_secs(60);
 #[derive(Debug, Clone)]
 pub struct ChangeRecord {
     /// `entry.created`, `entry.updated`, `entry.published`, `entry.unpublished`,
-    /// `entry.deleted`; `media.created`, `media.updated`, `media.deleted`.
+    /// `entry.deleted`; `media.created`, `media.updated`, `media.deleted`; `folder.…`,
+    /// `user.…`, `role.…`, `token.…`; `type.migrated`.
     pub kind: &'static str,
     /// Who made the change (`user:…`, `token:…`, `cli`, `import`).
     pub actor: String,

@@ -35,8 +35,13 @@ enum Step {
     Define(String),
     /// A statement over the records in `$ids`, run on every row of `table` a batch at a
     /// time, each batch a transaction of its own. Running it again over rows it has already
-    /// changed must change nothing.
-    EachBatch { table: String, stmt: String },
+    /// changed must change nothing. `rewrites`: it changes stored entries (a rename, a
+    /// cleared field, a publication), not only rows derived from them.
+    EachBatch {
+        table: String,
+        stmt: String,
+        rewrites: bool,
+    },
 }
 
 /// What a start-up would change, in order.
@@ -165,6 +170,7 @@ fn desired_state(schema: &Schema) -> Result<AppliedState> {
                          WHERE status != 'draft') RETURN NONE",
                         ident(&published)?
                     ),
+                    rewrites: true,
                 }],
             );
         } else {
@@ -186,6 +192,7 @@ fn desired_state(schema: &Schema) -> Result<AppliedState> {
                     stmt: "UPDATE $ids SET status = 'published', published_at = published_at ?? \
                            updated_at WHERE status != 'published' RETURN NONE"
                         .into(),
+                    rewrites: true,
                 }],
             );
         }
@@ -250,6 +257,7 @@ fn define_links(state: &mut AppliedState, table: &str, field: &str) -> Result<()
             Step::EachBatch {
                 table: table.to_owned(),
                 stmt: fill("$ids")?,
+                rewrites: false,
             },
         ],
     );
@@ -423,6 +431,7 @@ impl Store {
                                 n = ident(&new)?,
                                 o = ident(field)?
                             ),
+                            rewrites: true,
                         });
                         plan.steps.push(Step::Define(format!(
                             "REMOVE FIELD IF EXISTS {} ON {}",
@@ -521,22 +530,78 @@ impl Store {
         }
         self.invalidate_all();
         let mut defines = Vec::new();
+        // Types whose stored entries were rewritten: each logs a `type.migrated` event.
+        let mut migrated = std::collections::BTreeSet::new();
         for step in plan.steps {
             match step {
                 Step::Define(stmt) => defines.push(stmt),
-                Step::EachBatch { table, stmt } => {
-                    self.define(std::mem::take(&mut defines), None).await?;
-                    self.each_batch(&table, &stmt).await?;
+                Step::EachBatch {
+                    table,
+                    stmt,
+                    rewrites,
+                } => {
+                    self.define(std::mem::take(&mut defines), None, Vec::new())
+                        .await?;
+                    let rows = self.each_batch(&table, &stmt).await?;
+                    if rewrites && rows > 0 {
+                        let type_id = table
+                            .strip_prefix("entry_")
+                            .or_else(|| table.strip_prefix("published_"))
+                            .unwrap_or(&table);
+                        migrated.insert(type_id.to_owned());
+                    }
                 }
             }
         }
         let state = serde_json::to_value(&plan.desired)
             .map_err(|e| Error::internal(format!("schema state: {e}")))?;
-        self.define(defines, Some(state)).await
+        let events = if migrated.is_empty() {
+            Vec::new()
+        } else {
+            self.migration_events(&migrated)
+        };
+        self.define(defines, Some(state), events).await
     }
 
-    /// Runs `stmts` in one transaction, recording `state` as the applied layout with them.
-    async fn define(&self, stmts: Vec<String>, state: Option<serde_json::Value>) -> Result<()> {
+    /// The `type.migrated` events of `types`, as `EVENTS_STATEMENT` takes them: one for each
+    /// type whose stored entries a content-type change rewrote, so what follows the log
+    /// (other nodes' caches, outside systems) reads those entries again.
+    fn migration_events(
+        &self,
+        types: &std::collections::BTreeSet<String>,
+    ) -> Vec<(String, serde_json::Value)> {
+        let mut rows = Vec::new();
+        for type_id in types {
+            let change = super::events::ChangeRecord {
+                kind: "type.migrated",
+                actor: "system".into(),
+                changed: Vec::new(),
+                audit: String::new(),
+            };
+            if let serde_json::Value::Array(r) = super::events::event_rows(
+                self.node(),
+                Some(type_id),
+                &change,
+                vec![(type_id.clone(), None, None)],
+            ) {
+                rows.extend(r);
+            }
+        }
+        let keys = super::events::event_keys(rows.len());
+        vec![
+            ("event_rows".into(), serde_json::Value::Array(rows)),
+            ("event_keys".into(), keys),
+        ]
+    }
+
+    /// Runs `stmts` in one transaction, recording `state` as the applied layout with them
+    /// (and logging the events bound in it, made by [`Store::migration_events`]).
+    async fn define(
+        &self,
+        stmts: Vec<String>,
+        state: Option<serde_json::Value>,
+        events: Vec<(String, serde_json::Value)>,
+    ) -> Result<()> {
         if stmts.is_empty() && state.is_none() {
             return Ok(());
         }
@@ -549,12 +614,18 @@ impl Store {
             script
                 .push_str("UPSERT type::record('folio_schema', $id) CONTENT { state: $state };\n");
         }
+        if !events.is_empty() {
+            script.push_str(super::events::EVENTS_STATEMENT);
+        }
         script.push_str("COMMIT;\n");
-        let mut res = self
+        let mut query = self
             .statement(script)
             .bind(("id", STATE_RECORD))
-            .bind(("state", state.unwrap_or_default()))
-            .await?;
+            .bind(("state", state.unwrap_or_default()));
+        for b in events {
+            query = query.bind(b);
+        }
+        let mut res = query.await?;
         if let Some(e) = super::cause(res.take_errors()) {
             return Err(Error::Config(format!(
                 "applying the content types to the database failed: {e}"
@@ -565,7 +636,7 @@ impl Store {
 
     /// Runs `stmt` over every row of `table`, a batch of rows (bound as `$ids`) per
     /// transaction, walking the table in id order.
-    async fn each_batch(&self, table: &str, stmt: &str) -> Result<()> {
+    async fn each_batch(&self, table: &str, stmt: &str) -> Result<usize> {
         let script = format!("BEGIN;\n{stmt};\nCOMMIT;");
         let mut after: Option<String> = None;
         let mut size = ROWS_PER_BATCH;
@@ -588,7 +659,7 @@ impl Store {
                 _ => Vec::new(),
             };
             let Some(last) = keys.last().cloned() else {
-                return Ok(());
+                return Ok(done);
             };
             let n = keys.len();
             let ids: Vec<surrealdb::types::RecordId> = keys
@@ -662,6 +733,7 @@ fn clear(table: &str, field: &str) -> Result<Step> {
             "UPDATE $ids SET {f} = NONE WHERE {f} != NONE RETURN NONE",
             f = ident(field)?
         ),
+        rewrites: true,
     })
 }
 

@@ -32,6 +32,13 @@ fn without_seo(toml: String) -> String {
     format!("{}{}", &toml[..start], &toml[end..])
 }
 
+/// The `type.…` events in the change-event log.
+async fn migrated(app: &TestApp) -> Vec<Value> {
+    let (status, body) = app.admin_call(Method::GET, "/events?kind=type").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["data"].as_array().cloned().unwrap_or_default()
+}
+
 fn id_of(entry: &Value) -> String {
     entry["id"].as_str().expect("entry id").to_owned()
 }
@@ -252,6 +259,14 @@ async fn renamed_from_moves_the_data() {
         "the old name is gone: {body}"
     );
 
+    // The change-event log says the articles were rewritten, once, by the system.
+    let events = migrated(&app).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["kind"], "type.migrated");
+    assert_eq!(events[0]["type"], "article");
+    assert_eq!(events[0]["subject"], "article");
+    assert_eq!(events[0]["actor"], "system");
+
     // Restarting with the same files changes nothing more.
     let dir = app.stop().await;
     let app = start(dir, types.path()).await;
@@ -262,6 +277,7 @@ async fn renamed_from_moves_the_data() {
         body["data"]["fields"]["summary"],
         json!({ "en": "Short", "fr": "Court" })
     );
+    assert_eq!(migrated(&app).await.len(), 1, "no migration, no event");
 }
 
 /// A rename rewrites every row of its tables, and one transaction can hold no more than the

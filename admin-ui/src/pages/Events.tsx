@@ -72,10 +72,12 @@ export default function Events() {
               <td>{new Date(e.at).toLocaleString()}</td>
               <td>{e.kind}</td>
               <td>
-                {e.type && e.subject && e.kind !== "entry.deleted" ? (
+                {e.type && e.subject && e.kind.startsWith("entry.") && e.kind !== "entry.deleted" ? (
                   <Link to={`/content/${e.type}/${e.subject}`}>
                     {e.type}/{e.subject}
                   </Link>
+                ) : e.type && e.kind.startsWith("type.") ? (
+                  <Link to={`/content/${e.type}`}>{e.type}</Link>
                 ) : (
                   `${e.type ?? ""}/${e.subject ?? ""}`
                 )}
