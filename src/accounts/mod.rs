@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::access::{AdminPermit, BUILTIN_ROLES, CustomRole, Policy, Principal, TokenScope};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, code};
 use crate::mail::{Mail, Mailer};
 use crate::schema::FieldError;
 use crate::storage::Store;
@@ -342,8 +342,8 @@ impl Accounts {
             )
             .await
             .map_err(|e| match e {
-                Error::Conflict { code: "role_in_use", .. } => Error::Conflict {
-                    code: "role_in_use",
+                Error::Conflict { code: code::ROLE_IN_USE, .. } => Error::Conflict {
+                    code: code::ROLE_IN_USE,
                     message: "users or API tokens still have this role: give them another first".into(),
                 },
                 other => other,
@@ -442,7 +442,7 @@ impl Accounts {
             .await
             .map_err(|e| match e {
                 Error::Conflict {
-                    code: "already_exists",
+                    code: code::ALREADY_EXISTS,
                     ..
                 } => field_error("email", "not_unique", "another user has this email address"),
                 other => other,
@@ -489,7 +489,7 @@ impl Accounts {
         changes: UserChanges,
     ) -> Result<User> {
         let Some(current) = self.store.system_get("folio_user", id).await? else {
-            return Err(Error::not_found("user_not_found", "no such user"));
+            return Err(Error::not_found(code::USER_NOT_FOUND, "no such user"));
         };
         let before = User::from_record(&current);
         if let Some(role) = &changes.role {
@@ -564,9 +564,9 @@ impl Accounts {
             .await
             .map_err(|e| match e {
                 Error::Conflict {
-                    code: "last_admin", ..
+                    code: code::LAST_ADMIN, ..
                 } => Error::Conflict {
-                    code: "last_admin",
+                    code: code::LAST_ADMIN,
                     message: "this is the last active admin: make another user admin first".into(),
                 },
                 other => other,
@@ -750,7 +750,7 @@ impl Accounts {
             .ok_or(Error::Unauthenticated)?;
         if user.two_factor {
             return Err(Error::Conflict {
-                code: "two_factor_enabled",
+                code: code::TWO_FACTOR_ENABLED,
                 message: "two-factor login is already on; turn it off first to start again".into(),
             });
         }
@@ -783,7 +783,7 @@ impl Accounts {
         let totp = record.get("totp").cloned().unwrap_or(Value::Null);
         if totp.get("enabled").and_then(Value::as_bool) == Some(true) {
             return Err(Error::Conflict {
-                code: "two_factor_enabled",
+                code: code::TWO_FACTOR_ENABLED,
                 message: "two-factor login is already on".into(),
             });
         }
@@ -791,7 +791,9 @@ impl Accounts {
             .get("secret")
             .and_then(Value::as_str)
             .and_then(totp::TotpSecret::from_base32)
-            .ok_or_else(|| Error::bad_request("two_factor_not_started", "start the setup first"))?;
+            .ok_or_else(|| {
+                Error::bad_request(code::TWO_FACTOR_NOT_STARTED, "start the setup first")
+            })?;
         let now_secs = u64::try_from(Utc::now().timestamp()).unwrap_or(0);
         let step = secret
             .verify(code, now_secs, None)
@@ -1007,7 +1009,8 @@ impl Accounts {
         match out {
             Ok(_) => Ok(true),
             Err(Error::Conflict {
-                code: "not_found", ..
+                code: code::NOT_FOUND,
+                ..
             }) => Ok(false),
             Err(e) => Err(e),
         }
@@ -1284,7 +1287,7 @@ impl Accounts {
             )
             .await
             .map_err(|e| match e {
-                Error::Conflict { code: "not_found", .. } => invalid_link(),
+                Error::Conflict { code: code::NOT_FOUND, .. } => invalid_link(),
                 other => other,
             })?;
         Ok(())
@@ -1308,7 +1311,7 @@ impl Accounts {
             )
             .await
             .map_err(|e| match e {
-                Error::Conflict { code: "not_found", .. } => invalid_link(),
+                Error::Conflict { code: code::NOT_FOUND, .. } => invalid_link(),
                 other => other,
             })?;
         Ok(())
@@ -1479,7 +1482,8 @@ impl Accounts {
         match out {
             Ok(_) => Ok(true),
             Err(Error::Conflict {
-                code: "not_found", ..
+                code: code::NOT_FOUND,
+                ..
             }) => Ok(false),
             Err(e) => Err(e),
         }
@@ -1578,7 +1582,7 @@ impl Accounts {
         user_agent: Option<&str>,
     ) -> Result<NewSession> {
         let invalid =
-            || Error::bad_request("invalid_link", "this setup link is not valid any more");
+            || Error::bad_request(code::INVALID_LINK, "this setup link is not valid any more");
         if !secret.starts_with("fl_") || secret.len() > 100 {
             return Err(invalid());
         }
@@ -1712,7 +1716,7 @@ impl Purpose {
 }
 
 fn invalid_link() -> Error {
-    Error::bad_request("invalid_link", "this link is not valid any more")
+    Error::bad_request(code::INVALID_LINK, "this link is not valid any more")
 }
 
 fn field_error(path: &str, code: &'static str, message: &str) -> Error {
@@ -1854,7 +1858,7 @@ mod tests {
             .complete_password_reset_at(&token, "a new fine password", None, late)
             .await
             .unwrap_err();
-        assert_eq!(err.code(), "invalid_link");
+        assert_eq!(err.code().name, "invalid_link");
         // Within the hour it works (and only once).
         accounts
             .complete_password_reset(&token, "a new fine password", None)
@@ -1864,7 +1868,7 @@ mod tests {
             .complete_password_reset(&token, "another fine password", None)
             .await
             .unwrap_err();
-        assert_eq!(again.code(), "invalid_link");
+        assert_eq!(again.code().name, "invalid_link");
     }
 
     #[tokio::test]

@@ -16,7 +16,7 @@ use super::{
 use crate::access::{BUILTIN_ROLES, CustomRole, TokenScope};
 use crate::accounts::audit::{self, ListFilter};
 use crate::accounts::{NewToken, UserChanges};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, code};
 
 /// Adds the routes to the admin API's router.
 pub fn add_routes(route: Route) -> Route {
@@ -78,7 +78,7 @@ async fn get_user(
         .accounts
         .get_user(&id)
         .await?
-        .ok_or_else(|| Error::not_found("user_not_found", "no such user"))?;
+        .ok_or_else(|| Error::not_found(code::USER_NOT_FOUND, "no such user"))?;
     Ok(json_response(StatusCode::OK, json!({ "data": user })))
 }
 
@@ -149,19 +149,19 @@ async fn create_token(req: &Request, body: Body, state: Data<&Arc<AppState>>) ->
         ("admin", Some(role)) => TokenScope::Admin(role),
         ("delivery", Some(_)) => {
             return Err(Error::bad_request(
-                "invalid_body",
+                code::INVALID_BODY,
                 "a delivery token has no role: it reads published content",
             ));
         }
         ("admin", None) => {
             return Err(Error::bad_request(
-                "invalid_body",
+                code::INVALID_BODY,
                 "an admin token needs the `role` it acts as",
             ));
         }
         _ => {
             return Err(Error::bad_request(
-                "invalid_body",
+                code::INVALID_BODY,
                 "`scope` is \"delivery\" or \"admin\"",
             ));
         }
@@ -197,7 +197,7 @@ async fn revoke_token(
         .revoke_token(&permit, caller(req).address_text().as_deref(), &id)
         .await?
     {
-        return Err(Error::not_found("token_not_found", "no such token"));
+        return Err(Error::not_found(code::TOKEN_NOT_FOUND, "no such token"));
     }
     Ok(StatusCode::NO_CONTENT.into())
 }
@@ -338,7 +338,10 @@ async fn delete_role(
         .delete_role(&permit, caller(req).address_text().as_deref(), &name)
         .await?
     {
-        return Err(Error::not_found("role_not_found", "no such custom role"));
+        return Err(Error::not_found(
+            code::ROLE_NOT_FOUND,
+            "no such custom role",
+        ));
     }
     Ok(StatusCode::NO_CONTENT.into())
 }

@@ -16,7 +16,7 @@ use super::{AppState, json_response, query_pairs, read_json};
 use crate::access::{Action, Permit, Principal};
 use crate::content::Write;
 use crate::content::query::{Audience, parse_list_query};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, code};
 use crate::schema::ContentType;
 use crate::schema::ValidateMode;
 
@@ -92,14 +92,14 @@ async fn list_entries(
     ];
     if let Some((param, _)) = unsupported.iter().find(|(_, used)| *used) {
         return Err(Error::InvalidQuery {
-            code: "unknown_parameter",
+            code: code::UNKNOWN_PARAMETER,
             param: (*param).into(),
             message: format!("admin lists do not take `{param}`; entries come whole, as JSON"),
         });
     }
     if q.search.is_some() {
         return Err(Error::bad_request(
-            "use_search",
+            code::USE_SEARCH,
             "lists do not take `q`: search with GET /admin/api/v1/search?q=...&type=TYPE",
         ));
     }
@@ -140,7 +140,7 @@ fn expected_version(req: &Request, body: Option<u64>) -> Result<Option<u64>> {
                 .trim_matches('"');
             Some(s.parse::<u64>().map_err(|_| {
                 Error::bad_request(
-                    "invalid_if_match",
+                    code::INVALID_IF_MATCH,
                     "If-Match must carry the entry's version, such as \"3\"",
                 )
             })?)
@@ -148,7 +148,7 @@ fn expected_version(req: &Request, body: Option<u64>) -> Result<Option<u64>> {
     };
     match (header, body) {
         (Some(h), Some(b)) if h != b => Err(Error::bad_request(
-            "version_mismatch",
+            code::VERSION_MISMATCH,
             "If-Match and the body's version disagree",
         )),
         (h, b) => Ok(h.or(b)),
@@ -252,7 +252,7 @@ async fn action_body(req: &Request, body: Body, state: &AppState) -> Result<Opti
             poem::error::ReadBodyError::PayloadTooLarge => Error::PayloadTooLarge {
                 limit: state.config.limits.max_body_bytes,
             },
-            _ => Error::bad_request("invalid_body", "the request body could not be read"),
+            _ => Error::bad_request(code::INVALID_BODY, "the request body could not be read"),
         })?;
     let parsed: ActionBody = if bytes.iter().all(u8::is_ascii_whitespace) {
         ActionBody::default()

@@ -21,7 +21,7 @@ use super::{AppState, json_response, read_json};
 use crate::access::{Action, AdminPermit, Principal};
 use crate::accounts::throttle::RateDecision;
 use crate::accounts::{LoginOutcome, NewSession, csrf_for};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, code};
 
 pub const SESSION_COOKIE: &str = "folio_session";
 pub const CSRF_COOKIE: &str = "folio_csrf";
@@ -196,7 +196,7 @@ async fn login(req: &Request, body: Body, state: Data<&Arc<AppState>>) -> Result
         Some("bearer") => true,
         Some(_) => {
             return Err(Error::bad_request(
-                "invalid_body",
+                code::INVALID_BODY,
                 "`token` is \"cookie\" (the default) or \"bearer\"",
             ));
         }
@@ -450,7 +450,7 @@ async fn end_session(
         .end_session(&format!("user:{user}"), &user, &id)
         .await?
     {
-        return Err(Error::not_found("session_not_found", "no such session"));
+        return Err(Error::not_found(code::SESSION_NOT_FOUND, "no such session"));
     }
     Ok(StatusCode::NO_CONTENT.into())
 }

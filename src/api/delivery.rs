@@ -14,7 +14,7 @@ use crate::access::{Principal, TokenScope};
 use crate::cache::Cached;
 use crate::content::query::{Audience, Format, parse_entry_query, parse_list_query};
 use crate::content::{Entry, Page};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, code};
 use crate::schema::{ContentType, Kind};
 use crate::storage;
 
@@ -207,7 +207,7 @@ async fn list(
                 req,
             )),
             Format::Rss | Format::Atom => Err(Error::bad_request(
-                "format_unavailable",
+                code::FORMAT_UNAVAILABLE,
                 "rss and atom feeds are not available yet; use json, ndjson or csv",
             )),
         }

@@ -36,7 +36,7 @@ use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::config::Config;
-use crate::error::Error;
+use crate::error::{Error, code};
 
 /// Routes that take a body from a caller without credentials: signing in and what leads to
 /// it. Everything else in the admin API wants credentials before its body is read.
@@ -73,7 +73,7 @@ pub fn check_query(req: &Request) -> Result<(), Error> {
         if !seen.insert(key.as_str()) {
             let shown: String = key.chars().take(64).collect();
             return Err(Error::InvalidQuery {
-                code: "duplicate_parameter",
+                code: code::DUPLICATE_PARAMETER,
                 param: shown.clone(),
                 message: format!("{shown} is given more than once"),
             });
@@ -183,7 +183,7 @@ pub async fn admit(
     if !bytes.iter().all(u8::is_ascii_whitespace) {
         if !is_json(req) {
             return Err(Error::UnsupportedMedia {
-                code: "unsupported_media_type",
+                code: code::UNSUPPORTED_MEDIA_TYPE,
                 message: "the body must be JSON, sent with Content-Type: application/json".into(),
             });
         }
@@ -194,7 +194,7 @@ pub async fn admit(
 }
 
 fn unreadable() -> Error {
-    Error::bad_request("invalid_body", "the request body could not be read")
+    Error::bad_request(code::INVALID_BODY, "the request body could not be read")
 }
 
 fn is_json(req: &Request) -> bool {
@@ -320,9 +320,12 @@ fn parse_strict(bytes: &[u8]) -> Result<Value, Error> {
     value.map_err(|e| {
         let text = e.to_string();
         if text.starts_with(DUPLICATE) {
-            Error::bad_request("duplicate_key", format!("the body is not valid: {text}"))
+            Error::bad_request(
+                code::DUPLICATE_KEY,
+                format!("the body is not valid: {text}"),
+            )
         } else {
-            Error::bad_request("invalid_json", format!("the body is not JSON: {text}"))
+            Error::bad_request(code::INVALID_JSON, format!("the body is not JSON: {text}"))
         }
     })
 }
@@ -420,7 +423,7 @@ mod tests {
             r#"{"a": {"b": {"c": 1, "c": 1}}}"#,
         ] {
             let e = parse_strict(body.as_bytes()).unwrap_err();
-            assert_eq!(e.code(), "duplicate_key", "{body}");
+            assert_eq!(e.code().name, "duplicate_key", "{body}");
         }
     }
 
@@ -438,7 +441,7 @@ mod tests {
     fn bad_json_and_trailing_text_are_invalid_json() {
         for body in ["{", "{\"a\": }", "{} {}", "{\"a\": 1} x", "'a'"] {
             let e = parse_strict(body.as_bytes()).unwrap_err();
-            assert_eq!(e.code(), "invalid_json", "{body}");
+            assert_eq!(e.code().name, "invalid_json", "{body}");
         }
     }
 }

@@ -24,7 +24,7 @@ use tokio_util::io::StreamReader;
 use super::auth::caller;
 use super::{AppState, if_none_match, json_response, query_pairs, read_json};
 use crate::access::{Action, MediaPermit, Principal};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, code};
 use crate::media::imaging::{Fit, Format, Transform};
 use crate::media::{MediaPatch, UploadMeta, sniff};
 use crate::storage::MediaFilter;
@@ -287,13 +287,13 @@ fn naming(e: Error, filename: &str) -> Error {
 }
 
 fn bad_upload(message: impl Into<String>) -> Error {
-    Error::bad_request("invalid_upload", message)
+    Error::bad_request(code::INVALID_UPLOAD, message)
 }
 
 /// The `accept` list of `type.field` (a media field), for uploads made for that field.
 fn field_accept(state: &AppState, path: &str) -> Result<Vec<String>> {
     let invalid = || Error::InvalidQuery {
-        code: "invalid_parameter",
+        code: code::INVALID_PARAMETER,
         param: "field".into(),
         message: format!("`{path}` is not a media field (type.field)"),
     };
@@ -317,7 +317,7 @@ async fn list_media(req: &Request, state: Data<&Arc<AppState>>) -> Result<Respon
     };
     let mut page = 1u32;
     let bad = |param: &str, message: String| Error::InvalidQuery {
-        code: "invalid_parameter",
+        code: code::INVALID_PARAMETER,
         param: param.to_owned(),
         message,
     };
@@ -422,7 +422,7 @@ async fn update_media(
 ) -> Result<Response> {
     let permit = permit(req, &state, Action::Update)?;
     let body: PatchBody = read_json(body, 64 * 1024).await?;
-    let invalid = |m: &str| Error::bad_request("invalid_metadata", m.to_owned());
+    let invalid = |m: &str| Error::bad_request(code::INVALID_METADATA, m.to_owned());
     let focal = match body.focal {
         None => None,
         Some(Value::Null) => Some(None),
@@ -436,15 +436,14 @@ async fn update_media(
         }
         Some(_) => return Err(invalid("focal is {\"x\": 0..1, \"y\": 0..1} or null")),
     };
-    let folder =
-        match body.folder {
-            None => None,
-            Some(Value::Null) => Some(None),
-            Some(Value::String(f)) => Some(Some(crate::media::media_id(&f).map_err(|_| {
-                Error::not_found("folder_not_found", "no media folder has this id")
-            })?)),
-            Some(_) => return Err(invalid("folder is a folder id or null")),
-        };
+    let folder = match body.folder {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(Value::String(f)) => Some(Some(crate::media::media_id(&f).map_err(|_| {
+            Error::not_found(code::FOLDER_NOT_FOUND, "no media folder has this id")
+        })?)),
+        Some(_) => return Err(invalid("folder is a folder id or null")),
+    };
     let if_match = req
         .headers()
         .get(header::IF_MATCH)
@@ -479,7 +478,7 @@ async fn delete_media(
     let record = state.media.get(&id).await?;
     if !permit.covers(record.get("created_by").and_then(Value::as_str)) {
         return Err(Error::not_found(
-            "media_not_found",
+            code::MEDIA_NOT_FOUND,
             "no media item has this id",
         ));
     }
@@ -594,7 +593,7 @@ async fn serve(
     Path((id, filename)): Path<(String, String)>,
     state: Data<&Arc<AppState>>,
 ) -> Result<Response> {
-    let not_found = || Error::not_found("media_not_found", "no media item has this id");
+    let not_found = || Error::not_found(code::MEDIA_NOT_FOUND, "no media item has this id");
     let record = state.media.get(&id).await.map_err(|_| not_found())?;
     let id = record
         .get("id")
@@ -695,7 +694,7 @@ async fn serve(
                     .content_type("application/json")
                     .body(
                         json!({
-                            "code": "range_not_satisfiable",
+                            "code": code::RANGE_NOT_SATISFIABLE.name,
                             "message": format!("the file has {total} bytes"),
                         })
                         .to_string(),
@@ -836,7 +835,7 @@ fn transform_of(
     req: &Request,
 ) -> Result<Option<Transform>> {
     let bad = |param: &str, message: String| Error::InvalidQuery {
-        code: "invalid_transform",
+        code: code::INVALID_TRANSFORM,
         param: param.to_owned(),
         message,
     };
@@ -848,7 +847,7 @@ fn transform_of(
             Some(f) if image => Some(f),
             _ => {
                 return Err(Error::not_found(
-                    "media_not_found",
+                    code::MEDIA_NOT_FOUND,
                     "no media item has this id",
                 ));
             }

@@ -40,7 +40,7 @@ use tracing::Instrument;
 use crate::config::Config;
 use crate::content::Content;
 use crate::content::query::QueryLimits;
-use crate::error::Error;
+use crate::error::{Error, code};
 
 pub const REQUEST_ID: &str = "x-request-id";
 
@@ -311,20 +311,25 @@ fn error_response(e: poem::Error) -> Response {
         return json_error(&Error::internal(format!("{status}: {text}")));
     }
     let (code, message) = match status {
-        StatusCode::NOT_FOUND => ("route_not_found", "no such route".to_owned()),
+        StatusCode::NOT_FOUND => (code::ROUTE_NOT_FOUND, "no such route".to_owned()),
         StatusCode::METHOD_NOT_ALLOWED => (
-            "method_not_allowed",
+            code::METHOD_NOT_ALLOWED,
             "this route does not take that method".to_owned(),
         ),
-        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the body is too large".to_owned()),
-        StatusCode::UNAUTHORIZED => ("unauthenticated", "authentication is required".to_owned()),
-        s if s.is_client_error() => ("bad_request", text),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            (code::PAYLOAD_TOO_LARGE, "the body is too large".to_owned())
+        }
+        StatusCode::UNAUTHORIZED => (
+            code::UNAUTHENTICATED,
+            "authentication is required".to_owned(),
+        ),
+        s if s.is_client_error() => (code::BAD_REQUEST, text),
         _ => {
             tracing::error!(error = %text, "request failed");
             return json_error(&Error::internal(text));
         }
     };
-    let body = serde_json::json!({ "code": code, "message": message });
+    let body = serde_json::json!({ "code": code.name, "message": message });
     Response::builder()
         .status(status)
         .content_type("application/json")
@@ -377,7 +382,7 @@ pub(crate) fn if_none_match(req: &Request, etag: &str) -> bool {
 /// A query parameter `param` whose value is not `what` it must be.
 pub(crate) fn invalid_parameter(param: &str, what: &str) -> Error {
     Error::InvalidQuery {
-        code: "invalid_parameter",
+        code: code::INVALID_PARAMETER,
         param: param.to_owned(),
         message: format!("`{param}` must be {what}"),
     }
@@ -386,7 +391,7 @@ pub(crate) fn invalid_parameter(param: &str, what: &str) -> Error {
 /// A query parameter `param` that `listing` does not take.
 pub(crate) fn unknown_parameter(param: &str, listing: &str) -> Error {
     Error::InvalidQuery {
-        code: "unknown_parameter",
+        code: code::UNKNOWN_PARAMETER,
         param: param.to_owned(),
         message: format!("{listing} does not take `{param}`"),
     }
@@ -409,12 +414,12 @@ pub(crate) fn query_pairs(req: &Request) -> Result<Vec<(String, String)>, Error>
     let raw = req.uri().query().unwrap_or("");
     if raw.len() > 16 * 1024 {
         return Err(Error::bad_request(
-            "query_too_long",
+            code::QUERY_TOO_LONG,
             "the query string is longer than 16 KiB",
         ));
     }
     serde_urlencoded::from_str::<Vec<(String, String)>>(raw)
-        .map_err(|_| Error::bad_request("invalid_query", "the query string is not valid"))
+        .map_err(|_| Error::bad_request(code::INVALID_QUERY, "the query string is not valid"))
 }
 
 /// Reads a JSON object body no larger than the configured limit.
@@ -424,27 +429,28 @@ pub(crate) async fn read_json<T: serde::de::DeserializeOwned>(
 ) -> Result<T, Error> {
     let bytes = body.into_bytes_limit(limit).await.map_err(|e| match e {
         poem::error::ReadBodyError::PayloadTooLarge => Error::PayloadTooLarge { limit },
-        _ => Error::bad_request("invalid_body", "the request body could not be read"),
+        _ => Error::bad_request(code::INVALID_BODY, "the request body could not be read"),
     })?;
     if bytes.is_empty() {
         return Err(Error::bad_request(
-            "empty_body",
+            code::EMPTY_BODY,
             "the request needs a JSON body",
         ));
     }
     // `guard::admit` has already refused what is not JSON or names a key twice.
-    let value: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| Error::bad_request("invalid_json", format!("the body is not JSON: {e}")))?;
+    let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+        Error::bad_request(code::INVALID_JSON, format!("the body is not JSON: {e}"))
+    })?;
     // Derived structs also deserialize from arrays, by position: `[{...}, null, true]` would
     // be read as fields, version and publish. Bodies are objects, so anything else is refused.
     if !value.is_object() {
         return Err(Error::bad_request(
-            "invalid_body",
+            code::INVALID_BODY,
             "the body must be a JSON object",
         ));
     }
     serde_json::from_value(value)
-        .map_err(|e| Error::bad_request("invalid_body", format!("the body is not valid: {e}")))
+        .map_err(|e| Error::bad_request(code::INVALID_BODY, format!("the body is not valid: {e}")))
 }
 
 /// Compares secrets without leaking where they differ through timing.

@@ -9,7 +9,7 @@ use poem::{Response, Route, get, handler};
 use serde_json::{Map, Value, json};
 
 use super::AppState;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, code};
 use crate::schema::{Audience, ContentType, Kind, Schema, json_schema};
 
 pub struct Docs {
@@ -90,7 +90,7 @@ pub fn docs_page(
             Ok(Html(state.docs.admin_html.clone()))
         }
         _ => Err(Error::bad_request(
-            "unknown_document",
+            code::UNKNOWN_DOCUMENT,
             "documents: delivery, admin",
         )),
     }

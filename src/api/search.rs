@@ -23,7 +23,7 @@ use super::auth::{administer, caller};
 use super::{AppState, etag_of, if_none_match, json_response, query_pairs, read_json};
 use crate::access::{Action, Principal};
 use crate::content::query::{Audience as ContentAudience, EntryQuery, Sight};
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result, code};
 use crate::schema::ContentType;
 use crate::search::{Audience, Hit, Request as SearchRequest, Results, Sort};
 
@@ -83,7 +83,7 @@ impl Params {
     }
 }
 
-fn invalid(code: &'static str, param: &str, message: impl Into<String>) -> Error {
+fn invalid(code: Code, param: &str, message: impl Into<String>) -> Error {
     Error::InvalidQuery {
         code,
         param: param.to_owned(),
@@ -118,7 +118,7 @@ fn parse_params(pairs: &[(String, String)]) -> Result<Params> {
     for (key, value) in pairs {
         if !key.starts_with("filter[") && !seen.insert(key.as_str()) {
             return Err(invalid(
-                "duplicate_parameter",
+                code::DUPLICATE_PARAMETER,
                 key,
                 format!("`{key}` is given more than once"),
             ));
@@ -143,7 +143,7 @@ fn parse_params(pairs: &[(String, String)]) -> Result<Params> {
                     .filter(|n| (1..=MAX_LIMIT).contains(n))
                     .ok_or_else(|| {
                         invalid(
-                            "invalid_limit",
+                            code::INVALID_LIMIT,
                             "limit",
                             format!("`limit` must be a whole number from 1 to {MAX_LIMIT}"),
                         )
@@ -152,7 +152,7 @@ fn parse_params(pairs: &[(String, String)]) -> Result<Params> {
             "page" => {
                 p.page = value.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
                     invalid(
-                        "invalid_page",
+                        code::INVALID_PAGE,
                         "page",
                         "`page` must be a whole number from 1",
                     )
@@ -164,7 +164,7 @@ fn parse_params(pairs: &[(String, String)]) -> Result<Params> {
                     "false" | "0" | "" => false,
                     _ => {
                         return Err(invalid(
-                            "invalid_parameter",
+                            code::INVALID_PARAMETER,
                             "exact",
                             "`exact` is true or false",
                         ));
@@ -176,7 +176,7 @@ fn parse_params(pairs: &[(String, String)]) -> Result<Params> {
             k if k.starts_with("filter[") => parse_filter(&mut p, k, value)?,
             k => {
                 return Err(invalid(
-                    "unknown_parameter",
+                    code::UNKNOWN_PARAMETER,
                     k,
                     format!(
                         "search does not take `{k}` (it takes q, type, locale, filter[...], \
@@ -188,7 +188,7 @@ fn parse_params(pairs: &[(String, String)]) -> Result<Params> {
     }
     if p.page.saturating_mul(p.limit) > crate::search::MAX_WINDOW {
         return Err(invalid(
-            "invalid_page",
+            code::INVALID_PAGE,
             "page",
             format!(
                 "search results can be paged through the first {}",
@@ -204,7 +204,7 @@ fn parse_filter(p: &mut Params, key: &str, value: &str) -> Result<()> {
     let inner = &key["filter[".len()..];
     let (field, rest) = inner.split_once(']').ok_or_else(|| {
         invalid(
-            "invalid_filter",
+            code::INVALID_FILTER,
             key,
             format!("`{key}` is not filter[field][op]"),
         )
@@ -214,18 +214,18 @@ fn parse_filter(p: &mut Params, key: &str, value: &str) -> Result<()> {
         r if r.starts_with('[') && r.ends_with(']') => &r[1..r.len() - 1],
         _ => {
             return Err(invalid(
-                "invalid_filter",
+                code::INVALID_FILTER,
                 key,
                 format!("`{key}` is not filter[field][op]"),
             ));
         }
     };
     if field.is_empty() || field.len() > 64 {
-        return Err(invalid("invalid_filter", key, "a filter names a field"));
+        return Err(invalid(code::INVALID_FILTER, key, "a filter names a field"));
     }
     if p.facet_filters.len() + p.date_filters.len() >= 20 {
         return Err(invalid(
-            "too_many_filters",
+            code::TOO_MANY_FILTERS,
             key,
             "a search takes at most 20 filters",
         ));
@@ -248,7 +248,7 @@ fn parse_filter(p: &mut Params, key: &str, value: &str) -> Result<()> {
             .push((field.to_owned(), Bound::Unbounded, Bound::Excluded(v))),
         _ => {
             return Err(invalid(
-                "invalid_operator",
+                code::INVALID_OPERATOR,
                 key,
                 format!(
                     "search filters take eq and in (tags, enums, relations) or gte, gt, lte, lt (dates), not `{op}`"
@@ -302,7 +302,7 @@ fn check_against(
     for (field, _) in &p.facet_filters {
         if !facet_fields.contains(field) {
             return Err(invalid(
-                "unknown_field",
+                code::UNKNOWN_FIELD,
                 &format!("filter[{field}]"),
                 format!("`{field}` is not a tag, enum or relation field of the types searched"),
             ));
@@ -311,7 +311,7 @@ fn check_against(
     for (field, _, _) in &p.date_filters {
         if !date_fields.contains(field) {
             return Err(invalid(
-                "unknown_field",
+                code::UNKNOWN_FIELD,
                 &format!("filter[{field}]"),
                 format!("`{field}` is not a date field of the types searched"),
             ));
@@ -321,7 +321,7 @@ fn check_against(
         && !date_fields.contains(field)
     {
         return Err(invalid(
-            "unknown_field",
+            code::UNKNOWN_FIELD,
             "sort",
             format!("search sorts by relevance or by a date field, and `{field}` is not one"),
         ));
@@ -330,7 +330,7 @@ fn check_against(
         && let Some(f) = facets.iter().find(|f| !facet_fields.contains(f))
     {
         return Err(invalid(
-            "unknown_field",
+            code::UNKNOWN_FIELD,
             "facets",
             format!("`{f}` is not a tag, enum or relation field of the types searched"),
         ));
@@ -339,7 +339,7 @@ fn check_against(
         && !types.iter().any(|t| t.locales.contains(locale))
     {
         return Err(invalid(
-            "unknown_locale",
+            code::UNKNOWN_LOCALE,
             "locale",
             format!("none of the types searched has the locale `{locale}`"),
         ));
@@ -364,7 +364,7 @@ fn types_for(
                 }
                 if !state.search.is_searchable(n) {
                     return Err(invalid(
-                        "type_not_searchable",
+                        code::TYPE_NOT_SEARCHABLE,
                         "type",
                         format!("content type `{n}` is not searchable"),
                     ));
@@ -470,7 +470,7 @@ async fn delivery_search(req: &Request, state: Data<&Arc<AppState>>) -> Result<R
                 .any(|t| t.field(f).is_some_and(|x| sight.sees(t, x)))
             {
                 return Err(invalid(
-                    "unknown_field",
+                    code::UNKNOWN_FIELD,
                     "fields",
                     format!("no type searched has a field `{f}`"),
                 ));
@@ -531,7 +531,7 @@ async fn admin_search(req: &Request, state: Data<&Arc<AppState>>) -> Result<Resp
     let p = parse_params(&query_pairs(req)?)?;
     if p.fields.is_some() {
         return Err(invalid(
-            "unknown_parameter",
+            code::UNKNOWN_PARAMETER,
             "fields",
             "admin search returns whole entries",
         ));

@@ -80,7 +80,7 @@ impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         // Credentials or a missing type; anything else keeps its text out.
         let body = Json(ApiErrorBody {
-            code: e.code().to_owned(),
+            code: e.code().name.to_owned(),
             message: e.body().message,
         });
         match e {

@@ -62,5 +62,8 @@ fn not_found() -> Response {
     Response::builder()
         .status(StatusCode::NOT_FOUND)
         .content_type("application/json")
-        .body(r#"{"code":"route_not_found","message":"no such route"}"#)
+        .body(
+            serde_json::json!({ "code": crate::error::code::ROUTE_NOT_FOUND.name, "message": "no such route" })
+                .to_string(),
+        )
 }

@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 
 use crate::access::{Action, Permit};
 use crate::accounts::audit::Event;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, code};
 use crate::markdown;
 use crate::plugins::{HookOutcome, PluginHost};
 use crate::schema::{
@@ -227,7 +227,7 @@ impl Content {
         let publish = publish_permit(ct, publish)?;
         if ct.kind == Kind::Single && self.single_id(ct).await?.is_some() {
             return Err(Error::Conflict {
-                code: "single_exists",
+                code: code::SINGLE_EXISTS,
                 message: format!(
                     "`{}` is a single type and already has its entry; update that one",
                     ct.id
@@ -452,7 +452,7 @@ impl Content {
     ) -> Result<(Row, u64, Row)> {
         if !ct.drafts {
             return Err(Error::bad_request(
-                "drafts_disabled",
+                code::DRAFTS_DISABLED,
                 format!(
                     "`{}` has no draft/publish workflow: every save is published",
                     ct.id
@@ -1184,7 +1184,7 @@ impl Budget {
 
 fn populate_too_large(path: &[String], what: String) -> Error {
     Error::InvalidQuery {
-        code: "populate_too_large",
+        code: code::POPULATE_TOO_LARGE,
         param: "populate".into(),
         message: format!(
             "populating {} would put {what} in one response; ask for fewer entries per page \

@@ -22,6 +22,7 @@
 //! - no input panics: names and values are looked up, never indexed, and every repetition
 //!   (filters, list values, sort keys, populate depth) is capped by [`QueryLimits`].
 
+use crate::error::{Code, code};
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc};
 use indexmap::IndexSet;
 use serde_json::Value;
@@ -42,27 +43,27 @@ const MAX_NAME_ECHO: usize = 64;
 const MAX_PARAM_ECHO: usize = 200;
 
 /// Every code a [`QueryError`] can carry; all of them are client errors (400).
-pub const ERROR_CODES: &[&str] = &[
-    "unknown_parameter",
-    "duplicate_parameter",
-    "unknown_field",
-    "invalid_filter",
-    "invalid_filter_operator",
-    "invalid_filter_value",
-    "too_many_filters",
-    "too_many_values",
-    "invalid_limit",
-    "invalid_page",
-    "invalid_cursor",
-    "page_and_cursor",
-    "invalid_sort",
-    "populate_too_deep",
-    "invalid_populate",
-    "invalid_fields",
-    "unknown_locale",
-    "invalid_render",
-    "invalid_format",
-    "invalid_search",
+pub const ERROR_CODES: &[Code] = &[
+    code::UNKNOWN_PARAMETER,
+    code::DUPLICATE_PARAMETER,
+    code::UNKNOWN_FIELD,
+    code::INVALID_FILTER,
+    code::INVALID_FILTER_OPERATOR,
+    code::INVALID_FILTER_VALUE,
+    code::TOO_MANY_FILTERS,
+    code::TOO_MANY_VALUES,
+    code::INVALID_LIMIT,
+    code::INVALID_PAGE,
+    code::INVALID_CURSOR,
+    code::PAGE_AND_CURSOR,
+    code::INVALID_SORT,
+    code::POPULATE_TOO_DEEP,
+    code::INVALID_POPULATE,
+    code::INVALID_FIELDS,
+    code::UNKNOWN_LOCALE,
+    code::INVALID_RENDER,
+    code::INVALID_FORMAT,
+    code::INVALID_SEARCH,
 ];
 
 /// Who is asking, which decides what exists.
@@ -351,13 +352,13 @@ pub enum SortKey {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{param}: {message}")]
 pub struct QueryError {
-    pub code: &'static str,
+    pub code: Code,
     pub param: String,
     pub message: String,
 }
 
 impl QueryError {
-    fn new(code: &'static str, param: &str, message: impl Into<String>) -> Self {
+    fn new(code: Code, param: &str, message: impl Into<String>) -> Self {
         let mut param_echo: String = param.chars().take(MAX_PARAM_ECHO).collect();
         if param_echo.len() < param.len() {
             param_echo.push('…');
@@ -461,7 +462,7 @@ pub fn parse_list_query(
                     }
                 };
                 return Err(QueryError::new(
-                    "unknown_parameter",
+                    code::UNKNOWN_PARAMETER,
                     key,
                     format!(
                         "unknown query parameter {}; a list takes {accepted}",
@@ -511,7 +512,7 @@ pub fn parse_entry_query(
     for (key, value) in pairs {
         if !shared.take(&cx, &mut seen, key, value)? {
             return Err(QueryError::new(
-                "unknown_parameter",
+                code::UNKNOWN_PARAMETER,
                 key,
                 format!(
                     "unknown query parameter {}; one entry takes fields, populate, locale and \
@@ -535,7 +536,7 @@ pub fn parse_fields(
     const PARAM: &str = "fields";
     if raw.is_empty() {
         return Err(QueryError::new(
-            "invalid_fields",
+            code::INVALID_FIELDS,
             PARAM,
             "fields takes a comma-separated list of field names",
         ));
@@ -544,14 +545,14 @@ pub fn parse_fields(
     for name in raw.split(',') {
         if name.is_empty() {
             return Err(QueryError::new(
-                "invalid_fields",
+                code::INVALID_FIELDS,
                 PARAM,
                 "fields has an empty name (two commas in a row, or a comma at an end)",
             ));
         }
         if name.contains('.') {
             return Err(QueryError::new(
-                "invalid_fields",
+                code::INVALID_FIELDS,
                 PARAM,
                 format!(
                     "fields names top-level fields, not {}; populate a relation to get its \
@@ -584,7 +585,7 @@ pub fn parse_populate(
     limits: &QueryLimits,
 ) -> Result<Vec<Vec<String>>, QueryError> {
     const PARAM: &str = "populate";
-    let invalid = |message: String| QueryError::new("invalid_populate", PARAM, message);
+    let invalid = |message: String| QueryError::new(code::INVALID_POPULATE, PARAM, message);
     if raw.is_empty() {
         return Err(invalid(
             "populate takes a comma-separated list of relation or media fields \
@@ -620,7 +621,7 @@ pub fn parse_populate(
         }
         if segments.len() > limits.max_populate_depth {
             return Err(QueryError::new(
-                "populate_too_deep",
+                code::POPULATE_TOO_DEEP,
                 PARAM,
                 format!(
                     "{} is {} relations deep; populate follows at most {}",
@@ -688,7 +689,7 @@ fn visible_field<'s>(ty: &'s ContentType, name: &str, sight: &dyn Sight) -> Opti
 /// error does not tell the public which private fields exist.
 fn no_such_field(param: &str, ty: &ContentType, name: &str) -> QueryError {
     QueryError::new(
-        "unknown_field",
+        code::UNKNOWN_FIELD,
         param,
         format!("type {} has no field {}", shown(&ty.id), shown(name)),
     )
@@ -696,7 +697,7 @@ fn no_such_field(param: &str, ty: &ContentType, name: &str) -> QueryError {
 
 fn page_and_cursor(param: &str) -> QueryError {
     QueryError::new(
-        "page_and_cursor",
+        code::PAGE_AND_CURSOR,
         param,
         "page (offset pagination) and cursor (keyset pagination) cannot be combined",
     )
@@ -715,7 +716,7 @@ fn parse_limit(raw: &str, limits: &QueryLimits) -> Result<u32, QueryError> {
         .filter(|n| (1..=limits.max_limit).contains(n))
         .ok_or_else(|| {
             QueryError::new(
-                "invalid_limit",
+                code::INVALID_LIMIT,
                 "limit",
                 format!(
                     "limit must be a whole number from 1 to {}, not {}",
@@ -729,7 +730,7 @@ fn parse_limit(raw: &str, limits: &QueryLimits) -> Result<u32, QueryError> {
 fn parse_page(raw: &str) -> Result<u32, QueryError> {
     parse_u32_digits(raw).filter(|n| *n >= 1).ok_or_else(|| {
         QueryError::new(
-            "invalid_page",
+            code::INVALID_PAGE,
             "page",
             format!("page must be a whole number from 1, not {}", shown(raw)),
         )
@@ -742,7 +743,7 @@ fn parse_cursor(raw: &str) -> Result<Option<String>, QueryError> {
     }
     if raw.chars().count() > MAX_CURSOR_CHARS {
         return Err(QueryError::new(
-            "invalid_cursor",
+            code::INVALID_CURSOR,
             "cursor",
             "cursor is not one this server issued; start again with cursor=",
         ));
@@ -759,7 +760,7 @@ fn parse_format(raw: &str) -> Result<Format, QueryError> {
         "atom" => Format::Atom,
         _ => {
             return Err(QueryError::new(
-                "invalid_format",
+                code::INVALID_FORMAT,
                 "format",
                 format!(
                     "format must be json, csv, ndjson, rss or atom, not {}",
@@ -773,7 +774,7 @@ fn parse_format(raw: &str) -> Result<Format, QueryError> {
 fn parse_search(raw: &str) -> Result<Option<String>, QueryError> {
     if raw.chars().count() > MAX_SEARCH_CHARS {
         return Err(QueryError::new(
-            "invalid_search",
+            code::INVALID_SEARCH,
             "q",
             format!("q is limited to {MAX_SEARCH_CHARS} characters"),
         ));
@@ -800,7 +801,7 @@ impl<'q> Seen<'q> {
     fn once(&mut self, name: &'q str) -> Result<(), QueryError> {
         if self.names.contains(&name) {
             return Err(QueryError::new(
-                "duplicate_parameter",
+                code::DUPLICATE_PARAMETER,
                 name,
                 format!("{name} is given more than once"),
             ));
@@ -845,7 +846,7 @@ impl Shared {
                 seen.once(key)?;
                 if value != "html" {
                     return Err(QueryError::new(
-                        "invalid_render",
+                        code::INVALID_RENDER,
                         key,
                         format!("render takes only html, not {}", shown(value)),
                     ));
@@ -890,7 +891,7 @@ fn parse_locale(ct: &ContentType, raw: &str) -> Result<String, QueryError> {
     } else {
         format!("type {} is not localised", shown(&ct.id))
     };
-    Err(QueryError::new("unknown_locale", "locale", message))
+    Err(QueryError::new(code::UNKNOWN_LOCALE, "locale", message))
 }
 
 /// How a filter value is typed, from the field (or metadata) it compares with.
@@ -1062,7 +1063,7 @@ impl<'s> FilterSet<'s> {
     fn add(&mut self, cx: &Cx<'s>, key: &str, raw: &str) -> Result<(), QueryError> {
         let parsed = parse_filter_key(key).ok_or_else(|| {
             QueryError::new(
-                "invalid_filter",
+                code::INVALID_FILTER,
                 key,
                 "a filter is filter[field]=value, filter[field][op]=value or \
                  filter[field][in][]=value",
@@ -1088,7 +1089,7 @@ impl<'s> FilterSet<'s> {
         }
         if self.entries.len() >= cx.limits.max_filters {
             return Err(QueryError::new(
-                "too_many_filters",
+                code::TOO_MANY_FILTERS,
                 key,
                 format!("a query takes at most {} filters", cx.limits.max_filters),
             ));
@@ -1099,7 +1100,7 @@ impl<'s> FilterSet<'s> {
             None => Op::Eq,
             Some(name) => Op::from_name(name).ok_or_else(|| {
                 QueryError::new(
-                    "invalid_filter_operator",
+                    code::INVALID_FILTER_OPERATOR,
                     key,
                     format!(
                         "unknown operator {}; {} takes {}",
@@ -1112,7 +1113,7 @@ impl<'s> FilterSet<'s> {
         };
         if !leaf.ops.contains(&op) {
             return Err(QueryError::new(
-                "invalid_filter_operator",
+                code::INVALID_FILTER_OPERATOR,
                 key,
                 format!(
                     "operator {} does not apply to {}, which takes {}",
@@ -1125,7 +1126,7 @@ impl<'s> FilterSet<'s> {
         if parsed.list {
             if !matches!(op, Op::In | Op::Nin) {
                 return Err(QueryError::new(
-                    "invalid_filter",
+                    code::INVALID_FILTER,
                     key,
                     format!(
                         "[] (one value per pair) goes only with in and nin, not {}",
@@ -1150,7 +1151,7 @@ impl<'s> FilterSet<'s> {
                 "false" => FilterValue::Exists(false),
                 _ => {
                     return Err(QueryError::new(
-                        "invalid_filter_value",
+                        code::INVALID_FILTER_VALUE,
                         key,
                         format!("exists takes true or false, not {}", shown(raw)),
                     ));
@@ -1165,7 +1166,7 @@ impl<'s> FilterSet<'s> {
                     }
                     if item.is_empty() {
                         return Err(QueryError::new(
-                            "invalid_filter_value",
+                            code::INVALID_FILTER_VALUE,
                             key,
                             format!(
                                 "{} takes a comma-separated list without empty items; use \
@@ -1181,7 +1182,7 @@ impl<'s> FilterSet<'s> {
             }
             Op::Contains | Op::StartsWith if raw.is_empty() => {
                 return Err(QueryError::new(
-                    "invalid_filter_value",
+                    code::INVALID_FILTER_VALUE,
                     key,
                     format!("{} needs a non-empty value", op.as_str()),
                 ));
@@ -1212,7 +1213,7 @@ impl<'s> FilterSet<'s> {
 
 fn too_many_values(key: &str, limits: &QueryLimits) -> QueryError {
     QueryError::new(
-        "too_many_values",
+        code::TOO_MANY_VALUES,
         key,
         format!("a list takes at most {} values", limits.max_in_values),
     )
@@ -1228,7 +1229,7 @@ impl<'s> Cx<'s> {
         let segments: Vec<&str> = path.split('.').collect();
         if segments.iter().any(|s| s.is_empty()) {
             return Err(QueryError::new(
-                "invalid_filter",
+                code::INVALID_FILTER,
                 key,
                 "a filter names a field: filter[title], or filter[author.name] through a \
                  relation",
@@ -1237,7 +1238,7 @@ impl<'s> Cx<'s> {
         let hops = segments.len() - 1;
         if hops > self.limits.max_populate_depth {
             return Err(QueryError::new(
-                "invalid_filter",
+                code::INVALID_FILTER,
                 key,
                 format!(
                     "a filter follows at most {} relations, this one {hops}",
@@ -1258,7 +1259,7 @@ impl<'s> Cx<'s> {
         let (name, rest) = match segments {
             [] => {
                 return Err(QueryError::new(
-                    "invalid_filter",
+                    code::INVALID_FILTER,
                     key,
                     "a filter names a field",
                 ));
@@ -1270,7 +1271,7 @@ impl<'s> Cx<'s> {
         }
         if MetaField::from_name(name).is_some() {
             return Err(QueryError::new(
-                "invalid_filter",
+                code::INVALID_FILTER,
                 key,
                 format!(
                     "{} is not a relation; only relations can be followed with .",
@@ -1282,7 +1283,7 @@ impl<'s> Cx<'s> {
             visible_field(ty, name, self.sight).ok_or_else(|| no_such_field(key, ty, name))?;
         let FieldType::Relation { target, many } = &field.ty else {
             return Err(QueryError::new(
-                "invalid_filter",
+                code::INVALID_FILTER,
                 key,
                 format!(
                     "{} is a {} field; only relations can be followed with .",
@@ -1293,7 +1294,7 @@ impl<'s> Cx<'s> {
         };
         let target_ty = self.schema.get(target).ok_or_else(|| {
             QueryError::new(
-                "invalid_filter",
+                code::INVALID_FILTER,
                 key,
                 format!(
                     "{} points to type {}, which is not loaded",
@@ -1332,7 +1333,7 @@ impl<'s> Cx<'s> {
                 }
                 if !top {
                     return Err(QueryError::new(
-                        "invalid_filter",
+                        code::INVALID_FILTER,
                         key,
                         "status filters the listed entries only, not related ones",
                     ));
@@ -1348,7 +1349,7 @@ impl<'s> Cx<'s> {
     /// Parses `sort=-published_at,title`.
     fn parse_sort(&self, raw: &str) -> Result<Vec<Sort>, QueryError> {
         const PARAM: &str = "sort";
-        let invalid = |message: String| QueryError::new("invalid_sort", PARAM, message);
+        let invalid = |message: String| QueryError::new(code::INVALID_SORT, PARAM, message);
         if raw.is_empty() {
             return Err(invalid(
                 "sort takes a comma-separated list of fields, - before one for descending \
@@ -1430,7 +1431,7 @@ fn is_sortable(ty: &FieldType) -> bool {
 fn typed_value(kind: ValueKind<'_>, raw: &str, key: &str) -> Result<Value, QueryError> {
     if raw.len() > MAX_VALUE_CHARS && raw.chars().count() > MAX_VALUE_CHARS {
         return Err(QueryError::new(
-            "invalid_filter_value",
+            code::INVALID_FILTER_VALUE,
             key,
             format!("a filter value is at most {MAX_VALUE_CHARS} characters"),
         ));
@@ -1500,7 +1501,7 @@ fn typed_value(kind: ValueKind<'_>, raw: &str, key: &str) -> Result<Value, Query
     };
     typed.map_err(|expected| {
         QueryError::new(
-            "invalid_filter_value",
+            code::INVALID_FILTER_VALUE,
             key,
             format!("invalid value {}: {expected}", shown(raw)),
         )
@@ -1697,16 +1698,16 @@ mod tests {
     }
 
     /// The (code, param) of a query that must fail.
-    fn refused(result: Result<ListQuery, QueryError>) -> (&'static str, String) {
+    fn refused(result: Result<ListQuery, QueryError>) -> (Code, String) {
         let error = result.expect_err("query must be refused");
         (error.code, error.param)
     }
 
-    fn refused_as(items: &[(&str, &str)]) -> (&'static str, String) {
+    fn refused_as(items: &[(&str, &str)]) -> (Code, String) {
         refused(list(items))
     }
 
-    fn err(code: &'static str, param: &str) -> (&'static str, String) {
+    fn err(code: Code, param: &str) -> (Code, String) {
         (code, param.to_owned())
     }
 
@@ -1911,7 +1912,7 @@ mod tests {
         for (key, raw) in cases {
             assert_eq!(
                 refused_as(&[(key, raw)]),
-                err("invalid_filter_value", key),
+                err(code::INVALID_FILTER_VALUE, key),
                 "{key}={raw}"
             );
         }
@@ -1980,12 +1981,12 @@ mod tests {
         let too_many = format!("{hundred},100");
         assert_eq!(
             refused_as(&[("filter[views][in]", &too_many)]),
-            err("too_many_values", "filter[views][in]")
+            err(code::TOO_MANY_VALUES, "filter[views][in]")
         );
         let commas = ",".repeat(1_000_000);
         assert_eq!(
             refused_as(&[("filter[views][in]", &commas)]),
-            err("invalid_filter_value", "filter[views][in]")
+            err(code::INVALID_FILTER_VALUE, "filter[views][in]")
         );
 
         let mut repeated: Vec<(String, String)> = (0..101)
@@ -2002,7 +2003,7 @@ mod tests {
         );
         assert_eq!(
             refused(result),
-            err("too_many_values", "filter[views][in][]")
+            err(code::TOO_MANY_VALUES, "filter[views][in][]")
         );
         repeated.truncate(100);
         let query = parse_list_query(
@@ -2025,7 +2026,7 @@ mod tests {
         ] {
             assert_eq!(
                 refused_as(&[(key, raw)]),
-                err("invalid_filter_value", key),
+                err(code::INVALID_FILTER_VALUE, key),
                 "{key}={raw}"
             );
         }
@@ -2054,7 +2055,7 @@ mod tests {
         }
         assert_eq!(
             refused_as(&[("filter[title][exists]", "yes")]),
-            err("invalid_filter_value", "filter[title][exists]")
+            err(code::INVALID_FILTER_VALUE, "filter[title][exists]")
         );
     }
 
@@ -2082,7 +2083,7 @@ mod tests {
         for (key, raw) in cases {
             assert_eq!(
                 refused_as(&[(key, raw)]),
-                err("invalid_filter_operator", key),
+                err(code::INVALID_FILTER_OPERATOR, key),
                 "{key}"
             );
         }
@@ -2139,21 +2140,21 @@ mod tests {
                 value: FilterValue::Many(vec![json!(ULID_A)]),
             }
         );
-        let cases: &[(&str, &str)] = &[
-            ("filter[author.mentor.mentor.name]", "invalid_filter"),
-            ("filter[title.length]", "invalid_filter"),
-            ("filter[seo.title]", "invalid_filter"),
-            ("filter[id.x]", "invalid_filter"),
-            ("filter[author.]", "invalid_filter"),
-            ("filter[.name]", "invalid_filter"),
-            ("filter[author..name]", "invalid_filter"),
-            ("filter[author.nickname]", "unknown_field"),
-            ("filter[author.salary]", "unknown_field"),
-            ("filter[nobody.name]", "unknown_field"),
-            ("filter[reviewer.name]", "unknown_field"),
+        let cases: &[(&str, Code)] = &[
+            ("filter[author.mentor.mentor.name]", code::INVALID_FILTER),
+            ("filter[title.length]", code::INVALID_FILTER),
+            ("filter[seo.title]", code::INVALID_FILTER),
+            ("filter[id.x]", code::INVALID_FILTER),
+            ("filter[author.]", code::INVALID_FILTER),
+            ("filter[.name]", code::INVALID_FILTER),
+            ("filter[author..name]", code::INVALID_FILTER),
+            ("filter[author.nickname]", code::UNKNOWN_FIELD),
+            ("filter[author.salary]", code::UNKNOWN_FIELD),
+            ("filter[nobody.name]", code::UNKNOWN_FIELD),
+            ("filter[reviewer.name]", code::UNKNOWN_FIELD),
         ];
         for (key, code) in cases {
-            assert_eq!(refused_as(&[(key, "x")]), err(code, key), "{key}");
+            assert_eq!(refused_as(&[(key, "x")]), err(*code, key), "{key}");
         }
         let error = list(&[("filter[author.salary]", "1")]).expect_err("refused");
         assert_eq!(error.message, "type \"author\" has no field \"salary\"");
@@ -2183,7 +2184,7 @@ mod tests {
             let missing = list(&[(&hide(key), &hide(value))]).expect_err("refused");
             assert_eq!(
                 (private.code, private.param.as_str()),
-                ("unknown_field", key)
+                (code::UNKNOWN_FIELD, key)
             );
             // Same words as for a name that is not declared: nothing tells them apart.
             assert_eq!(hide(&private.message), missing.message, "{key}");
@@ -2239,23 +2240,26 @@ mod tests {
         );
         assert_eq!(
             refused(admin(&[("filter[status]", "archived")])),
-            err("invalid_filter_value", "filter[status]")
+            err(code::INVALID_FILTER_VALUE, "filter[status]")
         );
         assert_eq!(
             refused(admin(&[("filter[status][lt]", "draft")])),
-            err("invalid_filter_operator", "filter[status][lt]")
+            err(code::INVALID_FILTER_OPERATOR, "filter[status][lt]")
         );
         assert_eq!(
             refused(admin(&[("filter[author.status]", "draft")])),
-            err("invalid_filter", "filter[author.status]")
+            err(code::INVALID_FILTER, "filter[author.status]")
         );
         assert_eq!(
             refused_as(&[("filter[status]", "draft")]),
-            err("unknown_field", "filter[status]")
+            err(code::UNKNOWN_FIELD, "filter[status]")
         );
         for name in ["locale", "type", "version", "created_by", "fields", "meta"] {
             let key = format!("filter[{name}]");
-            assert_eq!(refused(admin(&[(&key, "x")])), err("unknown_field", &key));
+            assert_eq!(
+                refused(admin(&[(&key, "x")])),
+                err(code::UNKNOWN_FIELD, &key)
+            );
         }
     }
 
@@ -2274,7 +2278,7 @@ mod tests {
         let result = parse_list_query(&schema, &ct, &items, &Audience::Delivery, &limits);
         assert_eq!(
             refused(result),
-            err("too_many_filters", "filter[title][eq]")
+            err(code::TOO_MANY_FILTERS, "filter[title][eq]")
         );
     }
 
@@ -2302,7 +2306,7 @@ mod tests {
         ] {
             assert_eq!(
                 refused_as(&[(key, "x")]),
-                err("invalid_filter", key),
+                err(code::INVALID_FILTER, key),
                 "{key}"
             );
         }
@@ -2318,7 +2322,7 @@ mod tests {
         ] {
             assert_eq!(
                 refused_as(&[(key, "x")]),
-                err("unknown_parameter", key),
+                err(code::UNKNOWN_PARAMETER, key),
                 "{key}"
             );
         }
@@ -2346,7 +2350,7 @@ mod tests {
             let key = format!("filter[{name}][eq]");
             assert_eq!(
                 refused_as(&[(&key, "x")]),
-                err("unknown_field", &key),
+                err(code::UNKNOWN_FIELD, &key),
                 "{name:?}"
             );
             for param in ["sort", "fields", "populate"] {
@@ -2363,7 +2367,7 @@ mod tests {
         let long_name = "a".repeat(10_000);
         let key = format!("filter[{long_name}]");
         let error = list(&[(&key, "x")]).expect_err("refused");
-        assert_eq!(error.code, "unknown_field");
+        assert_eq!(error.code, code::UNKNOWN_FIELD);
         assert!(error.param.chars().count() <= 201, "param is cut");
         assert!(
             error.message.len() < 200,
@@ -2382,14 +2386,14 @@ mod tests {
         ] {
             assert_eq!(
                 refused_as(&[(key, &big)]),
-                err("invalid_filter_value", key),
+                err(code::INVALID_FILTER_VALUE, key),
                 "{key}"
             );
         }
         let item = "x".repeat(1001);
         assert_eq!(
             refused_as(&[("filter[title][in]", &format!("a,{item}"))]),
-            err("invalid_filter_value", "filter[title][in]")
+            err(code::INVALID_FILTER_VALUE, "filter[title][in]")
         );
         // The cap counts characters, not bytes.
         let accented = "é".repeat(1000);
@@ -2397,23 +2401,23 @@ mod tests {
         let digits = "9".repeat(10_000);
         assert_eq!(
             refused_as(&[("filter[views]", &digits)]),
-            err("invalid_filter_value", "filter[views]")
+            err(code::INVALID_FILTER_VALUE, "filter[views]")
         );
         assert_eq!(
             refused_as(&[("limit", &digits)]),
-            err("invalid_limit", "limit")
+            err(code::INVALID_LIMIT, "limit")
         );
         assert_eq!(
             refused_as(&[("page", &digits)]),
-            err("invalid_page", "page")
+            err(code::INVALID_PAGE, "page")
         );
         assert_eq!(
             refused_as(&[("locale", &big)]),
-            err("unknown_locale", "locale")
+            err(code::UNKNOWN_LOCALE, "locale")
         );
         assert_eq!(
             refused_as(&[("cursor", &big)]),
-            err("invalid_cursor", "cursor")
+            err(code::INVALID_CURSOR, "cursor")
         );
     }
 
@@ -2436,7 +2440,7 @@ mod tests {
         ] {
             assert_eq!(
                 refused_as(&[(key, "1")]),
-                err("unknown_parameter", key),
+                err(code::UNKNOWN_PARAMETER, key),
                 "{key:?}"
             );
         }
@@ -2453,13 +2457,13 @@ mod tests {
             };
             assert_eq!(
                 refused_as(&[(key, value), (key, value)]),
-                err("duplicate_parameter", key),
+                err(code::DUPLICATE_PARAMETER, key),
                 "{key}"
             );
         }
         assert_eq!(
             refused(admin(&[("q", "a"), ("q", "b")])),
-            err("duplicate_parameter", "q")
+            err(code::DUPLICATE_PARAMETER, "q")
         );
     }
 
@@ -2482,14 +2486,14 @@ mod tests {
         ] {
             assert_eq!(
                 refused_as(&[("limit", raw)]),
-                err("invalid_limit", "limit"),
+                err(code::INVALID_LIMIT, "limit"),
                 "{raw:?}"
             );
         }
         for raw in ["0", "-1", "", "x", "1.0", "4294967296"] {
             assert_eq!(
                 refused_as(&[("page", raw)]),
-                err("invalid_page", "page"),
+                err(code::INVALID_PAGE, "page"),
                 "{raw:?}"
             );
         }
@@ -2510,11 +2514,11 @@ mod tests {
 
         assert_eq!(
             refused_as(&[("page", "2"), ("cursor", "")]),
-            err("page_and_cursor", "cursor")
+            err(code::PAGE_AND_CURSOR, "cursor")
         );
         assert_eq!(
             refused_as(&[("cursor", "abc"), ("page", "1")]),
-            err("page_and_cursor", "page")
+            err(code::PAGE_AND_CURSOR, "page")
         );
     }
 
@@ -2552,33 +2556,33 @@ mod tests {
         ] {
             assert!(list(&[("sort", raw)]).is_ok(), "{raw}");
         }
-        let cases: &[(&str, &str)] = &[
-            ("", "invalid_sort"),
-            ("-", "invalid_sort"),
-            ("title,", "invalid_sort"),
-            (",title", "invalid_sort"),
-            ("--title", "unknown_field"),
-            ("+title", "unknown_field"),
-            ("title,-title", "invalid_sort"),
-            ("title,views,rating,featured,slug", "invalid_sort"),
-            ("body", "invalid_sort"),
-            ("summary", "invalid_sort"),
-            ("tags", "invalid_sort"),
-            ("author", "invalid_sort"),
-            ("cover", "invalid_sort"),
-            ("extra", "invalid_sort"),
-            ("seo", "invalid_sort"),
-            ("author.name", "invalid_sort"),
-            ("nothing", "unknown_field"),
-            ("status", "unknown_field"),
-            ("title desc", "unknown_field"),
+        let cases: &[(&str, Code)] = &[
+            ("", code::INVALID_SORT),
+            ("-", code::INVALID_SORT),
+            ("title,", code::INVALID_SORT),
+            (",title", code::INVALID_SORT),
+            ("--title", code::UNKNOWN_FIELD),
+            ("+title", code::UNKNOWN_FIELD),
+            ("title,-title", code::INVALID_SORT),
+            ("title,views,rating,featured,slug", code::INVALID_SORT),
+            ("body", code::INVALID_SORT),
+            ("summary", code::INVALID_SORT),
+            ("tags", code::INVALID_SORT),
+            ("author", code::INVALID_SORT),
+            ("cover", code::INVALID_SORT),
+            ("extra", code::INVALID_SORT),
+            ("seo", code::INVALID_SORT),
+            ("author.name", code::INVALID_SORT),
+            ("nothing", code::UNKNOWN_FIELD),
+            ("status", code::UNKNOWN_FIELD),
+            ("title desc", code::UNKNOWN_FIELD),
         ];
         for (raw, code) in cases {
-            assert_eq!(refused_as(&[("sort", raw)]), err(code, "sort"), "{raw:?}");
+            assert_eq!(refused_as(&[("sort", raw)]), err(*code, "sort"), "{raw:?}");
         }
         assert_eq!(
             refused(admin(&[("sort", "status")])),
-            err("invalid_sort", "sort")
+            err(code::INVALID_SORT, "sort")
         );
     }
 
@@ -2593,19 +2597,19 @@ mod tests {
         // A populated relation is sent whether or not fields names it.
         let query = list(&[("populate", "author.avatar"), ("fields", "title")]).expect("parses");
         assert_eq!(query.fields, Some(vec!["title".into(), "author".into()]));
-        let cases: &[(&str, &str)] = &[
-            ("", "invalid_fields"),
-            ("title,", "invalid_fields"),
-            ("title,,slug", "invalid_fields"),
-            ("author.name", "invalid_fields"),
-            ("nothing", "unknown_field"),
-            ("status", "unknown_field"),
-            ("seo,Title", "unknown_field"),
+        let cases: &[(&str, Code)] = &[
+            ("", code::INVALID_FIELDS),
+            ("title,", code::INVALID_FIELDS),
+            ("title,,slug", code::INVALID_FIELDS),
+            ("author.name", code::INVALID_FIELDS),
+            ("nothing", code::UNKNOWN_FIELD),
+            ("status", code::UNKNOWN_FIELD),
+            ("seo,Title", code::UNKNOWN_FIELD),
         ];
         for (raw, code) in cases {
             assert_eq!(
                 refused_as(&[("fields", raw)]),
-                err(code, "fields"),
+                err(*code, "fields"),
                 "{raw:?}"
             );
         }
@@ -2634,26 +2638,29 @@ mod tests {
                 vec!["author".to_owned(), "mentor".to_owned()],
             ]
         );
-        let cases: &[(&str, &str)] = &[
-            ("author.mentor.avatar", "populate_too_deep"),
-            ("author.mentor.mentor.mentor.mentor", "populate_too_deep"),
-            ("", "invalid_populate"),
-            ("author,", "invalid_populate"),
-            ("author..avatar", "invalid_populate"),
-            ("title", "invalid_populate"),
-            ("seo", "invalid_populate"),
-            ("cover.url", "invalid_populate"),
-            ("author.name", "invalid_populate"),
-            ("author.*", "invalid_populate"),
-            ("**", "unknown_field"),
-            ("nothing", "unknown_field"),
-            ("author.nothing", "unknown_field"),
-            ("author.salary", "unknown_field"),
+        let cases: &[(&str, Code)] = &[
+            ("author.mentor.avatar", code::POPULATE_TOO_DEEP),
+            (
+                "author.mentor.mentor.mentor.mentor",
+                code::POPULATE_TOO_DEEP,
+            ),
+            ("", code::INVALID_POPULATE),
+            ("author,", code::INVALID_POPULATE),
+            ("author..avatar", code::INVALID_POPULATE),
+            ("title", code::INVALID_POPULATE),
+            ("seo", code::INVALID_POPULATE),
+            ("cover.url", code::INVALID_POPULATE),
+            ("author.name", code::INVALID_POPULATE),
+            ("author.*", code::INVALID_POPULATE),
+            ("**", code::UNKNOWN_FIELD),
+            ("nothing", code::UNKNOWN_FIELD),
+            ("author.nothing", code::UNKNOWN_FIELD),
+            ("author.salary", code::UNKNOWN_FIELD),
         ];
         for (raw, code) in cases {
             assert_eq!(
                 refused_as(&[("populate", raw)]),
-                err(code, "populate"),
+                err(*code, "populate"),
                 "{raw:?}"
             );
         }
@@ -2665,7 +2672,7 @@ mod tests {
         };
         let error = parse_populate(&schema, &ct, "author.avatar", &Audience::Delivery, &shallow)
             .expect_err("too deep");
-        assert_eq!(error.code, "populate_too_deep");
+        assert_eq!(error.code, code::POPULATE_TOO_DEEP);
         let result = parse_list_query(
             &schema,
             &ct,
@@ -2675,7 +2682,7 @@ mod tests {
         );
         assert_eq!(
             refused(result),
-            err("invalid_filter", "filter[author.mentor.name]")
+            err(code::INVALID_FILTER, "filter[author.mentor.name]")
         );
     }
 
@@ -2688,20 +2695,20 @@ mod tests {
         for raw in ["de", "FR", "", "fr "] {
             assert_eq!(
                 refused_as(&[("locale", raw)]),
-                err("unknown_locale", "locale"),
+                err(code::UNKNOWN_LOCALE, "locale"),
                 "{raw:?}"
             );
         }
         let error = list_as(Audience::Delivery, "tag", &[("locale", "en")]).expect_err("refused");
         assert_eq!(
             (error.code, error.message.as_str()),
-            ("unknown_locale", "type \"tag\" is not localised")
+            (code::UNKNOWN_LOCALE, "type \"tag\" is not localised")
         );
 
         for raw in ["HTML", "markdown", "", "html,json"] {
             assert_eq!(
                 refused_as(&[("render", raw)]),
-                err("invalid_render", "render"),
+                err(code::INVALID_RENDER, "render"),
                 "{raw:?}"
             );
         }
@@ -2719,7 +2726,7 @@ mod tests {
         for raw in ["xml", "JSON", "", "json;"] {
             assert_eq!(
                 refused_as(&[("format", raw)]),
-                err("invalid_format", "format"),
+                err(code::INVALID_FORMAT, "format"),
                 "{raw:?}"
             );
         }
@@ -2738,9 +2745,12 @@ mod tests {
         );
         assert_eq!(
             refused(admin(&[("q", &"a".repeat(201))])),
-            err("invalid_search", "q")
+            err(code::INVALID_SEARCH, "q")
         );
-        assert_eq!(refused_as(&[("q", "rust")]), err("unknown_parameter", "q"));
+        assert_eq!(
+            refused_as(&[("q", "rust")]),
+            err(code::UNKNOWN_PARAMETER, "q")
+        );
     }
 
     #[test]
@@ -2780,13 +2790,13 @@ mod tests {
             let error = entry_as(Audience::Admin, &[(key, "x")]).expect_err("refused");
             assert_eq!(
                 (error.code, error.param.as_str()),
-                ("unknown_parameter", key)
+                (code::UNKNOWN_PARAMETER, key)
             );
         }
         let error = entry_as(Audience::Delivery, &[("populate", "reviewer")]).expect_err("refused");
         assert_eq!(
             (error.code, error.param.as_str()),
-            ("unknown_field", "populate")
+            (code::UNKNOWN_FIELD, "populate")
         );
     }
 
@@ -2814,7 +2824,7 @@ mod tests {
         ];
         for probe in probes {
             let error = probe.expect_err("refused");
-            assert!(ERROR_CODES.contains(&error.code), "{}", error.code);
+            assert!(ERROR_CODES.contains(&error.code), "{}", error.code.name);
             assert_eq!(
                 error.to_string(),
                 format!("{}: {}", error.param, error.message)

@@ -14,7 +14,7 @@ use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageReader, Limits};
 
 use super::sniff::{self, Kind};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, code};
 
 /// What an upload's pixels say about it.
 #[derive(Debug, Clone)]
@@ -35,7 +35,7 @@ fn limits(max_pixels: u64) -> Limits {
 
 fn too_large(w: u32, h: u32, max_pixels: u64) -> Error {
     Error::UnsupportedMedia {
-        code: "image_too_large",
+        code: code::IMAGE_TOO_LARGE,
         message: format!("the image is {w}×{h} pixels; at most {max_pixels} pixels are accepted"),
     }
 }
@@ -44,7 +44,7 @@ fn too_large(w: u32, h: u32, max_pixels: u64) -> Error {
 fn decode_error(e: image::ImageError) -> Error {
     match e {
         image::ImageError::Limits(_) => Error::UnsupportedMedia {
-            code: "image_too_large",
+            code: code::IMAGE_TOO_LARGE,
             message: "the image's dimensions are larger than this server accepts".into(),
         },
         _ => undecodable(),
@@ -53,7 +53,7 @@ fn decode_error(e: image::ImageError) -> Error {
 
 fn undecodable() -> Error {
     Error::UnsupportedMedia {
-        code: "invalid_image",
+        code: code::INVALID_IMAGE,
         message: "the image could not be read: the file is damaged or not what it claims".into(),
     }
 }
@@ -952,7 +952,7 @@ mod tests {
         let crc = crc32(&png[12..29]);
         png[29..33].copy_from_slice(&crc.to_be_bytes());
         let err = read_header(&|| Ok(Cursor::new(&png)), &sniff::PNG, 100_000_000).unwrap_err();
-        assert_eq!(err.code(), "image_too_large");
+        assert_eq!(err.code().name, "image_too_large");
     }
 
     /// A 1600×1200 JPEG of horizontal bands, with an EXIF orientation when given.

@@ -37,7 +37,7 @@ use tokio::sync::Semaphore;
 use crate::access::MediaPermit;
 use crate::accounts::audit::Event;
 use crate::config::{Config, MediaConfig};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, code};
 use crate::storage::{MediaFilter, Store};
 use imaging::Transform;
 use sniff::Kind;
@@ -185,7 +185,7 @@ impl Media {
         loop {
             let n = body.read(&mut buf).await.map_err(|_| {
                 Error::bad_request(
-                    "upload_interrupted",
+                    code::UPLOAD_INTERRUPTED,
                     "the upload ended before it was complete",
                 )
             })?;
@@ -223,13 +223,13 @@ impl Media {
         accept: Option<&[String]>,
     ) -> Result<Kind> {
         if received.size == 0 {
-            return Err(Error::bad_request("empty_file", "the file is empty"));
+            return Err(Error::bad_request(code::EMPTY_FILE, "the file is empty"));
         }
         let (_, ext) = sniff::split_extension(filename);
         let kind = sniff::detect(&received.head, ext).map_err(refusal)?;
         if kind == sniff::SVG {
             return Err(Error::UnsupportedMedia {
-                code: "svg_not_accepted",
+                code: code::SVG_NOT_ACCEPTED,
                 message: "SVG files can carry scripts and are not accepted; upload a PNG or WebP"
                     .into(),
             });
@@ -239,7 +239,7 @@ impl Media {
             || accept.is_some_and(|a| !a.is_empty() && !sniff::mime_matches(kind.mime, a))
         {
             return Err(Error::UnsupportedMedia {
-                code: "type_not_allowed",
+                code: code::TYPE_NOT_ALLOWED,
                 message: format!("{} files are not accepted here", kind.mime),
             });
         }
@@ -347,7 +347,7 @@ impl Media {
             }),
             // The same bytes arrived in another request at the same moment: that one won.
             Err(Error::Conflict {
-                code: "already_exists",
+                code: code::ALREADY_EXISTS,
                 ..
             }) => {
                 let existing = self
@@ -381,7 +381,7 @@ impl Media {
         match self.inner.store.get_folder(folder).await? {
             Some(_) => Ok(()),
             None => Err(Error::not_found(
-                "folder_not_found",
+                code::FOLDER_NOT_FOUND,
                 format!("no media folder has id {folder}"),
             )),
         }
@@ -393,7 +393,7 @@ impl Media {
         let check = |s: &str| {
             if s.chars().count() > 1000 {
                 Err(Error::bad_request(
-                    "invalid_metadata",
+                    code::INVALID_METADATA,
                     format!("{what} is longer than 1000 characters"),
                 ))
             } else {
@@ -413,7 +413,7 @@ impl Media {
                 for (locale, v) in &map {
                     if !self.inner.locales.contains(locale) {
                         return Err(Error::bad_request(
-                            "invalid_metadata",
+                            code::INVALID_METADATA,
                             format!(
                                 "{what} has locale `{locale}`; the site's locales are {}",
                                 self.inner.locales.join(", ")
@@ -424,7 +424,7 @@ impl Media {
                         Value::String(s) => check(s)?,
                         _ => {
                             return Err(Error::bad_request(
-                                "invalid_metadata",
+                                code::INVALID_METADATA,
                                 format!("{what}.{locale} must be a string"),
                             ));
                         }
@@ -433,7 +433,7 @@ impl Media {
                 Ok(Some(Value::Object(map)))
             }
             Some(_) => Err(Error::bad_request(
-                "invalid_metadata",
+                code::INVALID_METADATA,
                 if self.inner.locales.is_empty() {
                     format!("{what} must be a string")
                 } else {
@@ -504,7 +504,7 @@ impl Media {
                 Some((x, y)) => {
                     if !(0.0..=1.0).contains(&x) || !(0.0..=1.0).contains(&y) {
                         return Err(Error::bad_request(
-                            "invalid_metadata",
+                            code::INVALID_METADATA,
                             "focal.x and focal.y are fractions of the width and height, 0 to 1",
                         ));
                     }
@@ -552,7 +552,7 @@ impl Media {
             .await
         {
             Err(Error::Conflict {
-                code: "version_conflict",
+                code: code::VERSION_CONFLICT,
                 ..
             }) => {
                 let now = self.get(&id).await?;
@@ -560,6 +560,11 @@ impl Media {
                     current: now.get("version").and_then(Value::as_u64).unwrap_or(0),
                 });
             }
+            // Deleted since it was read.
+            Err(Error::Conflict {
+                code: code::NOT_FOUND,
+                ..
+            }) => return Err(not_found()),
             other => other?,
         };
         if focal_changed {
@@ -737,7 +742,7 @@ impl Media {
             .await?;
         if made >= self.inner.config.max_variants {
             return Err(Error::bad_request(
-                "too_many_variants",
+                code::TOO_MANY_VARIANTS,
                 format!(
                     "this image already has {made} stored variants, the most allowed; use one \
                      of the sizes already in use"
@@ -830,7 +835,7 @@ impl Media {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 100 || name.contains(['/', '\\']) {
             return Err(Error::bad_request(
-                "invalid_folder",
+                code::INVALID_FOLDER,
                 "a folder name is 1 to 100 characters, without slashes",
             ));
         }
@@ -838,7 +843,10 @@ impl Media {
             Some(id) => {
                 let id = media_id(id)?;
                 let mut current = self.inner.store.get_folder(&id).await?.ok_or_else(|| {
-                    Error::not_found("folder_not_found", format!("no media folder has id {id}"))
+                    Error::not_found(
+                        code::FOLDER_NOT_FOUND,
+                        format!("no media folder has id {id}"),
+                    )
                 })?;
                 current.remove("id");
                 let at = current.get("created_at").cloned().unwrap_or(Value::Null);
@@ -861,7 +869,7 @@ impl Media {
         });
         if taken {
             return Err(Error::Conflict {
-                code: "folder_exists",
+                code: code::FOLDER_EXISTS,
                 message: format!("a folder named `{name}` is already there"),
             });
         }
@@ -878,7 +886,7 @@ impl Media {
             while let Some(f) = at {
                 if f == id {
                     return Err(Error::bad_request(
-                        "invalid_folder",
+                        code::INVALID_FOLDER,
                         "a folder cannot be moved into itself or one of its subfolders",
                     ));
                 }
@@ -886,7 +894,7 @@ impl Media {
                     Some(next) => at = next,
                     None if steps == 0 => {
                         return Err(Error::not_found(
-                            "folder_not_found",
+                            code::FOLDER_NOT_FOUND,
                             format!("no media folder has id {f}"),
                         ));
                     }
@@ -920,10 +928,10 @@ impl Media {
             .await
             .map_err(|e| match e {
                 Error::Conflict {
-                    code: "already_exists",
+                    code: code::ALREADY_EXISTS,
                     ..
                 } => Error::Conflict {
-                    code: "folder_exists",
+                    code: code::FOLDER_EXISTS,
                     message: format!("a folder named `{name}` is already there"),
                 },
                 other => other,
@@ -933,7 +941,10 @@ impl Media {
     pub async fn delete_folder(&self, permit: &MediaPermit, id: &str) -> Result<()> {
         let id = media_id(id)?;
         self.inner.store.get_folder(&id).await?.ok_or_else(|| {
-            Error::not_found("folder_not_found", format!("no media folder has id {id}"))
+            Error::not_found(
+                code::FOLDER_NOT_FOUND,
+                format!("no media folder has id {id}"),
+            )
         })?;
         let audit = Event::new(
             permit.actor(),
@@ -949,10 +960,10 @@ impl Media {
             .await
             .map_err(|e| match e {
                 Error::Conflict {
-                    code: "folder_not_empty",
+                    code: code::FOLDER_NOT_EMPTY,
                     ..
                 } => Error::Conflict {
-                    code: "folder_not_empty",
+                    code: code::FOLDER_NOT_EMPTY,
                     message: "the folder still holds media or folders: move or delete them first"
                         .into(),
                 },
@@ -1077,7 +1088,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn not_found() -> Error {
-    Error::not_found("media_not_found", "no media item has this id")
+    Error::not_found(code::MEDIA_NOT_FOUND, "no media item has this id")
 }
 
 /// A media id in its canonical form (a ULID), or `media_not_found`.
@@ -1090,16 +1101,16 @@ pub fn media_id(raw: &str) -> Result<String> {
 fn refusal(r: sniff::Refusal) -> Error {
     match r {
         sniff::Refusal::Active => Error::UnsupportedMedia {
-            code: "active_content",
+            code: code::ACTIVE_CONTENT,
             message: "the file is HTML or other markup a browser would run; it is not accepted"
                 .into(),
         },
         sniff::Refusal::Unknown => Error::UnsupportedMedia {
-            code: "unsupported_type",
+            code: code::UNSUPPORTED_TYPE,
             message: "the file's contents are not of a kind this server accepts".into(),
         },
         sniff::Refusal::ExtensionMismatch { detected } => Error::UnsupportedMedia {
-            code: "extension_mismatch",
+            code: code::EXTENSION_MISMATCH,
             message: format!(
                 "the file's name says one kind of file but its contents are {detected}"
             ),

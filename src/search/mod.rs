@@ -31,7 +31,7 @@ use tantivy::schema::Value as _;
 use tantivy::{Index, IndexReader, ReloadPolicy, TantivyDocument};
 
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, code};
 use crate::schema::{ContentType, Schema};
 use crate::storage::Store;
 
@@ -279,7 +279,7 @@ impl Search {
             for t in types {
                 if !self.is_searchable(t) {
                     return Err(Error::bad_request(
-                        "type_not_searchable",
+                        code::TYPE_NOT_SEARCHABLE,
                         format!("content type `{t}` is not searchable (`search = true`)"),
                     ));
                 }
@@ -381,7 +381,7 @@ impl Search {
         let parsed = query::parse(&req.q)?;
         if req.offset + req.limit > MAX_WINDOW {
             return Err(Error::InvalidQuery {
-                code: "invalid_page",
+                code: code::INVALID_PAGE,
                 param: "page".into(),
                 message: format!("search results can be paged through the first {MAX_WINDOW}"),
             });
@@ -413,7 +413,7 @@ fn parse_date_filters(
     let parse = |field: &str, b: &Bound<String>| -> Result<Bound<tantivy::DateTime>> {
         let conv = |s: &String| {
             layout::parse_date(s).ok_or_else(|| Error::InvalidQuery {
-                code: "invalid_filter",
+                code: code::INVALID_FILTER,
                 param: format!("filter[{field}]"),
                 message: format!("`{s}` is not a date (YYYY-MM-DD) or an RFC 3339 date-time"),
             })

@@ -17,7 +17,7 @@ use tantivy::schema::{Facet, IndexRecordOption};
 
 use super::analysis::{Wanted, pair, stems, words};
 use super::layout::{Audience, Layout, TextSpec, UNLOCALIZED};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, code};
 
 /// Longest query text accepted, in characters.
 pub const MAX_QUERY_CHARS: usize = 500;
@@ -47,7 +47,7 @@ impl Parsed {
 
 fn syntax(message: impl Into<String>) -> Error {
     Error::InvalidQuery {
-        code: "invalid_search",
+        code: code::INVALID_SEARCH,
         param: "q".into(),
         message: message.into(),
     }
@@ -416,10 +416,10 @@ mod tests {
     #[test]
     fn syntax_errors_say_what_is_wrong() {
         let e = parse(r#"tokio "async runtime"#).unwrap_err();
-        assert_eq!(e.code(), "invalid_search");
+        assert_eq!(e.code().name, "invalid_search");
         assert!(e.to_string().contains("character 7"), "{e}");
         let long = "a ".repeat(300);
-        assert_eq!(parse(&long).unwrap_err().code(), "invalid_search");
+        assert_eq!(parse(&long).unwrap_err().code().name, "invalid_search");
         let many = "word ".repeat(40);
         assert!(parse(&many).unwrap_err().to_string().contains("at most 32"));
     }

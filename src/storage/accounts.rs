@@ -8,7 +8,7 @@
 use serde_json::{Map, Value, json};
 
 use super::{Store, record_key, take_json, take_rows};
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result, code};
 
 pub type Record = Map<String, Value>;
 
@@ -202,12 +202,12 @@ impl Store {
             if let Some(code) = thrown_code(&text) {
                 return Err(Error::Conflict {
                     code,
-                    message: code.replace('_', " "),
+                    message: code.name.replace('_', " "),
                 });
             }
             if text.contains("already contains") {
                 return Err(Error::Conflict {
-                    code: "already_exists",
+                    code: code::ALREADY_EXISTS,
                     message: "a record with this value already exists".into(),
                 });
             }
@@ -443,16 +443,16 @@ fn fit_gap<'a>(gap: &Gap, queued: &'a [(String, String)]) -> Option<Vec<&'a (Str
 }
 
 /// `THROW 'folio:<code>'` in a system script becomes a conflict with that code.
-fn thrown_code(text: &str) -> Option<&'static str> {
-    const CODES: &[&str] = &[
-        "not_found",
-        "last_admin",
-        "role_in_use",
-        "version_conflict",
-        "folder_not_empty",
+fn thrown_code(text: &str) -> Option<Code> {
+    const CODES: &[Code] = &[
+        code::NOT_FOUND,
+        code::LAST_ADMIN,
+        code::ROLE_IN_USE,
+        code::VERSION_CONFLICT,
+        code::FOLDER_NOT_EMPTY,
     ];
     let rest = &text[text.find("folio:")? + "folio:".len()..];
-    CODES.iter().copied().find(|c| rest.starts_with(c))
+    CODES.iter().copied().find(|c| rest.starts_with(c.name))
 }
 
 /// Record ids come back as `table:key`; callers see the key.

@@ -17,7 +17,7 @@ use super::{Store, delivery_table, ident, record_key, take_json, take_rows};
 use crate::content::query::{
     Filter, FilterTarget, FilterValue, MetaField, Op, Pagination, Sort, SortKey,
 };
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, code};
 use crate::schema::{ContentType, Schema};
 
 /// Most ids a filter on a related type's field may match; beyond it the request is refused
@@ -75,7 +75,7 @@ impl Cursor {
 
     fn decode(token: &str, sort_sig: &str) -> Result<Cursor> {
         let invalid = || Error::InvalidQuery {
-            code: "invalid_cursor",
+            code: code::INVALID_CURSOR,
             param: "cursor".into(),
             message: "the cursor is not valid for this list; start again without one".into(),
         };
@@ -309,7 +309,7 @@ impl Store {
                         let cursor = Cursor::decode(token, &sort_sig)?;
                         if cursor.values.len() != sort_cols.len() {
                             return Err(Error::InvalidQuery {
-                                code: "invalid_cursor",
+                                code: code::INVALID_CURSOR,
                                 param: "cursor".into(),
                                 message: "the cursor is not valid for this list".into(),
                             });
@@ -534,7 +534,7 @@ impl Store {
         };
         if ids.len() > MAX_RELATED_MATCHES {
             return Err(Error::InvalidQuery {
-                code: "filter_too_broad",
+                code: code::FILTER_TOO_BROAD,
                 param: "filter".into(),
                 message: format!(
                     "the filter on `{field}` matches more than {MAX_RELATED_MATCHES} \
@@ -638,7 +638,7 @@ impl Store {
                         [Value::String(published_at)] => format!("{published_at}|{}", cursor.id),
                         _ => {
                             return Err(Error::InvalidQuery {
-                                code: "invalid_cursor",
+                                code: code::INVALID_CURSOR,
                                 param: "cursor".into(),
                                 message: "the cursor is not valid for this list".into(),
                             });

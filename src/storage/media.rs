@@ -101,7 +101,7 @@ pub struct MediaFilter {
 
 impl Store {
     /// Stores a new media record with its audit record. A record with the same SHA-256 wins:
-    /// `Conflict { code: "already_exists" }`.
+    /// `Conflict { code: code::ALREADY_EXISTS }`.
     pub async fn create_media(
         &self,
         id: &str,
