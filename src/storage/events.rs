@@ -769,6 +769,62 @@ mod tests {
         assert_eq!(keys(&mut last, &store).await, ["late"]);
     }
 
+    /// Writers that make their keys, then take a while to commit (a slow transaction, a retry),
+    /// while others commit later keys at once: a reader polling all along hands out every
+    /// event once, none missed, none twice.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_writers_never_make_a_reader_miss_an_event() {
+        use rand::Rng;
+        let (store, _config, _dir) = store().await;
+        const WRITERS: usize = 6;
+        const EACH: usize = 25;
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut writers = Vec::new();
+        for w in 0..WRITERS {
+            let (store, done) = (store.clone(), done.clone());
+            writers.push(tokio::spawn(async move {
+                for i in 0..EACH {
+                    let (script, binds) = events_script(
+                        "test",
+                        Some("article"),
+                        &change("entry.created"),
+                        vec![(format!("{w}-{i}"), Some(1), None)],
+                    );
+                    // The key is made; the commit comes up to 300 ms later.
+                    let pause = rand::rng().random_range(0..300);
+                    tokio::time::sleep(Duration::from_millis(pause)).await;
+                    store.system_write(&script, binds).await.expect("logged");
+                }
+                done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }));
+        }
+        let mut reader = store.event_reader("test").await.unwrap();
+        let mut handed = Vec::new();
+        loop {
+            let finished = done.load(std::sync::atomic::Ordering::SeqCst) == WRITERS;
+            handed.extend(keys(&mut reader, &store).await);
+            reader.done(&store).await.unwrap();
+            if finished {
+                // One more read after the last commit.
+                handed.extend(keys(&mut reader, &store).await);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        for w in writers {
+            w.await.unwrap();
+        }
+        let mut sorted = handed.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), handed.len(), "an event handed out twice");
+        let mut expected: Vec<String> = (0..WRITERS)
+            .flat_map(|w| (0..EACH).map(move |i| format!("{w}-{i}")))
+            .collect();
+        expected.sort();
+        assert_eq!(sorted, expected, "every event handed out");
+    }
+
     #[tokio::test]
     async fn a_reader_jumps_a_quiet_hour_in_the_log() {
         let (store, _config, _dir) = store().await;
