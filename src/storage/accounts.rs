@@ -146,6 +146,57 @@ const AUDIT_QUEUE: &str = "folio_audit_queue";
 /// Records chained per transaction.
 const CHAIN_BATCH: usize = 500;
 
+/// Where the chainer reads the queue from: a little before the newest record it chained.
+///
+/// Chained records are deleted from the queue, and an LSM store keeps a deleted row as a
+/// tombstone until compaction: a read from the queue's start steps over every record chained
+/// since, on every chaining, one per write (under a stream of creates, the largest single
+/// cost of a write after search indexing). Reading from [`CHAIN_OVERLAP`] before the newest
+/// chained key skips them. A record's key is made when its write runs, moments before it
+/// commits, so one that commits after a later key was chained still falls in the overlap;
+/// a full read at a process's first chaining and every [`FULL_READ_EVERY`] takes whatever
+/// did not.
+#[derive(Debug, Default)]
+pub(crate) struct ChainPlace {
+    floor: Option<String>,
+    full_read_at: Option<std::time::Instant>,
+}
+
+/// How far before the newest chained key the queue is read again.
+const CHAIN_OVERLAP_MS: u64 = 5_000;
+/// How often the chainer reads the whole queue anyway.
+const FULL_READ_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
+
+impl ChainPlace {
+    /// The queue, as the next read takes it (a record range from the floor, or the table).
+    fn source(&mut self) -> String {
+        if self
+            .full_read_at
+            .is_none_or(|t| t.elapsed() > FULL_READ_EVERY)
+        {
+            self.full_read_at = Some(std::time::Instant::now());
+            self.floor = None;
+        }
+        match &self.floor {
+            Some(floor) => format!("{AUDIT_QUEUE}:⟨{floor}⟩.."),
+            None => AUDIT_QUEUE.to_owned(),
+        }
+    }
+
+    /// Moves the floor to the overlap before `key`, the newest key just chained (keys that
+    /// are not ULIDs, which no write makes, leave it).
+    fn chained(&mut self, key: &str) {
+        let Ok(key) = ulid::Ulid::from_string(key) else {
+            return;
+        };
+        let floor = ulid::Ulid::from_parts(key.timestamp_ms().saturating_sub(CHAIN_OVERLAP_MS), 0)
+            .to_string();
+        if self.floor.as_ref().is_none_or(|f| *f < floor) {
+            self.floor = Some(floor);
+        }
+    }
+}
+
 /// A record's hash from its predecessor's hash and its data: SHA-256 of the previous hash, a
 /// newline and the data, in hex (what the chainer's `crypto::sha256` computes).
 pub fn chain_hash(prev: &str, data: &str) -> String {
@@ -252,16 +303,18 @@ impl Store {
     /// moves on. One chainer runs at a time in a process; chainers of several nodes conflict
     /// on the head and retry. Returns how many were chained.
     pub async fn chain_audit(&self) -> Result<u64> {
-        let _one = self.chaining.lock().await;
+        let mut place = self.chaining.lock().await;
         if !self
             .audit_checked
             .swap(true, std::sync::atomic::Ordering::AcqRel)
         {
             self.heal_audit_gaps().await?;
         }
-        let script = format!(
+        let mut chained = 0;
+        loop {
+            let script = format!(
             "BEGIN;
-             LET $batch = SELECT id, data FROM {AUDIT_QUEUE} ORDER BY id LIMIT {CHAIN_BATCH};
+             LET $batch = SELECT id, data FROM {source} ORDER BY id LIMIT {CHAIN_BATCH};
              FOR $r IN $batch {{
                  LET $head = (SELECT seq, hash FROM ONLY folio_audit_head:head) ?? {{ seq: 0, hash: '{AUDIT_GENESIS}' }};
                  LET $seq = $head.seq + 1;
@@ -271,15 +324,22 @@ impl Store {
                  DELETE $r.id RETURN NONE;
              }};
              array::len($batch);
-             COMMIT;"
-        );
-        let mut chained = 0;
-        loop {
+             $batch.id;
+             COMMIT;",
+                source = place.source()
+            );
             let (mut res, errors) = self.run_attempts(|db| db.uncounted(script.clone())).await?;
             if let Some(e) = super::cause(errors) {
                 return Err(Error::Database(e));
             }
             let n = take_json(&mut res, 3)?.as_u64().unwrap_or(0);
+            if let Some(last) = take_json(&mut res, 4)?
+                .as_array()
+                .and_then(|ids| ids.last())
+                .and_then(Value::as_str)
+            {
+                place.chained(&record_key(last));
+            }
             chained += n;
             if n < CHAIN_BATCH as u64 {
                 return Ok(chained);
@@ -462,4 +522,64 @@ pub(super) fn normalize(mut row: Record) -> Record {
         row.insert("id".into(), Value::String(key));
     }
     row
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_chainer_reads_the_queue_from_a_little_before_what_it_chained_last() {
+        let mut place = ChainPlace::default();
+        // A process's first read takes the whole queue.
+        assert_eq!(place.source(), AUDIT_QUEUE);
+        let key = ulid::Ulid::from_parts(1_700_000_010_000, 42).to_string();
+        place.chained(&key);
+        let floor = ulid::Ulid::from_parts(1_700_000_005_000, 0).to_string();
+        assert_eq!(place.source(), format!("{AUDIT_QUEUE}:⟨{floor}⟩.."));
+        // An older key (a write that committed late) does not move it back.
+        place.chained(&ulid::Ulid::from_parts(1_700_000_001_000, 1).to_string());
+        assert_eq!(place.source(), format!("{AUDIT_QUEUE}:⟨{floor}⟩.."));
+        // Keys no write makes leave it.
+        place.chained("00000000002x");
+        assert_eq!(place.source(), format!("{AUDIT_QUEUE}:⟨{floor}⟩.."));
+        // Now and then the whole queue again.
+        place.full_read_at = Some(std::time::Instant::now() - FULL_READ_EVERY * 2);
+        assert_eq!(place.source(), AUDIT_QUEUE);
+    }
+
+    #[tokio::test]
+    async fn records_queued_with_older_keys_after_a_chaining_are_still_chained() {
+        let (store, _config, _dir) = Store::for_tests().await;
+        let plan = store
+            .plan_schema(&crate::schema::Schema::default())
+            .await
+            .unwrap();
+        store.apply_schema(plan, false).await.unwrap();
+        let queue = |key: String, data: &str| {
+            let store = store.clone();
+            let data = data.to_owned();
+            async move {
+                store
+                    .system_write(
+                        &format!("CREATE {AUDIT_QUEUE}:⟨{key}⟩ CONTENT {{ data: $data }};"),
+                        vec![("data".into(), json!(data))],
+                    )
+                    .await
+                    .unwrap();
+            }
+        };
+        let now = ulid::Ulid::new();
+        let before = |ms: u64| ulid::Ulid::from_parts(now.timestamp_ms() - ms, 7).to_string();
+        queue(now.to_string(), "{\"n\":1}").await;
+        assert_eq!(store.chain_audit().await.unwrap(), 1);
+        let floor = store.chaining.lock().await.floor.clone();
+        let expected = ulid::Ulid::from_parts(now.timestamp_ms() - 5_000, 0).to_string();
+        assert_eq!(floor, Some(expected), "read from the keys it returned");
+        // Committed after the chaining, with a key made a second before it.
+        queue(before(1_000), "{\"n\":2}").await;
+        assert_eq!(store.chain_audit().await.unwrap(), 1);
+        assert_eq!(store.system_count(AUDIT_QUEUE).await.unwrap(), 0);
+        assert_eq!(store.audit_records_after(0, 10).await.unwrap().len(), 2);
+    }
 }

@@ -60,8 +60,8 @@ pub struct Store {
     search_wake: Arc<tokio::sync::Notify>,
     /// Types whose writes record search index work.
     indexed_types: Arc<std::sync::RwLock<std::collections::HashSet<String>>>,
-    /// Held while this process chains queued audit records.
-    chaining: Arc<tokio::sync::Mutex<()>>,
+    /// Held while this process chains queued audit records: where it reads the queue from.
+    chaining: Arc<tokio::sync::Mutex<accounts::ChainPlace>>,
     /// Set once this process looked for records a crash took out of the audit chain.
     audit_checked: Arc<std::sync::atomic::AtomicBool>,
     /// Woken after every write, for the task that chains its audit record.
