@@ -126,35 +126,6 @@ struct ActionBody {
     version: Option<u64>,
 }
 
-/// The version the client last read, from `If-Match` (`"3"` or `3`) or the body; they must
-/// agree when both are given.
-fn expected_version(req: &Request, body: Option<u64>) -> Result<Option<u64>> {
-    let header = match req.headers().get(header::IF_MATCH) {
-        None => None,
-        Some(v) => {
-            let s = v
-                .to_str()
-                .unwrap_or("")
-                .trim()
-                .trim_start_matches("W/")
-                .trim_matches('"');
-            Some(s.parse::<u64>().map_err(|_| {
-                Error::bad_request(
-                    code::INVALID_IF_MATCH,
-                    "If-Match must carry the entry's version, such as \"3\"",
-                )
-            })?)
-        }
-    };
-    match (header, body) {
-        (Some(h), Some(b)) if h != b => Err(Error::bad_request(
-            code::VERSION_MISMATCH,
-            "If-Match and the body's version disagree",
-        )),
-        (h, b) => Ok(h.or(b)),
-    }
-}
-
 fn entry_response(status: StatusCode, entry: Map<String, Value>) -> Response {
     let version = entry.get("version").and_then(Value::as_u64).unwrap_or(0);
     let mut resp = json_response(status, json!({ "data": entry }));
@@ -210,7 +181,7 @@ async fn write(
     let update = permit(req, state, &ct, Action::Update)?;
     let body: WriteBody = read_json(body, state.config.limits.max_body_bytes).await?;
     let publish = publish_permit(req, state, &ct, body.publish)?;
-    let expected = expected_version(req, body.version)?;
+    let expected = super::expected_version(req, body.version)?;
     let write = Write {
         fields: body.fields,
         expected_version: expected,
@@ -259,7 +230,7 @@ async fn action_body(req: &Request, body: Body, state: &AppState) -> Result<Opti
     } else {
         read_json(Body::from(bytes), state.config.limits.max_body_bytes).await?
     };
-    expected_version(req, parsed.version)
+    super::expected_version(req, parsed.version)
 }
 
 #[handler]

@@ -444,18 +444,14 @@ async fn update_media(
         })?)),
         Some(_) => return Err(invalid("folder is a folder id or null")),
     };
-    let if_match = req
-        .headers()
-        .get(header::IF_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim_matches('"').parse::<u64>().ok());
+    let version = super::expected_version(req, body.version)?;
     let patch = MediaPatch {
         filename: body.filename,
         alt: body.alt,
         caption: body.caption,
         focal,
         folder,
-        version: body.version.or(if_match),
+        version,
     };
     let record = state.media.update(&permit, &id, patch).await?;
     Ok(json_response(

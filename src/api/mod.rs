@@ -379,6 +379,35 @@ pub(crate) fn if_none_match(req: &Request, etag: &str) -> bool {
         })
 }
 
+/// The version the client last read, from `If-Match` (`"3"`, `W/"3"` or `3`) or the body's
+/// `version`; they must agree when both are given. Entries and media take it the same way.
+pub(crate) fn expected_version(req: &Request, body: Option<u64>) -> Result<Option<u64>, Error> {
+    let header = match req.headers().get(header::IF_MATCH) {
+        None => None,
+        Some(v) => {
+            let s = v
+                .to_str()
+                .unwrap_or("")
+                .trim()
+                .trim_start_matches("W/")
+                .trim_matches('"');
+            Some(s.parse::<u64>().map_err(|_| {
+                Error::bad_request(
+                    code::INVALID_IF_MATCH,
+                    "If-Match must carry the version you read, such as \"3\"",
+                )
+            })?)
+        }
+    };
+    match (header, body) {
+        (Some(h), Some(b)) if h != b => Err(Error::bad_request(
+            code::VERSION_MISMATCH,
+            "If-Match and the body's version disagree",
+        )),
+        (h, b) => Ok(h.or(b)),
+    }
+}
+
 /// A query parameter `param` whose value is not `what` it must be.
 pub(crate) fn invalid_parameter(param: &str, what: &str) -> Error {
     Error::InvalidQuery {

@@ -766,6 +766,31 @@ async fn the_library_lists_searches_files_in_folders_and_checks_versions() {
         )
         .await;
     assert_error(s, &body, StatusCode::CONFLICT, "version_conflict");
+    // If-Match is read as entries read it: a weak tag names the version, a malformed one or
+    // one that disagrees with the body is refused, a stale one conflicts.
+    let patch_with = |tag: &'static str, body: Value| {
+        let app = &app;
+        async move {
+            let r = app
+                .admin(Method::PATCH, &format!("/media/{id}"))
+                .header("If-Match", tag)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status();
+            (status, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (s, body) = patch_with("W/\"2\"", json!({ "caption": "Tagged" })).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["version"], 3);
+    let (s, body) = patch_with("\"2\"", json!({ "caption": "Stale" })).await;
+    assert_error(s, &body, StatusCode::CONFLICT, "version_conflict");
+    let (s, body) = patch_with("three", json!({ "caption": "Bad" })).await;
+    assert_error(s, &body, StatusCode::BAD_REQUEST, "invalid_if_match");
+    let (s, body) = patch_with("\"3\"", json!({ "caption": "Bad", "version": 2 })).await;
+    assert_error(s, &body, StatusCode::BAD_REQUEST, "version_mismatch");
     for bad in [
         json!({ "focal": { "x": 2, "y": 0.5 } }),
         json!({ "alt": 5 }),
