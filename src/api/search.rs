@@ -22,7 +22,7 @@ use serde_json::{Map, Value, json};
 use super::auth::{administer, caller};
 use super::{AppState, etag_of, if_none_match, json_response, query_pairs, read_json};
 use crate::access::{Action, Principal};
-use crate::content::query::{Audience as ContentAudience, EntryQuery, Sight};
+use crate::content::query::{EntryQuery, Sight};
 use crate::error::{Code, Error, Result, code};
 use crate::schema::ContentType;
 use crate::search::{Audience, Hit, Request as SearchRequest, Results, Sort};
@@ -459,7 +459,7 @@ async fn delivery_search(req: &Request, state: Data<&Arc<AppState>>) -> Result<R
     let who = caller(req).principal;
     let sight = state
         .policy
-        .sight(&who, ContentAudience::Delivery, state.content.schema());
+        .sight(&who, Audience::Delivery, state.content.schema());
     let types = types_for(state, p.types.as_deref(), |ct| sight.reads(ct))?;
     let hidden = unseen(state, &types, &sight);
     check_against(state, &types, &p, &hidden)?;
@@ -538,7 +538,7 @@ async fn admin_search(req: &Request, state: Data<&Arc<AppState>>) -> Result<Resp
     }
     let sight = state
         .policy
-        .sight(&who, ContentAudience::Admin, state.content.schema());
+        .sight(&who, Audience::Admin, state.content.schema());
     let types = types_for(state, p.types.as_deref(), |ct| sight.reads(ct))?;
     let hidden = unseen(state, &types, &sight);
     check_against(state, &types, &p, &hidden)?;

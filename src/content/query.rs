@@ -66,14 +66,10 @@ pub const ERROR_CODES: &[Code] = &[
     code::INVALID_SEARCH,
 ];
 
-/// Who is asking, which decides what exists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Audience {
-    /// The public API: `private` fields do not exist, there is no `status` and no `q`.
-    Delivery,
-    /// The admin API: every field, the `status` filter and `q`.
-    Admin,
-}
+/// Who is asking, which decides what exists: for the delivery API `private` fields do not
+/// exist, and there is no `status` and no `q`; the admin API has every field, the `status`
+/// filter and `q`. (The one audience type, the schema's.)
+pub use crate::schema::Audience;
 
 /// What the caller may see of the schema, which decides what exists for a query: a field it
 /// may not read, or a relation into a type whose entries it may not read, is reported exactly

@@ -13,7 +13,8 @@ use serde_json::{Map, Value, json};
 use super::validate::{ID_PATTERN, MAX_ITEMS, UID_PATTERN, max_length};
 use super::{ContentType, Field, FieldType};
 
-/// Who reads the document.
+/// Which API is asking or answering — the one audience type: what exists for a query, which
+/// document of the search index answers, and which schema a document describes follow it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Audience {
     /// Editors and the admin API: every field, localized fields as one value per locale,

@@ -45,12 +45,8 @@ pub(crate) const UNLOCALIZED: &str = "_";
 /// Metadata dates every document carries (when the row has them).
 const META_DATES: &[&str] = &["published_at", "updated_at", "created_at"];
 
-/// Which API a document answers for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Audience {
-    Delivery,
-    Admin,
-}
+/// Which API a document answers for: the one audience type the schema defines.
+pub use crate::schema::Audience;
 
 /// A searchable text field (possibly inside groups and repeaters).
 #[derive(Debug)]
