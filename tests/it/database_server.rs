@@ -95,6 +95,15 @@ fn on(server: &Surreal) -> DatabaseServer {
     }
 }
 
+/// A Folio node started from `builder` on the SurrealDB server.
+async fn start_node(surreal: &Surreal, builder: crate::harness::Builder, name: &str) -> TestApp {
+    builder
+        .database_server(on(surreal))
+        .start()
+        .await
+        .expect(name)
+}
+
 fn titles(body: &Value) -> Vec<String> {
     body["data"]
         .as_array()
@@ -108,11 +117,12 @@ fn titles(body: &Value) -> Vec<String> {
 #[ignore = "needs a SurrealDB server binary (tests/surreal-server); .ci/run builds it"]
 async fn database_server_holds_everything_a_node_writes() {
     let surreal = start_surreal().await;
-    let node = TestApp::builder()
-        .database_server(on(&surreal))
-        .start()
-        .await
-        .expect("folio starts on the SurrealDB server");
+    let node = start_node(
+        &surreal,
+        TestApp::builder(),
+        "folio starts on the SurrealDB server",
+    )
+    .await;
 
     // Writes: related entries, drafts and published articles, a stale edit refused.
     let (author, tag, first) = node.seed_article("Tokio on a server", "servers").await;
@@ -216,11 +226,12 @@ async fn database_server_holds_everything_a_node_writes() {
 
     // A node with a fresh data directory finds everything in the database, and rebuilds
     // its search index from it.
-    let node = TestApp::builder()
-        .database_server(on(&surreal))
-        .start()
-        .await
-        .expect("a second node starts on the same database");
+    let node = start_node(
+        &surreal,
+        TestApp::builder(),
+        "a second node starts on the same database",
+    )
+    .await;
     let (status, one) = node.get(&format!("/api/v1/content/article/{id}")).await;
     assert_eq!(status, StatusCode::OK, "{one}");
     assert_eq!(one["data"]["fields"]["title"], "Tokio on a server");
@@ -263,16 +274,8 @@ fn titles_admin(body: &Value) -> Vec<String> {
 #[ignore = "needs a SurrealDB server binary (tests/surreal-server); .ci/run builds it"]
 async fn database_server_nodes_do_not_serve_each_others_stale_answers() {
     let surreal = start_surreal().await;
-    let a = TestApp::builder()
-        .database_server(on(&surreal))
-        .start()
-        .await
-        .expect("node A");
-    let b = TestApp::builder()
-        .database_server(on(&surreal))
-        .start()
-        .await
-        .expect("node B");
+    let a = start_node(&surreal, TestApp::builder(), "node A").await;
+    let b = start_node(&surreal, TestApp::builder(), "node B").await;
     let (_, _, article) = a.seed_article("Before", "nodes").await;
     let id = article["id"].as_str().unwrap().to_owned();
     let path = format!("/api/v1/content/article/{id}");
@@ -325,17 +328,8 @@ async fn database_server_nodes_do_not_serve_each_others_stale_answers() {
 #[ignore = "needs a SurrealDB server binary (tests/surreal-server); .ci/run builds it"]
 async fn database_server_nodes_each_keep_their_place_in_the_log() {
     let surreal = start_surreal().await;
-    let a = TestApp::builder()
-        .database_server(on(&surreal))
-        .start()
-        .await
-        .expect("node A");
-    let b = TestApp::builder()
-        .database_server(on(&surreal))
-        .persistent()
-        .start()
-        .await
-        .expect("node B");
+    let a = start_node(&surreal, TestApp::builder(), "node A").await;
+    let b = start_node(&surreal, TestApp::builder().persistent(), "node B").await;
     let article =
         |title: &str, body: &str| json!({ "title": { "en": title }, "body": { "en": body } });
     a.create(
@@ -358,12 +352,7 @@ async fn database_server_nodes_each_keep_their_place_in_the_log() {
         .await;
     a.search_settled().await;
 
-    let b = TestApp::builder()
-        .database_server(on(&surreal))
-        .data_dir(dir)
-        .start()
-        .await
-        .expect("node B again");
+    let b = start_node(&surreal, TestApp::builder().data_dir(dir), "node B again").await;
     b.search_settled().await;
     let (_, found) = b.search(&[("q", "keeper")]).await;
     assert_eq!(
