@@ -27,7 +27,7 @@ use sha2::{Digest, Sha256};
 use crate::access::{AdminPermit, BUILTIN_ROLES, CustomRole, Policy, Principal, TokenScope};
 use crate::error::{Error, Result, code};
 use crate::mail::{Mail, Mailer};
-use crate::schema::FieldError;
+use crate::schema::{FieldError, field_code};
 use crate::storage::Store;
 use crate::storage::accounts::{Record, audit_append_script};
 use crate::storage::events::{ChangeRecord, EVENTS_STATEMENT, event_keys, event_rows};
@@ -280,7 +280,7 @@ impl Accounts {
         if !name_ok || crate::access::reserved_role(&role.name) {
             return Err(field_error(
                 "name",
-                "invalid",
+                field_code::INVALID,
                 "a role name is lower-case letters, digits, - and _, and not a built-in role or `public`",
             ));
         }
@@ -375,7 +375,7 @@ impl Accounts {
         if name.chars().count() > 200 {
             return Err(field_error(
                 "name",
-                "too_long",
+                field_code::TOO_LONG,
                 "a name has at most 200 characters",
             ));
         }
@@ -444,7 +444,11 @@ impl Accounts {
                 Error::Conflict {
                     code: code::ALREADY_EXISTS,
                     ..
-                } => field_error("email", "not_unique", "another user has this email address"),
+                } => field_error(
+                    "email",
+                    field_code::NOT_UNIQUE,
+                    "another user has this email address",
+                ),
                 other => other,
             })?;
         let row = out
@@ -501,7 +505,7 @@ impl Accounts {
         {
             return Err(field_error(
                 "status",
-                "invalid",
+                field_code::INVALID,
                 "status is `active` or `disabled`",
             ));
         }
@@ -795,9 +799,13 @@ impl Accounts {
                 Error::bad_request(code::TWO_FACTOR_NOT_STARTED, "start the setup first")
             })?;
         let now_secs = u64::try_from(Utc::now().timestamp()).unwrap_or(0);
-        let step = secret
-            .verify(code, now_secs, None)
-            .ok_or_else(|| field_error("code", "wrong_code", "this code is not the current one"))?;
+        let step = secret.verify(code, now_secs, None).ok_or_else(|| {
+            field_error(
+                "code",
+                field_code::WRONG_CODE,
+                "this code is not the current one",
+            )
+        })?;
         let codes = totp::generate_recovery_codes();
         let hashed: Vec<String> = codes.iter().map(|c| totp::hash_recovery_code(c)).collect();
         let event = Event::new(
@@ -1104,7 +1112,7 @@ impl Accounts {
         if password::verify(password.to_owned(), stored).await? == password::Checked::Wrong {
             return Err(field_error(
                 field,
-                "wrong_password",
+                field_code::WRONG_PASSWORD,
                 "the password is not right",
             ));
         }
@@ -1362,7 +1370,7 @@ impl Accounts {
         if name.is_empty() || name.chars().count() > 100 {
             return Err(field_error(
                 "name",
-                "invalid",
+                field_code::INVALID,
                 "a token needs a name of at most 100 characters",
             ));
         }
@@ -1373,14 +1381,14 @@ impl Accounts {
             let at = DateTime::parse_from_rfc3339(e).map_err(|_| {
                 field_error(
                     "expires_at",
-                    "invalid",
+                    field_code::INVALID,
                     "expires_at is an RFC 3339 date and time",
                 )
             })?;
             if at.with_timezone(&Utc) <= Utc::now() {
                 return Err(field_error(
                     "expires_at",
-                    "in_the_past",
+                    field_code::IN_THE_PAST,
                     "expires_at is in the past",
                 ));
             }
@@ -1744,7 +1752,7 @@ pub fn normalize_email(email: &str) -> Result<String> {
     } else {
         Err(field_error(
             "email",
-            "invalid",
+            field_code::INVALID,
             "this is not an email address",
         ))
     }
@@ -1756,7 +1764,7 @@ fn check_role(policy: &Policy, role: &str) -> Result<()> {
     } else {
         Err(field_error(
             "role",
-            "unknown_role",
+            field_code::UNKNOWN_ROLE,
             &format!(
                 "no such role: the built-in roles are {}, and admins can define others",
                 BUILTIN_ROLES.join(", ")

@@ -5,7 +5,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::{Algorithm, Argon2, Params, Version};
 
 use crate::error::{Error, Result};
-use crate::schema::FieldError;
+use crate::schema::{FieldError, field_code};
 
 /// OWASP's first recommended argon2id configuration: 19 MiB of memory, 2 passes, 1 lane.
 pub const MEMORY_KIB: u32 = 19 * 1024;
@@ -100,13 +100,13 @@ pub fn check_new(password: &str, email: &str) -> Result<()> {
     let chars = password.chars().count();
     if chars < MIN_LENGTH {
         return fail(
-            "too_short",
+            field_code::TOO_SHORT,
             format!("a password needs at least {MIN_LENGTH} characters"),
         );
     }
     if chars > MAX_LENGTH {
         return fail(
-            "too_long",
+            field_code::TOO_LONG,
             format!("a password may have at most {MAX_LENGTH} characters"),
         );
     }
@@ -114,7 +114,7 @@ pub fn check_new(password: &str, email: &str) -> Result<()> {
     let local = email.split('@').next().unwrap_or("").to_lowercase();
     if is_common(&lower) || (local.len() >= 4 && lower.contains(&local)) {
         return fail(
-            "too_common",
+            field_code::TOO_COMMON,
             "this password is too easy to guess: avoid common passwords, simple sequences and \
              your email address"
                 .into(),

@@ -17,6 +17,7 @@ use crate::access::{BUILTIN_ROLES, CustomRole, TokenScope};
 use crate::accounts::audit::{self, ListFilter};
 use crate::accounts::{NewToken, UserChanges};
 use crate::error::{Error, Result, code};
+use crate::schema::field_code;
 
 /// Adds the routes to the admin API's router.
 pub fn add_routes(route: Route) -> Route {
@@ -266,7 +267,7 @@ async fn put_role(
     let mut bad = |path: String, message: String| {
         errors.push(crate::schema::FieldError {
             path,
-            code: "invalid",
+            code: field_code::INVALID,
             message,
         });
     };

@@ -20,7 +20,8 @@ use crate::error::{Error, Result, code};
 use crate::markdown;
 use crate::plugins::{HookOutcome, PluginHost};
 use crate::schema::{
-    ContentType, Field, FieldError, FieldType, Kind, Schema, ValidateMode, validate_fields,
+    ContentType, Field, FieldError, FieldType, Kind, Schema, ValidateMode, field_code,
+    validate_fields,
 };
 use crate::storage::events::ChangeRecord;
 use crate::storage::{self, ListPlan, Row, Store, WriteOutcome};
@@ -594,7 +595,7 @@ impl Content {
                         if field.rules.required {
                             errors.push(FieldError {
                                 path: format!("fields.{}", field.name),
-                                code: "required",
+                                code: field_code::REQUIRED,
                                 message: format!(
                                     "give a {} or a {src} to generate it from",
                                     field.name
@@ -629,7 +630,7 @@ impl Content {
                 if !generated {
                     errors.push(FieldError {
                         path: format!("fields.{}", field.name),
-                        code: "not_unique",
+                        code: field_code::NOT_UNIQUE,
                         message: format!("another entry already uses `{candidate}`"),
                     });
                     break;
@@ -688,7 +689,7 @@ impl Content {
                 if !found.contains(&id) {
                     errors.push(FieldError {
                         path,
-                        code: "relation_not_found",
+                        code: field_code::RELATION_NOT_FOUND,
                         message: format!("no `{target}` entry has id {id}"),
                     });
                 }
@@ -736,7 +737,7 @@ impl Content {
             match found.get(&id) {
                 None => errors.push(FieldError {
                     path,
-                    code: "media_not_found",
+                    code: field_code::MEDIA_NOT_FOUND,
                     message: format!("no media item has id {id}"),
                 }),
                 Some(mime)
@@ -744,7 +745,7 @@ impl Content {
                 {
                     errors.push(FieldError {
                         path,
-                        code: "media_not_accepted",
+                        code: field_code::MEDIA_NOT_ACCEPTED,
                         message: format!(
                             "media {id} is {mime}; this field takes {}",
                             accept.join(", ")
@@ -1635,7 +1636,7 @@ fn guard_fields(
         })
         .map(|(k, _)| FieldError {
             path: format!("fields.{k}"),
-            code: "not_allowed",
+            code: field_code::NOT_ALLOWED,
             message: "your role may not change this field".into(),
         })
         .collect();

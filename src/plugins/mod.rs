@@ -134,7 +134,7 @@ impl PluginHost {
                             Some(f) => format!("fields.{f}"),
                             None => "fields".into(),
                         },
-                        code: "rejected_by_plugin",
+                        code: crate::schema::field_code::REJECTED_BY_PLUGIN,
                         message: format!("{id}: {}", rejection.message),
                     }]);
                 }

@@ -19,7 +19,7 @@ use indexmap::IndexMap;
 
 pub use json_schema::{Audience, json_schema};
 pub use load::{LoadError, load_dir, load_str};
-pub use validate::{FieldError, ValidateMode, validate_fields};
+pub use validate::{FIELD_CODES, FieldError, ValidateMode, field_code, validate_fields};
 
 /// Names an entry's metadata uses beside its fields; no field may take them.
 pub const RESERVED_FIELD_NAMES: &[&str] = &[

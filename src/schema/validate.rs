@@ -49,29 +49,54 @@ pub(super) fn max_length(field: &Field) -> Option<usize> {
     Some(field.rules.max_length.unwrap_or(default))
 }
 
-/// The stable error codes, one place to read them all.
-mod code {
-    pub const REQUIRED: &str = "required";
-    pub const UNKNOWN_FIELD: &str = "unknown_field";
-    pub const WRONG_TYPE: &str = "wrong_type";
-    pub const TOO_SHORT: &str = "too_short";
-    pub const TOO_LONG: &str = "too_long";
-    pub const PATTERN_MISMATCH: &str = "pattern_mismatch";
-    pub const TOO_SMALL: &str = "too_small";
-    pub const TOO_LARGE: &str = "too_large";
-    pub const NOT_INTEGER: &str = "not_integer";
-    pub const NOT_IN_ENUM: &str = "not_in_enum";
-    pub const INVALID_EMAIL: &str = "invalid_email";
-    pub const INVALID_URL: &str = "invalid_url";
-    pub const INVALID_DATETIME: &str = "invalid_datetime";
-    pub const INVALID_DATE: &str = "invalid_date";
-    pub const INVALID_UID: &str = "invalid_uid";
-    pub const INVALID_ID: &str = "invalid_id";
-    pub const TOO_FEW_ITEMS: &str = "too_few_items";
-    pub const TOO_MANY_ITEMS: &str = "too_many_items";
-    pub const DUPLICATE_ITEM: &str = "duplicate_item";
-    pub const INVALID_LOCALE: &str = "invalid_locale";
+macro_rules! field_codes {
+    ($($id:ident = $name:literal, $meaning:literal;)*) => {
+        /// The code of one failing field (inside a `validation_failed` answer's `fields`),
+        /// one constant each.
+        pub mod field_code {
+            $(pub const $id: &str = $name;)*
+        }
+        /// Every field code with its meaning, in the order the README lists them.
+        pub const FIELD_CODES: &[(&str, &str)] = &[$(($name, $meaning)),*];
+    };
 }
+
+field_codes! {
+    REQUIRED = "required", "the field needs a value";
+    UNKNOWN_FIELD = "unknown_field", "the type has no field of this name";
+    WRONG_TYPE = "wrong_type", "the value is not of the field's type (a number for text, ...)";
+    TOO_SHORT = "too_short", "shorter than the field's `min_length`";
+    TOO_LONG = "too_long", "longer than the field's `max_length` (or its type's limit)";
+    PATTERN_MISMATCH = "pattern_mismatch", "the text does not match the field's `pattern`";
+    TOO_SMALL = "too_small", "below the field's `min`";
+    TOO_LARGE = "too_large", "above the field's `max`";
+    NOT_INTEGER = "not_integer", "an integer field was given a fraction";
+    NOT_IN_ENUM = "not_in_enum", "not one of the enum's values";
+    INVALID_EMAIL = "invalid_email", "not an email address";
+    INVALID_URL = "invalid_url", "not an http(s) URL";
+    INVALID_DATETIME = "invalid_datetime", "not an RFC 3339 date and time";
+    INVALID_DATE = "invalid_date", "not a `YYYY-MM-DD` date";
+    INVALID_UID = "invalid_uid", "not a slug of lowercase letters, digits and dashes";
+    INVALID_ID = "invalid_id", "not an entry or media id (a ULID)";
+    TOO_FEW_ITEMS = "too_few_items", "fewer items than the field's `min`";
+    TOO_MANY_ITEMS = "too_many_items", "more items than the field's `max`";
+    DUPLICATE_ITEM = "duplicate_item", "the same related entry or media item twice";
+    INVALID_LOCALE = "invalid_locale", "a localized value names a locale the type does not have";
+    NOT_UNIQUE = "not_unique", "another record already has this value of a unique field";
+    RELATION_NOT_FOUND = "relation_not_found", "no entry of the related type has this id (or the caller may not see it)";
+    MEDIA_NOT_FOUND = "media_not_found", "no media item has this id";
+    MEDIA_NOT_ACCEPTED = "media_not_accepted", "the media item's kind is not one the field's `accept` lists";
+    NOT_ALLOWED = "not_allowed", "the caller's role may not change this field";
+    REJECTED_BY_PLUGIN = "rejected_by_plugin", "a plugin's `before_save` refused the value";
+    INVALID = "invalid", "the value is not one the field takes (names, statuses, dates of accounts and tokens)";
+    IN_THE_PAST = "in_the_past", "an expiry that has already passed";
+    UNKNOWN_ROLE = "unknown_role", "no role has this name";
+    WRONG_PASSWORD = "wrong_password", "the current password is not right";
+    WRONG_CODE = "wrong_code", "the two-factor code is not the current one";
+    TOO_COMMON = "too_common", "the password is too easy to guess";
+}
+
+use field_code as code;
 
 /// How much of an entry's `fields` the input is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -728,6 +753,18 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn the_readme_lists_every_field_code_as_the_table_has_it() {
+        let mut table = String::from("| field code | meaning |\n|---|---|\n");
+        for (name, meaning) in FIELD_CODES {
+            table.push_str(&format!("| `{name}` | {meaning} |\n"));
+        }
+        assert!(
+            include_str!("../../README.md").contains(&table),
+            "README.md's field-code table differs from `FIELD_CODES`; it should read:\n{table}"
+        );
+    }
     use crate::schema::{Access, AdminSettings, DeliverySettings, Hooks, Kind, Pattern};
 
     const ID1: &str = "01HZY7X3M2V6Q8R9S0T1A2B3C4";

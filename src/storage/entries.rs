@@ -644,7 +644,7 @@ fn map_db_error(e: surrealdb::Error, ct: Option<&ContentType>) -> Error {
     {
         return Error::Validation(vec![FieldError {
             path: format!("fields.{field}"),
-            code: "not_unique",
+            code: crate::schema::field_code::NOT_UNIQUE,
             message: format!("another entry already uses this {field}"),
         }]);
     }
