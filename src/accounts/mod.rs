@@ -30,7 +30,7 @@ use crate::mail::{Mail, Mailer};
 use crate::schema::{FieldError, field_code};
 use crate::storage::Store;
 use crate::storage::accounts::{Record, audit_append_script};
-use crate::storage::events::{ChangeRecord, EVENTS_STATEMENT, event_keys, event_rows};
+use crate::storage::events::{ChangeRecord, EVENTS_STATEMENT, event_binds, event_rows};
 use crate::time::{now, stamp};
 use audit::Event;
 use throttle::{LoginThrottle, RateDecision, RateLimiter, ThrottlePolicy, Verdict};
@@ -300,8 +300,7 @@ impl Accounts {
                     ("definition".into(), json!(definition)),
                     ("now".into(), json!(now())),
                     ("audit_data".into(), json!(event.data())),
-                    ("event_keys".into(), event_keys(1)),
-                    ("event_rows".into(), change_rows(self.store.node(), &event, "role.updated", &["definition"])),
+                    event_binds(change_rows(self.store.node(), &event, "role.updated", &["definition"])),
                 ],
             )
             .await?;
@@ -336,8 +335,7 @@ impl Accounts {
                 vec![
                     ("name".into(), json!(name)),
                     ("audit_data".into(), json!(event.data())),
-                    ("event_keys".into(), event_keys(1)),
-                    ("event_rows".into(), change_rows(self.store.node(), &event, "role.deleted", &[])),
+                    event_binds(change_rows(self.store.node(), &event, "role.deleted", &[])),
                 ],
             )
             .await
@@ -419,16 +417,12 @@ impl Accounts {
             ("id".into(), json!(id)),
             ("record".into(), record),
             ("audit_data".into(), json!(event.data())),
-            ("event_keys".into(), event_keys(1)),
-            (
-                "event_rows".into(),
-                change_rows(
-                    self.store.node(),
-                    &event,
-                    "user.created",
-                    &["email", "name", "role"],
-                ),
-            ),
+            event_binds(change_rows(
+                self.store.node(),
+                &event,
+                "user.created",
+                &["email", "name", "role"],
+            )),
         ]);
         let out = self
             .store
@@ -561,8 +555,7 @@ impl Accounts {
                     ("status".into(), json!(status)),
                     ("now".into(), json!(now())),
                     ("audit_data".into(), json!(event.data())),
-                    ("event_keys".into(), event_keys(1)),
-                    ("event_rows".into(), change_rows(self.store.node(), &event, "user.updated", &user_changes)),
+                    event_binds(change_rows(self.store.node(), &event, "user.updated", &user_changes)),
                 ],
             )
             .await
@@ -826,8 +819,7 @@ impl Accounts {
                     ("recovery".into(), json!(hashed)),
                     ("now".into(), json!(now())),
                     ("audit_data".into(), json!(event.data())),
-                    ("event_keys".into(), event_keys(1)),
-                    ("event_rows".into(), change_rows(self.store.node(), &event, "user.updated", &["two_factor"])),
+                    event_binds(change_rows(self.store.node(), &event, "user.updated", &["two_factor"])),
                 ],
             )
             .await?;
@@ -858,8 +850,7 @@ impl Accounts {
                     ("id".into(), json!(user_id)),
                     ("now".into(), json!(now())),
                     ("audit_data".into(), json!(event.data())),
-                    ("event_keys".into(), event_keys(1)),
-                    ("event_rows".into(), change_rows(self.store.node(), &event, "user.updated", &["two_factor"])),
+                    event_binds(change_rows(self.store.node(), &event, "user.updated", &["two_factor"])),
                 ],
             )
             .await?;
@@ -1089,8 +1080,7 @@ impl Accounts {
                     ("now".into(), json!(now())),
                     ("keep".into(), json!(keep_session)),
                     ("audit_data".into(), json!(event.data())),
-                    ("event_keys".into(), event_keys(1)),
-                    ("event_rows".into(), change_rows(self.store.node(), &event, "user.updated", &["password"])),
+                    event_binds(change_rows(self.store.node(), &event, "user.updated", &["password"])),
                 ],
             )
             .await?;
@@ -1289,8 +1279,7 @@ impl Accounts {
                     ("hash".into(), json!(hash)),
                     ("now".into(), json!(stamp(now))),
                     ("audit_data".into(), json!(event.data())),
-                    ("event_keys".into(), event_keys(1)),
-                    ("event_rows".into(), change_rows(self.store.node(), &event, "user.updated", &["password"])),
+                    event_binds(change_rows(self.store.node(), &event, "user.updated", &["password"])),
                 ],
             )
             .await
@@ -1430,11 +1419,7 @@ impl Accounts {
                     ("id".into(), json!(id)),
                     ("record".into(), record),
                     ("audit_data".into(), json!(event.data())),
-                    ("event_keys".into(), event_keys(1)),
-                    (
-                        "event_rows".into(),
-                        change_rows(self.store.node(), &event, "token.created", &[]),
-                    ),
+                    event_binds(change_rows(self.store.node(), &event, "token.created", &[])),
                 ],
             )
             .await?;
@@ -1482,8 +1467,7 @@ impl Accounts {
                     ("id".into(), json!(id)),
                     ("now".into(), json!(now())),
                     ("audit_data".into(), json!(event.data())),
-                    ("event_keys".into(), event_keys(1)),
-                    ("event_rows".into(), change_rows(self.store.node(), &event, "token.revoked", &[])),
+                    event_binds(change_rows(self.store.node(), &event, "token.revoked", &[])),
                 ],
             )
             .await;

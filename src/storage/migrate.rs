@@ -587,11 +587,7 @@ impl Store {
                 rows.extend(r);
             }
         }
-        let keys = super::events::event_keys(rows.len());
-        vec![
-            ("event_rows".into(), serde_json::Value::Array(rows)),
-            ("event_keys".into(), keys),
-        ]
+        vec![super::events::event_binds(serde_json::Value::Array(rows))]
     }
 
     /// Runs `stmts` in one transaction, recording `state` as the applied layout with them
