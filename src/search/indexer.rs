@@ -125,11 +125,7 @@ impl Indexer {
                 () = tokio::time::sleep(TICK) => {}
             }
         }
-        // What the last round handled is skipped by the next start instead of being indexed
-        // again.
-        if let Some(events) = self.events.take()
-            && let Err(e) = events.close(&self.search.inner.store).await
-        {
+        if let Err(e) = self.close_events().await {
             tracing::warn!(error = %e, "storing the indexer's place in the change-event log failed");
         }
         // Rebuilds stop where they are; their half-built generations are removed at the next
@@ -175,14 +171,20 @@ impl Indexer {
             self.swap(built).await?;
         }
         self.drain().await?;
-        // The server started next skips what this read in the log's last seconds instead of
-        // indexing it again (after an import, thousands of entries).
-        if let Some(events) = self.events.take() {
-            events.close(&self.search.inner.store).await?;
-        }
+        self.close_events().await?;
         let writers = std::mem::take(&mut self.writers);
         let _ = tokio::task::spawn_blocking(move || drop(writers)).await;
         Ok(())
+    }
+
+    /// Ends its reader of the log, storing what the last round handled: the next start skips
+    /// it instead of indexing the log's last seconds again (after an import, thousands of
+    /// entries).
+    async fn close_events(&mut self) -> Result<()> {
+        match self.events.take() {
+            Some(events) => events.close(&self.search.inner.store).await,
+            None => Ok(()),
+        }
     }
 
     /// Starts the next requested rebuild, if none is running.

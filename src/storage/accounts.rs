@@ -151,8 +151,8 @@ const CHAIN_BATCH: usize = 500;
 /// Chained records are deleted from the queue, and an LSM store keeps a deleted row as a
 /// tombstone until compaction: a read from the queue's start steps over every record chained
 /// since, on every chaining, one per write (under a stream of creates, the largest single
-/// cost of a write after search indexing). Reading from [`CHAIN_OVERLAP`] before the newest
-/// chained key skips them. A record's key is made when its write runs, moments before it
+/// cost of a write after search indexing). Reading from the change-event log's overlap
+/// ([`super::events::OVERLAP`]) before the newest chained key skips them. A record's key is made when its write runs, moments before it
 /// commits, so one that commits after a later key was chained still falls in the overlap;
 /// a full read at a process's first chaining and every [`FULL_READ_EVERY`] takes whatever
 /// did not.
@@ -162,8 +162,6 @@ pub(crate) struct ChainPlace {
     full_read_at: Option<std::time::Instant>,
 }
 
-/// How far before the newest chained key the queue is read again.
-const CHAIN_OVERLAP_MS: u64 = 5_000;
 /// How often the chainer reads the whole queue anyway.
 const FULL_READ_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
 
@@ -186,11 +184,14 @@ impl ChainPlace {
     /// Moves the floor to the overlap before `key`, the newest key just chained (keys that
     /// are not ULIDs, which no write makes, leave it).
     fn chained(&mut self, key: &str) {
-        let Ok(key) = ulid::Ulid::from_string(key) else {
+        use super::events::{OVERLAP, key_bound, key_time};
+        let Some(made) = key_time(key) else {
             return;
         };
-        let floor = ulid::Ulid::from_parts(key.timestamp_ms().saturating_sub(CHAIN_OVERLAP_MS), 0)
-            .to_string();
+        let floor = key_bound(
+            made.checked_sub(OVERLAP).unwrap_or(std::time::UNIX_EPOCH),
+            false,
+        );
         if self.floor.as_ref().is_none_or(|f| *f < floor) {
             self.floor = Some(floor);
         }

@@ -207,7 +207,7 @@ pub(crate) fn event_rows(
 }
 
 /// A ULID bound for the keys made at `t`: the smallest (`Floor`) or above every one (`Ceil`).
-fn key_bound(t: SystemTime, ceil: bool) -> String {
+pub(super) fn key_bound(t: SystemTime, ceil: bool) -> String {
     let ms = t
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -217,7 +217,7 @@ fn key_bound(t: SystemTime, ceil: bool) -> String {
 }
 
 /// The time a key was made.
-fn key_time(key: &str) -> Option<SystemTime> {
+pub(super) fn key_time(key: &str) -> Option<SystemTime> {
     ulid::Ulid::from_string(key)
         .ok()
         .map(|u| UNIX_EPOCH + Duration::from_millis(u.timestamp_ms()))

@@ -372,7 +372,8 @@ impl Store {
         for (table, old_fields) in &applied.fields {
             let Some(new_fields) = desired.fields.get(table) else {
                 // A type losing its drafts: its entry table becomes public, drafts included.
-                if let Some(type_id) = table.strip_prefix("published_")
+                if table.starts_with("published_")
+                    && let Some(type_id) = super::type_of_table(table)
                     && desired.fields.contains_key(&entry_table(type_id))
                 {
                     let hidden = self.count_unpublished(&entry_table(type_id)).await?;
@@ -543,11 +544,10 @@ impl Store {
                     self.define(std::mem::take(&mut defines), None, Vec::new())
                         .await?;
                     let rows = self.each_batch(&table, &stmt).await?;
-                    if rewrites && rows > 0 {
-                        let type_id = table
-                            .strip_prefix("entry_")
-                            .or_else(|| table.strip_prefix("published_"))
-                            .unwrap_or(&table);
+                    if rewrites
+                        && rows > 0
+                        && let Some(type_id) = super::type_of_table(&table)
+                    {
                         migrated.insert(type_id.to_owned());
                     }
                 }

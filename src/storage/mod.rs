@@ -505,6 +505,13 @@ pub fn delivery_table(ct: &crate::schema::ContentType) -> String {
     }
 }
 
+/// The content type whose entries `table` holds (its entry or published table).
+pub(crate) fn type_of_table(table: &str) -> Option<&str> {
+    table
+        .strip_prefix("entry_")
+        .or_else(|| table.strip_prefix("published_"))
+}
+
 /// Turns a SurrealDB record id as JSON (`` `entry_article`:`01H...` ``) into our entry id.
 pub(crate) fn record_key(id: &str) -> String {
     let key = id.rsplit_once(':').map_or(id, |(_, k)| k);
