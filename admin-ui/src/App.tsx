@@ -11,15 +11,15 @@ const Home = lazy(() => import("./pages/Home"));
 const ContentList = lazy(() => import("./pages/ContentList"));
 const EntryEdit = lazy(() => import("./pages/EntryEdit"));
 const NotFound = lazy(() => import("./pages/NotFound"));
-const MediaLibrary = lazy(() => import("./pages/MediaLibrary"));
+const MediaLibrary = lazy(() => import("./pages/media/MediaLibrary"));
 const Profile = lazy(() => import("./pages/Profile"));
 const ResetPassword = lazy(() => import("./pages/Recovery").then((m) => ({ default: m.ResetPassword })));
 const VerifyEmail = lazy(() => import("./pages/Recovery").then((m) => ({ default: m.VerifyEmail })));
 // Administration is one area, one chunk.
-const Users = lazy(() => import("./pages/Settings").then((m) => ({ default: m.Users })));
-const Roles = lazy(() => import("./pages/Settings").then((m) => ({ default: m.RolesPage })));
-const Tokens = lazy(() => import("./pages/Settings").then((m) => ({ default: m.Tokens })));
-const Audit = lazy(() => import("./pages/Settings").then((m) => ({ default: m.Audit })));
+const Users = lazy(() => import("./pages/settings").then((m) => ({ default: m.Users })));
+const Roles = lazy(() => import("./pages/settings").then((m) => ({ default: m.Roles })));
+const Tokens = lazy(() => import("./pages/settings").then((m) => ({ default: m.Tokens })));
+const Audit = lazy(() => import("./pages/settings").then((m) => ({ default: m.Audit })));
 const Events = lazy(() => import("./pages/Events"));
 
 export function App() {

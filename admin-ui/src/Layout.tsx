@@ -1,21 +1,13 @@
-import { useEffect, useState } from "react";
 import { NavLink, Outlet } from "react-router-dom";
-import type { ContentTypeSummary, TypeList } from "./api/client";
+import type { TypeList } from "./api/client";
+import { useLoad } from "./api/load";
 import { useSession } from "./session";
 import { ErrorMessage } from "./ui";
 
 /** The frame of every signed-in page: content types in a sidebar, the user and sign-out. */
 export function Layout() {
   const { client, user, signOut } = useSession();
-  const [types, setTypes] = useState<ContentTypeSummary[] | undefined>(undefined);
-  const [error, setError] = useState<unknown>(null);
-
-  useEffect(() => {
-    client
-      .get<TypeList>("/types")
-      .then((t) => setTypes(t.data))
-      .catch(setError);
-  }, [client]);
+  const { data: types, error } = useLoad(() => client.get<TypeList>("/types").then((t) => t.data), [client]);
 
   return (
     <div className="shell">

@@ -81,24 +81,3 @@ export function useSession(): Session {
   }
   return s;
 }
-
-/**
- * What `GET path` answers, read again whenever `path` changes: `data` is undefined while it
- * loads, `error` what went wrong. An answer that arrives after `path` moved on is dropped.
- */
-export function useGet<T>(path: string): { data: T | undefined; error: unknown } {
-  const { client } = useSession();
-  const [state, setState] = useState<{ data?: T; error?: unknown }>({});
-  useEffect(() => {
-    let live = true;
-    setState({});
-    client
-      .get<T>(path)
-      .then((data) => live && setState({ data }))
-      .catch((error: unknown) => live && setState({ error }));
-    return () => {
-      live = false;
-    };
-  }, [client, path]);
-  return { data: state.data, error: state.error ?? null };
-}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { cellText, filterQuery, pickParams, safeNext } from "./text";
+import { cellText, dateTime, fileSize, filterQuery, pickParams, safeNext } from "./text";
 
 describe("safeNext", () => {
   it("keeps paths inside the admin UI", () => {
@@ -38,5 +38,19 @@ describe("filter queries", () => {
   it("pick the named parameters on top of a base", () => {
     const params = new URLSearchParams("kind=entry&colour=red&after=");
     expect(pickParams(params, ["kind", "after"], { limit: "50" }).toString()).toBe("limit=50&kind=entry");
+  });
+});
+
+describe("sizes and times", () => {
+  it("write a file's size in the largest unit under 1024", () => {
+    expect(fileSize(undefined)).toBe("");
+    expect(fileSize(1023)).toBe("1023 B");
+    expect(fileSize(1536)).toBe("1.5 KB");
+    expect(fileSize(5 * 1024 * 1024)).toBe("5.0 MB");
+  });
+  it("write a missing moment as a dash", () => {
+    expect(dateTime(null)).toBe("—");
+    expect(dateTime(undefined)).toBe("—");
+    expect(dateTime("2026-01-02T03:04:05Z")).not.toBe("—");
   });
 });

@@ -51,3 +51,16 @@ export function pickParams(params: URLSearchParams, names: string[], base: Recor
   }
   return q;
 }
+
+/** A moment as the reader's locale writes it; a dash for none. */
+export function dateTime(iso: string | null | undefined): string {
+  return iso ? new Date(iso).toLocaleString() : "—";
+}
+
+/** A file's size in B, KB or MB (of 1024). */
+export function fileSize(bytes: number | undefined): string {
+  if (bytes === undefined) return "";
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "vitest";
 import { applyEdit } from "./Markdown";
 import { accepts, thumbnailUrl } from "./MediaPicker";
-import { siteLocales } from "../pages/MediaLibrary";
+import { siteLocales } from "../pages/media/locales";
 
 describe("the Markdown toolbar", () => {
   test("wraps the selection, or a placeholder, and selects what it wrapped", () => {

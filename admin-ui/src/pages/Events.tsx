@@ -2,7 +2,7 @@
 // family), type and entry. Administrators only (the server says so too).
 import { useState, type FormEvent } from "react";
 import { Link, useSearchParams } from "react-router-dom";
-import { useGet } from "../session";
+import { useGet } from "../api/load";
 import { filterQuery, pickParams } from "../text";
 import { ErrorMessage, Loading, Table, TextField } from "../ui";
 

@@ -1,8 +1,9 @@
 // The signed-in user's own account: password, two-factor sign-in (set up with an
 // authenticator app, recovery codes shown once), and their sessions.
 
-import { useCallback, useEffect, useState, type FormEvent } from "react";
+import { useCallback, useState, type FormEvent } from "react";
 import type { Me } from "../api/client";
+import { useLoad } from "../api/load";
 import { useSession } from "../session";
 import { Confirm, ErrorMessage, Loading, Table, TextField, useSubmit } from "../ui";
 
@@ -201,24 +202,17 @@ function TwoFactor({ enabled, onChange }: { enabled: boolean; onChange: () => vo
 
 function Sessions() {
   const { client } = useSession();
-  const [sessions, setSessions] = useState<SessionInfo[] | undefined>(undefined);
+  const sessions = useLoad(() => client.get<{ data: SessionInfo[] }>("/auth/sessions").then((r) => r.data), [client]);
   const [error, setError] = useState<unknown>(null);
   const [ending, setEnding] = useState<SessionInfo | null>(null);
-  const load = useCallback(() => {
-    client
-      .get<{ data: SessionInfo[] }>("/auth/sessions")
-      .then((r) => setSessions(r.data))
-      .catch(setError);
-  }, [client]);
-  useEffect(load, [load]);
   return (
     <section aria-labelledby="sessions-title">
       <h2 id="sessions-title">Sessions</h2>
-      <ErrorMessage error={error} />
-      {!sessions ? <Loading /> : null}
-      {sessions ? (
+      <ErrorMessage error={error || sessions.error} />
+      {!sessions.data ? <Loading /> : null}
+      {sessions.data ? (
         <Table caption="Your sessions" columns={["Browser", "From", "Last seen", "Expires", ""]}>
-          {sessions.map((s) => (
+          {sessions.data.map((s) => (
             <tr key={s.id}>
               <td>{s.user_agent ?? "unknown"}</td>
               <td>{s.address ?? ""}</td>
@@ -246,7 +240,10 @@ function Sessions() {
           onConfirm={() => {
             const s = ending;
             setEnding(null);
-            client.delete(`/auth/sessions/${s.id}`).then(load).catch(setError);
+            client
+              .delete(`/auth/sessions/${s.id}`)
+              .then(() => sessions.reload())
+              .catch(setError);
           }}
         />
       ) : null}
