@@ -66,6 +66,14 @@ pub async fn prepare(config: &Config) -> Result<Prepared> {
             "moved queued search work into the change-event log"
         );
     }
+    // Likewise audit records queued before the log carried them.
+    let adopted = store.adopt_audit_queue().await?;
+    if adopted > 0 {
+        tracing::info!(
+            adopted,
+            "moved queued audit records into the change-event log"
+        );
+    }
     let plan = store.plan_schema(&schema).await?;
     if !plan.is_empty() {
         tracing::info!("applying content-type changes:\n{plan}");
@@ -135,7 +143,8 @@ where
     let mail_task = tokio::spawn(prepared.accounts.mailer().clone().run(async move {
         let _ = mail_stopped.await;
     }));
-    // Audit records queued by writes are chained as they come (those left by a crash first).
+    // Audit records carried by the writes' events are chained as they come (those a crash
+    // left unchained first).
     let (audit_stop, mut audit_stopped) = tokio::sync::oneshot::channel::<()>();
     let audit_task = tokio::spawn({
         let store = store.clone();

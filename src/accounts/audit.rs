@@ -1,10 +1,11 @@
 //! The audit log: an append-only, hash-chained record of every change.
 //!
 //! Each record is a line of JSON (`data`: when, who, from where, what, on which target, and
-//! SHA-256 digests of the state before and after) appended in the same transaction as the
-//! change it describes. Its `hash` is SHA-256 of the previous record's hash, a newline and
-//! `data`, so editing or deleting a record breaks the chain at that point, which
-//! [`verify`] finds. (Whoever can rewrite the database can also rebuild the whole chain after
+//! SHA-256 digests of the state before and after) written in the same transaction as the
+//! change it describes, on the change's event in the change-event log, and chained moments
+//! later by the audit chainer (`storage::audit`). Its `hash` is SHA-256 of the previous
+//! record's hash, a newline and `data`, so editing or deleting a record breaks the chain at
+//! that point, which [`verify`] finds. (Whoever can rewrite the database can also rebuild the whole chain after
 //! an edit; keeping a copy of the latest hash elsewhere — `folio audit verify` prints it —
 //! catches that too.)
 
@@ -13,8 +14,8 @@ use sha2::{Digest, Sha256};
 
 use crate::error::Result;
 use crate::storage::Store;
-pub use crate::storage::accounts::chain_hash;
-use crate::storage::accounts::{AUDIT_GENESIS, Record};
+pub use crate::storage::audit::chain_hash;
+use crate::storage::audit::{AuditQuery, GENESIS};
 
 /// One change, before it is written.
 #[derive(Debug, Clone)]
@@ -88,7 +89,7 @@ pub struct Verified {
 /// Checks every record against its predecessor and the head.
 pub async fn verify(store: &Store) -> Result<Verified> {
     store.chain_audit().await?;
-    let mut prev = AUDIT_GENESIS.to_owned();
+    let mut prev = GENESIS.to_owned();
     let mut expected_seq = 1u64;
     let mut problems = Vec::new();
     let mut after = 0u64;
@@ -98,39 +99,30 @@ pub async fn verify(store: &Store) -> Result<Verified> {
             break;
         }
         for r in &page {
-            let seq = r.get("seq").and_then(Value::as_u64).unwrap_or(0);
-            after = seq;
-            if seq != expected_seq {
+            after = r.seq;
+            if r.seq != expected_seq {
                 problems.push((
                     expected_seq,
                     format!(
                         "records {expected_seq} to {} are missing",
-                        seq.saturating_sub(1)
+                        r.seq.saturating_sub(1)
                     ),
                 ));
             }
-            expected_seq = seq + 1;
-            let text = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or_default();
-            if text("prev") != prev {
-                problems.push((seq, "does not follow the record before it".into()));
+            expected_seq = r.seq + 1;
+            if r.prev != prev {
+                problems.push((r.seq, "does not follow the record before it".into()));
             }
-            if chain_hash(text("prev"), text("data")) != text("hash") {
-                problems.push((seq, "its content does not match its hash".into()));
+            if chain_hash(&r.prev, &r.data) != r.hash {
+                problems.push((r.seq, "its content does not match its hash".into()));
             }
-            prev = text("hash").to_owned();
+            prev = r.hash.clone();
         }
     }
-    let head = store.system_get("folio_audit_head", "head").await?;
-    let head_seq = head
-        .as_ref()
-        .and_then(|h| h.get("seq"))
-        .and_then(Value::as_u64)
-        .unwrap_or(0);
-    let head_hash = head
-        .as_ref()
-        .and_then(|h| h.get("hash"))
-        .and_then(Value::as_str)
-        .unwrap_or(AUDIT_GENESIS);
+    let (head_seq, head_hash) = match store.audit_head().await? {
+        Some(h) => (h.seq, h.hash),
+        None => (0, GENESIS.to_owned()),
+    };
     let records = expected_seq - 1;
     if head_seq != records || head_hash != prev {
         problems.push((
@@ -148,12 +140,10 @@ pub async fn verify(store: &Store) -> Result<Verified> {
 /// A page of records, newest first, for the admin API.
 pub async fn list(store: &Store, filter: &ListFilter, limit: u32) -> Result<Vec<Value>> {
     store.chain_audit().await?;
-    let mut conds = Vec::new();
-    let mut binds = vec![("limit".to_owned(), json!(limit))];
-    if let Some(before) = filter.before {
-        conds.push("seq < $before".to_owned());
-        binds.push(("before".into(), json!(before)));
-    }
+    let mut query = AuditQuery {
+        before: filter.before,
+        ..AuditQuery::default()
+    };
     // `data` is compact JSON with a fixed key order, so a key and its JSON-encoded value
     // appear in it as exactly this text: the filters run in the query, before the limit.
     // (An action family, `entry`, matches every `entry.…` action.)
@@ -164,38 +154,21 @@ pub async fn list(store: &Store, filter: &ListFilter, limit: u32) -> Result<Vec<
     ] {
         let Some(want) = want else { continue };
         let value = serde_json::to_string(want).unwrap_or_default();
-        let exact = format!("\"{key}\":{value}");
-        let i = binds.len();
+        let mut any = vec![format!("\"{key}\":{value}")];
         if key == "action" && !want.contains('.') {
-            let family = format!("\"{key}\":{}.", value.trim_end_matches('"'));
-            conds.push(format!("(data CONTAINS $f{i} OR data CONTAINS $g{i})"));
-            binds.push((format!("g{i}"), json!(family)));
-        } else {
-            conds.push(format!("data CONTAINS $f{i}"));
+            any.push(format!("\"{key}\":{}.", value.trim_end_matches('"')));
         }
-        binds.push((format!("f{i}"), json!(exact)));
+        query.contains.push(any);
     }
-    let rows: Vec<Record> = store
-        .system_read(
-            &format!(
-                "SELECT seq, data, hash FROM folio_audit {} ORDER BY seq DESC LIMIT $limit",
-                if conds.is_empty() {
-                    String::new()
-                } else {
-                    format!("WHERE {}", conds.join(" AND "))
-                }
-            ),
-            binds,
-        )
-        .await?;
-    Ok(rows
+    let records = store.audit_records(&query, limit).await?;
+    Ok(records
         .into_iter()
         .filter_map(|r| {
-            let data: Map<String, Value> = serde_json::from_str(r.get("data")?.as_str()?).ok()?;
+            let data: Map<String, Value> = serde_json::from_str(&r.data).ok()?;
             let mut out = Map::new();
-            out.insert("seq".into(), r.get("seq").cloned().unwrap_or(Value::Null));
+            out.insert("seq".into(), json!(r.seq));
             out.extend(data);
-            out.insert("hash".into(), r.get("hash").cloned().unwrap_or(Value::Null));
+            out.insert("hash".into(), json!(r.hash));
             Some(Value::Object(out))
         })
         .collect())
@@ -217,10 +190,10 @@ mod tests {
 
     #[test]
     fn hashes_chain() {
-        let a = chain_hash(AUDIT_GENESIS, "{\"x\":1}");
+        let a = chain_hash(GENESIS, "{\"x\":1}");
         let b = chain_hash(&a, "{\"x\":2}");
         assert_ne!(a, b);
-        assert_eq!(a, chain_hash(AUDIT_GENESIS, "{\"x\":1}"));
+        assert_eq!(a, chain_hash(GENESIS, "{\"x\":1}"));
         assert_eq!(a.len(), 64);
     }
 

@@ -29,7 +29,7 @@ use crate::error::{Error, Result, code};
 use crate::mail::{Mail, Mailer};
 use crate::schema::{FieldError, field_code};
 use crate::storage::Store;
-use crate::storage::accounts::{Record, audit_append_script};
+use crate::storage::accounts::Record;
 use crate::storage::events::{ChangeRecord, EVENTS_STATEMENT, event_binds, event_rows};
 use crate::time::{now, stamp};
 use audit::Event;
@@ -299,7 +299,6 @@ impl Accounts {
                     ("name".into(), json!(role.name)),
                     ("definition".into(), json!(definition)),
                     ("now".into(), json!(now())),
-                    ("audit_data".into(), json!(event.data())),
                     event_binds(change_rows(self.store.node(), &event, "role.updated", &["definition"])),
                 ],
             )
@@ -334,7 +333,6 @@ impl Accounts {
                 ),
                 vec![
                     ("name".into(), json!(name)),
-                    ("audit_data".into(), json!(event.data())),
                     event_binds(change_rows(self.store.node(), &event, "role.deleted", &[])),
                 ],
             )
@@ -416,7 +414,6 @@ impl Accounts {
         binds.extend([
             ("id".into(), json!(id)),
             ("record".into(), record),
-            ("audit_data".into(), json!(event.data())),
             event_binds(change_rows(
                 self.store.node(),
                 &event,
@@ -554,7 +551,6 @@ impl Accounts {
                     ("role".into(), json!(role)),
                     ("status".into(), json!(status)),
                     ("now".into(), json!(now())),
-                    ("audit_data".into(), json!(event.data())),
                     event_binds(change_rows(self.store.node(), &event, "user.updated", &user_changes)),
                 ],
             )
@@ -818,7 +814,6 @@ impl Accounts {
                     ("step".into(), json!(step)),
                     ("recovery".into(), json!(hashed)),
                     ("now".into(), json!(now())),
-                    ("audit_data".into(), json!(event.data())),
                     event_binds(change_rows(self.store.node(), &event, "user.updated", &["two_factor"])),
                 ],
             )
@@ -849,7 +844,6 @@ impl Accounts {
                 vec![
                     ("id".into(), json!(user_id)),
                     ("now".into(), json!(now())),
-                    ("audit_data".into(), json!(event.data())),
                     event_binds(change_rows(self.store.node(), &event, "user.updated", &["two_factor"])),
                 ],
             )
@@ -890,9 +884,15 @@ impl Accounts {
             .system_write(
                 &format!(
                     "CREATE type::record('folio_session', $id) CONTENT $record;\n{}",
-                    audit_append_script()
+                    change_script()
                 ),
                 vec![
+                    event_binds(change_rows(
+                        self.store.node(),
+                        &event,
+                        "session.created",
+                        &[],
+                    )),
                     ("id".into(), json!(id)),
                     (
                         "record".into(),
@@ -905,7 +905,6 @@ impl Accounts {
                             "user_agent": user_agent,
                         })),
                     ),
-                    ("audit_data".into(), json!(event.data())),
                 ],
             )
             .await?;
@@ -996,12 +995,12 @@ impl Accounts {
                     "LET $gone = (DELETE folio_session WHERE id = type::record('folio_session', $sid) AND user = $user RETURN BEFORE);
                      IF array::len($gone) = 0 {{ THROW 'folio:not_found' }};
                      {}",
-                    audit_append_script()
+                    change_script()
                 ),
                 vec![
+                    event_binds(change_rows(self.store.node(), &event, "session.deleted", &[])),
                     ("sid".into(), json!(session_id)),
                     ("user".into(), json!(user_id)),
-                    ("audit_data".into(), json!(event.data())),
                 ],
             )
             .await;
@@ -1079,7 +1078,6 @@ impl Accounts {
                     ("hash".into(), json!(hash)),
                     ("now".into(), json!(now())),
                     ("keep".into(), json!(keep_session)),
-                    ("audit_data".into(), json!(event.data())),
                     event_binds(change_rows(self.store.node(), &event, "user.updated", &["password"])),
                 ],
             )
@@ -1201,9 +1199,14 @@ impl Accounts {
             format!("user/{}", user.id),
         )
         .from_address(address);
-        binds.push(("audit_data".into(), json!(event.data())));
+        binds.push(event_binds(change_rows(
+            self.store.node(),
+            &event,
+            "user.password_reset_requested",
+            &[],
+        )));
         self.store
-            .system_write(&format!("{stmt}\n{}", audit_append_script()), binds)
+            .system_write(&format!("{stmt}\n{EVENTS_STATEMENT}"), binds)
             .await?;
         self.mailer.poke();
         Ok(())
@@ -1278,7 +1281,6 @@ impl Accounts {
                     ("id".into(), json!(user_id)),
                     ("hash".into(), json!(hash)),
                     ("now".into(), json!(stamp(now))),
-                    ("audit_data".into(), json!(event.data())),
                     event_binds(change_rows(self.store.node(), &event, "user.updated", &["password"])),
                 ],
             )
@@ -1418,7 +1420,6 @@ impl Accounts {
                 vec![
                     ("id".into(), json!(id)),
                     ("record".into(), record),
-                    ("audit_data".into(), json!(event.data())),
                     event_binds(change_rows(self.store.node(), &event, "token.created", &[])),
                 ],
             )
@@ -1466,7 +1467,6 @@ impl Accounts {
                 vec![
                     ("id".into(), json!(id)),
                     ("now".into(), json!(now())),
-                    ("audit_data".into(), json!(event.data())),
                     event_binds(change_rows(self.store.node(), &event, "token.revoked", &[])),
                 ],
             )
@@ -1768,14 +1768,14 @@ async fn new_password_hash(user: &Record, new: &str) -> Result<String> {
     password::hash(new.to_owned()).await
 }
 
-/// The statements that log a change to an account record (a user, role or token) as an event
-/// and queue its audit record; they use `$event_rows` ([`change_rows`]) and `$audit_data`.
+/// The statement that logs a change to an account record (a user, role, token or session)
+/// as an event carrying its audit record; it takes `$event_rows` ([`change_rows`]).
 fn change_script() -> String {
-    format!("{EVENTS_STATEMENT}{}", audit_append_script())
+    EVENTS_STATEMENT.to_owned()
 }
 
 /// The event of `kind` for the record `event` (the audit record) names as its target, with
-/// the names of what `changed`.
+/// the names of what `changed`; it carries the audit record.
 fn change_rows(node: &str, event: &Event, kind: &'static str, changed: &[&str]) -> Value {
     let subject = event
         .target
@@ -1785,7 +1785,7 @@ fn change_rows(node: &str, event: &Event, kind: &'static str, changed: &[&str]) 
         kind,
         actor: event.actor.clone(),
         changed: changed.iter().map(|c| (*c).to_owned()).collect(),
-        audit: String::new(),
+        audit: event.data(),
     };
     event_rows(node, None, &change, vec![(subject.to_owned(), None, None)])
 }

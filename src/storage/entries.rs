@@ -9,7 +9,6 @@ use std::collections::HashMap;
 use serde_json::{Map, Value, json};
 use surrealdb::types::{QueryError, RecordId};
 
-use super::accounts::audit_append_script;
 use super::events::{ChangeRecord, events_script};
 use super::media;
 use super::migrate::{is_linked, link_table};
@@ -45,8 +44,8 @@ impl Store {
     /// same record (an entry) cannot both commit, and the loser is told to retry, which it
     /// does here after a short randomised pause; one that loses every time is
     /// [`Error::Busy`]. Scripts are whole transactions, so running one again is safe; its own
-    /// checks run again too. Writes queue their audit records rather than chaining them (see
-    /// `audit_append_script`), and the chainer is woken after each.
+    /// checks run again too. A write's audit record rides on its event (see `audit`), and
+    /// the chainer is woken after each.
     pub(super) async fn run_write<'a>(
         &'a self,
         build: impl Fn(&'a Store) -> super::Statement<'a>,
@@ -249,8 +248,7 @@ impl Store {
         };
         search_binds.extend(use_binds);
         let script = format!(
-            "BEGIN;\nCREATE type::record($tb, $id) CONTENT $row;\n{publish}{links}{uses}{events}{}\nCOMMIT;",
-            audit_append_script()
+            "BEGIN;\nCREATE type::record($tb, $id) CONTENT $row;\n{publish}{links}{uses}{events}\nCOMMIT;"
         );
         let row = Value::Object(strip_nulls(row));
         let snapshot = Value::Object(strip_nulls(snapshot.unwrap_or_default()));
@@ -262,8 +260,7 @@ impl Store {
                     .bind(("pub", delivery_table(ct)))
                     .bind(("id", id.to_owned()))
                     .bind(("row", row.clone()))
-                    .bind(("snapshot", snapshot.clone()))
-                    .bind(("audit_data", change.audit.clone()));
+                    .bind(("snapshot", snapshot.clone()));
                 for b in link_binds.iter().chain(&search_binds) {
                     query = query.bind(b.clone());
                 }
@@ -335,9 +332,7 @@ impl Store {
              {links}
              {uses}
              {events}
-             {audit_stmts}
-             COMMIT;",
-            audit_stmts = audit_append_script()
+             COMMIT;"
         );
         let _changing = self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
         let snapshot_row = match snapshot {
@@ -355,8 +350,7 @@ impl Store {
                     .bind(("id", id.to_owned()))
                     .bind(("expected", expected))
                     .bind(("row", row.clone()))
-                    .bind(("snapshot", snapshot_row.clone()))
-                    .bind(("audit_data", change.audit.clone()));
+                    .bind(("snapshot", snapshot_row.clone()));
                 for b in link_binds.iter().chain(&search_binds) {
                     query = query.bind(b.clone());
                 }
@@ -412,9 +406,7 @@ impl Store {
              {links}
              {uses}
              {events}
-             {audit_stmts}
-             COMMIT;",
-            audit_stmts = audit_append_script()
+             COMMIT;"
         );
         let res = self
             .run_write(|db| {
@@ -423,8 +415,7 @@ impl Store {
                     .bind(("tb", entry_table(&ct.id)))
                     .bind(("pub", delivery_table(ct)))
                     .bind(("id", id.to_owned()))
-                    .bind(("expected", expected))
-                    .bind(("audit_data", change.audit.clone()));
+                    .bind(("expected", expected));
                 for b in &search_binds {
                     query = query.bind(b.clone());
                 }
@@ -505,15 +496,13 @@ impl Store {
         script.push_str(&admin_uses);
         script.push_str(&delivery_uses);
         script.push_str(&events);
-        script.push_str(&audit_append_script());
         script.push_str(" COMMIT;");
         let res = self
             .run_write(|db| {
                 let mut query = db
                     .statement(script.clone())
                     .bind(("rows", rows.clone()))
-                    .bind(("snapshots", snapshots.clone()))
-                    .bind(("audit_data", change.audit.clone()));
+                    .bind(("snapshots", snapshots.clone()));
                 for b in &link_binds {
                     query = query.bind(b.clone());
                 }

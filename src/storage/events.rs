@@ -46,7 +46,8 @@ pub struct ChangeRecord {
     pub actor: String,
     /// The names of the fields whose values changed.
     pub changed: Vec<String>,
-    /// The change's audit record, as stored with it.
+    /// The change's audit record (the text the chain hashes), carried by the change's first
+    /// event; empty for a change the audit log does not record (a migration's).
     pub audit: String,
 }
 
@@ -70,6 +71,9 @@ pub struct Event {
     pub changed: Vec<String>,
     /// The server process that made the change.
     pub node: Option<String>,
+    /// The change's audit record, on its first event, until the audit chainer has given it
+    /// its place in the chain (see `accounts::chain_audit`).
+    pub audit: Option<String>,
 }
 
 /// Which events a listing keeps.
@@ -121,6 +125,7 @@ pub(crate) fn event_tables() -> Vec<(&'static str, Vec<(&'static str, &'static s
                 ("at", "string"),
                 ("changed", "array<string>"),
                 ("node", "option<string>"),
+                ("audit", "option<string>"),
             ],
         ),
         (
@@ -149,20 +154,81 @@ pub(crate) fn events_script(
 
 /// The bind [`EVENTS_STATEMENT`] takes: `rows` (made by [`event_rows`]) each given its key,
 /// after every key this process made before (monotonic within a millisecond too), so one
-/// node's events read back in the order its writes were made.
+/// node's events read back in the order its writes were made. The keys count as in flight
+/// until a reader sees them committed ([`in_flight_floor`]).
 pub(crate) fn event_binds(mut rows: Value) -> (String, Value) {
-    static KEYS: std::sync::Mutex<Option<ulid::Generator>> = std::sync::Mutex::new(None);
     let mut keys = KEYS.lock().unwrap_or_else(|e| e.into_inner());
-    let generator = keys.get_or_insert_with(ulid::Generator::new);
+    let keys = keys.get_or_insert_with(Keys::default);
+    let now = std::time::Instant::now();
     for row in rows.as_array_mut().into_iter().flatten() {
         // Past 2^80 keys in one millisecond, a fresh random one: order within that
         // millisecond is then lost, not the event.
-        let key = generator.generate().unwrap_or_else(|_| ulid::Ulid::new());
+        let key = keys
+            .generator
+            .generate()
+            .unwrap_or_else(|_| ulid::Ulid::new())
+            .to_string();
         if let Some(row) = row.as_object_mut() {
-            row.insert("id".into(), json!(key.to_string()));
+            row.insert("id".into(), json!(key));
+        }
+        keys.in_flight.insert(key.clone(), now);
+        keys.last = Some(key);
+    }
+    keys.expire(now);
+    ("event_rows".into(), rows)
+}
+
+/// The keys this process makes for its events, and those of them not yet seen committed.
+#[derive(Default)]
+struct Keys {
+    generator: ulid::Generator,
+    /// The last key made.
+    last: Option<String>,
+    /// Keys made and not yet seen in the log by a reader, with when they were made.
+    in_flight: std::collections::BTreeMap<String, std::time::Instant>,
+}
+
+static KEYS: std::sync::Mutex<Option<Keys>> = std::sync::Mutex::new(None);
+
+impl Keys {
+    /// Forgets keys made longer than the overlap ago: their writes failed (a key of a write
+    /// that never commits is never seen), or took longer than any reader waits for.
+    fn expire(&mut self, now: std::time::Instant) {
+        while let Some(entry) = self.in_flight.first_entry() {
+            if now.duration_since(*entry.get()) <= OVERLAP {
+                break;
+            }
+            entry.remove();
         }
     }
-    ("event_rows".into(), rows)
+}
+
+/// On an embedded store (where every write is this process's), the lowest key a write that
+/// has not committed yet can have: the oldest key in flight, or, with none, the last key
+/// made (every later one is above it). A reader that takes this before a read and reads
+/// from it next time misses nothing, and re-reads only what was in flight instead of the
+/// whole overlap. `None` before this process made any key.
+fn in_flight_floor() -> Option<String> {
+    let mut keys = KEYS.lock().unwrap_or_else(|e| e.into_inner());
+    let keys = keys.as_mut()?;
+    keys.expire(std::time::Instant::now());
+    keys.in_flight
+        .keys()
+        .next()
+        .cloned()
+        .or_else(|| keys.last.clone())
+}
+
+/// Marks keys a reader found in the log as committed.
+fn settled<'a>(seen: impl Iterator<Item = &'a String>) {
+    let mut keys = KEYS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(keys) = keys.as_mut()
+        && !keys.in_flight.is_empty()
+    {
+        for key in seen {
+            keys.in_flight.remove(key);
+        }
+    }
 }
 
 /// The statement that logs the events in `$event_rows` (bound by [`event_binds`]): one
@@ -172,7 +238,9 @@ pub(crate) const EVENTS_STATEMENT: &str =
     "IF array::len($event_rows) > 0 { INSERT INTO folio_event $event_rows RETURN NONE; };\n";
 
 /// The rows [`EVENTS_STATEMENT`] logs: `change` of each of `subjects` (id, version and status
-/// after it), of content type `type_id` if they are entries, made on `node`.
+/// after it), of content type `type_id` if they are entries, made on `node`. The first row
+/// carries the change's audit record; a change that names no subject but has an audit
+/// record logs it as an `audit.recorded` event of its own, so no audit record is left out.
 pub(crate) fn event_rows(
     node: &str,
     type_id: Option<&str>,
@@ -180,31 +248,43 @@ pub(crate) fn event_rows(
     subjects: Vec<(String, Option<u64>, Option<String>)>,
 ) -> Value {
     let at = crate::time::now();
-    Value::Array(
-        subjects
-            .into_iter()
-            .map(|(id, version, status)| {
-                let mut row = serde_json::Map::new();
-                row.insert("kind".into(), json!(change.kind));
-                if let Some(t) = type_id {
-                    row.insert("type".into(), json!(t));
-                }
-                row.insert("subject".into(), json!(id));
-                row.insert("actor".into(), json!(change.actor));
-                if let Some(v) = version {
-                    row.insert("version".into(), json!(v));
-                }
-                if let Some(s) = status {
-                    row.insert("status".into(), json!(s));
-                }
-                row.insert("at".into(), json!(at));
-                row.insert("changed".into(), json!(change.changed));
-                row.insert("node".into(), json!(node));
-                Value::Object(row)
-            })
-            .collect(),
-    )
+    let row = |kind: &str, subject: Option<String>, version: Option<u64>, status| {
+        let mut row = serde_json::Map::new();
+        row.insert("kind".into(), json!(kind));
+        if let Some(t) = type_id {
+            row.insert("type".into(), json!(t));
+        }
+        if let Some(id) = subject {
+            row.insert("subject".into(), json!(id));
+        }
+        row.insert("actor".into(), json!(change.actor));
+        if let Some(v) = version {
+            row.insert("version".into(), json!(v));
+        }
+        if let Some(s) = status {
+            row.insert("status".into(), json!(s));
+        }
+        row.insert("at".into(), json!(at));
+        row.insert("changed".into(), json!(change.changed));
+        row.insert("node".into(), json!(node));
+        row
+    };
+    let mut rows: Vec<serde_json::Map<String, Value>> = subjects
+        .into_iter()
+        .map(|(id, version, status)| row(change.kind, Some(id), version, status))
+        .collect();
+    if !change.audit.is_empty() {
+        if rows.is_empty() {
+            rows.push(row(AUDIT_ONLY, None, None, None));
+        }
+        rows[0].insert("audit".into(), json!(change.audit));
+    }
+    Value::Array(rows.into_iter().map(Value::Object).collect())
 }
+
+/// The kind of an event that carries an audit record and nothing else: one the change it
+/// records logged no event of its own for, or one queued before the log carried them.
+pub(crate) const AUDIT_ONLY: &str = "audit.recorded";
 
 /// A ULID bound for the keys made at `t`: the smallest (`Floor`) or above every one (`Ceil`).
 pub(super) fn key_bound(t: SystemTime, ceil: bool) -> String {
@@ -233,18 +313,30 @@ pub struct EventReader {
     seen: BTreeSet<String>,
     /// The highest key handed out, handled or not.
     handed: Option<String>,
+    /// Where the next read starts on an embedded store: the in-flight floor taken before the
+    /// last read (or the last key handed out, if lower). `None` at first, when the writes of
+    /// the process before are unknown and the overlap is read again.
+    next_from: Option<String>,
 }
 
 impl EventReader {
     /// The next events (up to `limit`) this reader has not handed out, in key order.
     pub async fn next(&mut self, store: &Store, limit: usize) -> Result<Vec<Event>> {
         let now = SystemTime::now();
-        // From a little before the last key handed out (which starts as the stored position).
-        let mut from = match &self.handed {
-            Some(p) => key_time(p)
+        // Taken before the read: what commits after it has a key at or above this.
+        let floor = if store.is_embedded() {
+            in_flight_floor()
+        } else {
+            None
+        };
+        // From the in-flight floor, else a little before the last key handed out (which
+        // starts as the stored position).
+        let mut from = match (self.next_from.take(), &self.handed) {
+            (Some(f), _) => f,
+            (None, Some(p)) => key_time(p)
                 .map(|t| key_bound(t.checked_sub(OVERLAP).unwrap_or(UNIX_EPOCH), false))
                 .unwrap_or_else(|| p.clone()),
-            None => store.first_event_key().await?.unwrap_or_default(),
+            (None, None) => store.first_event_key().await?.unwrap_or_default(),
         };
         if from.is_empty() {
             return Ok(Vec::new());
@@ -253,6 +345,7 @@ impl EventReader {
             let start = key_time(&from).unwrap_or(now);
             let to = key_bound(start + SPAN, true);
             let rows = store.event_range(&from, &to).await?;
+            settled(rows.iter().map(|e| &e.key));
             let fresh: Vec<Event> = rows
                 .into_iter()
                 .filter(|e| !self.seen.contains(&e.key))
@@ -274,7 +367,13 @@ impl EventReader {
                     self.handed = Some(e.key.clone());
                 }
             }
-            // Keys older than the overlap before the last one handed out are never read again.
+            // Events not handed out (past `limit` or the span) are above the last one handed.
+            self.next_from = match (floor, &self.handed) {
+                (Some(f), Some(h)) => Some(f.min(h.clone())),
+                _ => None,
+            };
+            // Keys older than the overlap before the last one handed out are never read again
+            // (the overlap is what a reader made afresh under this name re-reads).
             if let Some(t) = self.handed.as_deref().and_then(key_time) {
                 let floor = key_bound(t.checked_sub(OVERLAP).unwrap_or(UNIX_EPOCH), false);
                 self.seen = self.seen.split_off(&floor);
@@ -285,15 +384,28 @@ impl EventReader {
 
     /// Stores that everything handed out so far is handled.
     pub async fn done(&mut self, store: &Store) -> Result<()> {
-        let Some(handed) = self.handed.clone() else {
+        let Some((statement, binds)) = self.position_write() else {
             return Ok(());
         };
-        if self.position.as_ref() == Some(&handed) {
-            return Ok(());
-        }
-        store.save_position(&self.name, &handed, Vec::new()).await?;
-        self.position = Some(handed);
+        store.system_write(&statement, binds).await?;
+        self.stored();
         Ok(())
+    }
+
+    /// The statement (and its bindings) that stores, inside a consumer's own transaction,
+    /// that everything handed out so far is handled; `None` when that is stored already.
+    /// Call [`EventReader::stored`] once the transaction committed.
+    pub(crate) fn position_write(&self) -> Option<(String, Vec<(String, Value)>)> {
+        let handed = self.handed.as_ref()?;
+        if self.position.as_ref() == Some(handed) {
+            return None;
+        }
+        Some(position_statement(&self.name, handed, Vec::new()))
+    }
+
+    /// Notes that the position [`EventReader::position_write`] wrote is stored.
+    pub(crate) fn stored(&mut self) {
+        self.position = self.handed.clone();
     }
 
     /// Ends a reader whose consumer has handled everything it was handed (after
@@ -327,6 +439,7 @@ impl EventReader {
             position: None,
             seen: BTreeSet::new(),
             handed: Some(key_bound(SystemTime::now(), false)),
+            next_from: None,
         }
     }
 }
@@ -363,6 +476,7 @@ impl Store {
             handed: position.clone(),
             position,
             seen,
+            next_from: None,
         })
     }
 
@@ -392,19 +506,8 @@ impl Store {
     /// Stores consumer `name`'s position, with the keys it handed out in the overlap before
     /// it when it is closing (empty otherwise).
     async fn save_position(&self, name: &str, position: &str, seen: Vec<String>) -> Result<()> {
-        self.system_write(
-            &format!(
-                "UPSERT type::record('{CONSUMER_TABLE}', $name) CONTENT \
-                 {{ position: $position, seen: $seen, at: $at }} RETURN NONE;"
-            ),
-            vec![
-                ("name".into(), json!(name)),
-                ("position".into(), json!(position)),
-                ("seen".into(), json!(seen)),
-                ("at".into(), json!(crate::time::now())),
-            ],
-        )
-        .await?;
+        let (statement, binds) = position_statement(name, position, seen);
+        self.system_write(&statement, binds).await?;
         Ok(())
     }
 
@@ -615,6 +718,27 @@ impl Store {
     }
 }
 
+/// The statement that stores consumer `name`'s position and the keys it saw in the overlap
+/// before it.
+fn position_statement(
+    name: &str,
+    position: &str,
+    seen: Vec<String>,
+) -> (String, Vec<(String, Value)>) {
+    (
+        format!(
+            "UPSERT type::record('{CONSUMER_TABLE}', $consumer) CONTENT \
+             {{ position: $position, seen: $seen, at: $consumer_at }} RETURN NONE;"
+        ),
+        vec![
+            ("consumer".into(), json!(name)),
+            ("position".into(), json!(position)),
+            ("seen".into(), json!(seen)),
+            ("consumer_at".into(), json!(crate::time::now())),
+        ],
+    )
+}
+
 /// `key` if it is a ULID (so it can stand in a query's text).
 fn ulid_literal(key: &str) -> Result<String> {
     ulid::Ulid::from_string(key)
@@ -645,6 +769,7 @@ fn event_of(row: &Record) -> Event {
             })
             .unwrap_or_default(),
         node: text("node"),
+        audit: text("audit"),
     }
 }
 

@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use serde_json::{Value, json};
 use surrealdb::types::RecordId;
 
-use super::accounts::{Record, audit_append_script, normalize};
+use super::accounts::{Record, normalize};
 use super::entries::Row;
 use super::events::{ChangeRecord, events_script};
 use super::{Store, ident, take_json, take_rows};
@@ -115,12 +115,8 @@ impl Store {
             change,
             vec![(id.to_owned(), Some(1), None)],
         );
-        let script = format!(
-            "CREATE type::record('{MEDIA_TABLE}', $id) CONTENT $row;\n{events}{}",
-            audit_append_script()
-        );
-        self.write_record(&script, id, record, &change.audit, binds, 1)
-            .await
+        let script = format!("CREATE type::record('{MEDIA_TABLE}', $id) CONTENT $row;\n{events}");
+        self.write_record(&script, id, record, binds, 1).await
     }
 
     pub async fn get_media(&self, id: &str) -> Result<Option<Record>> {
@@ -224,12 +220,10 @@ impl Store {
              IF $current = NONE {{ THROW 'folio:not_found' }};
              IF $current != $expected {{ THROW 'folio:version_conflict' }};
              UPDATE type::record('{MEDIA_TABLE}', $id) CONTENT $row RETURN AFTER;
-             {events}{}",
-            audit_append_script()
+             {events}"
         );
         binds.push(("expected".to_owned(), json!(expected)));
-        self.write_record(&script, id, record, &change.audit, binds, 4)
-            .await
+        self.write_record(&script, id, record, binds, 4).await
     }
 
     /// Deletes a media record and every record of its use.
@@ -240,13 +234,9 @@ impl Store {
         let script = format!(
             "DELETE type::record('{MEDIA_TABLE}', $id);
              DELETE {USE_TABLE} WHERE media = $id;
-             {events}{}",
-            audit_append_script()
+             {events}"
         );
-        binds.extend([
-            ("id".into(), json!(id)),
-            ("audit_data".into(), json!(change.audit)),
-        ]);
+        binds.push(("id".into(), json!(id)));
         self.system_write(&script, binds).await?;
         Ok(())
     }
@@ -304,28 +294,24 @@ impl Store {
         let (events, binds) =
             events_script(&self.node, None, change, vec![(id.to_owned(), None, None)]);
         let script = format!(
-            "UPSERT type::record('{FOLDER_TABLE}', $id) CONTENT $row RETURN AFTER;\n{events}{}",
-            audit_append_script()
+            "UPSERT type::record('{FOLDER_TABLE}', $id) CONTENT $row RETURN AFTER;\n{events}"
         );
-        self.write_record(&script, id, record, &change.audit, binds, 1)
-            .await
+        self.write_record(&script, id, record, binds, 1).await
     }
 
-    /// Runs `script`, which writes record `$id` with `$row` and appends `$audit_data`, and
-    /// returns the record statement `at` answered with.
+    /// Runs `script`, which writes record `$id` with `$row`, and returns the record
+    /// statement `at` answered with.
     async fn write_record(
         &self,
         script: &str,
         id: &str,
         row: Record,
-        audit: &str,
         mut binds: Vec<(String, Value)>,
         at: usize,
     ) -> Result<Record> {
         binds.extend([
             ("id".to_owned(), json!(id)),
             ("row".to_owned(), Value::Object(row)),
-            ("audit_data".to_owned(), json!(audit)),
         ]);
         let out = self.system_write(script, binds).await;
         out?.get(at)
@@ -343,13 +329,9 @@ impl Store {
                 OR (SELECT VALUE id FROM {FOLDER_TABLE} WHERE parent = $id LIMIT 1)[0] != NONE
                 {{ THROW 'folio:folder_not_empty' }};
              DELETE type::record('{FOLDER_TABLE}', $id);
-             {events}{}",
-            audit_append_script()
+             {events}"
         );
-        binds.extend([
-            ("id".into(), json!(id)),
-            ("audit_data".into(), json!(change.audit)),
-        ]);
+        binds.push(("id".into(), json!(id)));
         self.system_write(&script, binds).await?;
         Ok(())
     }

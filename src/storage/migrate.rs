@@ -391,9 +391,11 @@ impl Store {
                     continue;
                 }
                 // Link tables are derived from the entries: dropping one loses nothing. Nor does
-                // dropping the search work queue the event log replaced: start-up moves what it
-                // holds into the log first (`Store::adopt_search_work`).
-                let derived = table.starts_with("rel_") || table == "folio_search_work";
+                // dropping the queues the event log replaced: start-up moves what they hold
+                // into the log first (`Store::adopt_search_work`, `Store::adopt_audit_queue`).
+                let derived = table.starts_with("rel_")
+                    || table == "folio_search_work"
+                    || table == "folio_audit_queue";
                 let n = if derived {
                     0
                 } else {

@@ -17,6 +17,7 @@
 //! Absent values are stored as NONE, never NULL.
 
 pub mod accounts;
+pub mod audit;
 mod entries;
 pub mod events;
 mod list;
@@ -60,8 +61,9 @@ pub struct Store {
     search_wake: Arc<tokio::sync::Notify>,
     /// Types whose writes record search index work.
     indexed_types: Arc<std::sync::RwLock<std::collections::HashSet<String>>>,
-    /// Held while this process chains queued audit records: where it reads the queue from.
-    chaining: Arc<tokio::sync::Mutex<accounts::ChainPlace>>,
+    /// Held while this process chains audit records: its reader of the change-event log
+    /// (made at the first chaining, and again after a chaining failed).
+    chaining: Arc<tokio::sync::Mutex<Option<events::EventReader>>>,
     /// Set once this process looked for records a crash took out of the audit chain.
     audit_checked: Arc<std::sync::atomic::AtomicBool>,
     /// Woken after every write, for the task that chains its audit record.
@@ -188,6 +190,11 @@ impl Store {
             policy_changes: Arc::default(),
             node: ulid::Ulid::new().to_string().into(),
         })
+    }
+
+    /// Whether the database is in this process (then no other process writes to it).
+    pub(crate) fn is_embedded(&self) -> bool {
+        matches!(*self.db, Connection::Embedded(_))
     }
 
     /// True when the database answers a trivial query.
@@ -346,8 +353,8 @@ impl Store {
         }
     }
 
-    /// What the audit chainer waits on: notified after each write (the queued records are in
-    /// the database, so a missed wake-up only delays chaining them).
+    /// What the audit chainer waits on: notified after each write (the records are in the
+    /// change-event log, so a missed wake-up only delays chaining them).
     pub fn audit_signal(&self) -> Arc<tokio::sync::Notify> {
         self.audit_wake.clone()
     }
@@ -377,10 +384,13 @@ impl Store {
     /// handle is dropped, and releases its lock file when done; for an on-disk store this
     /// waits (up to 30 s) for that, so a restart in the same process can open it again.
     pub async fn close(self) {
-        // Audit records still queued are chained first, so a command leaves a whole log (what
-        // a crash leaves queued is chained at the next start).
+        // Audit records not chained yet are chained first, so a command leaves a whole log
+        // (what a crash leaves is chained at the next start).
         if let Err(e) = self.chain_audit().await {
             tracing::warn!(error = %e, "chaining the audit log before closing failed");
+        }
+        if let Err(e) = self.close_audit_reader().await {
+            tracing::warn!(error = %e, "storing the audit chainer's place failed");
         }
         let Store { db, path, .. } = self;
         let last = Arc::strong_count(&db) == 1;

@@ -293,7 +293,7 @@ async fn administrators_follow_the_log_page_by_page_and_others_may_not() {
 }
 
 #[tokio::test]
-async fn users_roles_and_tokens_changes_are_events_and_sign_ins_are_not() {
+async fn users_roles_tokens_and_sessions_changes_are_events() {
     let app = TestApp::spawn().await;
     let (status, made) = app
         .admin_json(
@@ -369,6 +369,7 @@ async fn users_roles_and_tokens_changes_are_events_and_sign_ins_are_not() {
                 json!(["email", "name", "role"])
             ),
             ("user.updated".to_owned(), user.clone(), json!(["role"])),
+            ("session.created".to_owned(), user.clone(), json!([])),
             (
                 "role.updated".to_owned(),
                 "reviewer".to_owned(),
