@@ -76,6 +76,19 @@ impl Store {
         Ok(())
     }
 
+    /// The texts of the messages in the outbox with subject `subject`, oldest first.
+    pub async fn mail_texts(&self, subject: &str) -> Result<Vec<String>> {
+        Ok(self
+            .system_read(
+                "SELECT text, created_at FROM folio_mail WHERE subject = $subject ORDER BY created_at",
+                vec![("subject".into(), json!(subject))],
+            )
+            .await?
+            .iter()
+            .filter_map(|r| r.get("text").and_then(Value::as_str).map(str::to_owned))
+            .collect())
+    }
+
     /// Claims up to `limit` messages due at `now` that no node holds, until `lease_until`.
     pub async fn claim_due_mail(
         &self,
