@@ -17,8 +17,8 @@ use std::sync::{Arc, RwLock};
 
 use serde::{Deserialize, Serialize};
 
-use crate::content::query::{Audience, Sight};
 use crate::error::{Error, Result};
+use crate::query_model::{Audience, Sight};
 use crate::schema::{Access, ContentType, Field, Schema};
 
 /// The roles every installation has.

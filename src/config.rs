@@ -500,15 +500,6 @@ impl Config {
         c
     }
 
-    /// How sign-in sessions expire, and which roles need two-factor login.
-    pub fn sessions(&self) -> crate::accounts::SessionPolicy {
-        crate::accounts::SessionPolicy {
-            idle: std::time::Duration::from_secs(self.sessions.idle_minutes.max(1) * 60),
-            absolute: std::time::Duration::from_secs(self.sessions.absolute_days.max(1) * 86_400),
-            two_factor_roles: self.two_factor_roles.clone(),
-        }
-    }
-
     /// Where users reach the server, without a trailing slash.
     pub fn public_base(&self) -> String {
         match &self.public_url {

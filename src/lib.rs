@@ -19,6 +19,7 @@ pub mod mail;
 pub mod markdown;
 pub mod media;
 pub mod plugins;
+pub mod query_model;
 pub mod schema;
 pub mod search;
 pub mod storage;
@@ -82,7 +83,7 @@ pub async fn prepare(config: &Config) -> Result<Prepared> {
     let mailer = mail::Mailer::new(config, store.clone())?;
     let accounts = accounts::Accounts::new(
         store.clone(),
-        config.sessions(),
+        accounts::SessionPolicy::from_config(config),
         mailer,
         config.public_base(),
     );

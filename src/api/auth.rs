@@ -320,7 +320,9 @@ fn session_response(state: &AppState, s: NewSession, bearer: bool) -> Response {
     } else {
         ""
     };
-    let max_age = state.config.sessions().absolute.as_secs();
+    let max_age = crate::accounts::SessionPolicy::from_config(&state.config)
+        .absolute
+        .as_secs();
     let cookies = [
         format!(
             "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}",

@@ -14,10 +14,10 @@ use surrealdb::types::RecordId;
 use super::entries::Row;
 use super::migrate::{count_of, is_linked, link_table};
 use super::{Store, delivery_table, ident, record_key, take_json, take_rows};
-use crate::content::query::{
+use crate::error::{Error, Result, code};
+use crate::query_model::{
     Filter, FilterTarget, FilterValue, MetaField, Op, Pagination, Sort, SortKey,
 };
-use crate::error::{Error, Result, code};
 use crate::schema::{ContentType, Schema};
 
 /// Most ids a filter on a related type's field may match; beyond it the request is refused

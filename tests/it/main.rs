@@ -9,6 +9,7 @@ mod raw_http;
 
 mod accounts;
 mod admin;
+mod architecture;
 mod attacks;
 mod database_server;
 mod delivery;
