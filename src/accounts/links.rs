@@ -71,6 +71,17 @@ pub(super) fn invalid_link() -> Error {
     Error::bad_request(code::INVALID_LINK, "this link is not valid any more")
 }
 
+/// A link another request used up between reading it and using it is as invalid as any.
+fn link_used_up(e: Error) -> Error {
+    match e {
+        Error::Conflict {
+            code: code::NOT_FOUND,
+            ..
+        } => invalid_link(),
+        other => other,
+    }
+}
+
 impl Accounts {
     /// A one-time link for `user` (stored by its digest) and the message carrying it, for
     /// the caller to write with its change.
@@ -220,13 +231,7 @@ impl Accounts {
                 &account_change(&event, "user.updated", &["password"]),
             )
             .await
-            .map_err(|e| match e {
-                Error::Conflict {
-                    code: code::NOT_FOUND,
-                    ..
-                } => invalid_link(),
-                other => other,
-            })
+            .map_err(link_used_up)
     }
 
     /// Confirms a user's address with the link sent to it.
@@ -237,13 +242,7 @@ impl Accounts {
         self.store
             .verify_email(&link_id, &user_id)
             .await
-            .map_err(|e| match e {
-                Error::Conflict {
-                    code: code::NOT_FOUND,
-                    ..
-                } => invalid_link(),
-                other => other,
-            })
+            .map_err(link_used_up)
     }
 
     /// The link record's key and user for a live link of one of `purposes`.

@@ -167,6 +167,17 @@ impl Store {
         Ok(out)
     }
 
+    /// [`Store::system_write`] for a script whose answers nobody reads.
+    pub(super) async fn exec(&self, script: &str, binds: Vec<(String, Value)>) -> Result<()> {
+        self.system_write(script, binds).await?;
+        Ok(())
+    }
+
+    /// How many rows a table left by an older layout holds (none when it is gone).
+    pub(super) async fn leftover_rows(&self, table: &str) -> u64 {
+        self.system_count(table).await.unwrap_or(0)
+    }
+
     /// Reads with `sql` and `binds`; the rows of its first statement.
     pub(super) async fn system_read(
         &self,
@@ -381,7 +392,7 @@ impl Store {
         script: &str,
         mut binds: Vec<(String, Value)>,
         change: &AccountChange,
-    ) -> Result<Vec<Vec<Record>>> {
+    ) -> Result<()> {
         let (events, event_binds) = super::events::events_script(
             self.node(),
             None,
@@ -390,7 +401,8 @@ impl Store {
         );
         binds.extend(event_binds);
         self.system_write(&format!("{script}\n{events}"), binds)
-            .await
+            .await?;
+        Ok(())
     }
 
     async fn typed_get<T: serde::de::DeserializeOwned>(
@@ -431,8 +443,7 @@ impl Store {
             ],
             change,
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     /// Deletes a custom role; `role_in_use` while a user or a live token has it.
@@ -447,8 +458,7 @@ impl Store {
             vec![("name".into(), json!(name))],
             change,
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     // ---- users
@@ -506,8 +516,7 @@ impl Store {
             binds,
             change,
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     /// Sets a user's name, role and status; `last_admin` if the update would leave no
@@ -545,18 +554,16 @@ impl Store {
             ],
             change,
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     /// Replaces a password hash by one of the same password made with today's parameters.
     pub async fn rehash_password(&self, id: &str, hash: &str) -> Result<()> {
-        self.system_write(
+        self.exec(
             &format!("UPDATE type::record('{USER_TABLE}', $id) SET password_hash = $hash;"),
             vec![("id".into(), json!(id)), ("hash".into(), json!(hash))],
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     /// Sets a user's own new password: every session but `keep` ends, and the reset and
@@ -582,8 +589,7 @@ impl Store {
             ],
             change,
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     /// Sets a password with the reset or invitation link `link`, which is used up; every
@@ -613,14 +619,13 @@ impl Store {
             ],
             change,
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     /// Confirms a user's address with the link `link`, which is used up (`not_found` when it
     /// was used meanwhile).
     pub async fn verify_email(&self, link: &str, id: &str) -> Result<()> {
-        self.system_write(
+        self.exec(
             &format!(
                 "LET $gone = (DELETE type::record('{LINK_TABLE}', $link) RETURN BEFORE);
                  IF array::len($gone) = 0 {{ THROW 'folio:not_found' }};
@@ -632,22 +637,20 @@ impl Store {
                 ("now".into(), json!(crate::time::now())),
             ],
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     // ---- two-factor
 
     /// Starts enrolment: a new secret, not yet in force.
     pub async fn begin_totp(&self, id: &str, secret: &str) -> Result<()> {
-        self.system_write(
+        self.exec(
             &format!(
                 "UPDATE type::record('{USER_TABLE}', $id) SET totp = {{ secret: $secret, enabled: false, recovery: [] }};"
             ),
             vec![("id".into(), json!(id)), ("secret".into(), json!(secret))],
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     /// Puts the second factor in force, with the time step just used and the recovery
@@ -671,8 +674,7 @@ impl Store {
             ],
             change,
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     pub async fn disable_totp(&self, id: &str, change: &AccountChange) -> Result<()> {
@@ -686,8 +688,7 @@ impl Store {
             ],
             change,
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     /// Uses up the two-factor challenge `link` and `factor` of user `id` together; false if
@@ -736,8 +737,7 @@ impl Store {
             ],
             change,
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     pub async fn session(&self, id: &str) -> Result<Option<SessionRow>> {
@@ -746,21 +746,19 @@ impl Store {
 
     /// Removes a session that ended (idle or past its limit).
     pub async fn drop_session(&self, id: &str) -> Result<()> {
-        self.system_write(
+        self.exec(
             &format!("DELETE type::record('{SESSION_TABLE}', $id);"),
             vec![("id".into(), json!(id))],
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     pub async fn touch_session(&self, id: &str, now: &str) -> Result<()> {
-        self.system_write(
+        self.exec(
             &format!("UPDATE type::record('{SESSION_TABLE}', $id) SET last_seen_at = $now;"),
             vec![("id".into(), json!(id)), ("now".into(), json!(now))],
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     /// Ends session `id` of user `user`; `not_found` if they have no such session.
@@ -773,8 +771,7 @@ impl Store {
             vec![("sid".into(), json!(id)), ("user".into(), json!(user))],
             change,
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     /// A user's sessions, most recently used first (at most 1,000).
@@ -798,15 +795,14 @@ impl Store {
     }
 
     pub async fn create_link(&self, link: &LinkRow) -> Result<()> {
-        self.system_write(
+        self.exec(
             &format!("CREATE type::record('{LINK_TABLE}', $id) CONTENT $record;"),
             vec![
                 ("id".into(), json!(link.id)),
                 ("record".into(), content(link)?),
             ],
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     /// Creates `link` and mails it, logging `change`.
@@ -817,13 +813,12 @@ impl Store {
         change: &AccountChange,
     ) -> Result<()> {
         let (script, binds) = link_mail_script(link, mail)?;
-        self.account_write(&script, binds, change).await?;
-        Ok(())
+        self.account_write(&script, binds, change).await
     }
 
     /// Makes `link` the only setup link.
     pub async fn replace_setup_link(&self, link: &LinkRow) -> Result<()> {
-        self.system_write(
+        self.exec(
             &format!(
                 "DELETE {LINK_TABLE} WHERE purpose = 'setup';
                  CREATE type::record('{LINK_TABLE}', $id) CONTENT $record;"
@@ -833,21 +828,19 @@ impl Store {
                 ("record".into(), content(link)?),
             ],
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     /// Uses up link `id`; `not_found` if it is gone (used by someone else a moment ago).
     pub async fn use_link(&self, id: &str) -> Result<()> {
-        self.system_write(
+        self.exec(
             &format!(
                 "LET $gone = (DELETE type::record('{LINK_TABLE}', $id) RETURN BEFORE);
                  IF array::len($gone) = 0 {{ THROW 'folio:not_found' }};"
             ),
             vec![("id".into(), json!(id))],
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     // ---- API tokens
@@ -861,8 +854,7 @@ impl Store {
             ],
             change,
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     /// Every API token, newest first (at most 10,000).
@@ -903,16 +895,14 @@ impl Store {
             ],
             change,
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     pub async fn touch_token(&self, id: &str, now: &str) -> Result<()> {
-        self.system_write(
+        self.exec(
             &format!("UPDATE type::record('{TOKEN_TABLE}', $id) SET last_used_at = $now;"),
             vec![("id".into(), json!(id)), ("now".into(), json!(now))],
         )
-        .await?;
-        Ok(())
+        .await
     }
 }

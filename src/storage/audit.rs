@@ -462,18 +462,7 @@ impl Store {
     /// them (`folio_audit_queue`), moved into the log as `audit.recorded` events under their
     /// queue keys (which keep their order), so the chainer finds them where it now looks.
     pub async fn adopt_audit_queue(&self) -> Result<u64> {
-        let rows = self
-            .system_read(
-                &format!("SELECT count() FROM {OLD_QUEUE} GROUP ALL"),
-                Vec::new(),
-            )
-            .await
-            .unwrap_or_default();
-        let n = rows
-            .first()
-            .and_then(|r| r.get("count"))
-            .and_then(Value::as_u64)
-            .unwrap_or(0);
+        let n = self.leftover_rows(OLD_QUEUE).await;
         if n == 0 {
             return Ok(0);
         }

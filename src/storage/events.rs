@@ -683,18 +683,7 @@ impl Store {
     /// Work the search index was given before the log existed (`folio_search_work`), moved
     /// into the log as `entry.changed` events, so the indexer finds it where it now looks.
     pub async fn adopt_search_work(&self) -> Result<u64> {
-        let rows = self
-            .system_read(
-                "SELECT count() FROM folio_search_work GROUP ALL",
-                Vec::new(),
-            )
-            .await
-            .unwrap_or_default();
-        let n = rows
-            .first()
-            .and_then(|r| r.get("count"))
-            .and_then(Value::as_u64)
-            .unwrap_or(0);
+        let n = self.leftover_rows("folio_search_work").await;
         if n == 0 {
             return Ok(0);
         }
