@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
+use super::methods::{delete, get, put};
 use poem::http::StatusCode;
 use poem::web::{Data, Path};
-use poem::{Body, Request, Response, Route, get, handler};
+use poem::{Body, Request, Response, Route, handler};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -25,10 +26,10 @@ pub fn add_routes(route: Route) -> Route {
         .at("/users", get(list_users).post(create_user))
         .at("/users/:id", get(get_user).patch(update_user))
         .at("/tokens", get(list_tokens).post(create_token))
-        .at("/tokens/:id", poem::delete(revoke_token))
+        .at("/tokens/:id", delete(revoke_token))
         .at("/audit", get(list_audit))
         .at("/roles", get(list_roles))
-        .at("/roles/:name", poem::put(put_role).delete(delete_role))
+        .at("/roles/:name", put(put_role).delete(delete_role))
 }
 
 #[handler]

@@ -4,9 +4,10 @@
 
 use std::sync::Arc;
 
+use super::methods::{get, post};
 use poem::http::{StatusCode, header};
 use poem::web::{Data, Path};
-use poem::{Body, IntoResponse, Request, Response, Route, get, handler, post};
+use poem::{Body, IntoResponse, Request, Response, Route, handler};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -21,8 +22,13 @@ use crate::schema::ContentType;
 use crate::schema::ValidateMode;
 
 pub fn routes() -> Route {
+    let types = super::types::service();
+    let spec = types.spec();
     Route::new()
-        .nest("/", super::types::service())
+        .nest(
+            "/",
+            super::methods::documented(types, &spec, super::types::PREFIX),
+        )
         .at("/content/:type", get(list_entries).post(create_entry))
         .at(
             "/content/:type/:id",

@@ -11,9 +11,10 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use super::methods::{delete, get, post};
 use poem::http::{HeaderValue, Method, StatusCode, header};
 use poem::web::{Data, Path};
-use poem::{Body, Request, Response, Route, delete, get, handler, post};
+use poem::{Body, Request, Response, Route, handler};
 use serde::Deserialize;
 use serde_json::{Value, json};
 

@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
+use super::methods::get;
 use poem::http::StatusCode;
 use poem::web::Data;
-use poem::{Request, Response, Route, get, handler};
+use poem::{Request, Response, Route, handler};
 use serde_json::{Value, json};
 
 use super::auth::administer;

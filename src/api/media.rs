@@ -13,10 +13,11 @@
 
 use std::sync::Arc;
 
+use super::methods::get;
 use futures::TryStreamExt;
 use poem::http::{HeaderValue, StatusCode, header};
 use poem::web::{Data, Path};
-use poem::{Body, Request, Response, Route, get, handler};
+use poem::{Body, Request, Response, Route, handler};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tokio_util::io::StreamReader;

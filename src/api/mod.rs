@@ -18,6 +18,7 @@ mod delivery;
 mod events;
 pub mod guard;
 mod media;
+mod methods;
 mod multipart;
 mod openapi;
 mod search;

@@ -4,8 +4,9 @@
 
 use std::sync::Arc;
 
+use super::methods::get;
 use poem::web::{Data, Html, Path};
-use poem::{Response, Route, get, handler};
+use poem::{Response, Route, handler};
 use serde_json::{Map, Value, json};
 
 use super::AppState;

@@ -13,9 +13,10 @@ use std::collections::HashMap;
 use std::ops::Bound;
 use std::sync::Arc;
 
+use super::methods::{get, post};
 use poem::http::{StatusCode, header};
 use poem::web::Data;
-use poem::{Body, Request, Response, Route, get, handler, post};
+use poem::{Body, Request, Response, Route, handler};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 

@@ -88,5 +88,7 @@ pub fn service() -> OpenApiService<SystemApi, ()> {
 }
 
 pub fn routes() -> poem::Route {
-    poem::Route::new().nest("/", service())
+    let service = service();
+    let spec = service.spec();
+    poem::Route::new().nest("/", super::methods::documented(service, &spec, ""))
 }

@@ -16,6 +16,59 @@ async fn health_and_readiness_answer() {
     assert_eq!(body["database"], true);
 }
 
+/// A method a route does not take answers 405 with the methods it does take, on hand-made
+/// routes and on those the OpenAPI services make alike.
+#[tokio::test]
+async fn a_method_a_route_does_not_take_is_answered_with_those_it_does() {
+    let app = TestApp::spawn().await;
+    let cases = [
+        (Method::TRACE, "/readyz", false, "GET, HEAD"),
+        (
+            Method::DELETE,
+            "/api/v1/content/article",
+            false,
+            "GET, HEAD",
+        ),
+        (
+            Method::PATCH,
+            "/admin/api/v1/tokens",
+            true,
+            "GET, POST, HEAD",
+        ),
+        (
+            Method::GET,
+            "/admin/api/v1/roles/editor",
+            true,
+            "PUT, DELETE",
+        ),
+        (
+            Method::DELETE,
+            "/admin/api/v1/types/article",
+            true,
+            "GET, HEAD",
+        ),
+    ];
+    for (method, path, admin, allow) in cases {
+        let mut req = app.client.request(method.clone(), app.url(path));
+        if admin {
+            req = req.bearer_auth(&app.token);
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(
+            resp.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}"
+        );
+        assert_eq!(
+            resp.headers().get("allow").and_then(|v| v.to_str().ok()),
+            Some(allow),
+            "{method} {path}"
+        );
+        let body: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(body["code"], "method_not_allowed");
+    }
+}
+
 #[tokio::test]
 async fn entries_survive_a_graceful_restart() {
     let app = TestApp::builder().persistent().start().await.unwrap();
