@@ -13,7 +13,7 @@
 
 use std::sync::Arc;
 
-use super::methods::get;
+use super::methods::{get, patch};
 use futures::TryStreamExt;
 use poem::http::{HeaderValue, StatusCode, header};
 use poem::web::{Data, Path};
@@ -34,10 +34,7 @@ pub fn admin_routes() -> Route {
     Route::new()
         .at("/", get(list_media).post(upload))
         .at("/folders", get(list_folders).post(create_folder))
-        .at(
-            "/folders/:id",
-            poem::patch(update_folder).delete(delete_folder),
-        )
+        .at("/folders/:id", patch(update_folder).delete(delete_folder))
         .at(
             "/:id",
             get(get_media).patch(update_media).delete(delete_media),

@@ -51,7 +51,7 @@ macro_rules! first_method {
 }
 
 methods!(get => GET, post => POST, put => PUT, patch => PATCH, delete => DELETE);
-first_method!(get, post, put, delete);
+first_method!(get, post, put, patch, delete);
 
 impl Methods {
     /// The `Allow` header's value.

@@ -144,7 +144,7 @@ fn error_responses(codes: &[&str]) -> Map<String, Value> {
                 "Body too large: `limits.max_body_bytes` (16 KiB for sign-in routes, \
                  `media.max_request_mib` for uploads)"
             }
-            "415" => "The body is not `application/json`",
+            "415" => "The body is not of a content type the operation takes (JSON for most)",
             "422" => "Validation failed; `fields` names each failing field",
             _ => "Error",
         };
@@ -489,6 +489,7 @@ fn media_paths(doc: &mut Value, admin: bool) {
                 "400": error_responses(&["400"])["400"].clone(),
                 "401": error_responses(&["401"])["401"].clone(),
                 "403": error_responses(&["403"])["403"].clone(),
+                "404": { "description": "The folder named does not exist (`folder_not_found`)", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
                 "413": { "description": "A file or the request is over its size limit (`file_too_large`, `payload_too_large`)", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
                 "415": { "description": "Not accepted: `extension_mismatch`, `active_content`, `svg_not_accepted`, `type_not_allowed`, `unsupported_type`, `invalid_image`, `image_too_large`", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
             } }
@@ -641,8 +642,10 @@ fn admin_document(schema: &Schema) -> Value {
     doc
 }
 
-/// Adds what `guard` answers for any body to every operation that takes one: 408, 413 and
-/// (for JSON) 415, and 403 for the sign-in routes, which refuse other sites' pages.
+/// Adds what `guard` answers before any handler: 400 to every operation (a query parameter
+/// given twice, a malformed `If-Match`), and for any body 408, 413 and 415 (a body without
+/// the content type the operation takes), and 403 for the sign-in routes, which refuse other
+/// sites' pages.
 fn document_body_errors(doc: &mut Value) {
     let Some(paths) = doc["paths"].as_object_mut() else {
         return;
@@ -652,14 +655,15 @@ fn document_body_errors(doc: &mut Value) {
             continue;
         };
         for (method, op) in item.iter_mut() {
-            let Some(body) = op.get("requestBody") else {
-                continue;
-            };
-            let json = body["content"].get("application/json").is_some();
-            let mut codes = vec!["408", "413"];
-            if json {
-                codes.push("415");
+            if let Some(responses) = op["responses"].as_object_mut() {
+                for (code, response) in error_responses(&["400"]) {
+                    responses.entry(code).or_insert(response);
+                }
             }
+            if op.get("requestBody").is_none() {
+                continue;
+            }
+            let mut codes = vec!["408", "413", "415"];
             if method == "post" && super::guard::ANONYMOUS_BODY_ROUTES.contains(&path.as_str()) {
                 codes.push("403");
             }
@@ -1018,11 +1022,19 @@ fn accounts_paths(doc: &mut Value) {
     for op in ops {
         let full = format!("{}{}", super::types::PREFIX, op.path);
         let mut responses = Map::new();
-        responses.insert(
-            op.ok.into(),
-            json!({ "description": "OK", "content": { "application/json": { "schema": { "type": "object", "properties": { "data": {} } } } } }),
-        );
+        let answer = if op.ok == "204" {
+            json!({ "description": "Done (no body)" })
+        } else {
+            json!({ "description": "OK", "content": { "application/json": { "schema": { "type": "object", "properties": { "data": {} } } } } })
+        };
+        responses.insert(op.ok.into(), answer);
         responses.extend(error_responses(op.errors));
+        if op.public {
+            // Credentials are not needed, but wrong ones sent anyway are refused.
+            for (code, response) in error_responses(&["401"]) {
+                responses.entry(code).or_insert(response);
+            }
+        }
         let mut operation = json!({
             "tags": [op.tag],
             "operationId": op.id,

@@ -93,7 +93,8 @@ impl From<Error> for ApiError {
 
 #[derive(Object)]
 pub struct AdminSettings {
-    /// The field that titles an entry in lists.
+    /// The field that titles an entry in lists (absent: the id).
+    #[oai(skip_serializing_if_is_none)]
     title_field: Option<String>,
     /// Columns of the admin list.
     list_columns: Vec<String>,
@@ -107,6 +108,7 @@ pub struct ContentTypeSummary {
     /// `collection` or `single`.
     kind: String,
     name: String,
+    #[oai(skip_serializing_if_is_none)]
     description: Option<String>,
     /// Draft/publish workflow.
     drafts: bool,
