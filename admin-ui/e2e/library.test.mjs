@@ -192,6 +192,11 @@ test("the change events show what happened to an entry and lead to it", async ()
   await page.getByRole("heading", { level: 1, name: "Change events" }).waitFor();
   await page.getByLabel("Entry id").fill(id);
   await page.getByRole("button", { name: "Filter" }).click();
+  // The unfiltered list (which has these rows too) stays until the filtered one replaces it.
+  await page.waitForFunction((entry) => {
+    const rows = [...document.querySelectorAll("tbody tr")];
+    return rows.length === 2 && rows.every((r) => r.textContent.includes(entry));
+  }, `article/${id}`);
   const rows = page.getByRole("row").filter({ hasText: `article/${id}` });
   await rows.filter({ hasText: "entry.published" }).waitFor();
   await rows.filter({ hasText: "entry.created" }).waitFor();

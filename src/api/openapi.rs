@@ -584,6 +584,7 @@ fn admin_document(schema: &Schema) -> Value {
         }
     }
     accounts_paths(&mut doc);
+    account_schemas(&mut doc);
     search_paths(&mut doc, schema, true);
     media_paths(&mut doc, true);
     for ct in schema.types() {
@@ -675,6 +676,152 @@ fn document_body_errors(doc: &mut Value) {
             }
         }
     }
+}
+
+/// The shapes the accounts routes answer with (the admin UI's types are generated from them),
+/// and which answer carries which.
+fn account_schemas(doc: &mut Value) {
+    let text = || json!({ "type": "string" });
+    let maybe = || json!({ "type": "string", "nullable": true });
+    let texts = || json!({ "type": "array", "items": { "type": "string" } });
+    let by_type = || json!({ "type": "object", "additionalProperties": texts() });
+    let user = json!({
+        "type": "object",
+        "required": ["id", "email", "name", "role", "status", "email_verified", "two_factor", "created_at", "updated_at"],
+        "properties": {
+            "id": text(), "email": text(), "name": text(), "role": text(),
+            "status": { "type": "string", "enum": ["active", "disabled"] },
+            "email_verified": { "type": "boolean" }, "two_factor": { "type": "boolean" },
+            "created_at": text(), "updated_at": text()
+        }
+    });
+    let mut me = user.clone();
+    if let Some(required) = me["required"].as_array_mut() {
+        required.push(json!("permissions"));
+    }
+    me["properties"]["permissions"] = json!({
+        "type": "object", "description": "What the admin UI may offer beyond content types",
+        "required": ["media", "own_media_only", "administer"],
+        "properties": {
+            "media": texts(), "own_media_only": { "type": "boolean" }, "administer": { "type": "boolean" }
+        }
+    });
+    let token = json!({
+        "type": "object",
+        "required": ["id", "name", "scope", "rate_limit", "created_by", "created_at", "revoked"],
+        "properties": {
+            "id": text(), "name": text(),
+            "scope": { "type": "string", "enum": ["delivery", "admin"] },
+            "role": maybe(), "rate_limit": { "type": "integer" }, "created_by": text(),
+            "created_at": text(), "expires_at": maybe(), "last_used_at": maybe(),
+            "revoked": { "type": "boolean" }
+        }
+    });
+    let mut new_token = token.clone();
+    if let Some(required) = new_token["required"].as_array_mut() {
+        required.push(json!("token"));
+    }
+    new_token["properties"]["token"] =
+        json!({ "type": "string", "description": "The secret, shown this once" });
+    let schemas = [
+        ("User", user),
+        ("Me", me),
+        ("ApiToken", token),
+        ("NewApiToken", new_token),
+        (
+            "Session",
+            json!({
+                "type": "object",
+                "required": ["id", "created_at", "last_seen_at", "expires_at", "current"],
+                "properties": {
+                    "id": text(), "created_at": text(), "last_seen_at": text(), "expires_at": text(),
+                    "address": maybe(), "user_agent": maybe(), "current": { "type": "boolean" }
+                }
+            }),
+        ),
+        (
+            "AuditRecord",
+            json!({
+                "type": "object",
+                "required": ["seq", "at", "actor", "action", "target", "hash"],
+                "properties": {
+                    "seq": { "type": "integer" }, "at": text(), "actor": text(), "address": maybe(),
+                    "action": text(), "target": text(),
+                    "before": { "type": "string", "nullable": true, "description": "SHA-256 of the state before" },
+                    "after": { "type": "string", "nullable": true, "description": "SHA-256 of the state after" },
+                    "hash": text()
+                }
+            }),
+        ),
+        (
+            "ChangeEvent",
+            json!({
+                "type": "object",
+                "required": ["key", "kind", "at", "changed"],
+                "properties": {
+                    "key": text(), "kind": text(), "type": maybe(), "subject": maybe(),
+                    "locale": maybe(), "actor": maybe(),
+                    "version": { "type": "integer", "nullable": true }, "status": maybe(),
+                    "at": text(), "changed": texts(), "node": maybe()
+                }
+            }),
+        ),
+        (
+            "CustomRole",
+            json!({
+                "type": "object",
+                "required": ["name", "description", "permissions", "own_entries_only", "hidden_fields", "read_only_fields"],
+                "properties": {
+                    "name": text(), "description": text(), "permissions": by_type(),
+                    "own_entries_only": { "type": "boolean" },
+                    "hidden_fields": by_type(), "read_only_fields": by_type()
+                }
+            }),
+        ),
+        (
+            "RoleList",
+            json!({
+                "type": "object",
+                "required": ["built_in", "custom"],
+                "properties": {
+                    "built_in": texts(),
+                    "custom": { "type": "array", "items": { "$ref": "#/components/schemas/CustomRole" } }
+                }
+            }),
+        ),
+    ];
+    for (name, schema) in schemas {
+        doc["components"]["schemas"][name] = schema;
+    }
+    let one = |name: &str| json!({ "$ref": format!("#/components/schemas/{name}") });
+    let many = |name: &str| json!({ "type": "array", "items": one(name) });
+    let answers = [
+        ("get", "/auth/me", "200", one("Me")),
+        ("get", "/auth/sessions", "200", many("Session")),
+        ("get", "/users", "200", many("User")),
+        ("post", "/users", "201", one("User")),
+        ("get", "/users/{id}", "200", one("User")),
+        ("patch", "/users/{id}", "200", one("User")),
+        ("get", "/tokens", "200", many("ApiToken")),
+        ("post", "/tokens", "201", one("NewApiToken")),
+        ("get", "/roles", "200", one("RoleList")),
+        ("put", "/roles/{name}", "200", one("CustomRole")),
+        ("get", "/audit", "200", many("AuditRecord")),
+    ];
+    for (method, path, status, data) in answers {
+        let full = format!("{}{path}", super::types::PREFIX);
+        doc["paths"][&full][method]["responses"][status]["content"]["application/json"]["schema"] = json!({
+            "type": "object", "required": ["data"], "properties": { "data": data }
+        });
+    }
+    let events = format!("{}/events", super::types::PREFIX);
+    doc["paths"][&events]["get"]["responses"]["200"]["content"]["application/json"]["schema"] = json!({
+        "type": "object", "required": ["data", "meta"],
+        "properties": {
+            "data": many("ChangeEvent"),
+            "meta": { "type": "object", "properties": { "next": { "type": "string", "nullable": true, "description": "The last key read: pass it as `after` to go on" } } }
+        }
+    });
 }
 
 /// One operation of the accounts part of the admin API.

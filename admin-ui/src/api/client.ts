@@ -227,20 +227,21 @@ export interface EntryPage {
   meta: { total: number; total_is_lower_bound?: boolean; next_cursor?: string | null };
 }
 
-export interface User {
-  id: string;
-  email: string;
-  name: string;
-  role: string;
-  status?: string;
-  two_factor?: boolean;
-  /** On `/auth/me`: what the UI may offer beyond content types. */
-  permissions?: {
-    media: Action[];
-    own_media_only: boolean;
-    administer: boolean;
-  };
-}
+type Schemas = components["schemas"];
+
+/** A user as listed; on `/auth/me` also what the UI may offer beyond content types. */
+export type User = Schemas["User"] & { permissions?: Schemas["Me"]["permissions"] };
+/** A sign-in session of the caller's (`GET /auth/sessions`). */
+export type SessionInfo = Schemas["Session"];
+/** An API token as listed (never its secret). */
+export type TokenInfo = Schemas["ApiToken"];
+/** A record of the audit log. */
+export type AuditRecord = Schemas["AuditRecord"];
+/** One event of the change-event log. */
+export type ChangeEvent = Schemas["ChangeEvent"];
+/** The built-in role names and the custom roles. */
+export type RoleList = Schemas["RoleList"];
+export type CustomRole = Schemas["CustomRole"];
 
 export interface MediaFolder {
   id: string;
@@ -255,7 +256,7 @@ export interface MediaUse {
 }
 
 export interface Me {
-  data: User;
+  data: Schemas["Me"];
 }
 
 export type LoginAnswer =

@@ -2,21 +2,10 @@
 // family), type and entry. Administrators only (the server says so too).
 import { useState, type FormEvent } from "react";
 import { Link, useSearchParams } from "react-router-dom";
+import type { ChangeEvent } from "../api/client";
 import { useGet } from "../api/load";
 import { filterQuery, pickParams } from "../text";
 import { ErrorMessage, Loading, Table, TextField } from "../ui";
-
-interface ChangeEvent {
-  key: string;
-  kind: string;
-  type?: string | null;
-  subject?: string | null;
-  actor?: string | null;
-  version?: number | null;
-  status?: string | null;
-  at: string;
-  changed: string[];
-}
 
 const PAGE = 50;
 

@@ -2,20 +2,10 @@
 // authenticator app, recovery codes shown once), and their sessions.
 
 import { useCallback, useState, type FormEvent } from "react";
-import type { Me } from "../api/client";
+import type { Me, SessionInfo } from "../api/client";
 import { useLoad } from "../api/load";
 import { useSession } from "../session";
 import { Confirm, ErrorMessage, Loading, Table, TextField, useSubmit } from "../ui";
-
-interface SessionInfo {
-  id: string;
-  current: boolean;
-  created_at: string;
-  last_seen_at: string;
-  expires_at: string;
-  address?: string | null;
-  user_agent?: string | null;
-}
 
 export default function Profile() {
   const { client, user, setUser } = useSession();

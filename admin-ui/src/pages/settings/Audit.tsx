@@ -3,18 +3,10 @@
 
 import { useRef, useState, type FormEvent } from "react";
 import { useSearchParams } from "react-router-dom";
+import type { AuditRecord } from "../../api/client";
 import { useGet } from "../../api/load";
 import { dateTime, filterQuery, pickParams } from "../../text";
 import { ErrorMessage, Loading, Table, TextField } from "../../ui";
-
-interface AuditRecord {
-  seq: number;
-  at: string;
-  actor: string;
-  address?: string | null;
-  action: string;
-  target?: string | null;
-}
 
 export function Audit() {
   const [params, setParams] = useSearchParams();

@@ -2,23 +2,12 @@
 // token's secret is shown once, right after it is made; a revoked token stays listed.
 
 import { useState, type FormEvent } from "react";
+import type { TokenInfo } from "../../api/client";
 import { useLoad } from "../../api/load";
 import { useSession } from "../../session";
 import { dateTime } from "../../text";
 import { Confirm, ErrorMessage, Loading, SelectField, Table, TextField } from "../../ui";
 import { roleNames, useRoles } from "./access";
-
-interface TokenInfo {
-  id: string;
-  name: string;
-  scope: string;
-  role: string | null;
-  rate_limit: number;
-  created_at: string;
-  expires_at: string | null;
-  last_used_at: string | null;
-  revoked: boolean;
-}
 
 export function Tokens() {
   const { client } = useSession();

@@ -1,22 +1,11 @@
 // The roles the server knows, as the users, roles and tokens pages read them: the built-in
 // ones by name, the custom ones with their permission matrix.
 
+import type { CustomRole, RoleList } from "../../api/client";
 import { useLoad } from "../../api/load";
 import { useSession } from "../../session";
 
-export interface RoleList {
-  built_in: string[];
-  custom: CustomRole[];
-}
-
-export interface CustomRole {
-  name: string;
-  description: string;
-  permissions: Record<string, string[]>;
-  own_entries_only: boolean;
-  hidden_fields: Record<string, string[]>;
-  read_only_fields: Record<string, string[]>;
-}
+export type { CustomRole, RoleList };
 
 export function useRoles() {
   const { client } = useSession();
