@@ -454,7 +454,7 @@ fn media_paths(doc: &mut Value, admin: bool) {
     let items = json!({ "type": "object", "properties": {
         "data": { "type": "array", "items": { "$ref": "#/components/schemas/MediaItem" } },
         "meta": { "type": "object", "properties": { "total": { "type": "integer" }, "page": { "type": "integer" }, "limit": { "type": "integer" } } } } });
-    let folder = json!({ "type": "object", "properties": { "id": string(), "name": string(), "parent": { "type": "string", "nullable": true }, "created_at": string() } });
+    let folder = json!({ "type": "object", "required": ["id", "name", "created_at"], "properties": { "id": string(), "name": string(), "parent": { "type": "string", "nullable": true }, "created_at": string() } });
     let folder_body = json!({ "required": true, "content": { "application/json": { "schema": { "type": "object", "additionalProperties": false, "required": ["name"],
         "properties": { "name": string(), "parent": { "type": "string", "nullable": true } } } } } });
     doc["paths"]["/admin/api/v1/media"] = json!({
@@ -514,7 +514,7 @@ fn media_paths(doc: &mut Value, admin: bool) {
     doc["paths"]["/admin/api/v1/media/{id}/usage"] = json!({ "get": {
         "tags": ["Media"], "operationId": "media_usage", "summary": "The entries that use an item, and whether their published version does",
         "parameters": [id_param.clone()],
-        "responses": responses("200", json_ok("Entries", json!({ "type": "object", "properties": { "data": { "type": "array", "items": { "type": "object", "properties": {
+        "responses": responses("200", json_ok("Entries", json!({ "type": "object", "properties": { "data": { "type": "array", "items": { "type": "object", "required": ["type", "id", "published"], "properties": {
             "type": string(), "id": string(), "published": { "type": "boolean" } } } } } })), &["401", "403", "404"]) } });
     doc["paths"]["/admin/api/v1/media/folders"] = json!({
         "get": { "tags": ["Media"], "operationId": "list_media_folders", "summary": "Every folder",

@@ -243,17 +243,10 @@ export type ChangeEvent = Schemas["ChangeEvent"];
 export type RoleList = Schemas["RoleList"];
 export type CustomRole = Schemas["CustomRole"];
 
-export interface MediaFolder {
-  id: string;
-  name: string;
-  parent: string | null;
-}
-
-export interface MediaUse {
-  type: string;
-  id: string;
-  published: boolean;
-}
+/** A media folder. */
+export type MediaFolder = NonNullable<JsonOk<paths["/admin/api/v1/media/folders"]["get"]>["data"]>[number];
+/** An entry that uses a media item, and whether its published version does. */
+export type MediaUse = NonNullable<JsonOk<paths["/admin/api/v1/media/{id}/usage"]["get"]>["data"]>[number];
 
 export interface Me {
   data: Schemas["Me"];

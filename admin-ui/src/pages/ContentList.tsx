@@ -136,8 +136,11 @@ export default function ContentList() {
     return error ? <ErrorMessage error={error} /> : <Loading />;
   }
 
+  // From the address as it is now, not as this render saw it (react-router hands its setter's
+  // function form this render's parameters too): two changes made before the list re-renders,
+  // a filter and then the locale, must both hold.
   const set = (changes: Record<string, string | null>) => {
-    const next = new URLSearchParams(params);
+    const next = new URLSearchParams(window.location.search);
     for (const [k, v] of Object.entries(changes)) {
       if (v === null || v === "") next.delete(k);
       else next.set(k, v);
