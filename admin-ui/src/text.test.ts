@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { cellText, dateTime, fileSize, filterQuery, pickParams, safeNext } from "./text";
+import { cellText, changedQuery, dateTime, fileSize, filterQuery, pickParams, safeNext } from "./text";
 
 describe("safeNext", () => {
   it("keeps paths inside the admin UI", () => {
@@ -52,5 +52,16 @@ describe("sizes and times", () => {
     expect(dateTime(null)).toBe("—");
     expect(dateTime(undefined)).toBe("—");
     expect(dateTime("2026-01-02T03:04:05Z")).not.toBe("—");
+  });
+});
+
+describe("changedQuery", () => {
+  it("changes the query as it is, and goes back to the first page", () => {
+    const next = changedQuery({ status: "", locale: "fr" }, "?status=draft&page=3&sort=title");
+    expect(next.toString()).toBe("sort=title&locale=fr");
+  });
+
+  it("keeps the page it is given", () => {
+    expect(changedQuery({ page: "2" }, "q=a").toString()).toBe("q=a&page=2");
   });
 });

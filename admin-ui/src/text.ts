@@ -33,6 +33,22 @@ export function cellText(value: unknown, locale?: string, fallback?: string): st
   return text.length > 80 ? text.slice(0, 79) + "…" : text;
 }
 
+/**
+ * The address's query with `changes` made (an empty or null value removes the parameter), back
+ * on the first page unless `page` is among them. It starts from the address as it is now, not
+ * from a render's parameters: two changes made before the page re-renders (react-router hands
+ * even its setter's function form the render's parameters) must both hold.
+ */
+export function changedQuery(changes: Record<string, string | null>, current: string): URLSearchParams {
+  const next = new URLSearchParams(current);
+  for (const [k, v] of Object.entries(changes)) {
+    if (v === null || v === "") next.delete(k);
+    else next.set(k, v);
+  }
+  if (!("page" in changes)) next.delete("page");
+  return next;
+}
+
 /** A filter form's query: each field's trimmed value, the empty ones left out. */
 export function filterQuery(fields: Record<string, string>): URLSearchParams {
   const q = new URLSearchParams();

@@ -18,7 +18,7 @@ import {
 import { type FieldSpec, type JsonSchema, fieldsOf } from "../form/model";
 import { RelationPicker, entryTitle } from "../form/RelationPicker";
 import { useSession } from "../session";
-import { cellText } from "../text";
+import { cellText, changedQuery } from "../text";
 import { Confirm, ErrorMessage, Loading, SelectField, Pager } from "../ui";
 
 const PAGE_SIZE = 25;
@@ -136,18 +136,7 @@ export default function ContentList() {
     return error ? <ErrorMessage error={error} /> : <Loading />;
   }
 
-  // From the address as it is now, not as this render saw it (react-router hands its setter's
-  // function form this render's parameters too): two changes made before the list re-renders,
-  // a filter and then the locale, must both hold.
-  const set = (changes: Record<string, string | null>) => {
-    const next = new URLSearchParams(window.location.search);
-    for (const [k, v] of Object.entries(changes)) {
-      if (v === null || v === "") next.delete(k);
-      else next.set(k, v);
-    }
-    if (!("page" in changes)) next.delete("page");
-    setParams(next);
-  };
+  const set = (changes: Record<string, string | null>) => setParams(changedQuery(changes, window.location.search));
 
   const titleColumn =
     ct.admin.title_field && columns.includes(ct.admin.title_field) ? ct.admin.title_field : columns[0];

@@ -9,6 +9,7 @@ import type { ContentTypeSummary, MediaFolder, MediaItem, MediaPage } from "../.
 import { useLoad } from "../../api/load";
 import { uploadFiles } from "../../form/MediaPicker";
 import { useSession } from "../../session";
+import { changedQuery } from "../../text";
 import { Confirm, ErrorMessage } from "../../ui";
 import { Files, PAGE_SIZE } from "./Files";
 import { FolderNameDialog, FolderNav } from "./folders";
@@ -49,16 +50,10 @@ export default function MediaLibrary() {
 
   const set = useCallback(
     (changes: Record<string, string | null>) => {
-      const next = new URLSearchParams(params);
-      for (const [k, v] of Object.entries(changes)) {
-        if (v === null || v === "") next.delete(k);
-        else next.set(k, v);
-      }
-      if (!("page" in changes)) next.delete("page");
       setProblem(null);
-      setParams(next);
+      setParams(changedQuery(changes, window.location.search));
     },
-    [params, setParams],
+    [setParams],
   );
 
   const upload = async (files: File[]) => {
