@@ -524,13 +524,7 @@ mod tests {
 
     /// A store with the system tables, as a start leaves it.
     async fn store() -> (Store, crate::Config, tempfile::TempDir) {
-        let (store, config, dir) = Store::for_tests().await;
-        let plan = store
-            .plan_schema(&crate::schema::Schema::default())
-            .await
-            .unwrap();
-        store.apply_schema(plan, false).await.unwrap();
-        (store, config, dir)
+        Store::for_tests_laid_out().await
     }
 
     async fn change(store: &Store, audit: &str) {
@@ -590,12 +584,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(store.adopt_audit_queue().await.unwrap(), 2);
-        let plan = store
-            .plan_schema(&crate::schema::Schema::default())
-            .await
-            .unwrap();
-        assert!(plan.destructive().next().is_none(), "{plan}");
-        store.apply_schema(plan, false).await.unwrap();
+        store.lay_out_for_tests().await;
         assert_eq!(store.chain_audit().await.unwrap(), 2);
         let data: Vec<String> = store
             .audit_records_after(0, 10)

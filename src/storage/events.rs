@@ -777,13 +777,7 @@ mod tests {
 
     /// A store with the system tables, as a start leaves it.
     async fn store() -> (Store, crate::Config, tempfile::TempDir) {
-        let (store, config, dir) = Store::for_tests().await;
-        let plan = store
-            .plan_schema(&crate::schema::Schema::default())
-            .await
-            .unwrap();
-        store.apply_schema(plan, false).await.unwrap();
-        (store, config, dir)
+        Store::for_tests_laid_out().await
     }
 
     async fn log(store: &Store, id: &str, kind: &'static str) {
@@ -1045,12 +1039,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(store.adopt_search_work().await.unwrap(), 1);
-        let plan = store
-            .plan_schema(&crate::schema::Schema::default())
-            .await
-            .unwrap();
-        assert!(plan.destructive().next().is_none(), "{plan}");
-        store.apply_schema(plan, false).await.unwrap();
+        store.lay_out_for_tests().await;
         let mut reader = store.event_reader("search").await.unwrap();
         let events = reader.next(&store, 10).await.unwrap();
         // One transaction's events made in the same millisecond have no order among them.

@@ -610,6 +610,24 @@ impl Store {
         let store = Store::connect(&config).await.expect("in-memory store");
         (store, config, dir)
     }
+
+    /// [`Store::for_tests`] with the system tables laid out as a start leaves them (no content
+    /// types), refusing a plan that would lose data.
+    pub(crate) async fn for_tests_laid_out() -> (Store, crate::Config, tempfile::TempDir) {
+        let (store, config, dir) = Store::for_tests().await;
+        store.lay_out_for_tests().await;
+        (store, config, dir)
+    }
+
+    /// Applies the layout of no content types, which must lose nothing.
+    pub(crate) async fn lay_out_for_tests(&self) {
+        let plan = self
+            .plan_schema(&crate::schema::Schema::default())
+            .await
+            .unwrap();
+        assert!(plan.destructive().next().is_none(), "{plan}");
+        self.apply_schema(plan, false).await.unwrap();
+    }
 }
 
 #[cfg(test)]
