@@ -790,12 +790,46 @@ fn account_schemas(doc: &mut Value) {
             }),
         ),
     ];
-    for (name, schema) in schemas {
+    let signed_in = json!({
+        "type": "object",
+        "required": ["user", "session"],
+        "properties": {
+            "user": { "$ref": "#/components/schemas/User" },
+            "session": {
+                "type": "object",
+                "required": ["id", "csrf_token", "expires_at"],
+                "properties": {
+                    "id": text(), "csrf_token": text(), "expires_at": text(),
+                    "token": { "type": "string", "description": "The session token, when asked for with `\"token\": \"bearer\"`" }
+                }
+            }
+        }
+    });
+    let second_factor = json!({
+        "type": "object",
+        "required": ["two_factor_required", "challenge"],
+        "properties": {
+            "two_factor_required": { "type": "boolean", "enum": [true] },
+            "challenge": { "type": "string", "description": "Send it with a code to `/auth/login/two-factor` within five minutes" }
+        }
+    });
+    for (name, schema) in schemas.into_iter().chain([
+        ("SignedIn", signed_in),
+        ("SecondFactorNeeded", second_factor),
+    ]) {
         doc["components"]["schemas"][name] = schema;
     }
     let one = |name: &str| json!({ "$ref": format!("#/components/schemas/{name}") });
     let many = |name: &str| json!({ "type": "array", "items": one(name) });
     let answers = [
+        (
+            "post",
+            "/auth/login",
+            "200",
+            json!({ "oneOf": [one("SignedIn"), one("SecondFactorNeeded")] }),
+        ),
+        ("post", "/auth/login/two-factor", "200", one("SignedIn")),
+        ("post", "/auth/setup", "201", one("SignedIn")),
         ("get", "/auth/me", "200", one("Me")),
         ("get", "/auth/sessions", "200", many("Session")),
         ("get", "/users", "200", many("User")),

@@ -138,3 +138,106 @@ async fn docs_pages_are_html() {
     let reply = send(app.client.get(app.url("/docs/secret"))).await;
     assert!(reply.status.is_client_error(), "{}", reply.status);
 }
+
+/// Whether `value` has the shape `schema` (of `doc`) describes: types, required properties,
+/// array items, `$ref`, `oneOf`, `nullable`, `enum`. The path of the first disagreement.
+fn conforms(doc: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), String> {
+    if let Some(name) = schema["$ref"].as_str() {
+        let target = &doc["components"]["schemas"][name.rsplit('/').next().unwrap()];
+        return conforms(doc, target, value, at);
+    }
+    if let Some(any) = schema["oneOf"].as_array() {
+        return any
+            .iter()
+            .find(|s| conforms(doc, s, value, at).is_ok())
+            .map(|_| ())
+            .ok_or_else(|| format!("{at}: matches none of oneOf"));
+    }
+    if value.is_null() {
+        return if schema["nullable"] == true || schema.get("type").is_none() {
+            Ok(())
+        } else {
+            Err(format!("{at}: null where {schema} is not nullable"))
+        };
+    }
+    if let Some(allowed) = schema["enum"].as_array()
+        && !allowed.contains(value)
+    {
+        return Err(format!("{at}: {value} is not one of {allowed:?}"));
+    }
+    let ok = match schema["type"].as_str() {
+        Some("object") => value.is_object(),
+        Some("array") => value.is_array(),
+        Some("string") => value.is_string(),
+        Some("integer") => value.is_i64() || value.is_u64(),
+        Some("number") => value.is_number(),
+        Some("boolean") => value.is_boolean(),
+        _ => true,
+    };
+    if !ok {
+        return Err(format!("{at}: {value} is not a {}", schema["type"]));
+    }
+    for key in schema["required"].as_array().into_iter().flatten() {
+        let key = key.as_str().unwrap();
+        if value.get(key).is_none() {
+            return Err(format!("{at}: `{key}` is missing"));
+        }
+    }
+    for (key, property) in schema["properties"].as_object().into_iter().flatten() {
+        if let Some(v) = value.get(key) {
+            conforms(doc, property, v, &format!("{at}.{key}"))?;
+        }
+    }
+    if let (Some(items), Some(values)) = (schema.get("items"), value.as_array()) {
+        for (i, v) in values.iter().enumerate() {
+            conforms(doc, items, v, &format!("{at}[{i}]"))?;
+        }
+    }
+    Ok(())
+}
+
+/// The sign-in answers (which generated requests never reach: they need a real password) have
+/// the shapes the admin document gives them, as do the account answers the admin UI reads.
+#[tokio::test]
+async fn account_answers_have_the_shapes_the_admin_document_gives() {
+    let app = TestApp::spawn().await;
+    let doc = document(&app, "admin").await;
+    let schema = |method: &str, path: &str, status: &str| {
+        doc["paths"][format!("/admin/api/v1{path}")][method]["responses"][status]["content"]
+            ["application/json"]["schema"]
+            .clone()
+    };
+    let (status, made) = app
+        .admin_json(
+            reqwest::Method::POST,
+            "/users",
+            serde_json::json!({ "email": "shape@example.com", "role": "editor", "name": "Shape", "password": "a long enough password 42" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    conforms(&doc, &schema("post", "/users", "201"), &made, "").unwrap();
+    let signed_in = app
+        .login("shape@example.com", "a long enough password 42", true)
+        .await;
+    assert_eq!(signed_in.status, StatusCode::OK, "{}", signed_in.text);
+    let answer: Value = serde_json::from_str(&signed_in.text).unwrap();
+    conforms(&doc, &schema("post", "/auth/login", "200"), &answer, "").unwrap();
+    assert!(answer["data"]["session"]["token"].is_string());
+    for path in [
+        "/auth/me",
+        "/auth/sessions",
+        "/users",
+        "/tokens",
+        "/roles",
+        "/audit",
+        "/events",
+    ] {
+        let (status, body) = app.admin_call(reqwest::Method::GET, path).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        conforms(&doc, &schema("get", path, "200"), &body, path).unwrap();
+    }
+    // A disagreement is found: the check can fail.
+    let mut broken = answer.clone();
+    broken["data"]["user"]["two_factor"] = Value::Null;
+    assert!(conforms(&doc, &schema("post", "/auth/login", "200"), &broken, "").is_err());
+}

@@ -252,12 +252,7 @@ export interface Me {
   data: Schemas["Me"];
 }
 
-export type LoginAnswer =
-  | { data: { two_factor_required: true; challenge: string } }
-  | {
-      data: {
-        two_factor_required?: undefined;
-        user: User;
-        session: { id: string; csrf_token: string; expires_at: string };
-      };
-    };
+/** What signing in answers: signed in, or asked for the second factor. */
+export type LoginAnswer = {
+  data: Schemas["SecondFactorNeeded"] | (Schemas["SignedIn"] & { two_factor_required?: undefined });
+};
