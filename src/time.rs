@@ -16,11 +16,16 @@ pub fn now() -> String {
     stamp(Utc::now())
 }
 
-/// An RFC 3339 date and time in any offset, as stored (in UTC, to the millisecond).
-pub fn normalise(text: &str) -> Option<String> {
+/// A stored (or any RFC 3339) moment, if it reads as one.
+pub fn parse(text: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text)
         .ok()
-        .map(|t| stamp(t.with_timezone(&Utc)))
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// An RFC 3339 date and time in any offset, as stored (in UTC, to the millisecond).
+pub fn normalise(text: &str) -> Option<String> {
+    parse(text).map(stamp)
 }
 
 #[cfg(test)]

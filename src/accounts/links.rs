@@ -258,8 +258,7 @@ impl Accounts {
         let id = digest(token);
         let link = self.store.link(&id).await?.ok_or_else(invalid_link)?;
         let purpose_ok = purposes.iter().any(|want| want.as_str() == link.purpose);
-        let alive = DateTime::parse_from_rfc3339(&link.expires_at)
-            .is_ok_and(|e| e.with_timezone(&Utc) > now);
+        let alive = crate::time::parse(&link.expires_at).is_some_and(|e| e > now);
         match (purpose_ok && alive, link.user) {
             (true, Some(user)) => Ok((id, user)),
             _ => Err(invalid_link()),

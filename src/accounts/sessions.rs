@@ -15,14 +15,7 @@ use super::{
 use crate::access::Principal;
 use crate::error::{Error, Result, code};
 use crate::storage::accounts::{LinkRow, SecondFactor, SessionRow};
-use crate::time::stamp;
-
-/// A stored moment, if it reads as one.
-fn moment(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text)
-        .ok()
-        .map(|d| d.with_timezone(&Utc))
-}
+use crate::time::{parse, stamp};
 
 impl Accounts {
     /// Checks an email and password and opens a session. Wrong passwords, unknown accounts
@@ -96,7 +89,7 @@ impl Accounts {
             .link(&link_id)
             .await?
             .filter(|l| l.purpose == "two_factor")
-            .filter(|l| moment(&l.expires_at).is_some_and(|e| e > Utc::now()))
+            .filter(|l| parse(&l.expires_at).is_some_and(|e| e > Utc::now()))
             .ok_or_else(invalid)?;
         let user_id = link.user.unwrap_or_default();
         // Guessing codes is throttled like guessing passwords, under the user's key.
@@ -191,8 +184,8 @@ impl Accounts {
             return Ok(None);
         };
         let idle = chrono::Duration::from_std(self.sessions.idle).unwrap_or_default();
-        let last_seen = moment(&session.last_seen_at);
-        let alive = moment(&session.expires_at).is_some_and(|e| e > now)
+        let last_seen = parse(&session.last_seen_at);
+        let alive = parse(&session.expires_at).is_some_and(|e| e > now)
             && last_seen.is_some_and(|l| l + idle > now);
         if !alive {
             self.store.drop_session(&id).await?;

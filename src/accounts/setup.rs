@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 
 use super::{Accounts, NewSession, digest, secret};
 use crate::error::{Error, Result, code};
@@ -46,8 +46,7 @@ impl Accounts {
         let id = digest(secret);
         let link = self.store.link(&id).await?.ok_or_else(invalid)?;
         let alive = link.purpose == "setup"
-            && DateTime::parse_from_rfc3339(&link.expires_at)
-                .is_ok_and(|e| e.with_timezone(&Utc) > Utc::now());
+            && crate::time::parse(&link.expires_at).is_some_and(|e| e > Utc::now());
         if !alive || self.user_count().await? > 0 {
             return Err(invalid());
         }

@@ -16,7 +16,7 @@ use crate::access::{AdminPermit, Principal, TokenScope};
 use crate::error::{Error, Result, code};
 use crate::schema::field_code;
 use crate::storage::accounts::TokenRow;
-use crate::time::{now, stamp};
+use crate::time::{now, parse, stamp};
 
 impl Accounts {
     /// Creates an API token; the secret is in the answer and nowhere else.
@@ -135,8 +135,8 @@ impl Accounts {
         let expired = info
             .expires_at
             .as_deref()
-            .and_then(|e| DateTime::parse_from_rfc3339(e).ok())
-            .is_some_and(|e| e.with_timezone(&Utc) <= now);
+            .and_then(parse)
+            .is_some_and(|e| e <= now);
         if info.revoked || expired {
             return Ok(None);
         }
@@ -150,8 +150,8 @@ impl Accounts {
         let stale = info
             .last_used_at
             .as_deref()
-            .and_then(|l| DateTime::parse_from_rfc3339(l).ok())
-            .is_none_or(|l| now - l.with_timezone(&Utc) > TOUCH_EVERY);
+            .and_then(parse)
+            .is_none_or(|l| now - l > TOUCH_EVERY);
         if stale {
             self.store.touch_token(&info.id, &stamp(now)).await?;
         }

@@ -53,15 +53,13 @@ macro_rules! first_method {
 methods!(get => GET, post => POST, put => PUT, patch => PATCH, delete => DELETE);
 first_method!(get, post, put, patch, delete);
 
-impl Methods {
-    /// The `Allow` header's value.
-    fn allow(&self) -> String {
-        let mut names: Vec<&str> = self.allow.iter().map(Method::as_str).collect();
-        if self.allow.contains(&Method::GET) && !self.allow.contains(&Method::HEAD) {
-            names.push("HEAD");
-        }
-        names.join(", ")
+/// The `Allow` header's value for a route taking `methods`.
+fn allow(methods: &[Method]) -> String {
+    let mut names: Vec<&str> = methods.iter().map(Method::as_str).collect();
+    if methods.contains(&Method::GET) && !methods.contains(&Method::HEAD) {
+        names.push("HEAD");
     }
+    names.join(", ")
 }
 
 impl Endpoint for Methods {
@@ -69,7 +67,7 @@ impl Endpoint for Methods {
 
     async fn call(&self, req: Request) -> Result<Response> {
         match self.route.call(req).await {
-            Err(e) if e.is::<MethodNotAllowedError>() => Ok(not_allowed(&self.allow())),
+            Err(e) if e.is::<MethodNotAllowedError>() => Ok(not_allowed(&allow(&self.allow))),
             other => other,
         }
     }
@@ -112,16 +110,16 @@ pub fn documented<E: IntoEndpoint>(
         .into_iter()
         .flatten()
         .map(|(path, ops)| {
-            let mut methods = Methods::default();
-            for m in ops.as_object().into_iter().flatten().map(|(m, _)| m) {
-                if let Ok(m) = Method::from_bytes(m.to_ascii_uppercase().as_bytes()) {
-                    methods.allow.push(m);
-                }
-            }
-            (
-                segments(path.strip_prefix(prefix).unwrap_or(path)),
-                methods.allow(),
-            )
+            let methods: Vec<Method> = ops
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(m, _)| Method::from_bytes(m.to_ascii_uppercase().as_bytes()).ok())
+                .collect();
+            let template = segments(path.strip_prefix(prefix).unwrap_or(path))
+                .map(str::to_owned)
+                .collect();
+            (template, allow(&methods))
         })
         .collect();
     Documented {
@@ -130,20 +128,19 @@ pub fn documented<E: IntoEndpoint>(
     }
 }
 
-fn segments(path: &str) -> Vec<String> {
-    path.trim_matches('/')
-        .split('/')
-        .map(str::to_owned)
-        .collect()
+fn segments(path: &str) -> impl Iterator<Item = &str> {
+    path.trim_matches('/').split('/')
 }
 
 impl<E: Endpoint> Endpoint for Documented<E> {
     type Output = Response;
 
     async fn call(&self, req: Request) -> Result<Response> {
-        let path = segments(req.uri().path());
+        // The path is read only for a 405 (a `Uri` clone shares its bytes).
+        let uri = req.uri().clone();
         match self.inner.call(req).await {
             Err(e) if e.is::<MethodNotAllowedError>() => {
+                let path: Vec<&str> = segments(uri.path()).collect();
                 let allow = self.paths.iter().find(|(template, _)| {
                     template.len() == path.len()
                         && template

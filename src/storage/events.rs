@@ -72,7 +72,7 @@ pub struct Event {
     /// The server process that made the change.
     pub node: Option<String>,
     /// The change's audit record, on its first event, until the audit chainer has given it
-    /// its place in the chain (see `accounts::chain_audit`).
+    /// its place in the chain (`storage::audit`).
     pub audit: Option<String>,
 }
 
