@@ -71,13 +71,37 @@ test("an expired session returns to sign-in, then to the same page", async () =>
   await page.getByRole("heading", { level: 1, name: "Tag" }).waitFor();
 
   // The session ends on the server (as when it expires); the next call brings sign-in back.
+  // One of the page's requests made in the ended session is answered (401) only after the
+  // editor has signed in again: it must not end the new session.
   await context.clearCookies();
+  let signedIn;
+  const signedInAgain = new Promise((ok) => (signedIn = ok));
+  let held = false;
+  await page.route("**/admin/api/v1/types/author", async (route) => {
+    if (held) return route.continue();
+    held = true;
+    // The server's answer now (no session), delivered to the page after the new sign-in.
+    const response = await route.fetch();
+    await signedInAgain;
+    await route.fulfill({ response });
+  });
   await page.getByRole("link", { name: "Author" }).click();
   await page.waitForURL(/\/admin\/login\?next=%2Fcontent%2Fauthor/);
   await page.getByLabel("Email").fill(EMAIL);
   await page.getByLabel("Password").fill(PASSWORD);
+  // Signing in asks who the editor is (`/auth/me`); the late 401 comes after that answer, with
+  // the author list on screen.
+  const me = page.waitForResponse((r) => r.url().endsWith("/auth/me") && r.status() === 200);
+  const late = page.waitForResponse((r) => r.url().endsWith("/types/author") && r.status() === 401);
   await page.getByRole("button", { name: "Sign in" }).click();
+  await me;
   await page.waitForURL("**/admin/content/author");
+  await page.getByRole("heading", { level: 1, name: "Author" }).waitFor();
+  signedIn();
+  await late;
+  await page.waitForTimeout(300);
+  assert.match(page.url(), /\/admin\/content\/author$/);
+  await page.getByRole("heading", { level: 1, name: "Author" }).waitFor({ timeout: 1000 });
 
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.waitForURL("**/admin/login");

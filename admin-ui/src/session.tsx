@@ -39,10 +39,12 @@ export function SessionProvider({ children }: { children: ReactNode }) {
 
   useEffect(() => {
     let live = true;
+    // The sign-in page shows before this answers: a sign-in made meanwhile wins.
+    const mark = client.sessionMark();
     client
       .get<Me>("/auth/me")
-      .then((me) => live && setUser(me.data))
-      .catch(() => live && setUser(null));
+      .then((me) => live && !client.signedInSince(mark) && setUser(me.data))
+      .catch(() => live && !client.signedInSince(mark) && setUser(null));
     return () => {
       live = false;
     };

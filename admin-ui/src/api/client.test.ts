@@ -67,6 +67,33 @@ describe("Client", () => {
     expect(onUnauthenticated).toHaveBeenCalledTimes(1);
   });
 
+  it("does not end a new session for a 401 about the old one", async () => {
+    const onUnauthenticated = vi.fn();
+    // The list request leaves before the session ends and is answered after the new sign-in.
+    let answerList: (r: Response) => void = () => undefined;
+    const client = new Client({
+      fetch: async (input) =>
+        String(input).endsWith("/auth/login")
+          ? answer(200, { data: { user: { id: "u1" } } })
+          : new Promise<Response>((ok) => {
+              answerList = ok;
+            }),
+      onUnauthenticated,
+    });
+    const mark = client.sessionMark();
+    const list = client.get("/content/article").catch((e: unknown) => e);
+    await client.post("/auth/login", { email: "a", password: "b" });
+    expect(client.signedInSince(mark)).toBe(true);
+    answerList(answer(401, { code: "unauthenticated", message: "authentication is required" }));
+    expect(((await list) as ApiError).status).toBe(401);
+    expect(onUnauthenticated).not.toHaveBeenCalled();
+    // A request sent in the new session still reports its end.
+    const again = client.get("/types").catch(() => undefined);
+    answerList(answer(401, { code: "unauthenticated", message: "authentication is required" }));
+    await again;
+    expect(onUnauthenticated).toHaveBeenCalledTimes(1);
+  });
+
   it("reports an unreachable server and a non-JSON error plainly", async () => {
     const down = new Client({
       fetch: async () => {

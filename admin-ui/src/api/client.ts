@@ -34,9 +34,15 @@ export interface ClientOptions {
   fetch?: typeof fetch;
   /** The document's cookies (`document.cookie`), read for the CSRF token. */
   cookies?: () => string;
-  /** Called when the server says the session is gone (401 on anything but sign-in). */
+  /**
+   * Called when the server says the session is gone: a 401 on anything but sign-in, for a
+   * request sent since the latest sign-in (an older request's 401 speaks of the old session).
+   */
   onUnauthenticated?: () => void;
 }
+
+/** The requests whose success starts a new session. */
+const SIGN_IN_PATHS = ["/auth/login", "/auth/login/two-factor", "/auth/setup"];
 
 export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
@@ -55,6 +61,8 @@ export class Client {
   private readonly fetchFn: typeof fetch;
   private readonly cookies: () => string;
   private readonly onUnauthenticated: () => void;
+  /** How many sessions this client has started; a request remembers the one it was sent in. */
+  private sessions = 0;
 
   constructor(opts: ClientOptions = {}) {
     this.fetchFn = opts.fetch ?? ((input, init) => fetch(input, init));
@@ -62,8 +70,21 @@ export class Client {
     this.onUnauthenticated = opts.onUnauthenticated ?? (() => {});
   }
 
+  /**
+   * A mark of the current session: `signedInSince(mark)` tells whether a sign-in has
+   * succeeded since, so that a late answer about the old session can be told apart.
+   */
+  sessionMark(): number {
+    return this.sessions;
+  }
+
+  signedInSince(mark: number): boolean {
+    return this.sessions !== mark;
+  }
+
   /** Sends a request to `API_BASE + path`; resolves with the JSON body of a 2xx answer. */
   async request<T>(method: Method, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+    const mark = this.sessions;
     const h: Record<string, string> = { accept: "application/json", ...headers };
     if (body !== undefined) {
       h["content-type"] = "application/json";
@@ -95,10 +116,13 @@ export class Client {
       }
     }
     if (res.ok) {
+      if (method === "POST" && SIGN_IN_PATHS.includes(path)) {
+        this.sessions++;
+      }
       return json as T;
     }
     const error = errorOf(res.status, json);
-    if (res.status === 401 && !path.startsWith("/auth/login")) {
+    if (res.status === 401 && !path.startsWith("/auth/login") && !this.signedInSince(mark)) {
       this.onUnauthenticated();
     }
     throw error;
@@ -129,6 +153,7 @@ export class Client {
    * gets the fraction sent (0–1). Errors come back as `ApiError`, as from `request`.
    */
   upload<T>(path: string, form: FormData, onProgress?: (fraction: number) => void): Promise<T> {
+    const mark = this.sessions;
     return new Promise<T>((resolve, reject) => {
       const xhr = new XMLHttpRequest();
       xhr.open("POST", API_BASE + path);
@@ -157,7 +182,7 @@ export class Client {
           resolve(json as T);
           return;
         }
-        if (xhr.status === 401) {
+        if (xhr.status === 401 && !this.signedInSince(mark)) {
           this.onUnauthenticated();
         }
         reject(errorOf(xhr.status, json));
