@@ -138,7 +138,7 @@ pub async fn verify(store: &Store) -> Result<Verified> {
 }
 
 /// A page of records, newest first, for the admin API.
-pub async fn list(store: &Store, filter: &ListFilter, limit: u32) -> Result<Vec<Value>> {
+pub async fn list(store: &Store, filter: &ListFilter, limit: u32) -> Result<Vec<Listed>> {
     store.chain_audit().await?;
     let mut query = AuditQuery {
         before: filter.before,
@@ -163,15 +163,50 @@ pub async fn list(store: &Store, filter: &ListFilter, limit: u32) -> Result<Vec<
     let records = store.audit_records(&query, limit).await?;
     Ok(records
         .into_iter()
-        .filter_map(|r| {
-            let data: Map<String, Value> = serde_json::from_str(&r.data).ok()?;
-            let mut out = Map::new();
-            out.insert("seq".into(), json!(r.seq));
-            out.extend(data);
-            out.insert("hash".into(), json!(r.hash));
-            Some(Value::Object(out))
+        .map(|r| {
+            let data: RecordData = serde_json::from_str(&r.data).unwrap_or_default();
+            Listed {
+                seq: r.seq,
+                at: data.at,
+                actor: data.actor,
+                address: data.address,
+                action: data.action,
+                target: data.target,
+                before: data.before,
+                after: data.after,
+                hash: r.hash,
+            }
         })
         .collect())
+}
+
+/// A record as the admin API lists it: its place in the chain, what it says, its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub seq: u64,
+    pub at: String,
+    pub actor: String,
+    pub address: Option<String>,
+    pub action: String,
+    pub target: String,
+    /// SHA-256 of the state before (hex).
+    pub before: Option<String>,
+    /// SHA-256 of the state after (hex).
+    pub after: Option<String>,
+    pub hash: String,
+}
+
+/// A record's `data` as [`Event::data`] writes it.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct RecordData {
+    at: String,
+    actor: String,
+    address: Option<String>,
+    action: String,
+    target: String,
+    before: Option<String>,
+    after: Option<String>,
 }
 
 /// Filters of the audit list: exact actor and target, action or action family (`entry`).

@@ -1,349 +1,606 @@
-//! `/admin/api/v1/users`, `/tokens` and `/audit`: account administration, admins only.
+//! `/admin/api/v1/users`, `/tokens`, `/roles` and `/audit`: account administration, admins
+//! only. Declared with poem-openapi: the admin document describes these operations (and the
+//! user, token, role and audit record shapes the sign-in routes share) from the types below.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::methods::{delete, get, put};
-use poem::http::StatusCode;
-use poem::web::{Data, Path};
-use poem::{Body, Request, Response, Route, handler};
+use poem::Request;
+use poem::web::Data as State;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
 use serde::Deserialize;
-use serde_json::json;
 
+use super::AppState;
 use super::auth::{administer, caller};
-use super::{
-    AppState, invalid_parameter, json_response, page_limit, query_pairs, read_json,
-    unknown_parameter,
-};
-use crate::access::{BUILTIN_ROLES, CustomRole, TokenScope};
+use super::oai::{AdminToken, Created, Data, Failure, JsonBody, NoContent, Tag, statuses};
+use super::{query_pairs, unknown_parameter};
+use crate::access::{BUILTIN_ROLES, TokenScope};
 use crate::accounts::audit::{self, ListFilter};
 use crate::accounts::{NewToken, UserChanges};
-use crate::error::{Error, Result, code};
+use crate::error::{Error, code};
 use crate::schema::field_code;
 
-/// Adds the routes to the admin API's router.
-pub fn add_routes(route: Route) -> Route {
-    route
-        .at("/users", get(list_users).post(create_user))
-        .at("/users/:id", get(get_user).patch(update_user))
-        .at("/tokens", get(list_tokens).post(create_token))
-        .at("/tokens/:id", delete(revoke_token))
-        .at("/audit", get(list_audit))
-        .at("/roles", get(list_roles))
-        .at("/roles/:name", put(put_role).delete(delete_role))
+statuses! {
+    ListFails = [401, 403];
+    ReadFails = [401, 403, 404];
+    MakeFails = [400, 401, 403, 409, 422];
+    ChangeFails = [400, 401, 403, 404, 409, 422];
+    RemoveFails = [401, 403, 404, 409];
+    QueryFails = [400, 401, 403];
 }
 
-#[handler]
-async fn list_users(req: &Request, state: Data<&Arc<AppState>>) -> Result<Response> {
-    let permit = administer(req, &state)?;
-    let users = state.accounts.list_users(&permit).await?;
-    Ok(json_response(StatusCode::OK, json!({ "data": users })))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CreateUser {
+/// A user account.
+#[derive(Object)]
+#[oai(remote = "crate::accounts::User")]
+pub struct User {
+    id: String,
     email: String,
-    #[serde(default)]
     name: String,
+    /// `admin`, `editor`, `author`, `viewer`, or a custom role.
     role: String,
-    /// Left out for a user who sets it through a link.
-    #[serde(default)]
-    password: Option<String>,
+    /// `active` or `disabled`.
+    status: String,
+    email_verified: bool,
+    /// Whether the user signs in with a second factor.
+    two_factor: bool,
+    created_at: String,
+    updated_at: String,
 }
 
-#[handler]
-async fn create_user(req: &Request, body: Body, state: Data<&Arc<AppState>>) -> Result<Response> {
-    let permit = administer(req, &state)?;
-    let body: CreateUser = read_json(body, 16 * 1024).await?;
-    let user = state
-        .accounts
-        .create_user(
-            permit.actor(),
-            caller(req).address_text().as_deref(),
-            &body.email,
-            &body.name,
-            &body.role,
-            body.password,
-        )
-        .await?;
-    Ok(json_response(StatusCode::CREATED, json!({ "data": user })))
-}
-
-#[handler]
-async fn get_user(
-    req: &Request,
-    Path(id): Path<String>,
-    state: Data<&Arc<AppState>>,
-) -> Result<Response> {
-    administer(req, &state)?;
-    let user = state
-        .accounts
-        .get_user(&id)
-        .await?
-        .ok_or_else(|| Error::not_found(code::USER_NOT_FOUND, "no such user"))?;
-    Ok(json_response(StatusCode::OK, json!({ "data": user })))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct UpdateUser {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    role: Option<String>,
-    #[serde(default)]
-    status: Option<String>,
-}
-
-#[handler]
-async fn update_user(
-    req: &Request,
-    Path(id): Path<String>,
-    body: Body,
-    state: Data<&Arc<AppState>>,
-) -> Result<Response> {
-    let permit = administer(req, &state)?;
-    let body: UpdateUser = read_json(body, 16 * 1024).await?;
-    let user = state
-        .accounts
-        .update_user(
-            &permit,
-            caller(req).address_text().as_deref(),
-            &id,
-            UserChanges {
-                name: body.name,
-                role: body.role,
-                status: body.status,
-            },
-        )
-        .await?;
-    Ok(json_response(StatusCode::OK, json!({ "data": user })))
-}
-
-#[handler]
-async fn list_tokens(req: &Request, state: Data<&Arc<AppState>>) -> Result<Response> {
-    let permit = administer(req, &state)?;
-    let tokens = state.accounts.list_tokens(&permit).await?;
-    Ok(json_response(StatusCode::OK, json!({ "data": tokens })))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CreateToken {
+/// An API token as listed (never its secret).
+#[derive(Object)]
+#[oai(rename = "ApiToken", remote = "crate::accounts::TokenInfo")]
+pub struct TokenInfo {
+    id: String,
     name: String,
     /// `delivery` (published content only) or `admin` (the admin API as `role`).
     scope: String,
-    #[serde(default)]
+    /// The role an admin token acts as.
+    #[oai(nullable)]
     role: Option<String>,
-    #[serde(default)]
+    /// Requests per minute (0: the server's default).
+    rate_limit: u32,
+    /// The actor who made it (`user:…`).
+    created_by: String,
+    created_at: String,
+    #[oai(nullable)]
     expires_at: Option<String>,
-    /// Requests per minute.
+    #[oai(nullable)]
+    last_used_at: Option<String>,
+    revoked: bool,
+}
+
+/// A new API token, with its secret (shown this once; only its digest is stored).
+#[derive(Object)]
+#[oai(rename = "NewApiToken")]
+struct NewApiToken {
+    #[oai(flatten)]
+    info: TokenInfo,
+    /// The secret, shown this once.
+    token: String,
+}
+
+/// A role defined by an admin.
+#[derive(Object)]
+#[oai(remote = "crate::access::CustomRole")]
+pub struct CustomRole {
+    name: String,
+    description: String,
+    /// Content type id (or `*` for every type, `media` for the media library) → actions:
+    /// `read`, `create`, `update`, `delete`, `publish`.
+    permissions: BTreeMap<String, Vec<String>>,
+    /// Limited to the entries its users created, as `author` is.
+    own_entries_only: bool,
+    /// Content type id → fields the role neither sees nor writes.
+    hidden_fields: BTreeMap<String, Vec<String>>,
+    /// Content type id → fields the role sees but may not change.
+    read_only_fields: BTreeMap<String, Vec<String>>,
+}
+
+/// The roles there are.
+#[derive(Object)]
+struct RoleList {
+    /// `admin`, `editor`, `author`, `viewer`.
+    built_in: Vec<String>,
+    custom: Vec<CustomRole>,
+}
+
+/// A record of the audit log.
+#[derive(Object)]
+#[oai(rename = "AuditRecord", remote = "crate::accounts::audit::Listed")]
+struct AuditRecord {
+    /// Its place in the chain.
+    seq: u64,
+    at: String,
+    /// Who: `user:…`, `token:…`, `system`, `cli`.
+    actor: String,
+    #[oai(nullable)]
+    address: Option<String>,
+    /// `entry.create`, `user.update`, `token.revoke`, ...
+    action: String,
+    /// `article/01H…`, `user/01H…`, ...
+    target: String,
+    /// SHA-256 of the state before.
+    #[oai(nullable)]
+    before: Option<String>,
+    /// SHA-256 of the state after.
+    #[oai(nullable)]
+    after: Option<String>,
+    /// The chain's hash up to and including this record.
+    hash: String,
+}
+
+#[derive(Object, Deserialize)]
+#[oai(deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
+struct CreateUser {
+    email: String,
+    #[oai(default)]
     #[serde(default)]
+    name: String,
+    /// `admin`, `editor`, `author`, `viewer`, or a custom role.
+    role: String,
+    /// Left out for a user who sets it through the invitation mailed to them.
+    password: Option<String>,
+}
+
+#[derive(Object, Deserialize)]
+#[oai(deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
+struct UpdateUser {
+    name: Option<String>,
+    /// `admin`, `editor`, `author`, `viewer`, or a custom role.
+    role: Option<String>,
+    /// `active` or `disabled` (which ends their sessions; the last admin stays).
+    status: Option<String>,
+}
+
+/// What an API token may reach.
+#[derive(poem_openapi::Enum, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+enum Scope {
+    /// Published content only.
+    Delivery,
+    /// The admin API, as `role`.
+    Admin,
+}
+
+#[derive(Object, Deserialize)]
+#[oai(deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
+struct CreateToken {
+    name: String,
+    scope: Scope,
+    /// The role an `admin` token acts as (none for `delivery`).
+    role: Option<String>,
+    /// When it stops working (RFC 3339).
+    expires_at: Option<String>,
+    /// Requests per minute (default 600).
     rate_limit: Option<u32>,
 }
 
-#[handler]
-async fn create_token(req: &Request, body: Body, state: Data<&Arc<AppState>>) -> Result<Response> {
-    let permit = administer(req, &state)?;
-    let body: CreateToken = read_json(body, 16 * 1024).await?;
-    let scope = match (body.scope.as_str(), body.role) {
-        ("delivery", None) => TokenScope::Delivery,
-        ("admin", Some(role)) => TokenScope::Admin(role),
-        ("delivery", Some(_)) => {
-            return Err(Error::bad_request(
-                code::INVALID_BODY,
-                "a delivery token has no role: it reads published content",
-            ));
-        }
-        ("admin", None) => {
-            return Err(Error::bad_request(
-                code::INVALID_BODY,
-                "an admin token needs the `role` it acts as",
-            ));
-        }
-        _ => {
-            return Err(Error::bad_request(
-                code::INVALID_BODY,
-                "`scope` is \"delivery\" or \"admin\"",
-            ));
-        }
-    };
-    let (info, secret) = state
-        .accounts
-        .create_token(
-            &permit,
-            caller(req).address_text().as_deref(),
-            NewToken {
-                name: body.name,
-                scope,
-                expires_at: body.expires_at,
-                rate_limit: body.rate_limit.unwrap_or(0),
-            },
-        )
-        .await?;
-    let mut data = serde_json::to_value(info).map_err(|e| Error::internal(e.to_string()))?;
-    // Shown this once; only its digest is stored.
-    data["token"] = json!(secret);
-    Ok(json_response(StatusCode::CREATED, json!({ "data": data })))
-}
-
-#[handler]
-async fn revoke_token(
-    req: &Request,
-    Path(id): Path<String>,
-    state: Data<&Arc<AppState>>,
-) -> Result<Response> {
-    let permit = administer(req, &state)?;
-    if !state
-        .accounts
-        .revoke_token(&permit, caller(req).address_text().as_deref(), &id)
-        .await?
-    {
-        return Err(Error::not_found(code::TOKEN_NOT_FOUND, "no such token"));
-    }
-    Ok(StatusCode::NO_CONTENT.into())
-}
-
-/// `?actor=user:…&action=entry&target=article/…&before=SEQ&limit=N`, newest first.
-#[handler]
-async fn list_audit(req: &Request, state: Data<&Arc<AppState>>) -> Result<Response> {
-    administer(req, &state)?;
-    let mut filter = ListFilter::default();
-    let mut limit = 50u32;
-    for (k, v) in query_pairs(req)? {
-        match k.as_str() {
-            "actor" => filter.actor = Some(v),
-            "action" => filter.action = Some(v),
-            "target" => filter.target = Some(v),
-            "before" => {
-                filter.before = Some(
-                    v.parse()
-                        .map_err(|_| invalid_parameter(&k, "a sequence number"))?,
-                )
-            }
-            "limit" => limit = page_limit(&k, &v, 500)?,
-            _ => return Err(unknown_parameter(&k, "the audit log")),
-        }
-    }
-    let records = audit::list(state.accounts.store(), &filter, limit).await?;
-    Ok(json_response(StatusCode::OK, json!({ "data": records })))
-}
-
-#[handler]
-async fn list_roles(req: &Request, state: Data<&Arc<AppState>>) -> Result<Response> {
-    administer(req, &state)?;
-    Ok(json_response(
-        StatusCode::OK,
-        json!({ "data": { "built_in": BUILTIN_ROLES, "custom": state.accounts.custom_roles() } }),
-    ))
-}
-
 /// The body of `PUT /roles/{name}`: a custom role without its name.
-#[derive(Deserialize)]
+#[derive(Object, Deserialize)]
+#[oai(deny_unknown_fields)]
 #[serde(deny_unknown_fields)]
 struct RoleBody {
+    #[oai(default)]
     #[serde(default)]
     description: String,
+    /// Content type id (or `*`, or `media`) → actions: `read`, `create`, `update`,
+    /// `delete`, `publish`.
+    #[oai(default)]
     #[serde(default)]
-    permissions: std::collections::BTreeMap<String, Vec<String>>,
+    permissions: BTreeMap<String, Vec<String>>,
+    #[oai(default)]
     #[serde(default)]
     own_entries_only: bool,
+    #[oai(default)]
     #[serde(default)]
-    hidden_fields: std::collections::BTreeMap<String, Vec<String>>,
+    hidden_fields: BTreeMap<String, Vec<String>>,
+    #[oai(default)]
     #[serde(default)]
-    read_only_fields: std::collections::BTreeMap<String, Vec<String>>,
+    read_only_fields: BTreeMap<String, Vec<String>>,
 }
 
-#[handler]
-async fn put_role(
-    req: &Request,
-    Path(name): Path<String>,
-    body: Body,
-    state: Data<&Arc<AppState>>,
-) -> Result<Response> {
-    let permit = administer(req, &state)?;
-    let body: RoleBody = read_json(body, 64 * 1024).await?;
-    let schema = state.content.schema();
-    let mut errors = Vec::new();
-    let mut bad = |path: String, message: String| {
-        errors.push(crate::schema::FieldError {
-            path,
-            code: field_code::INVALID,
-            message,
-        });
-    };
-    for (type_id, actions) in &body.permissions {
-        let media = type_id == crate::access::MEDIA_PERMISSION_KEY;
-        if type_id != "*" && !media && schema.get(type_id).is_none() {
-            bad(
-                format!("permissions.{type_id}"),
-                format!("no content type `{type_id}` (`media` names the media library)"),
-            );
+pub struct AccountsApi;
+
+#[OpenApi]
+impl AccountsApi {
+    /// Every user (admins).
+    #[oai(
+        path = "/users",
+        method = "get",
+        operation_id = "list_users",
+        tag = "Tag::Users"
+    )]
+    async fn list_users(
+        &self,
+        _auth: AdminToken,
+        req: &Request,
+        state: State<&Arc<AppState>>,
+    ) -> Result<Json<Data<Vec<User>>>, Failure<ListFails>> {
+        let permit = administer(req, &state)?;
+        let users = state.accounts.list_users(&permit).await?;
+        Ok(Data::ok(users.into_iter().map(Into::into).collect()))
+    }
+
+    /// Create a user (admins); without a password they are mailed an invitation.
+    #[oai(
+        path = "/users",
+        method = "post",
+        operation_id = "create_user",
+        tag = "Tag::Users"
+    )]
+    async fn create_user(
+        &self,
+        _auth: AdminToken,
+        req: &Request,
+        state: State<&Arc<AppState>>,
+        body: JsonBody<CreateUser>,
+    ) -> Result<Created<User>, Failure<MakeFails>> {
+        let permit = administer(req, &state)?;
+        let body = body.0;
+        let user = state
+            .accounts
+            .create_user(
+                permit.actor(),
+                caller(req).address_text().as_deref(),
+                &body.email,
+                &body.name,
+                &body.role,
+                body.password,
+            )
+            .await?;
+        Ok(Created::with(user.into()))
+    }
+
+    /// One user (admins).
+    #[oai(
+        path = "/users/:id",
+        method = "get",
+        operation_id = "get_user",
+        tag = "Tag::Users"
+    )]
+    async fn get_user(
+        &self,
+        _auth: AdminToken,
+        req: &Request,
+        state: State<&Arc<AppState>>,
+        /// The user's id.
+        id: Path<String>,
+    ) -> Result<Json<Data<User>>, Failure<ReadFails>> {
+        administer(req, &state)?;
+        let user = state
+            .accounts
+            .get_user(&id)
+            .await?
+            .ok_or_else(|| Error::not_found(code::USER_NOT_FOUND, "no such user"))?;
+        Ok(Data::ok(user.into()))
+    }
+
+    /// Change a user's name, role or status (`disabled` ends their sessions; the last admin
+    /// stays).
+    #[oai(
+        path = "/users/:id",
+        method = "patch",
+        operation_id = "update_user",
+        tag = "Tag::Users"
+    )]
+    async fn update_user(
+        &self,
+        _auth: AdminToken,
+        req: &Request,
+        state: State<&Arc<AppState>>,
+        /// The user's id.
+        id: Path<String>,
+        body: JsonBody<UpdateUser>,
+    ) -> Result<Json<Data<User>>, Failure<ChangeFails>> {
+        let permit = administer(req, &state)?;
+        let body = body.0;
+        let user = state
+            .accounts
+            .update_user(
+                &permit,
+                caller(req).address_text().as_deref(),
+                &id,
+                UserChanges {
+                    name: body.name,
+                    role: body.role,
+                    status: body.status,
+                },
+            )
+            .await?;
+        Ok(Data::ok(user.into()))
+    }
+
+    /// Every API token, without secrets (admins).
+    #[oai(
+        path = "/tokens",
+        method = "get",
+        operation_id = "list_tokens",
+        tag = "Tag::ApiTokens"
+    )]
+    async fn list_tokens(
+        &self,
+        _auth: AdminToken,
+        req: &Request,
+        state: State<&Arc<AppState>>,
+    ) -> Result<Json<Data<Vec<TokenInfo>>>, Failure<ListFails>> {
+        let permit = administer(req, &state)?;
+        let tokens = state.accounts.list_tokens(&permit).await?;
+        Ok(Data::ok(tokens.into_iter().map(Into::into).collect()))
+    }
+
+    /// Create an API token; its secret is in this answer only (admins).
+    #[oai(
+        path = "/tokens",
+        method = "post",
+        operation_id = "create_token",
+        tag = "Tag::ApiTokens"
+    )]
+    async fn create_token(
+        &self,
+        _auth: AdminToken,
+        req: &Request,
+        state: State<&Arc<AppState>>,
+        body: JsonBody<CreateToken>,
+    ) -> Result<Created<NewApiToken>, Failure<MakeFails>> {
+        let permit = administer(req, &state)?;
+        let body = body.0;
+        let scope = match (body.scope, body.role) {
+            (Scope::Delivery, None) => TokenScope::Delivery,
+            (Scope::Admin, Some(role)) => TokenScope::Admin(role),
+            (Scope::Delivery, Some(_)) => {
+                return Err(Error::bad_request(
+                    code::INVALID_BODY,
+                    "a delivery token has no role: it reads published content",
+                )
+                .into());
+            }
+            (Scope::Admin, None) => {
+                return Err(Error::bad_request(
+                    code::INVALID_BODY,
+                    "an admin token needs the `role` it acts as",
+                )
+                .into());
+            }
+        };
+        let (info, token) = state
+            .accounts
+            .create_token(
+                &permit,
+                caller(req).address_text().as_deref(),
+                NewToken {
+                    name: body.name,
+                    scope,
+                    expires_at: body.expires_at,
+                    rate_limit: body.rate_limit.unwrap_or(0),
+                },
+            )
+            .await?;
+        Ok(Created::with(NewApiToken {
+            info: info.into(),
+            token,
+        }))
+    }
+
+    /// Revoke an API token (admins).
+    #[oai(
+        path = "/tokens/:id",
+        method = "delete",
+        operation_id = "revoke_token",
+        tag = "Tag::ApiTokens"
+    )]
+    async fn revoke_token(
+        &self,
+        _auth: AdminToken,
+        req: &Request,
+        state: State<&Arc<AppState>>,
+        /// The token's id.
+        id: Path<String>,
+    ) -> Result<NoContent, Failure<ReadFails>> {
+        let permit = administer(req, &state)?;
+        if !state
+            .accounts
+            .revoke_token(&permit, caller(req).address_text().as_deref(), &id)
+            .await?
+        {
+            return Err(Error::not_found(code::TOKEN_NOT_FOUND, "no such token").into());
         }
-        for a in actions {
-            if !["read", "create", "update", "delete", "publish"].contains(&a.as_str()) {
+        Ok(NoContent::Done)
+    }
+
+    /// Audit records, newest first (admins).
+    #[oai(
+        path = "/audit",
+        method = "get",
+        operation_id = "audit",
+        tag = "Tag::AuditLog"
+    )]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one argument per query parameter"
+    )]
+    async fn list_audit(
+        &self,
+        _auth: AdminToken,
+        req: &Request,
+        state: State<&Arc<AppState>>,
+        /// Only this actor's records (`user:…`, `token:…`, `system`).
+        actor: Query<Option<String>>,
+        /// Only this action (`entry.update`), or this family of actions (`entry`).
+        action: Query<Option<String>>,
+        /// Only records about this (`article/01H…`).
+        target: Query<Option<String>>,
+        /// Only records older than this sequence number (the `seq` of the last one read).
+        before: Query<Option<u64>>,
+        /// How many records (1–500, default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
+        limit: Query<Option<u32>>,
+    ) -> Result<Json<Data<Vec<AuditRecord>>>, Failure<QueryFails>> {
+        administer(req, &state)?;
+        only_parameters(
+            req,
+            &["actor", "action", "target", "before", "limit"],
+            "the audit log",
+        )?;
+        let filter = ListFilter {
+            actor: actor.0,
+            action: action.0,
+            target: target.0,
+            before: before.0,
+        };
+        let records = audit::list(state.accounts.store(), &filter, limit.0.unwrap_or(50)).await?;
+        Ok(Data::ok(records.into_iter().map(Into::into).collect()))
+    }
+
+    /// The built-in and custom roles (admins).
+    #[oai(
+        path = "/roles",
+        method = "get",
+        operation_id = "list_roles",
+        tag = "Tag::Roles"
+    )]
+    async fn list_roles(
+        &self,
+        _auth: AdminToken,
+        req: &Request,
+        state: State<&Arc<AppState>>,
+    ) -> Result<Json<Data<RoleList>>, Failure<ListFails>> {
+        administer(req, &state)?;
+        Ok(Data::ok(RoleList {
+            built_in: BUILTIN_ROLES.iter().map(|r| (*r).to_owned()).collect(),
+            custom: state
+                .accounts
+                .custom_roles()
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+        }))
+    }
+
+    /// Create or replace a custom role: actions per content type (or `*`), own entries only,
+    /// hidden and read-only fields per type (admins).
+    #[oai(
+        path = "/roles/:name",
+        method = "put",
+        operation_id = "put_role",
+        tag = "Tag::Roles"
+    )]
+    async fn put_role(
+        &self,
+        _auth: AdminToken,
+        req: &Request,
+        state: State<&Arc<AppState>>,
+        /// The role's name.
+        name: Path<String>,
+        body: JsonBody<RoleBody, { 64 * 1024 }>,
+    ) -> Result<Json<Data<CustomRole>>, Failure<MakeFails>> {
+        let permit = administer(req, &state)?;
+        let body = body.0;
+        let schema = state.content.schema();
+        let mut errors = Vec::new();
+        let mut bad = |path: String, message: String| {
+            errors.push(crate::schema::FieldError {
+                path,
+                code: field_code::INVALID,
+                message,
+            });
+        };
+        for (type_id, actions) in &body.permissions {
+            let media = type_id == crate::access::MEDIA_PERMISSION_KEY;
+            if type_id != "*" && !media && schema.get(type_id).is_none() {
                 bad(
                     format!("permissions.{type_id}"),
-                    format!("`{a}` is not an action: read, create, update, delete, publish"),
+                    format!("no content type `{type_id}` (`media` names the media library)"),
                 );
             }
+            for a in actions {
+                if !["read", "create", "update", "delete", "publish"].contains(&a.as_str()) {
+                    bad(
+                        format!("permissions.{type_id}"),
+                        format!("`{a}` is not an action: read, create, update, delete, publish"),
+                    );
+                }
+            }
         }
-    }
-    for (what, map) in [
-        ("hidden_fields", &body.hidden_fields),
-        ("read_only_fields", &body.read_only_fields),
-    ] {
-        for (type_id, fields) in map {
-            match schema.get(type_id) {
-                None => bad(
-                    format!("{what}.{type_id}"),
-                    format!("no content type `{type_id}`"),
-                ),
-                Some(ct) => {
-                    for f in fields.iter().filter(|f| ct.field(f).is_none()) {
-                        bad(
-                            format!("{what}.{type_id}"),
-                            format!("`{type_id}` has no field `{f}`"),
-                        );
+        for (what, map) in [
+            ("hidden_fields", &body.hidden_fields),
+            ("read_only_fields", &body.read_only_fields),
+        ] {
+            for (type_id, fields) in map {
+                match schema.get(type_id) {
+                    None => bad(
+                        format!("{what}.{type_id}"),
+                        format!("no content type `{type_id}`"),
+                    ),
+                    Some(ct) => {
+                        for f in fields.iter().filter(|f| ct.field(f).is_none()) {
+                            bad(
+                                format!("{what}.{type_id}"),
+                                format!("`{type_id}` has no field `{f}`"),
+                            );
+                        }
                     }
                 }
             }
         }
+        if !errors.is_empty() {
+            return Err(Error::Validation(errors).into());
+        }
+        let role = crate::access::CustomRole {
+            name: name.0,
+            description: body.description,
+            permissions: body.permissions,
+            own_entries_only: body.own_entries_only,
+            hidden_fields: body.hidden_fields,
+            read_only_fields: body.read_only_fields,
+        };
+        state
+            .accounts
+            .put_role(&permit, caller(req).address_text().as_deref(), role.clone())
+            .await?;
+        Ok(Data::ok(role.into()))
     }
-    if !errors.is_empty() {
-        return Err(Error::Validation(errors));
+
+    /// Delete a custom role no user or API token has (admins).
+    #[oai(
+        path = "/roles/:name",
+        method = "delete",
+        operation_id = "delete_role",
+        tag = "Tag::Roles"
+    )]
+    async fn delete_role(
+        &self,
+        _auth: AdminToken,
+        req: &Request,
+        state: State<&Arc<AppState>>,
+        /// The role's name.
+        name: Path<String>,
+    ) -> Result<NoContent, Failure<RemoveFails>> {
+        let permit = administer(req, &state)?;
+        if !state
+            .accounts
+            .delete_role(&permit, caller(req).address_text().as_deref(), &name)
+            .await?
+        {
+            return Err(Error::not_found(code::ROLE_NOT_FOUND, "no such custom role").into());
+        }
+        Ok(NoContent::Done)
     }
-    let role = CustomRole {
-        name,
-        description: body.description,
-        permissions: body.permissions,
-        own_entries_only: body.own_entries_only,
-        hidden_fields: body.hidden_fields,
-        read_only_fields: body.read_only_fields,
-    };
-    state
-        .accounts
-        .put_role(&permit, caller(req).address_text().as_deref(), role.clone())
-        .await?;
-    Ok(json_response(StatusCode::OK, json!({ "data": role })))
 }
 
-#[handler]
-async fn delete_role(
-    req: &Request,
-    Path(name): Path<String>,
-    state: Data<&Arc<AppState>>,
-) -> Result<Response> {
-    let permit = administer(req, &state)?;
-    if !state
-        .accounts
-        .delete_role(&permit, caller(req).address_text().as_deref(), &name)
-        .await?
+/// Refuses a query parameter not in `known` (the operation's declared parameters do not).
+pub(super) fn only_parameters(req: &Request, known: &[&str], listing: &str) -> Result<(), Error> {
+    match query_pairs(req)?
+        .into_iter()
+        .find(|(k, _)| !known.contains(&k.as_str()))
     {
-        return Err(Error::not_found(
-            code::ROLE_NOT_FOUND,
-            "no such custom role",
-        ));
+        Some((k, _)) => Err(unknown_parameter(&k, listing)),
+        None => Ok(()),
     }
-    Ok(StatusCode::NO_CONTENT.into())
 }

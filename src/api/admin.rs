@@ -8,6 +8,7 @@ use super::methods::{get, post};
 use poem::http::{StatusCode, header};
 use poem::web::{Data, Path};
 use poem::{Body, IntoResponse, Request, Response, Route, handler};
+use poem_openapi::OpenApiService;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -21,13 +22,37 @@ use crate::error::{Error, Result, code};
 use crate::schema::ContentType;
 use crate::schema::ValidateMode;
 
+/// The admin API's operations declared with poem-openapi, as one service (its document is
+/// the fixed part of the admin document).
+pub fn service() -> OpenApiService<
+    (
+        super::types::TypesApi,
+        super::sign_in::SignInApi,
+        super::accounts::AccountsApi,
+        super::events::EventsApi,
+    ),
+    (),
+> {
+    OpenApiService::new(
+        (
+            super::types::TypesApi,
+            super::sign_in::SignInApi,
+            super::accounts::AccountsApi,
+            super::events::EventsApi,
+        ),
+        "Folio admin API",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .url_prefix(super::types::PREFIX)
+}
+
 pub fn routes() -> Route {
-    let types = super::types::service();
-    let spec = types.spec();
+    let service = service();
+    let spec = service.spec();
     Route::new()
         .nest(
             "/",
-            super::methods::documented(types, &spec, super::types::PREFIX),
+            super::methods::documented(service, &spec, super::types::PREFIX),
         )
         .at("/content/:type", get(list_entries).post(create_entry))
         .at(

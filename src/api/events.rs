@@ -1,85 +1,169 @@
 //! `/admin/api/v1/events`: the change-event log, oldest first, for administrators and for
-//! systems outside Folio that follow it (pass `meta.next` back as `after`).
+//! systems outside Folio that follow it (pass `meta.next` back as `after`). Declared with
+//! poem-openapi.
 
 use std::sync::Arc;
 
-use super::methods::get;
-use poem::http::StatusCode;
-use poem::web::Data;
-use poem::{Request, Response, Route, handler};
-use serde_json::{Value, json};
+use poem::Request;
+use poem::web::Data as State;
+use poem_openapi::param::Query;
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
 
+use super::AppState;
+use super::accounts::only_parameters;
 use super::auth::administer;
-use super::{
-    AppState, invalid_parameter, json_response, page_limit, query_pairs, unknown_parameter,
-};
-use crate::error::Result;
+use super::invalid_parameter;
+use super::oai::{AdminToken, Failure, Tag, statuses};
 use crate::storage::events::{Event, EventFilter};
 
-/// Adds the routes to the admin API's router.
-pub fn add_routes(route: Route) -> Route {
-    route.at("/events", get(list_events))
+statuses! {
+    ListFails = [400, 401, 403];
 }
 
-/// `?kind=entry.published|entry&type=article&subject=ID&after=KEY&since=RFC3339&limit=N`.
-#[handler]
-async fn list_events(req: &Request, state: Data<&Arc<AppState>>) -> Result<Response> {
-    administer(req, &state)?;
-    let mut filter = EventFilter::default();
-    let (mut after, mut since, mut limit) = (None, None, 100usize);
-    for (k, v) in query_pairs(req)? {
-        let bad = |what: &str| invalid_parameter(&k, what);
-        let text = |max: usize| {
-            (!v.is_empty() && v.len() <= max)
-                .then(|| v.clone())
-                .ok_or_else(|| bad(&format!("1 to {max} characters")))
-        };
-        match k.as_str() {
-            "kind" => filter.kind = Some(text(64)?),
-            "type" => filter.type_id = Some(text(64)?),
-            "subject" => filter.subject = Some(text(64)?),
-            "after" => {
-                after = Some(
-                    ulid::Ulid::from_string(&v)
-                        .map_err(|_| bad("an event key (`meta.next` of a page)"))?
-                        .to_string(),
-                );
-            }
-            "since" => {
-                let t = chrono::DateTime::parse_from_rfc3339(&v)
-                    .map_err(|_| bad("an RFC 3339 date and time, like 2026-12-06T08:00:00Z"))?;
-                let ms =
-                    u64::try_from(t.timestamp_millis()).map_err(|_| bad("a moment after 1970"))?;
-                since = Some(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms));
-            }
-            "limit" => limit = page_limit(&k, &v, 1000)?,
-            _ => return Err(unknown_parameter(&k, "the event log")),
+/// One change, as the log holds it.
+#[derive(Object)]
+#[oai(rename = "ChangeEvent")]
+struct ChangeEvent {
+    /// The event's key (a ULID): events are read in its order.
+    key: String,
+    /// `entry.created`, `entry.published`, `media.updated`, `user.created`, `type.migrated`, ...
+    kind: String,
+    /// The content type, for entries and content-type changes.
+    #[oai(rename = "type", nullable)]
+    type_id: Option<String>,
+    /// The id of what changed.
+    #[oai(nullable)]
+    subject: Option<String>,
+    #[oai(nullable)]
+    locale: Option<String>,
+    /// Who: `user:…`, `token:…`, `system`, `cli`.
+    #[oai(nullable)]
+    actor: Option<String>,
+    /// The entry's version after the change (none after a delete).
+    #[oai(nullable)]
+    version: Option<u64>,
+    /// The entry's status after the change.
+    #[oai(nullable)]
+    status: Option<String>,
+    at: String,
+    /// The names of the fields that changed.
+    changed: Vec<String>,
+    /// The server process that made the change.
+    #[oai(nullable)]
+    node: Option<String>,
+}
+
+impl From<Event> for ChangeEvent {
+    fn from(e: Event) -> Self {
+        ChangeEvent {
+            key: e.key,
+            kind: e.kind,
+            type_id: e.type_id,
+            subject: e.subject,
+            locale: e.locale,
+            actor: e.actor,
+            version: e.version,
+            status: e.status,
+            at: e.at,
+            changed: e.changed,
+            node: e.node,
         }
     }
-    let page = state
-        .content
-        .store()
-        .list_events(&filter, after.as_deref(), since, limit)
-        .await?;
-    let data: Vec<Value> = page.events.iter().map(event_json).collect();
-    Ok(json_response(
-        StatusCode::OK,
-        json!({ "data": data, "meta": { "next": page.next } }),
-    ))
 }
 
-fn event_json(e: &Event) -> Value {
-    json!({
-        "key": e.key,
-        "kind": e.kind,
-        "type": e.type_id,
-        "subject": e.subject,
-        "locale": e.locale,
-        "actor": e.actor,
-        "version": e.version,
-        "status": e.status,
-        "at": e.at,
-        "changed": e.changed,
-        "node": e.node,
-    })
+#[derive(Object)]
+struct EventPageMeta {
+    /// The last key read: pass it as `after` to go on.
+    #[oai(nullable)]
+    next: Option<String>,
+}
+
+/// A page of the log.
+#[derive(Object)]
+struct EventPage {
+    data: Vec<ChangeEvent>,
+    meta: EventPageMeta,
+}
+
+pub struct EventsApi;
+
+#[OpenApi(tag = "Tag::ChangeEvents")]
+impl EventsApi {
+    /// The change-event log, oldest first: one event per change to an entry, a media item or
+    /// folder, a user, a custom role or an API token, and one per content type whose stored
+    /// entries a content-type change rewrote (`type.migrated`). A page reads at most 5,000
+    /// events, so it may hold fewer than `limit` and still have a `meta.next` (admins).
+    #[oai(path = "/events", method = "get", operation_id = "events")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one argument per query parameter"
+    )]
+    async fn list_events(
+        &self,
+        _auth: AdminToken,
+        req: &Request,
+        state: State<&Arc<AppState>>,
+        /// Only this kind (`entry.published`), or this family of kinds (`entry`).
+        #[oai(validator(min_length = 1, max_length = 64))]
+        kind: Query<Option<String>>,
+        /// Only events of this content type.
+        #[oai(name = "type", validator(min_length = 1, max_length = 64))]
+        type_id: Query<Option<String>>,
+        /// Only events about this id.
+        #[oai(validator(min_length = 1, max_length = 64))]
+        subject: Query<Option<String>>,
+        /// Events after this key (`meta.next` of the page before).
+        #[oai(validator(min_length = 26, max_length = 26))]
+        after: Query<Option<String>>,
+        /// Events from this moment on (RFC 3339).
+        since: Query<Option<chrono::DateTime<chrono::FixedOffset>>>,
+        /// How many events (1–1000, default 100).
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
+        limit: Query<Option<u32>>,
+    ) -> Result<Json<EventPage>, Failure<ListFails>> {
+        administer(req, &state)?;
+        only_parameters(
+            req,
+            &["kind", "type", "subject", "after", "since", "limit"],
+            "the event log",
+        )?;
+        let after = match after.0 {
+            Some(key) => Some(
+                ulid::Ulid::from_string(&key)
+                    .map_err(|_| {
+                        invalid_parameter("after", "an event key (`meta.next` of a page)")
+                    })?
+                    .to_string(),
+            ),
+            None => None,
+        };
+        let since = match since.0 {
+            Some(t) => {
+                let ms = u64::try_from(t.timestamp_millis())
+                    .map_err(|_| invalid_parameter("since", "a moment after 1970"))?;
+                Some(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms))
+            }
+            None => None,
+        };
+        let filter = EventFilter {
+            kind: kind.0,
+            type_id: type_id.0,
+            subject: subject.0,
+        };
+        let page = state
+            .content
+            .store()
+            .list_events(
+                &filter,
+                after.as_deref(),
+                since,
+                limit.0.unwrap_or(100) as usize,
+            )
+            .await?;
+        Ok(Json(EventPage {
+            data: page.events.into_iter().map(Into::into).collect(),
+            meta: EventPageMeta { next: page.next },
+        }))
+    }
 }

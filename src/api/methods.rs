@@ -51,7 +51,7 @@ macro_rules! first_method {
 }
 
 methods!(get => GET, post => POST, put => PUT, patch => PATCH, delete => DELETE);
-first_method!(get, post, put, patch, delete);
+first_method!(get, post, patch);
 
 /// The `Allow` header's value for a route taking `methods`.
 fn allow(methods: &[Method]) -> String {

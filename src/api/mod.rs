@@ -20,9 +20,11 @@ pub mod guard;
 mod media;
 mod methods;
 mod multipart;
+mod oai;
 mod openapi;
 mod search;
 pub mod server;
+mod sign_in;
 mod system;
 mod types;
 mod ui;
@@ -114,8 +116,7 @@ pub fn app(state: Arc<AppState>) -> impl Endpoint {
         )
         .nest(
             "/admin/api/v1",
-            events::add_routes(accounts::add_routes(admin::routes()))
-                .nest("/auth", auth::routes())
+            admin::routes()
                 .nest("/search", search::admin_routes())
                 .nest("/media", media::admin_routes()),
         )
@@ -298,6 +299,15 @@ fn error_response(e: poem::Error) -> Response {
         }
         return json_error(ours);
     }
+    // A query or path parameter a poem-openapi operation could not read (or whose declared
+    // bounds it broke), as our own parameter checks name it.
+    if let Some(p) = e.downcast_ref::<poem_openapi::error::ParseParamError>() {
+        return json_error(&Error::InvalidQuery {
+            code: code::INVALID_PARAMETER,
+            param: p.name.to_owned(),
+            message: format!("`{}` is not valid: {}", p.name, p.reason),
+        });
+    }
     let status = e.status();
     let text = e.to_string();
     // poem-openapi operations answer their declared errors with our JSON body already.
@@ -425,18 +435,6 @@ pub(crate) fn unknown_parameter(param: &str, listing: &str) -> Error {
         param: param.to_owned(),
         message: format!("{listing} does not take `{param}`"),
     }
-}
-
-/// A page size from 1 to `max`.
-pub(crate) fn page_limit<T>(param: &str, value: &str, max: T) -> Result<T, Error>
-where
-    T: std::str::FromStr + PartialOrd + From<u8> + std::fmt::Display,
-{
-    value
-        .parse()
-        .ok()
-        .filter(|n| *n >= T::from(1) && *n <= max)
-        .ok_or_else(|| invalid_parameter(param, &format!("between 1 and {max}")))
 }
 
 /// Decoded query-string pairs, in order.

@@ -10,6 +10,7 @@ use poem::{Response, Route, handler};
 use serde_json::{Map, Value, json};
 
 use super::AppState;
+use super::oai::{error_schema, status_meaning};
 use crate::error::{Error, Result, code};
 use crate::schema::{Audience, ContentType, Kind, Schema, json_schema};
 
@@ -111,46 +112,15 @@ fn fixed_document(spec: &str, title: &str, description: &str) -> Value {
     doc
 }
 
-fn error_schema() -> Value {
-    json!({
-        "type": "object",
-        "required": ["code", "message"],
-        "properties": {
-            "code": { "type": "string", "description": "Stable, snake_case cause: `entry_not_found`, `validation_failed`, `invalid_filter`, ..." },
-            "message": { "type": "string" },
-            "fields": { "type": "object", "description": "Validation errors by field path (`fields.tags[2]`).", "additionalProperties": { "type": "object", "properties": { "code": { "type": "string" }, "message": { "type": "string" } } } },
-            "param": { "type": "string", "description": "The query parameter at fault." },
-            "current_version": { "type": "integer", "description": "The entry's version now, on a 409." },
-            "usage": { "type": "array", "items": { "type": "object" }, "description": "The entries using a media item, on `media_in_use`." }
-        }
-    })
-}
-
 fn error_responses(codes: &[&str]) -> Map<String, Value> {
-    let mut m = Map::new();
-    for code in codes {
-        let desc = match *code {
-            "400" => "Invalid request (query or body)",
-            "401" => "Missing or wrong credentials",
-            "403" => {
-                "Not allowed for this role (or two-factor setup required, the CSRF header \
-                 missing, or a sign-in from another site's page)"
-            }
-            "429" => "Too many attempts or requests: see Retry-After",
-            "404" => "No such type or entry",
-            "408" => "The request body stopped arriving (`limits.body_timeout_seconds`)",
-            "409" => "Version conflict",
-            "413" => {
-                "Body too large: `limits.max_body_bytes` (16 KiB for sign-in routes, \
-                 `media.max_request_mib` for uploads)"
-            }
-            "415" => "The body is not of a content type the operation takes (JSON for most)",
-            "422" => "Validation failed; `fields` names each failing field",
-            _ => "Error",
-        };
-        m.insert((*code).into(), json!({ "description": desc, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }));
-    }
-    m
+    codes
+        .iter()
+        .map(|code| {
+            let desc = code.parse().map_or("Error", status_meaning);
+            let answer = json!({ "description": desc, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
+            ((*code).to_owned(), answer)
+        })
+        .collect()
 }
 
 fn schema_name(ct: &ContentType, suffix: &str) -> String {
@@ -535,7 +505,7 @@ fn media_paths(doc: &mut Value, admin: bool) {
 
 fn admin_document(schema: &Schema) -> Value {
     let mut doc = fixed_document(
-        &super::types::service().spec(),
+        &super::admin::service().spec(),
         "Folio admin API",
         "Entries of every type, drafts included, publishing, content types, and accounts: sign-in, users, API tokens, the audit log. Sign in at `/admin/api/v1/auth/login`; send the session token (or an API token) as a bearer token, or use the session cookie with the `X-CSRF-Token` header for writes.",
     );
@@ -555,7 +525,6 @@ fn admin_document(schema: &Schema) -> Value {
             })
             .collect(),
     );
-    doc["components"]["schemas"]["Error"] = error_schema();
     // A session or API token as a bearer token, or the session cookie with the CSRF header.
     doc["components"]["securitySchemes"]["session_cookie"] = json!({
         "type": "apiKey", "in": "cookie", "name": "folio_session",
@@ -566,25 +535,27 @@ fn admin_document(schema: &Schema) -> Value {
         "description": "The `csrf_token` of the sign-in answer, for writes authenticated by the cookie."
     });
     doc["security"] = json!([{ "bearer": [] }, { "session_cookie": [], "csrf": [] }]);
-    // poem-openapi writes the session-cookie fallback of the types endpoints as "no
-    // credentials" (`{}`); name the cookie instead.
+    // poem-openapi writes the session-cookie fallback (`AdminToken`) as "no credentials"
+    // (`{}`); name the cookie instead. Its operations without credentials (signing in, first
+    // setup, the links from mails) say so, rather than inheriting the document's default.
     if let Some(paths) = doc["paths"].as_object_mut() {
         for op in paths
             .values_mut()
             .filter_map(Value::as_object_mut)
             .flat_map(|p| p.values_mut())
         {
-            if let Some(security) = op.get_mut("security").and_then(Value::as_array_mut) {
-                for s in security.iter_mut() {
-                    if s.as_object().is_some_and(|o| o.is_empty()) {
-                        *s = json!({ "session_cookie": [] });
+            match op.get_mut("security").and_then(Value::as_array_mut) {
+                Some(security) => {
+                    for s in security.iter_mut() {
+                        if s.as_object().is_some_and(|o| o.is_empty()) {
+                            *s = json!({ "session_cookie": [] });
+                        }
                     }
                 }
+                None => op["security"] = json!([]),
             }
         }
     }
-    accounts_paths(&mut doc);
-    account_schemas(&mut doc);
     search_paths(&mut doc, schema, true);
     media_paths(&mut doc, true);
     for ct in schema.types() {
@@ -678,564 +649,6 @@ fn document_body_errors(doc: &mut Value) {
     }
 }
 
-/// The shapes the accounts routes answer with (the admin UI's types are generated from them),
-/// and which answer carries which.
-fn account_schemas(doc: &mut Value) {
-    let text = || json!({ "type": "string" });
-    let maybe = || json!({ "type": "string", "nullable": true });
-    let texts = || json!({ "type": "array", "items": { "type": "string" } });
-    let by_type = || json!({ "type": "object", "additionalProperties": texts() });
-    let user = json!({
-        "type": "object",
-        "required": ["id", "email", "name", "role", "status", "email_verified", "two_factor", "created_at", "updated_at"],
-        "properties": {
-            "id": text(), "email": text(), "name": text(), "role": text(),
-            "status": { "type": "string", "enum": ["active", "disabled"] },
-            "email_verified": { "type": "boolean" }, "two_factor": { "type": "boolean" },
-            "created_at": text(), "updated_at": text()
-        }
-    });
-    let mut me = user.clone();
-    if let Some(required) = me["required"].as_array_mut() {
-        required.push(json!("permissions"));
-    }
-    me["properties"]["permissions"] = json!({
-        "type": "object", "description": "What the admin UI may offer beyond content types",
-        "required": ["media", "own_media_only", "administer"],
-        "properties": {
-            "media": texts(), "own_media_only": { "type": "boolean" }, "administer": { "type": "boolean" }
-        }
-    });
-    let token = json!({
-        "type": "object",
-        "required": ["id", "name", "scope", "rate_limit", "created_by", "created_at", "revoked"],
-        "properties": {
-            "id": text(), "name": text(),
-            "scope": { "type": "string", "enum": ["delivery", "admin"] },
-            "role": maybe(), "rate_limit": { "type": "integer" }, "created_by": text(),
-            "created_at": text(), "expires_at": maybe(), "last_used_at": maybe(),
-            "revoked": { "type": "boolean" }
-        }
-    });
-    let mut new_token = token.clone();
-    if let Some(required) = new_token["required"].as_array_mut() {
-        required.push(json!("token"));
-    }
-    new_token["properties"]["token"] =
-        json!({ "type": "string", "description": "The secret, shown this once" });
-    let schemas = [
-        ("User", user),
-        ("Me", me),
-        ("ApiToken", token),
-        ("NewApiToken", new_token),
-        (
-            "Session",
-            json!({
-                "type": "object",
-                "required": ["id", "created_at", "last_seen_at", "expires_at", "current"],
-                "properties": {
-                    "id": text(), "created_at": text(), "last_seen_at": text(), "expires_at": text(),
-                    "address": maybe(), "user_agent": maybe(), "current": { "type": "boolean" }
-                }
-            }),
-        ),
-        (
-            "AuditRecord",
-            json!({
-                "type": "object",
-                "required": ["seq", "at", "actor", "action", "target", "hash"],
-                "properties": {
-                    "seq": { "type": "integer" }, "at": text(), "actor": text(), "address": maybe(),
-                    "action": text(), "target": text(),
-                    "before": { "type": "string", "nullable": true, "description": "SHA-256 of the state before" },
-                    "after": { "type": "string", "nullable": true, "description": "SHA-256 of the state after" },
-                    "hash": text()
-                }
-            }),
-        ),
-        (
-            "ChangeEvent",
-            json!({
-                "type": "object",
-                "required": ["key", "kind", "at", "changed"],
-                "properties": {
-                    "key": text(), "kind": text(), "type": maybe(), "subject": maybe(),
-                    "locale": maybe(), "actor": maybe(),
-                    "version": { "type": "integer", "nullable": true }, "status": maybe(),
-                    "at": text(), "changed": texts(), "node": maybe()
-                }
-            }),
-        ),
-        (
-            "CustomRole",
-            json!({
-                "type": "object",
-                "required": ["name", "description", "permissions", "own_entries_only", "hidden_fields", "read_only_fields"],
-                "properties": {
-                    "name": text(), "description": text(), "permissions": by_type(),
-                    "own_entries_only": { "type": "boolean" },
-                    "hidden_fields": by_type(), "read_only_fields": by_type()
-                }
-            }),
-        ),
-        (
-            "RoleList",
-            json!({
-                "type": "object",
-                "required": ["built_in", "custom"],
-                "properties": {
-                    "built_in": texts(),
-                    "custom": { "type": "array", "items": { "$ref": "#/components/schemas/CustomRole" } }
-                }
-            }),
-        ),
-    ];
-    let signed_in = json!({
-        "type": "object",
-        "required": ["user", "session"],
-        "properties": {
-            "user": { "$ref": "#/components/schemas/User" },
-            "session": {
-                "type": "object",
-                "required": ["id", "csrf_token", "expires_at"],
-                "properties": {
-                    "id": text(), "csrf_token": text(), "expires_at": text(),
-                    "token": { "type": "string", "description": "The session token, when asked for with `\"token\": \"bearer\"`" }
-                }
-            }
-        }
-    });
-    let second_factor = json!({
-        "type": "object",
-        "required": ["two_factor_required", "challenge"],
-        "properties": {
-            "two_factor_required": { "type": "boolean", "enum": [true] },
-            "challenge": { "type": "string", "description": "Send it with a code to `/auth/login/two-factor` within five minutes" }
-        }
-    });
-    for (name, schema) in schemas.into_iter().chain([
-        ("SignedIn", signed_in),
-        ("SecondFactorNeeded", second_factor),
-    ]) {
-        doc["components"]["schemas"][name] = schema;
-    }
-    let one = |name: &str| json!({ "$ref": format!("#/components/schemas/{name}") });
-    let many = |name: &str| json!({ "type": "array", "items": one(name) });
-    let answers = [
-        (
-            "post",
-            "/auth/login",
-            "200",
-            json!({ "oneOf": [one("SignedIn"), one("SecondFactorNeeded")] }),
-        ),
-        ("post", "/auth/login/two-factor", "200", one("SignedIn")),
-        ("post", "/auth/setup", "201", one("SignedIn")),
-        ("get", "/auth/me", "200", one("Me")),
-        ("get", "/auth/sessions", "200", many("Session")),
-        ("get", "/users", "200", many("User")),
-        ("post", "/users", "201", one("User")),
-        ("get", "/users/{id}", "200", one("User")),
-        ("patch", "/users/{id}", "200", one("User")),
-        ("get", "/tokens", "200", many("ApiToken")),
-        ("post", "/tokens", "201", one("NewApiToken")),
-        ("get", "/roles", "200", one("RoleList")),
-        ("put", "/roles/{name}", "200", one("CustomRole")),
-        ("get", "/audit", "200", many("AuditRecord")),
-    ];
-    for (method, path, status, data) in answers {
-        let full = format!("{}{path}", super::types::PREFIX);
-        doc["paths"][&full][method]["responses"][status]["content"]["application/json"]["schema"] = json!({
-            "type": "object", "required": ["data"], "properties": { "data": data }
-        });
-    }
-    let events = format!("{}/events", super::types::PREFIX);
-    doc["paths"][&events]["get"]["responses"]["200"]["content"]["application/json"]["schema"] = json!({
-        "type": "object", "required": ["data", "meta"],
-        "properties": {
-            "data": many("ChangeEvent"),
-            "meta": { "type": "object", "properties": { "next": { "type": "string", "nullable": true, "description": "The last key read: pass it as `after` to go on" } } }
-        }
-    });
-}
-
-/// One operation of the accounts part of the admin API.
-struct Op {
-    method: &'static str,
-    path: &'static str,
-    id: &'static str,
-    tag: &'static str,
-    summary: &'static str,
-    /// Properties of the JSON body (name → schema), with the required ones.
-    body: Option<(Value, &'static [&'static str])>,
-    ok: &'static str,
-    errors: &'static [&'static str],
-    /// Reachable without credentials.
-    public: bool,
-}
-
 fn string() -> Value {
     json!({ "type": "string" })
-}
-
-/// The sign-in, user, token and audit routes (plain poem handlers) in the admin document.
-fn accounts_paths(doc: &mut Value) {
-    let ops = [
-        Op {
-            method: "post",
-            path: "/auth/login",
-            id: "login",
-            tag: "Sign-in",
-            summary: "Sign in with email and password: sets the session cookie (and answers the session token with `\"token\": \"bearer\"`), or answers a two-factor `challenge`",
-            body: Some((
-                json!({ "email": string(), "password": string(), "token": { "type": "string", "enum": ["cookie", "bearer"] } }),
-                &["email", "password"],
-            )),
-            ok: "200",
-            errors: &["400", "401", "429"],
-            public: true,
-        },
-        Op {
-            method: "post",
-            path: "/auth/login/two-factor",
-            id: "login_two_factor",
-            tag: "Sign-in",
-            summary: "Second step of a two-factor sign-in: the challenge and a code (or a recovery code)",
-            body: Some((
-                json!({ "challenge": string(), "code": string(), "token": { "type": "string", "enum": ["cookie", "bearer"] } }),
-                &["challenge", "code"],
-            )),
-            ok: "200",
-            errors: &["400", "401", "429"],
-            public: true,
-        },
-        Op {
-            method: "post",
-            path: "/auth/logout",
-            id: "logout",
-            tag: "Sign-in",
-            summary: "End this session",
-            body: None,
-            ok: "200",
-            errors: &["401"],
-            public: false,
-        },
-        Op {
-            method: "get",
-            path: "/auth/me",
-            id: "me",
-            tag: "Sign-in",
-            summary: "The signed-in user, with `permissions`: the media library actions they have (`media`, `own_media_only`) and whether they `administer` users, roles, tokens and the audit log",
-            body: None,
-            ok: "200",
-            errors: &["401"],
-            public: false,
-        },
-        Op {
-            method: "post",
-            path: "/auth/password",
-            id: "change_password",
-            tag: "Sign-in",
-            summary: "Change your password; your other sessions end",
-            body: Some((
-                json!({ "current_password": string(), "new_password": string() }),
-                &["current_password", "new_password"],
-            )),
-            ok: "200",
-            errors: &["400", "401", "422"],
-            public: false,
-        },
-        Op {
-            method: "get",
-            path: "/auth/sessions",
-            id: "sessions",
-            tag: "Sign-in",
-            summary: "Your sessions",
-            body: None,
-            ok: "200",
-            errors: &["401"],
-            public: false,
-        },
-        Op {
-            method: "delete",
-            path: "/auth/sessions/{id}",
-            id: "end_session",
-            tag: "Sign-in",
-            summary: "End one of your sessions",
-            body: None,
-            ok: "204",
-            errors: &["401", "404"],
-            public: false,
-        },
-        Op {
-            method: "post",
-            path: "/auth/two-factor/setup",
-            id: "two_factor_setup",
-            tag: "Sign-in",
-            summary: "Start two-factor setup: a secret and an otpauth:// URI for the authenticator app",
-            body: None,
-            ok: "200",
-            errors: &["401", "409"],
-            public: false,
-        },
-        Op {
-            method: "post",
-            path: "/auth/two-factor/enable",
-            id: "two_factor_enable",
-            tag: "Sign-in",
-            summary: "Turn two-factor sign-in on with a current code; answers ten one-time recovery codes",
-            body: Some((json!({ "code": string() }), &["code"])),
-            ok: "200",
-            errors: &["400", "401", "409", "422"],
-            public: false,
-        },
-        Op {
-            method: "post",
-            path: "/auth/two-factor/disable",
-            id: "two_factor_disable",
-            tag: "Sign-in",
-            summary: "Turn two-factor sign-in off (needs the password)",
-            body: Some((json!({ "password": string() }), &["password"])),
-            ok: "200",
-            errors: &["400", "401", "422"],
-            public: false,
-        },
-        Op {
-            method: "post",
-            path: "/auth/setup",
-            id: "setup",
-            tag: "Sign-in",
-            summary: "Create the first admin with the one-time setup link's token",
-            body: Some((
-                json!({ "token": string(), "email": string(), "name": string(), "password": string() }),
-                &["token", "email", "password"],
-            )),
-            ok: "201",
-            errors: &["400", "422"],
-            public: true,
-        },
-        Op {
-            method: "post",
-            path: "/auth/password-reset",
-            id: "request_password_reset",
-            tag: "Sign-in",
-            summary: "Mail a password-reset link to the address if an account has it (the answer is the same either way)",
-            body: Some((json!({ "email": string() }), &["email"])),
-            ok: "202",
-            errors: &["400", "429"],
-            public: true,
-        },
-        Op {
-            method: "post",
-            path: "/auth/password-reset/complete",
-            id: "complete_password_reset",
-            tag: "Sign-in",
-            summary: "Set a new password with a reset or invitation link's token (single use); every session of the user ends",
-            body: Some((
-                json!({ "token": string(), "password": string() }),
-                &["token", "password"],
-            )),
-            ok: "200",
-            errors: &["400", "422"],
-            public: true,
-        },
-        Op {
-            method: "post",
-            path: "/auth/verify-email",
-            id: "verify_email",
-            tag: "Sign-in",
-            summary: "Confirm an address with the link's token (single use)",
-            body: Some((json!({ "token": string() }), &["token"])),
-            ok: "200",
-            errors: &["400"],
-            public: true,
-        },
-        Op {
-            method: "get",
-            path: "/users",
-            id: "list_users",
-            tag: "Users",
-            summary: "Every user (admins)",
-            body: None,
-            ok: "200",
-            errors: &["401", "403"],
-            public: false,
-        },
-        Op {
-            method: "post",
-            path: "/users",
-            id: "create_user",
-            tag: "Users",
-            summary: "Create a user (admins); without a password they are mailed an invitation",
-            body: Some((
-                json!({ "email": string(), "name": string(), "role": { "type": "string", "description": "admin, editor, author, viewer, or a custom role" }, "password": string() }),
-                &["email", "role"],
-            )),
-            ok: "201",
-            errors: &["400", "401", "403", "422"],
-            public: false,
-        },
-        Op {
-            method: "get",
-            path: "/users/{id}",
-            id: "get_user",
-            tag: "Users",
-            summary: "One user (admins)",
-            body: None,
-            ok: "200",
-            errors: &["401", "403", "404"],
-            public: false,
-        },
-        Op {
-            method: "patch",
-            path: "/users/{id}",
-            id: "update_user",
-            tag: "Users",
-            summary: "Change a user's name, role or status (`disabled` ends their sessions; the last admin stays)",
-            body: Some((
-                json!({ "name": string(), "role": { "type": "string", "description": "admin, editor, author, viewer, or a custom role" }, "status": { "type": "string", "enum": ["active", "disabled"] } }),
-                &[],
-            )),
-            ok: "200",
-            errors: &["400", "401", "403", "404", "409", "422"],
-            public: false,
-        },
-        Op {
-            method: "get",
-            path: "/tokens",
-            id: "list_tokens",
-            tag: "API tokens",
-            summary: "Every API token, without secrets (admins)",
-            body: None,
-            ok: "200",
-            errors: &["401", "403"],
-            public: false,
-        },
-        Op {
-            method: "post",
-            path: "/tokens",
-            id: "create_token",
-            tag: "API tokens",
-            summary: "Create an API token; its secret is in this answer only (admins)",
-            body: Some((
-                json!({ "name": string(), "scope": { "type": "string", "enum": ["delivery", "admin"] }, "role": { "type": "string", "description": "admin, editor, author, viewer, or a custom role" }, "expires_at": { "type": "string", "format": "date-time" }, "rate_limit": { "type": "integer", "description": "Requests per minute (default 600)" } }),
-                &["name", "scope"],
-            )),
-            ok: "201",
-            errors: &["400", "401", "403", "422"],
-            public: false,
-        },
-        Op {
-            method: "delete",
-            path: "/tokens/{id}",
-            id: "revoke_token",
-            tag: "API tokens",
-            summary: "Revoke an API token (admins)",
-            body: None,
-            ok: "204",
-            errors: &["401", "403", "404"],
-            public: false,
-        },
-        Op {
-            method: "get",
-            path: "/roles",
-            id: "list_roles",
-            tag: "Roles",
-            summary: "The built-in and custom roles (admins)",
-            body: None,
-            ok: "200",
-            errors: &["401", "403"],
-            public: false,
-        },
-        Op {
-            method: "put",
-            path: "/roles/{name}",
-            id: "put_role",
-            tag: "Roles",
-            summary: "Create or replace a custom role: actions per content type (or `*`), own entries only, hidden and read-only fields per type (admins)",
-            body: Some((
-                json!({
-                    "description": string(),
-                    "permissions": { "type": "object", "additionalProperties": { "type": "array", "items": { "type": "string", "enum": ["read", "create", "update", "delete", "publish"] } } },
-                    "own_entries_only": { "type": "boolean" },
-                    "hidden_fields": { "type": "object", "additionalProperties": { "type": "array", "items": string() } },
-                    "read_only_fields": { "type": "object", "additionalProperties": { "type": "array", "items": string() } }
-                }),
-                &[],
-            )),
-            ok: "200",
-            errors: &["400", "401", "403", "422"],
-            public: false,
-        },
-        Op {
-            method: "delete",
-            path: "/roles/{name}",
-            id: "delete_role",
-            tag: "Roles",
-            summary: "Delete a custom role no user or API token has (admins)",
-            body: None,
-            ok: "204",
-            errors: &["401", "403", "404", "409"],
-            public: false,
-        },
-        Op {
-            method: "get",
-            path: "/audit",
-            id: "audit",
-            tag: "Audit log",
-            summary: "Audit records, newest first; filters `actor`, `action` (or family: `entry`), `target`, `before` (sequence number), `limit` (admins)",
-            body: None,
-            ok: "200",
-            errors: &["400", "401", "403"],
-            public: false,
-        },
-        Op {
-            method: "get",
-            path: "/events",
-            id: "events",
-            tag: "Change events",
-            summary: "The change-event log, oldest first: one event per change to an entry, a media item or folder, a user, a custom role or an API token, and one per content type whose stored entries a content-type change rewrote (`type.migrated`) (`key`, `kind`, `type`, `subject`, `actor`, `version`, `status`, `at`, `changed` field names, `node`); filters `kind` (or family: `entry`), `type`, `subject`, `since` (RFC 3339) or `after` (an event key: pass `meta.next` to go on), `limit` (1–1000, default 100). A page reads at most 5,000 events, so it may hold fewer than `limit` and still have a `meta.next` (admins)",
-            body: None,
-            ok: "200",
-            errors: &["400", "401", "403"],
-            public: false,
-        },
-    ];
-    for op in ops {
-        let full = format!("{}{}", super::types::PREFIX, op.path);
-        let mut responses = Map::new();
-        let answer = if op.ok == "204" {
-            json!({ "description": "Done (no body)" })
-        } else {
-            json!({ "description": "OK", "content": { "application/json": { "schema": { "type": "object", "properties": { "data": {} } } } } })
-        };
-        responses.insert(op.ok.into(), answer);
-        responses.extend(error_responses(op.errors));
-        if op.public {
-            // Credentials are not needed, but wrong ones sent anyway are refused.
-            for (code, response) in error_responses(&["401"]) {
-                responses.entry(code).or_insert(response);
-            }
-        }
-        let mut operation = json!({
-            "tags": [op.tag],
-            "operationId": op.id,
-            "summary": op.summary,
-            "responses": responses,
-        });
-        for param in ["id", "name"] {
-            if op.path.contains(&format!("{{{param}}}")) {
-                operation["parameters"] =
-                    json!([{ "name": param, "in": "path", "required": true, "schema": string() }]);
-            }
-        }
-        if let Some((properties, required)) = op.body {
-            operation["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": {
-                "type": "object", "additionalProperties": false, "required": required, "properties": properties
-            } } } });
-        }
-        if op.public {
-            operation["security"] = json!([]);
-        }
-        doc["paths"][&full][op.method] = operation;
-    }
 }

@@ -5,37 +5,16 @@ use std::sync::Arc;
 
 use poem::Request;
 use poem::web::Data;
-use poem_openapi::auth::Bearer;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object, OpenApi, OpenApiService, SecurityScheme};
+use poem_openapi::{Object, OpenApi};
+use serde::Deserialize;
 
 use super::AppState;
+use super::oai::{AdminToken, Failure, JsonBody, Tag, statuses};
 use crate::access::{Action, Policy, Principal};
 use crate::error::Error;
 use crate::schema::{Audience, ContentType, Kind, json_schema};
-
-/// A session token (`fs_…`, from signing in) or an API token with admin scope (`ft_…`).
-#[derive(SecurityScheme)]
-#[oai(ty = "bearer", rename = "bearer")]
-#[expect(
-    dead_code,
-    reason = "declares the scheme; the middleware reads the token"
-)]
-pub struct BearerToken(Bearer);
-
-/// The bearer token, or else the session cookie the admin UI sends (the middleware has
-/// resolved either into the caller already).
-#[derive(SecurityScheme)]
-#[expect(
-    dead_code,
-    reason = "declares the schemes; the middleware reads the credentials"
-)]
-pub enum AdminToken {
-    Bearer(BearerToken),
-    #[oai(fallback)]
-    Cookie,
-}
 
 /// What is left to check after the middleware: the caller acts with a role (no credentials,
 /// or a delivery token, do not).
@@ -55,40 +34,10 @@ fn check_signed_in(req: &Request) -> Result<(), Error> {
     }
 }
 
-/// The error body every endpoint answers with.
-#[derive(Object)]
-pub struct ApiErrorBody {
-    /// Stable, snake_case cause.
-    code: String,
-    message: String,
-}
-
-#[derive(ApiResponse)]
-pub enum ApiError {
-    /// Missing or wrong token.
-    #[oai(status = 401)]
-    Unauthenticated(Json<ApiErrorBody>),
-    /// Not allowed for these credentials (a delivery token, or two-factor setup required).
-    #[oai(status = 403)]
-    Forbidden(Json<ApiErrorBody>),
-    /// No such content type.
-    #[oai(status = 404)]
-    NotFound(Json<ApiErrorBody>),
-}
-
-impl From<Error> for ApiError {
-    fn from(e: Error) -> Self {
-        // Credentials or a missing type; anything else keeps its text out.
-        let body = Json(ApiErrorBody {
-            code: e.code().name.to_owned(),
-            message: e.body().message,
-        });
-        match e {
-            Error::Unauthenticated => ApiError::Unauthenticated(body),
-            Error::Forbidden | Error::TwoFactorRequired => ApiError::Forbidden(body),
-            _ => ApiError::NotFound(body),
-        }
-    }
+statuses! {
+    ListFails = [401, 403];
+    ReadFails = [401, 403, 404];
+    PreviewFails = [400, 401, 403];
 }
 
 #[derive(Object)]
@@ -208,7 +157,7 @@ fn summary(ct: &ContentType, permissions: TypePermissions) -> ContentTypeSummary
 
 pub struct TypesApi;
 
-#[OpenApi(tag = "ApiTags::ContentTypes")]
+#[OpenApi(tag = "Tag::ContentTypes")]
 impl TypesApi {
     /// List content types.
     #[oai(path = "/types", method = "get", operation_id = "list_types")]
@@ -217,7 +166,7 @@ impl TypesApi {
         _auth: AdminToken,
         req: &Request,
         state: Data<&Arc<AppState>>,
-    ) -> Result<Json<TypeList>, ApiError> {
+    ) -> Result<Json<TypeList>, Failure<ListFails>> {
         check_signed_in(req)?;
         let who = &super::auth::caller(req).principal;
         Ok(Json(TypeList {
@@ -240,7 +189,7 @@ impl TypesApi {
         /// The type's id.
         #[oai(name = "type")]
         type_id: Path<String>,
-    ) -> Result<Json<TypeDetail>, ApiError> {
+    ) -> Result<Json<TypeDetail>, Failure<ReadFails>> {
         check_signed_in(req)?;
         let ct = state.content.content_type(&type_id)?;
         let who = &super::auth::caller(req).principal;
@@ -257,14 +206,14 @@ impl TypesApi {
         path = "/markdown/preview",
         method = "post",
         operation_id = "preview_markdown",
-        tag = "ApiTags::Editor"
+        tag = "Tag::Editor"
     )]
     async fn preview_markdown(
         &self,
         _auth: AdminToken,
         req: &Request,
-        body: Json<MarkdownPreviewBody>,
-    ) -> Result<Json<MarkdownPreviewAnswer>, ApiError> {
+        body: JsonBody<MarkdownPreviewBody, { 1024 * 1024 + 1024 }>,
+    ) -> Result<Json<MarkdownPreviewAnswer>, Failure<PreviewFails>> {
         check_signed_in(req)?;
         let markdown = body.0.markdown;
         // Large documents render in well under a millisecond per 10 kB; still off the runtime.
@@ -277,8 +226,9 @@ impl TypesApi {
     }
 }
 
-#[derive(Object)]
+#[derive(Object, Deserialize)]
 #[oai(deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct MarkdownPreviewBody {
     /// Markdown, as a `markdown` field holds it (at most 1 MiB).
     #[oai(validator(max_length = 1048576))]
@@ -296,16 +246,4 @@ pub struct MarkdownPreviewAnswer {
     data: MarkdownPreview,
 }
 
-#[derive(poem_openapi::Tags)]
-enum ApiTags {
-    /// Content types and their schemas.
-    ContentTypes,
-    /// Helpers for editing forms.
-    Editor,
-}
-
 pub const PREFIX: &str = "/admin/api/v1";
-
-pub fn service() -> OpenApiService<TypesApi, ()> {
-    OpenApiService::new(TypesApi, "Folio admin API", env!("CARGO_PKG_VERSION")).url_prefix(PREFIX)
-}

@@ -277,7 +277,9 @@ export interface Me {
   data: Schemas["Me"];
 }
 
-/** What signing in answers: signed in, or asked for the second factor. */
+/** What signing in answers: signed in, or asked for the second factor (whose flag is always `true`). */
 export type LoginAnswer = {
-  data: Schemas["SecondFactorNeeded"] | (Schemas["SignedIn"] & { two_factor_required?: undefined });
+  data:
+    | (Schemas["SecondFactorNeeded"] & { two_factor_required: true })
+    | (Schemas["SignedIn"] & { two_factor_required?: undefined });
 };
