@@ -116,8 +116,8 @@ codes! {
     CROSS_SITE_REQUEST = "cross_site_request", 403, "the request came from another site's page";
     TWO_FACTOR_REQUIRED = "two_factor_required", 403, "the caller's role needs two-factor sign-in, not set up yet";
     TWO_FACTOR_ENABLED = "two_factor_enabled", 409, "two-factor sign-in is already on";
-    TWO_FACTOR_NOT_STARTED = "two_factor_not_started", 400, "confirming two-factor sign-in before starting its setup";
-    INVALID_LINK = "invalid_link", 400, "the emailed link is unknown, used or expired";
+    TWO_FACTOR_NOT_STARTED = "two_factor_not_started", 409, "confirming two-factor sign-in before starting its setup";
+    INVALID_LINK = "invalid_link", 422, "the emailed link is unknown, used or expired";
     LAST_ADMIN = "last_admin", 409, "the change would leave no active administrator";
     ROLE_IN_USE = "role_in_use", 409, "users still have the role";
     USER_NOT_FOUND = "user_not_found", 404, "no user has this id";

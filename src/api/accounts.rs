@@ -143,6 +143,7 @@ struct CreateUser {
     /// `admin`, `editor`, `author`, `viewer`, or a custom role.
     role: String,
     /// Left out for a user who sets it through the invitation mailed to them.
+    #[oai(nullable)]
     password: Option<String>,
 }
 
@@ -150,11 +151,32 @@ struct CreateUser {
 #[oai(deny_unknown_fields)]
 #[serde(deny_unknown_fields)]
 struct UpdateUser {
+    #[oai(nullable)]
     name: Option<String>,
     /// `admin`, `editor`, `author`, `viewer`, or a custom role.
+    #[oai(nullable)]
     role: Option<String>,
-    /// `active` or `disabled` (which ends their sessions; the last admin stays).
-    status: Option<String>,
+    /// `disabled` ends their sessions (the last admin stays active).
+    #[oai(nullable)]
+    status: Option<UserStatus>,
+}
+
+/// Whether a user may sign in.
+#[derive(poem_openapi::Enum, Deserialize, Clone, Copy)]
+#[oai(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+enum UserStatus {
+    Active,
+    Disabled,
+}
+
+impl UserStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            UserStatus::Active => "active",
+            UserStatus::Disabled => "disabled",
+        }
+    }
 }
 
 /// What an API token may reach.
@@ -172,13 +194,19 @@ enum Scope {
 #[oai(deny_unknown_fields)]
 #[serde(deny_unknown_fields)]
 struct CreateToken {
+    /// Up to 100 characters.
+    #[oai(validator(min_length = 1, max_length = 100))]
     name: String,
     scope: Scope,
-    /// The role an `admin` token acts as (none for `delivery`).
+    /// The role an `admin` token acts as (required for `admin`, none for `delivery`: 422
+    /// otherwise).
+    #[oai(nullable)]
     role: Option<String>,
-    /// When it stops working (RFC 3339).
-    expires_at: Option<String>,
-    /// Requests per minute (default 600).
+    /// When it stops working (in the future).
+    #[oai(nullable)]
+    expires_at: Option<chrono::DateTime<chrono::FixedOffset>>,
+    /// Requests per minute, up to a million (0 or none: the default, 600).
+    #[oai(nullable, validator(minimum(value = "0"), maximum(value = "1000000")))]
     rate_limit: Option<u32>,
 }
 
@@ -310,7 +338,7 @@ impl AccountsApi {
                 UserChanges {
                     name: body.name,
                     role: body.role,
-                    status: body.status,
+                    status: body.status.map(|s| s.as_str().to_owned()),
                 },
             )
             .await?;
@@ -355,18 +383,16 @@ impl AccountsApi {
             (Scope::Delivery, None) => TokenScope::Delivery,
             (Scope::Admin, Some(role)) => TokenScope::Admin(role),
             (Scope::Delivery, Some(_)) => {
-                return Err(Error::bad_request(
-                    code::INVALID_BODY,
+                return Err(role_error(
+                    field_code::INVALID,
                     "a delivery token has no role: it reads published content",
-                )
-                .into());
+                ));
             }
             (Scope::Admin, None) => {
-                return Err(Error::bad_request(
-                    code::INVALID_BODY,
+                return Err(role_error(
+                    field_code::REQUIRED,
                     "an admin token needs the `role` it acts as",
-                )
-                .into());
+                ));
             }
         };
         let (info, token) = state
@@ -377,7 +403,7 @@ impl AccountsApi {
                 NewToken {
                     name: body.name,
                     scope,
-                    expires_at: body.expires_at,
+                    expires_at: body.expires_at.map(|t| t.to_rfc3339()),
                     rate_limit: body.rate_limit.unwrap_or(0),
                 },
             )
@@ -437,6 +463,7 @@ impl AccountsApi {
         /// Only records about this (`article/01H…`).
         target: Query<Option<String>>,
         /// Only records older than this sequence number (the `seq` of the last one read).
+        #[oai(validator(minimum(value = "0"), maximum(value = "1000000000000000")))]
         before: Query<Option<u64>>,
         /// How many records (1–500, default 50).
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
@@ -496,7 +523,8 @@ impl AccountsApi {
         _auth: AdminToken,
         req: &Request,
         state: State<&Arc<AppState>>,
-        /// The role's name.
+        /// The role's name: lower-case letters, digits, `-` and `_`.
+        #[oai(validator(pattern = "^[a-z][a-z0-9_-]{0,49}$"))]
         name: Path<String>,
         body: JsonBody<RoleBody, { 64 * 1024 }>,
     ) -> Result<Json<Data<CustomRole>>, Failure<MakeFails>> {
@@ -579,7 +607,8 @@ impl AccountsApi {
         _auth: AdminToken,
         req: &Request,
         state: State<&Arc<AppState>>,
-        /// The role's name.
+        /// The role's name: lower-case letters, digits, `-` and `_`.
+        #[oai(validator(pattern = "^[a-z][a-z0-9_-]{0,49}$"))]
         name: Path<String>,
     ) -> Result<NoContent, Failure<RemoveFails>> {
         let permit = administer(req, &state)?;
@@ -592,6 +621,16 @@ impl AccountsApi {
         }
         Ok(NoContent::Done)
     }
+}
+
+/// A token's `role` that does not go with its scope.
+fn role_error<S>(code: &'static str, message: &str) -> Failure<S> {
+    Error::Validation(vec![crate::schema::FieldError {
+        path: "role".into(),
+        code,
+        message: message.into(),
+    }])
+    .into()
 }
 
 /// Refuses a query parameter not in `known` (the operation's declared parameters do not).

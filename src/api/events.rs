@@ -114,7 +114,7 @@ impl EventsApi {
         #[oai(validator(min_length = 1, max_length = 64))]
         subject: Query<Option<String>>,
         /// Events after this key (`meta.next` of the page before).
-        #[oai(validator(min_length = 26, max_length = 26))]
+        #[oai(validator(pattern = "^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$"))]
         after: Query<Option<String>>,
         /// Events from this moment on (RFC 3339).
         since: Query<Option<chrono::DateTime<chrono::FixedOffset>>>,
@@ -138,14 +138,11 @@ impl EventsApi {
             ),
             None => None,
         };
-        let since = match since.0 {
-            Some(t) => {
-                let ms = u64::try_from(t.timestamp_millis())
-                    .map_err(|_| invalid_parameter("since", "a moment after 1970"))?;
-                Some(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms))
-            }
-            None => None,
-        };
+        // Every event is later than 1970: an earlier `since` is the log's start.
+        let since = since.0.map(|t| {
+            let ms = u64::try_from(t.timestamp_millis()).unwrap_or(0);
+            std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms)
+        });
         let filter = EventFilter {
             kind: kind.0,
             type_id: type_id.0,

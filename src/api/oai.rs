@@ -189,6 +189,26 @@ impl<T: ParseFromJSON + DeserializeOwned, const LIMIT: usize> ParsePayload for J
 
     async fn from_request(_req: &Request, body: &mut RequestBody) -> poem::Result<Self> {
         let value: serde_json::Value = super::read_json(body.take()?, LIMIT).await?;
+        // A key the schema does not name is refused (the documents say
+        // `additionalProperties: false` for every such body).
+        let known = properties::<T>();
+        if let Some(key) = value
+            .as_object()
+            .and_then(|o| o.keys().find(|k| !known.contains(k)))
+        {
+            return Err(Error::bad_request(
+                code::INVALID_BODY,
+                format!(
+                    "the body is not valid: unknown field `{key}`, expected one of {}",
+                    known
+                        .iter()
+                        .map(|k| format!("`{k}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+            .into());
+        }
         // serde reads the types strictly (poem-openapi would take `5` for a string); then the
         // schema's own checks (lengths, ranges) run as poem-openapi reads it.
         serde_json::from_value::<T>(value.clone()).map_err(|e| {
@@ -235,6 +255,17 @@ impl<'a, T: ParseFromJSON + DeserializeOwned, const LIMIT: usize> ApiExtractor<'
     ) -> poem::Result<Self> {
         <Self as ParsePayload>::from_request(req, body).await
     }
+}
+
+/// The property names of the object type `T`'s schema.
+fn properties<T: Type>() -> Vec<String> {
+    let mut registry = Registry::new();
+    T::register(&mut registry);
+    registry
+        .schemas
+        .get(&*T::name())
+        .map(|s| s.properties.iter().map(|(k, _)| (*k).to_owned()).collect())
+        .unwrap_or_default()
 }
 
 /// An answer that also sets cookies (the sign-in's session and CSRF cookies).

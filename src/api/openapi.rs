@@ -215,7 +215,16 @@ fn delivery_document(schema: &Schema) -> Value {
             json!([{ "bearer": [] }])
         };
         let mut ok = Map::new();
-        ok.insert("200".into(), json!({ "description": "OK", "content": { "application/json": { "schema": if ct.kind == Kind::Single { one.clone() } else { json!({ "type": "object", "properties": { "data": { "type": "array", "items": entry_ref }, "meta": list_meta_schema() } }) } } } }));
+        let mut content = json!({ "application/json": { "schema": if ct.kind == Kind::Single { one.clone() } else { json!({ "type": "object", "properties": { "data": { "type": "array", "items": entry_ref }, "meta": list_meta_schema() } }) } } });
+        if ct.kind == Kind::Collection {
+            // `format=csv` and `format=ndjson`: one page as rows, or as one JSON entry a line.
+            content["text/csv"] = json!({ "schema": { "type": "string" } });
+            content["application/x-ndjson"] = json!({ "schema": { "type": "string" } });
+        }
+        ok.insert(
+            "200".into(),
+            json!({ "description": "OK", "content": content }),
+        );
         ok.insert(
             "304".into(),
             json!({ "description": "Not modified (If-None-Match matched the ETag)" }),
@@ -555,6 +564,22 @@ fn admin_document(schema: &Schema) -> Value {
                 None => op["security"] = json!([]),
             }
         }
+    }
+    // Their JSON bodies (`oai::JsonBody`) refuse keys the schema does not name.
+    let bodies: Vec<String> = doc["paths"]
+        .as_object()
+        .into_iter()
+        .flat_map(|paths| paths.values())
+        .filter_map(Value::as_object)
+        .flat_map(|item| item.values())
+        .filter_map(|op| {
+            op["requestBody"]["content"]["application/json"]["schema"]["$ref"].as_str()
+        })
+        .filter_map(|r| r.rsplit('/').next())
+        .map(str::to_owned)
+        .collect();
+    for name in bodies {
+        doc["components"]["schemas"][&name]["additionalProperties"] = json!(false);
     }
     search_paths(&mut doc, schema, true);
     media_paths(&mut doc, true);

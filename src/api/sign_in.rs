@@ -52,6 +52,7 @@ struct LoginBody {
     password: String,
     /// `bearer` puts the session token in the answer for non-browser clients; by default it
     /// only goes into the HttpOnly cookie.
+    #[oai(nullable)]
     token: Option<TokenDelivery>,
 }
 
@@ -63,6 +64,7 @@ struct SecondFactorBody {
     challenge: String,
     /// The authenticator app's code, or one of the recovery codes.
     code: String,
+    #[oai(nullable)]
     token: Option<TokenDelivery>,
 }
 

@@ -592,6 +592,18 @@ async fn api_tokens_are_scoped_revocable_expiring_and_rate_limited() {
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    // A role that does not go with the scope is the `role` field's error.
+    for (token, code) in [
+        (json!({ "name": "no role", "scope": "admin" }), "required"),
+        (
+            json!({ "name": "role", "scope": "delivery", "role": "editor" }),
+            "invalid",
+        ),
+    ] {
+        let (status, body) = app.admin_json(Method::POST, "/tokens", token).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["fields"]["role"]["code"], code, "{body}");
+    }
     let soon = (chrono::Utc::now() + chrono::Duration::seconds(1)).to_rfc3339();
     let (_, short) =
         make(json!({ "name": "short", "scope": "delivery", "expires_at": soon })).await;
@@ -890,14 +902,24 @@ async fn the_first_admin_comes_from_a_one_time_setup_link() {
         }
     };
     let r = setup(format!("{secret}x"), "first@example.com").await;
-    assert_error(r.status, &r.json(), StatusCode::BAD_REQUEST, "invalid_link");
+    assert_error(
+        r.status,
+        &r.json(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_link",
+    );
     let r = setup(secret.clone(), "first@example.com").await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     assert_eq!(r.json()["data"]["user"]["role"], "admin");
     assert!(r.headers.get("set-cookie").is_some(), "signed in at once");
     // Used up, and no new link once a user exists.
     let r = setup(secret, "second@example.com").await;
-    assert_error(r.status, &r.json(), StatusCode::BAD_REQUEST, "invalid_link");
+    assert_error(
+        r.status,
+        &r.json(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_link",
+    );
     assert_eq!(accounts.setup_secret().await.unwrap(), None);
     let r = app.login("first@example.com", PASSWORD, true).await;
     assert_eq!(r.status, StatusCode::OK);

@@ -107,7 +107,12 @@ async fn addresses_are_confirmed_and_passwords_reset_by_single_use_links() {
         .await;
     assert_eq!(user["data"]["email_verified"], true);
     let r = post(&app, "/verify-email", json!({ "token": verify })).await;
-    assert_error(r.status, &r.json(), StatusCode::BAD_REQUEST, "invalid_link");
+    assert_error(
+        r.status,
+        &r.json(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_link",
+    );
 
     // A session from before the reset.
     let before = session_token(&app, "mailed@example.com", PASSWORD).await;
@@ -143,7 +148,12 @@ async fn addresses_are_confirmed_and_passwords_reset_by_single_use_links() {
     let r = complete_reset(&app, &reset, "the brand new password").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let r = complete_reset(&app, &reset, "yet another new password").await;
-    assert_error(r.status, &r.json(), StatusCode::BAD_REQUEST, "invalid_link");
+    assert_error(
+        r.status,
+        &r.json(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_link",
+    );
 
     // Sessions from before are over; only the new password signs in.
     let r = send(
@@ -284,7 +294,12 @@ async fn a_new_password_voids_every_outstanding_link() {
     let r = complete_reset(&app, &second, "the password of link two").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let r = complete_reset(&app, &first, "the password of link one").await;
-    assert_error(r.status, &r.json(), StatusCode::BAD_REQUEST, "invalid_link");
+    assert_error(
+        r.status,
+        &r.json(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_link",
+    );
 
     // A link asked for, then a password change by its owner.
     let r = post(
@@ -309,7 +324,12 @@ async fn a_new_password_voids_every_outstanding_link() {
     .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let r = complete_reset(&app, &third, "the password of link three").await;
-    assert_error(r.status, &r.json(), StatusCode::BAD_REQUEST, "invalid_link");
+    assert_error(
+        r.status,
+        &r.json(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_link",
+    );
     let r = post(
         &app,
         "/login",
