@@ -4,7 +4,7 @@
 // in whatever order it needs.
 
 import { describe, expect, it, vi } from "vitest";
-import { type LoadState, startLoad } from "./load";
+import { type LoadState, sameDeps, startLoad } from "./load";
 
 function request<T>() {
   let resolve!: (value: T) => void;
@@ -126,5 +126,16 @@ describe("startLoad", () => {
     running.reload();
     expect(r.seen).toEqual([loading]);
     expect(load).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe("sameDeps", () => {
+  it("compares inputs one by one, as React does", () => {
+    const client = {};
+    expect(sameDeps([client, "/types"], [client, "/types"])).toBe(true);
+    expect(sameDeps([client, "/types"], [{}, "/types"])).toBe(false);
+    expect(sameDeps([client, "/types"], [client, "/types/tag"])).toBe(false);
+    expect(sameDeps([NaN], [NaN])).toBe(true);
+    expect(sameDeps([1], [1, 2])).toBe(false);
   });
 });

@@ -62,21 +62,34 @@ export function startLoad<T>(
   };
 }
 
+/** Whether two dependency lists name the same inputs (as React compares them). */
+export function sameDeps(a: DependencyList, b: DependencyList): boolean {
+  return a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
+}
+
 /**
  * What `load` answers, asked again whenever `deps` change (which must name everything `load`
  * reads, as with `useEffect`). New inputs start from nothing: the answer on screen was for the
- * old ones.
+ * old ones, so it is not shown even for the one render before the new request starts.
  */
 export function useLoad<T>(load: () => Promise<T>, deps: DependencyList): Loaded<T> {
-  const [state, setState] = useState<LoadState<T>>(STARTING);
+  // The state, with the inputs it belongs to.
+  const [held, setHeld] = useState<{ deps: DependencyList; state: LoadState<T> }>(() => ({
+    deps,
+    state: STARTING,
+  }));
   const reloadCurrent = useRef<() => void>(() => {});
   useEffect(() => {
-    const running = startLoad(load, setState);
+    const running = startLoad(load, (state) =>
+      // The same state for the same inputs keeps the same object: React skips the render.
+      setHeld((prev) => (prev.state === state && sameDeps(prev.deps, deps) ? prev : { deps, state })),
+    );
     reloadCurrent.current = running.reload;
     return running.stop;
     // `load` is a new closure on every render; `deps` say when it asks something new.
   }, deps);
   const reload = useCallback(() => reloadCurrent.current(), []);
+  const state = sameDeps(held.deps, deps) ? held.state : (STARTING as LoadState<T>);
   return { ...state, reload };
 }
 
