@@ -30,6 +30,7 @@ pub fn service() -> OpenApiService<
         super::sign_in::SignInApi,
         super::accounts::AccountsApi,
         super::events::EventsApi,
+        super::search::SearchAdminApi,
     ),
     (),
 > {
@@ -39,6 +40,7 @@ pub fn service() -> OpenApiService<
             super::sign_in::SignInApi,
             super::accounts::AccountsApi,
             super::events::EventsApi,
+            super::search::SearchAdminApi,
         ),
         "Folio admin API",
         env!("CARGO_PKG_VERSION"),

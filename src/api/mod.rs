@@ -116,9 +116,7 @@ pub fn app(state: Arc<AppState>) -> impl Endpoint {
         )
         .nest(
             "/admin/api/v1",
-            admin::routes()
-                .nest("/search", search::admin_routes())
-                .nest("/media", media::admin_routes()),
+            search::add_admin_routes(admin::routes()).nest("/media", media::admin_routes()),
         )
         .nest("/media", media::public_routes())
         .nest("/", system::routes())

@@ -189,73 +189,122 @@ impl<T: ParseFromJSON + DeserializeOwned, const LIMIT: usize> ParsePayload for J
 
     async fn from_request(_req: &Request, body: &mut RequestBody) -> poem::Result<Self> {
         let value: serde_json::Value = super::read_json(body.take()?, LIMIT).await?;
-        // A key the schema does not name is refused (the documents say
-        // `additionalProperties: false` for every such body).
-        let known = properties::<T>();
-        if let Some(key) = value
-            .as_object()
-            .and_then(|o| o.keys().find(|k| !known.contains(k)))
-        {
-            return Err(Error::bad_request(
-                code::INVALID_BODY,
-                format!(
-                    "the body is not valid: unknown field `{key}`, expected one of {}",
-                    known
-                        .iter()
-                        .map(|k| format!("`{k}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            )
-            .into());
+        Ok(JsonBody(checked(value)?))
+    }
+}
+
+/// A body read as `T`: no key its schema does not name (the documents say
+/// `additionalProperties: false` for every such body), serde-strict types, then the schema's
+/// own checks (lengths, ranges) as poem-openapi reads it.
+fn checked<T: ParseFromJSON + DeserializeOwned>(value: serde_json::Value) -> Result<T, Error> {
+    let known = properties::<T>();
+    if let Some(key) = value
+        .as_object()
+        .and_then(|o| o.keys().find(|k| !known.contains(k)))
+    {
+        return Err(Error::bad_request(
+            code::INVALID_BODY,
+            format!(
+                "the body is not valid: unknown field `{key}`, expected one of {}",
+                known
+                    .iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    // serde reads the types strictly (poem-openapi would take `5` for a string).
+    serde_json::from_value::<T>(value.clone()).map_err(|e| {
+        Error::bad_request(code::INVALID_BODY, format!("the body is not valid: {e}"))
+    })?;
+    T::parse_from_json(Some(value)).map_err(|e| {
+        Error::bad_request(
+            code::INVALID_BODY,
+            format!("the body is not valid: {}", e.into_message()),
+        )
+    })
+}
+
+/// A [`JsonBody`] that may be left out: an empty (or blank) body is `None`.
+pub struct OptionalJsonBody<T, const LIMIT: usize = { 16 * 1024 }>(pub Option<T>);
+
+impl<T: Type, const LIMIT: usize> Payload for OptionalJsonBody<T, LIMIT> {
+    const CONTENT_TYPE: &'static str = "application/json";
+
+    fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {
+        T::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+}
+
+impl<T: ParseFromJSON + DeserializeOwned, const LIMIT: usize> ParsePayload
+    for OptionalJsonBody<T, LIMIT>
+{
+    const IS_REQUIRED: bool = false;
+
+    async fn from_request(_req: &Request, body: &mut RequestBody) -> poem::Result<Self> {
+        let bytes = body
+            .take()?
+            .into_bytes_limit(LIMIT)
+            .await
+            .map_err(|e| match e {
+                poem::error::ReadBodyError::PayloadTooLarge => {
+                    Error::PayloadTooLarge { limit: LIMIT }
+                }
+                _ => Error::bad_request(code::INVALID_BODY, "the request body could not be read"),
+            })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJsonBody(None));
         }
-        // serde reads the types strictly (poem-openapi would take `5` for a string); then the
-        // schema's own checks (lengths, ranges) run as poem-openapi reads it.
-        serde_json::from_value::<T>(value.clone()).map_err(|e| {
-            Error::bad_request(code::INVALID_BODY, format!("the body is not valid: {e}"))
-        })?;
-        let parsed = T::parse_from_json(Some(value)).map_err(|e| {
-            Error::bad_request(
-                code::INVALID_BODY,
-                format!("the body is not valid: {}", e.into_message()),
-            )
-        })?;
-        Ok(JsonBody(parsed))
+        let value: serde_json::Value =
+            super::read_json(poem::Body::from_bytes(bytes), LIMIT).await?;
+        Ok(OptionalJsonBody(Some(checked(value)?)))
     }
 }
 
 // As poem-openapi's own payloads are extracted, without their content-type check: `guard`
-// has refused a body that is not JSON (415), and an empty body is answered `empty_body`.
-impl<'a, T: ParseFromJSON + DeserializeOwned, const LIMIT: usize> ApiExtractor<'a>
-    for JsonBody<T, LIMIT>
-{
-    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
-    type ParamType = ();
-    type ParamRawType = ();
+// has refused a body that is not JSON (415), and an empty body is answered `empty_body` (or
+// is `None` for an optional one).
+macro_rules! body_extractor {
+    ($ty:ident) => {
+        impl<'a, T: ParseFromJSON + DeserializeOwned, const LIMIT: usize> ApiExtractor<'a>
+            for $ty<T, LIMIT>
+        {
+            const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
+            type ParamType = ();
+            type ParamRawType = ();
 
-    fn register(registry: &mut Registry) {
-        <Self as Payload>::register(registry);
-    }
+            fn register(registry: &mut Registry) {
+                <Self as Payload>::register(registry);
+            }
 
-    fn request_meta() -> Option<MetaRequest> {
-        Some(MetaRequest {
-            description: None,
-            content: vec![MetaMediaType {
-                content_type: <Self as Payload>::CONTENT_TYPE,
-                schema: <Self as Payload>::schema_ref(),
-            }],
-            required: true,
-        })
-    }
+            fn request_meta() -> Option<MetaRequest> {
+                Some(MetaRequest {
+                    description: None,
+                    content: vec![MetaMediaType {
+                        content_type: <Self as Payload>::CONTENT_TYPE,
+                        schema: <Self as Payload>::schema_ref(),
+                    }],
+                    required: <Self as ParsePayload>::IS_REQUIRED,
+                })
+            }
 
-    async fn from_request(
-        req: &'a Request,
-        body: &mut RequestBody,
-        _param_opts: ExtractParamOptions<Self::ParamType>,
-    ) -> poem::Result<Self> {
-        <Self as ParsePayload>::from_request(req, body).await
-    }
+            async fn from_request(
+                req: &'a Request,
+                body: &mut RequestBody,
+                _param_opts: ExtractParamOptions<Self::ParamType>,
+            ) -> poem::Result<Self> {
+                <Self as ParsePayload>::from_request(req, body).await
+            }
+        }
+    };
 }
+body_extractor!(JsonBody);
+body_extractor!(OptionalJsonBody);
 
 /// The property names of the object type `T`'s schema.
 fn properties<T: Type>() -> Vec<String> {
@@ -359,6 +408,8 @@ pub enum Tag {
     ContentTypes,
     /// Helpers for editing forms.
     Editor,
+    /// Full-text search and its index.
+    Search,
     /// Signing in and out, your sessions, password and two-factor sign-in, first setup.
     #[oai(rename = "Sign-in")]
     SignIn,

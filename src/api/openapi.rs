@@ -334,30 +334,9 @@ fn search_paths(doc: &mut Value, schema: &Schema, admin: bool) {
             "tags": ["Search"], "operationId": "admin_search",
             "summary": "Search working copies (drafts included) of the types you may read; an author finds only their own entries, and fields your role may not read are neither searched nor shown",
             "parameters": parameters, "responses": ok } });
-        let mut status = Map::new();
-        status.insert("200".into(), json!({ "description": "The index's state", "content": { "application/json": { "schema": { "type": "object", "properties": { "data": { "type": "object", "properties": {
-            "caught_up": { "type": "boolean", "description": "Changes recorded before start-up are applied" },
-            "pending": { "type": "integer", "description": "Changes recorded but not yet searchable" },
-            "lag_ms": { "type": "integer", "description": "Age of the oldest of them" },
-            "rebuilding": { "type": "object", "additionalProperties": { "type": "object", "properties": { "done": { "type": "integer" }, "total": { "type": "integer" } } } },
-            "queued": { "type": "array", "items": string() },
-            "commits": { "type": "integer" },
-            "last_error": string()
-        } } } } } } }));
-        status.extend(error_responses(&["401", "403"]));
-        doc["paths"]["/admin/api/v1/search/status"] = json!({ "get": {
-            "tags": ["Search"], "operationId": "search_status",
-            "summary": "The search index: backlog, lag and rebuilds under way (administrators)",
-            "responses": status } });
-        let mut queued = Map::new();
-        queued.insert("202".into(), json!({ "description": "Queued; searches keep using the current index until the new one replaces it", "content": { "application/json": { "schema": { "type": "object", "properties": { "data": { "type": "object", "properties": { "queued": { "type": "array", "items": string() } } } } } } } }));
-        queued.extend(error_responses(&["400", "401", "403"]));
-        doc["paths"]["/admin/api/v1/search/reindex"] = json!({ "post": {
-            "tags": ["Search"], "operationId": "search_reindex",
-            "summary": "Rebuild the index of some types (all by default) from the database (administrators)",
-            "requestBody": { "required": false, "content": { "application/json": { "schema": { "type": "object", "additionalProperties": false,
-                "properties": { "types": { "type": "array", "items": string() } } } } } },
-            "responses": queued } });
+        // The rebuild takes the searchable types by name.
+        doc["components"]["schemas"]["ReindexBody"]["properties"]["types"]["items"]["enum"] =
+            json!(searchable);
     } else {
         doc["paths"]["/api/v1/search"] = json!({ "get": {
             "tags": ["Search"], "operationId": "search",

@@ -9,19 +9,23 @@
 //! `exact=true` (whole words only: no stemming, typos or prefixes), `facets=a,b` (fields to
 //! count; `facets=` for none), `fields=a,b` (the fields of each hit's entry).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::sync::Arc;
 
-use super::methods::{get, post};
+use super::methods::get;
 use poem::http::{StatusCode, header};
 use poem::web::Data;
-use poem::{Body, Request, Response, Route, handler};
+use poem::web::Data as State;
+use poem::{Request, Response, Route, handler};
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::auth::{administer, caller};
-use super::{AppState, etag_of, if_none_match, json_response, query_pairs, read_json};
+use super::oai::{Accepted, AdminToken, Data as Answer, Failure, OptionalJsonBody, Tag, statuses};
+use super::{AppState, etag_of, if_none_match, query_pairs};
 use crate::access::{Action, Principal};
 use crate::content::query::{EntryQuery, Sight};
 use crate::error::{Code, Error, Result, code};
@@ -36,11 +40,9 @@ pub fn delivery_routes() -> Route {
     Route::new().at("/", get(delivery_search))
 }
 
-pub fn admin_routes() -> Route {
-    Route::new()
-        .at("/", get(admin_search))
-        .at("/status", get(status))
-        .at("/reindex", post(reindex))
+/// Adds the admin search (the index's status and rebuilds are in [`SearchAdminApi`]).
+pub fn add_admin_routes(route: Route) -> Route {
+    route.at("/search", get(admin_search))
 }
 
 /// The parameters common to both audiences, before they meet the types.
@@ -583,34 +585,119 @@ async fn admin_search(req: &Request, state: Data<&Arc<AppState>>) -> Result<Resp
     ))
 }
 
-/// The index's state: backlog, lag, rebuilds. Administrators only.
-#[handler]
-async fn status(req: &Request, state: Data<&Arc<AppState>>) -> Result<Response> {
-    administer(req, &state)?;
-    let status = state.search.status().await?;
-    Ok(json_response(StatusCode::OK, json!({ "data": status })))
+statuses! {
+    StatusFails = [401, 403];
+    ReindexFails = [400, 401, 403];
 }
 
-#[derive(Deserialize)]
+/// A rebuild under way.
+#[derive(Object)]
+struct RebuildStatus {
+    /// Entries indexed so far.
+    done: u64,
+    /// Entries to index.
+    total: u64,
+}
+
+/// The search index's state.
+#[derive(Object)]
+#[oai(rename = "SearchStatus")]
+struct SearchStatus {
+    /// Changes recorded before start-up are applied.
+    caught_up: bool,
+    /// Changes recorded but not yet searchable.
+    pending: u64,
+    /// Age of the oldest of them, in milliseconds.
+    lag_ms: u64,
+    /// Types being rebuilt, with entries done and total.
+    rebuilding: BTreeMap<String, RebuildStatus>,
+    /// Types waiting for a rebuild to start.
+    queued: Vec<String>,
+    /// Index commits since start-up.
+    commits: u64,
+    /// The last indexing failure, if any.
+    #[oai(skip_serializing_if_is_none)]
+    last_error: Option<String>,
+}
+
+impl From<crate::search::Status> for SearchStatus {
+    fn from(s: crate::search::Status) -> Self {
+        SearchStatus {
+            caught_up: s.caught_up,
+            pending: s.pending,
+            lag_ms: s.lag_ms,
+            rebuilding: s
+                .rebuilding
+                .into_iter()
+                .map(|(t, r)| {
+                    let r = RebuildStatus {
+                        done: r.done,
+                        total: r.total,
+                    };
+                    (t, r)
+                })
+                .collect(),
+            queued: s.queued,
+            commits: s.commits,
+            last_error: s.last_error,
+        }
+    }
+}
+
+/// Which types to rebuild.
+#[derive(Object, Deserialize)]
+#[oai(deny_unknown_fields)]
 #[serde(deny_unknown_fields)]
 struct ReindexBody {
+    /// Searchable content types; none or empty: every one.
+    #[oai(default)]
     #[serde(default)]
     types: Vec<String>,
 }
 
-/// Rebuilds the index of some types (all by default) from the database while searches keep
-/// using the current one. Administrators only; answers 202 at once.
-#[handler]
-async fn reindex(req: &Request, body: Body, state: Data<&Arc<AppState>>) -> Result<Response> {
-    administer(req, &state)?;
-    let body: ReindexBody = if body.is_empty() {
-        ReindexBody { types: Vec::new() }
-    } else {
-        read_json(body, state.config.limits.max_body_bytes).await?
-    };
-    let types = state.search.request_rebuild(&body.types)?;
-    Ok(json_response(
-        StatusCode::ACCEPTED,
-        json!({ "data": { "queued": types } }),
-    ))
+#[derive(Object)]
+struct Queued {
+    /// The types whose rebuild is queued.
+    queued: Vec<String>,
+}
+
+pub struct SearchAdminApi;
+
+#[OpenApi(tag = "Tag::Search")]
+impl SearchAdminApi {
+    /// The search index: backlog, lag and rebuilds under way (administrators).
+    #[oai(
+        path = "/search/status",
+        method = "get",
+        operation_id = "search_status"
+    )]
+    async fn status(
+        &self,
+        _auth: AdminToken,
+        req: &Request,
+        state: State<&Arc<AppState>>,
+    ) -> std::result::Result<Json<Answer<SearchStatus>>, Failure<StatusFails>> {
+        administer(req, &state)?;
+        Ok(Answer::ok(state.search.status().await?.into()))
+    }
+
+    /// Rebuild the index of some types (all by default) from the database; searches keep
+    /// using the current index until the new one replaces it (administrators).
+    #[oai(
+        path = "/search/reindex",
+        method = "post",
+        operation_id = "search_reindex"
+    )]
+    async fn reindex(
+        &self,
+        _auth: AdminToken,
+        req: &Request,
+        state: State<&Arc<AppState>>,
+        body: OptionalJsonBody<ReindexBody>,
+    ) -> std::result::Result<Accepted<Queued>, Failure<ReindexFails>> {
+        administer(req, &state)?;
+        let types = body.0.map(|b| b.types).unwrap_or_default();
+        let queued = state.search.request_rebuild(&types)?;
+        Ok(Accepted::Accepted(Answer::ok(Queued { queued })))
+    }
 }
