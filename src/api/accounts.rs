@@ -234,17 +234,12 @@ struct RoleBody {
     read_only_fields: BTreeMap<String, Vec<String>>,
 }
 
-pub struct AccountsApi;
+pub struct UsersApi;
 
-#[OpenApi]
-impl AccountsApi {
+#[OpenApi(tag = "Tag::Users")]
+impl UsersApi {
     /// Every user (admins).
-    #[oai(
-        path = "/users",
-        method = "get",
-        operation_id = "list_users",
-        tag = "Tag::Users"
-    )]
+    #[oai(path = "/users", method = "get", operation_id = "list_users")]
     async fn list_users(
         &self,
         _auth: AdminToken,
@@ -253,16 +248,11 @@ impl AccountsApi {
     ) -> Result<Json<Data<Vec<User>>>, Failure<ListFails>> {
         let permit = administer(req, &state)?;
         let users = state.accounts.list_users(&permit).await?;
-        Ok(Data::ok(users.into_iter().map(Into::into).collect()))
+        Ok(Data::all(users))
     }
 
     /// Create a user (admins); without a password they are mailed an invitation.
-    #[oai(
-        path = "/users",
-        method = "post",
-        operation_id = "create_user",
-        tag = "Tag::Users"
-    )]
+    #[oai(path = "/users", method = "post", operation_id = "create_user")]
     async fn create_user(
         &self,
         _auth: AdminToken,
@@ -287,12 +277,7 @@ impl AccountsApi {
     }
 
     /// One user (admins).
-    #[oai(
-        path = "/users/:id",
-        method = "get",
-        operation_id = "get_user",
-        tag = "Tag::Users"
-    )]
+    #[oai(path = "/users/:id", method = "get", operation_id = "get_user")]
     async fn get_user(
         &self,
         _auth: AdminToken,
@@ -312,12 +297,7 @@ impl AccountsApi {
 
     /// Change a user's name, role or status (`disabled` ends their sessions; the last admin
     /// stays).
-    #[oai(
-        path = "/users/:id",
-        method = "patch",
-        operation_id = "update_user",
-        tag = "Tag::Users"
-    )]
+    #[oai(path = "/users/:id", method = "patch", operation_id = "update_user")]
     async fn update_user(
         &self,
         _auth: AdminToken,
@@ -344,14 +324,14 @@ impl AccountsApi {
             .await?;
         Ok(Data::ok(user.into()))
     }
+}
 
+pub struct TokensApi;
+
+#[OpenApi(tag = "Tag::ApiTokens")]
+impl TokensApi {
     /// Every API token, without secrets (admins).
-    #[oai(
-        path = "/tokens",
-        method = "get",
-        operation_id = "list_tokens",
-        tag = "Tag::ApiTokens"
-    )]
+    #[oai(path = "/tokens", method = "get", operation_id = "list_tokens")]
     async fn list_tokens(
         &self,
         _auth: AdminToken,
@@ -360,16 +340,11 @@ impl AccountsApi {
     ) -> Result<Json<Data<Vec<TokenInfo>>>, Failure<ListFails>> {
         let permit = administer(req, &state)?;
         let tokens = state.accounts.list_tokens(&permit).await?;
-        Ok(Data::ok(tokens.into_iter().map(Into::into).collect()))
+        Ok(Data::all(tokens))
     }
 
     /// Create an API token; its secret is in this answer only (admins).
-    #[oai(
-        path = "/tokens",
-        method = "post",
-        operation_id = "create_token",
-        tag = "Tag::ApiTokens"
-    )]
+    #[oai(path = "/tokens", method = "post", operation_id = "create_token")]
     async fn create_token(
         &self,
         _auth: AdminToken,
@@ -415,12 +390,7 @@ impl AccountsApi {
     }
 
     /// Revoke an API token (admins).
-    #[oai(
-        path = "/tokens/:id",
-        method = "delete",
-        operation_id = "revoke_token",
-        tag = "Tag::ApiTokens"
-    )]
+    #[oai(path = "/tokens/:id", method = "delete", operation_id = "revoke_token")]
     async fn revoke_token(
         &self,
         _auth: AdminToken,
@@ -439,14 +409,14 @@ impl AccountsApi {
         }
         Ok(NoContent::Done)
     }
+}
 
+pub struct AuditApi;
+
+#[OpenApi(tag = "Tag::AuditLog")]
+impl AuditApi {
     /// Audit records, newest first (admins).
-    #[oai(
-        path = "/audit",
-        method = "get",
-        operation_id = "audit",
-        tag = "Tag::AuditLog"
-    )]
+    #[oai(path = "/audit", method = "get", operation_id = "audit")]
     #[expect(
         clippy::too_many_arguments,
         reason = "one argument per query parameter"
@@ -482,16 +452,16 @@ impl AccountsApi {
             before: before.0,
         };
         let records = audit::list(state.accounts.store(), &filter, limit.0.unwrap_or(50)).await?;
-        Ok(Data::ok(records.into_iter().map(Into::into).collect()))
+        Ok(Data::all(records))
     }
+}
 
+pub struct RolesApi;
+
+#[OpenApi(tag = "Tag::Roles")]
+impl RolesApi {
     /// The built-in and custom roles (admins).
-    #[oai(
-        path = "/roles",
-        method = "get",
-        operation_id = "list_roles",
-        tag = "Tag::Roles"
-    )]
+    #[oai(path = "/roles", method = "get", operation_id = "list_roles")]
     async fn list_roles(
         &self,
         _auth: AdminToken,
@@ -512,12 +482,7 @@ impl AccountsApi {
 
     /// Create or replace a custom role: actions per content type (or `*`), own entries only,
     /// hidden and read-only fields per type (admins).
-    #[oai(
-        path = "/roles/:name",
-        method = "put",
-        operation_id = "put_role",
-        tag = "Tag::Roles"
-    )]
+    #[oai(path = "/roles/:name", method = "put", operation_id = "put_role")]
     async fn put_role(
         &self,
         _auth: AdminToken,
@@ -596,12 +561,7 @@ impl AccountsApi {
     }
 
     /// Delete a custom role no user or API token has (admins).
-    #[oai(
-        path = "/roles/:name",
-        method = "delete",
-        operation_id = "delete_role",
-        tag = "Tag::Roles"
-    )]
+    #[oai(path = "/roles/:name", method = "delete", operation_id = "delete_role")]
     async fn delete_role(
         &self,
         _auth: AdminToken,

@@ -22,30 +22,34 @@ use crate::error::{Error, Result, code};
 use crate::schema::ContentType;
 use crate::schema::ValidateMode;
 
-/// The admin API's operations declared with poem-openapi, as one service (its document is
-/// the fixed part of the admin document).
-pub fn service() -> OpenApiService<
-    (
-        super::types::TypesApi,
-        super::sign_in::SignInApi,
-        super::accounts::AccountsApi,
-        super::events::EventsApi,
-        super::search::SearchAdminApi,
-    ),
-    (),
-> {
-    OpenApiService::new(
-        (
-            super::types::TypesApi,
-            super::sign_in::SignInApi,
-            super::accounts::AccountsApi,
-            super::events::EventsApi,
-            super::search::SearchAdminApi,
-        ),
-        "Folio admin API",
-        env!("CARGO_PKG_VERSION"),
-    )
-    .url_prefix(super::types::PREFIX)
+/// The admin API's operations declared with poem-openapi, in the order the document lists
+/// them.
+type Operations = (
+    super::types::TypesApi,
+    super::sign_in::SignInApi,
+    super::accounts::UsersApi,
+    super::accounts::TokensApi,
+    super::accounts::AuditApi,
+    super::accounts::RolesApi,
+    super::events::EventsApi,
+    super::search::SearchAdminApi,
+);
+
+/// Those operations as one service (its document is the fixed part of the admin document).
+pub fn service() -> OpenApiService<Operations, ()> {
+    use super::{accounts, events, search, sign_in, types};
+    let operations: Operations = (
+        types::TypesApi,
+        sign_in::SignInApi,
+        accounts::UsersApi,
+        accounts::TokensApi,
+        accounts::AuditApi,
+        accounts::RolesApi,
+        events::EventsApi,
+        search::SearchAdminApi,
+    );
+    OpenApiService::new(operations, "Folio admin API", env!("CARGO_PKG_VERSION"))
+        .url_prefix(types::PREFIX)
 }
 
 pub fn routes() -> Route {

@@ -378,6 +378,15 @@ impl<T: ParseFromJSON + ToJSON> Data<T> {
     }
 }
 
+impl<T: ParseFromJSON + ToJSON> Data<Vec<T>> {
+    /// The answer `{"data": [...]}` (200) of `items`, each made into what the API answers.
+    pub fn all(items: impl IntoIterator<Item = impl Into<T>>) -> Json<Data<Vec<T>>> {
+        Json(Data {
+            data: items.into_iter().map(Into::into).collect(),
+        })
+    }
+}
+
 /// Made (201), with what was made.
 #[derive(ApiResponse)]
 pub enum Created<T: ParseFromJSON + ToJSON> {

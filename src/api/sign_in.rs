@@ -464,7 +464,7 @@ impl SignInApi {
     ) -> Result<Json<Data<Vec<SessionInfo>>>, Failure<SignedInFails>> {
         let (user, session) = signed_in(req)?;
         let list = state.accounts.sessions_of(&user, Some(&session)).await?;
-        Ok(Data::ok(list.into_iter().map(Into::into).collect()))
+        Ok(Data::all(list))
     }
 
     /// End one of your sessions.
