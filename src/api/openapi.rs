@@ -138,7 +138,46 @@ fn schema_name(ct: &ContentType, suffix: &str) -> String {
     name
 }
 
+/// What every entry of the admin API is, whatever its type (each type's `…AdminEntry` is this
+/// with its own `fields`), and a page of them: the admin UI's types for any entry.
+fn admin_entry_schemas(doc: &mut Value) {
+    doc["components"]["schemas"]["AdminEntry"] = json!({
+        "type": "object",
+        "required": ["id", "type", "version", "status", "created_at", "updated_at", "fields"],
+        "properties": {
+            "id": { "type": "string", "description": "Entry id (ULID)" },
+            "type": { "type": "string", "description": "The content type's id" },
+            "version": { "type": "integer", "description": "Send it back (body `version` or `If-Match`) to guard against overwriting someone else's change." },
+            "status": { "type": "string", "enum": ["draft", "published", "changed"] },
+            "created_at": { "type": "string", "format": "date-time" },
+            "updated_at": { "type": "string", "format": "date-time" },
+            "published_at": { "type": "string", "format": "date-time", "nullable": true },
+            "created_by": { "type": "string", "nullable": true },
+            "updated_by": { "type": "string", "nullable": true },
+            "fields": { "type": "object", "additionalProperties": {}, "description": "The type's fields (its `…FieldsInput` schema)" }
+        }
+    });
+    doc["components"]["schemas"]["EntryPage"] = json!({
+        "type": "object",
+        "required": ["data", "meta"],
+        "properties": {
+            "data": { "type": "array", "items": { "$ref": "#/components/schemas/AdminEntry" } },
+            "meta": list_meta_schema()
+        }
+    });
+}
+
 fn entry_schema(ct: &ContentType, fields_ref: &str, admin: bool) -> Value {
+    if admin {
+        // The common part, and what this type's entries add: their type's id and fields.
+        return json!({ "allOf": [
+            { "$ref": "#/components/schemas/AdminEntry" },
+            { "type": "object", "properties": {
+                "type": { "type": "string", "enum": [ct.id] },
+                "fields": { "$ref": fields_ref }
+            } }
+        ] });
+    }
     let mut props = json!({
         "id": { "type": "string", "description": "Entry id (ULID)" },
         "created_at": { "type": "string", "format": "date-time" },
@@ -146,14 +185,7 @@ fn entry_schema(ct: &ContentType, fields_ref: &str, admin: bool) -> Value {
         "published_at": { "type": "string", "format": "date-time", "nullable": true },
         "fields": { "$ref": fields_ref }
     });
-    if admin {
-        props["type"] = json!({ "type": "string", "enum": [ct.id] });
-        props["status"] = json!({ "type": "string", "enum": ["draft", "published", "changed"] });
-        props["version"] = json!({ "type": "integer", "description": "Send it back (body `version` or `If-Match`) to guard against overwriting someone else's change." });
-        props["created_by"] = json!({ "type": "string", "nullable": true });
-        props["updated_by"] = json!({ "type": "string", "nullable": true });
-    }
-    if ct.is_localized() && !admin {
+    if ct.is_localized() {
         props["locale"] = json!({ "type": "string", "enum": ct.locales });
     }
     json!({ "type": "object", "properties": props })
@@ -182,7 +214,7 @@ fn list_parameters(ct: &ContentType) -> Value {
 }
 
 fn list_meta_schema() -> Value {
-    json!({ "type": "object", "properties": {
+    json!({ "type": "object", "required": ["total", "limit"], "properties": {
         "total": { "type": "integer" },
         "total_is_lower_bound": { "type": "boolean" },
         "limit": { "type": "integer" },
@@ -562,6 +594,7 @@ fn admin_document(schema: &Schema) -> Value {
     }
     search_paths(&mut doc, schema, true);
     media_paths(&mut doc, true);
+    admin_entry_schemas(&mut doc);
     for ct in schema.types() {
         let fields_name = schema_name(ct, "FieldsInput");
         let entry_name = schema_name(ct, "AdminEntry");

@@ -146,6 +146,9 @@ fn conforms(doc: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), 
         let target = &doc["components"]["schemas"][name.rsplit('/').next().unwrap()];
         return conforms(doc, target, value, at);
     }
+    if let Some(all) = schema["allOf"].as_array() {
+        return all.iter().try_for_each(|s| conforms(doc, s, value, at));
+    }
     if let Some(any) = schema["oneOf"].as_array() {
         return any
             .iter()
@@ -241,6 +244,27 @@ async fn account_answers_have_the_shapes_the_admin_document_gives() {
         assert_eq!(status, StatusCode::OK, "{path}: {body}");
         conforms(&doc, &schema("get", path, "200"), &body, path).unwrap();
     }
+    // An entry, as made and as listed, has the shape of its type's entry and of any entry.
+    let (status, made) = app
+        .admin_json(
+            reqwest::Method::POST,
+            "/content/tag",
+            serde_json::json!({ "fields": { "name": "Shapes" } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    conforms(&doc, &schema("post", "/content/tag", "201"), &made, "").unwrap();
+    let (status, page) = app.admin_call(reqwest::Method::GET, "/content/tag").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    conforms(&doc, &schema("get", "/content/tag", "200"), &page, "").unwrap();
+    let any = serde_json::json!({ "$ref": "#/components/schemas/EntryPage" });
+    conforms(&doc, &any, &page, "").unwrap();
+    let mut unversioned = page.clone();
+    unversioned["data"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("version");
+    assert!(conforms(&doc, &any, &unversioned, "").is_err());
     // A disagreement is found: the check can fail.
     let mut broken = answer.clone();
     broken["data"]["user"]["two_factor"] = Value::Null;

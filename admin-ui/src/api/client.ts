@@ -233,26 +233,12 @@ export type MediaItem = components["schemas"]["MediaItem"];
 export type MediaPage = JsonOk<paths["/admin/api/v1/media"]["get"]>;
 export type SearchResults = components["schemas"]["SearchResults"];
 
-/** An entry as the admin API answers it. */
-export interface AdminEntry {
-  id: string;
-  type: string;
-  version: number;
-  status: "draft" | "published" | "changed";
-  created_at: string;
-  updated_at: string;
-  published_at?: string | null;
-  created_by?: string;
-  updated_by?: string;
-  fields: Record<string, unknown>;
-}
-
-export interface EntryPage {
-  data: AdminEntry[];
-  meta: { total: number; total_is_lower_bound?: boolean; next_cursor?: string | null };
-}
-
 type Schemas = components["schemas"];
+
+/** An entry as the admin API answers it, whatever its type. */
+export type AdminEntry = Schemas["AdminEntry"];
+/** A page of entries (`GET /content/{type}`). */
+export type EntryPage = Schemas["EntryPage"];
 
 /** A user as listed; on `/auth/me` also what the UI may offer beyond content types. */
 export type User = Schemas["User"] & { permissions?: Schemas["Me"]["permissions"] };
