@@ -13,8 +13,8 @@ use poem_openapi::{Object, OpenApi};
 use serde::Deserialize;
 
 use super::AppState;
-use super::auth::{administer, caller};
-use super::oai::{AdminToken, Created, Data, Failure, JsonBody, NoContent, Tag, statuses};
+use super::auth::caller;
+use super::oai::{Admin, AdminToken, Created, Data, Failure, JsonBody, NoContent, Tag, statuses};
 use super::{query_pairs, unknown_parameter};
 use crate::access::{BUILTIN_ROLES, TokenScope};
 use crate::accounts::audit::{self, ListFilter};
@@ -202,9 +202,9 @@ struct CreateToken {
     /// otherwise).
     #[oai(nullable)]
     role: Option<String>,
-    /// When it stops working (in the future).
+    /// When it stops working: an RFC 3339 date and time in the future (422 otherwise).
     #[oai(nullable)]
-    expires_at: Option<chrono::DateTime<chrono::FixedOffset>>,
+    expires_at: Option<String>,
     /// Requests per minute, up to a million (0 or none: the default, 600).
     #[oai(nullable, validator(minimum(value = "0"), maximum(value = "1000000")))]
     rate_limit: Option<u32>,
@@ -243,10 +243,10 @@ impl UsersApi {
     async fn list_users(
         &self,
         _auth: AdminToken,
-        req: &Request,
+        admin: Admin,
         state: State<&Arc<AppState>>,
     ) -> Result<Json<Data<Vec<User>>>, Failure<ListFails>> {
-        let permit = administer(req, &state)?;
+        let permit = admin.0;
         let users = state.accounts.list_users(&permit).await?;
         Ok(Data::all(users))
     }
@@ -256,11 +256,12 @@ impl UsersApi {
     async fn create_user(
         &self,
         _auth: AdminToken,
+        admin: Admin,
         req: &Request,
         state: State<&Arc<AppState>>,
         body: JsonBody<CreateUser>,
     ) -> Result<Created<User>, Failure<MakeFails>> {
-        let permit = administer(req, &state)?;
+        let permit = admin.0;
         let body = body.0;
         let user = state
             .accounts
@@ -281,12 +282,11 @@ impl UsersApi {
     async fn get_user(
         &self,
         _auth: AdminToken,
-        req: &Request,
+        _admin: Admin,
         state: State<&Arc<AppState>>,
         /// The user's id.
         id: Path<String>,
     ) -> Result<Json<Data<User>>, Failure<ReadFails>> {
-        administer(req, &state)?;
         let user = state
             .accounts
             .get_user(&id)
@@ -301,13 +301,14 @@ impl UsersApi {
     async fn update_user(
         &self,
         _auth: AdminToken,
+        admin: Admin,
         req: &Request,
         state: State<&Arc<AppState>>,
         /// The user's id.
         id: Path<String>,
         body: JsonBody<UpdateUser>,
     ) -> Result<Json<Data<User>>, Failure<ChangeFails>> {
-        let permit = administer(req, &state)?;
+        let permit = admin.0;
         let body = body.0;
         let user = state
             .accounts
@@ -335,10 +336,10 @@ impl TokensApi {
     async fn list_tokens(
         &self,
         _auth: AdminToken,
-        req: &Request,
+        admin: Admin,
         state: State<&Arc<AppState>>,
     ) -> Result<Json<Data<Vec<TokenInfo>>>, Failure<ListFails>> {
-        let permit = administer(req, &state)?;
+        let permit = admin.0;
         let tokens = state.accounts.list_tokens(&permit).await?;
         Ok(Data::all(tokens))
     }
@@ -348,11 +349,12 @@ impl TokensApi {
     async fn create_token(
         &self,
         _auth: AdminToken,
+        admin: Admin,
         req: &Request,
         state: State<&Arc<AppState>>,
         body: JsonBody<CreateToken>,
     ) -> Result<Created<NewApiToken>, Failure<MakeFails>> {
-        let permit = administer(req, &state)?;
+        let permit = admin.0;
         let body = body.0;
         let scope = match (body.scope, body.role) {
             (Scope::Delivery, None) => TokenScope::Delivery,
@@ -378,7 +380,7 @@ impl TokensApi {
                 NewToken {
                     name: body.name,
                     scope,
-                    expires_at: body.expires_at.map(|t| t.to_rfc3339()),
+                    expires_at: body.expires_at,
                     rate_limit: body.rate_limit.unwrap_or(0),
                 },
             )
@@ -394,12 +396,13 @@ impl TokensApi {
     async fn revoke_token(
         &self,
         _auth: AdminToken,
+        admin: Admin,
         req: &Request,
         state: State<&Arc<AppState>>,
         /// The token's id.
         id: Path<String>,
     ) -> Result<NoContent, Failure<ReadFails>> {
-        let permit = administer(req, &state)?;
+        let permit = admin.0;
         if !state
             .accounts
             .revoke_token(&permit, caller(req).address_text().as_deref(), &id)
@@ -424,6 +427,7 @@ impl AuditApi {
     async fn list_audit(
         &self,
         _auth: AdminToken,
+        _admin: Admin,
         req: &Request,
         state: State<&Arc<AppState>>,
         /// Only this actor's records (`user:…`, `token:…`, `system`).
@@ -439,7 +443,6 @@ impl AuditApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
         limit: Query<Option<u32>>,
     ) -> Result<Json<Data<Vec<AuditRecord>>>, Failure<QueryFails>> {
-        administer(req, &state)?;
         only_parameters(
             req,
             &["actor", "action", "target", "before", "limit"],
@@ -465,10 +468,9 @@ impl RolesApi {
     async fn list_roles(
         &self,
         _auth: AdminToken,
-        req: &Request,
+        _admin: Admin,
         state: State<&Arc<AppState>>,
     ) -> Result<Json<Data<RoleList>>, Failure<ListFails>> {
-        administer(req, &state)?;
         Ok(Data::ok(RoleList {
             built_in: BUILTIN_ROLES.iter().map(|r| (*r).to_owned()).collect(),
             custom: state
@@ -486,14 +488,14 @@ impl RolesApi {
     async fn put_role(
         &self,
         _auth: AdminToken,
+        admin: Admin,
         req: &Request,
         state: State<&Arc<AppState>>,
-        /// The role's name: lower-case letters, digits, `-` and `_`.
-        #[oai(validator(pattern = "^[a-z][a-z0-9_-]{0,49}$"))]
+        /// The role's name: lower-case letters, digits, `-` and `_` (up to 50).
         name: Path<String>,
         body: JsonBody<RoleBody, { 64 * 1024 }>,
     ) -> Result<Json<Data<CustomRole>>, Failure<MakeFails>> {
-        let permit = administer(req, &state)?;
+        let permit = admin.0;
         let body = body.0;
         let schema = state.content.schema();
         let mut errors = Vec::new();
@@ -565,13 +567,13 @@ impl RolesApi {
     async fn delete_role(
         &self,
         _auth: AdminToken,
+        admin: Admin,
         req: &Request,
         state: State<&Arc<AppState>>,
-        /// The role's name: lower-case letters, digits, `-` and `_`.
-        #[oai(validator(pattern = "^[a-z][a-z0-9_-]{0,49}$"))]
+        /// The role's name: lower-case letters, digits, `-` and `_` (up to 50).
         name: Path<String>,
     ) -> Result<NoContent, Failure<RemoveFails>> {
-        let permit = administer(req, &state)?;
+        let permit = admin.0;
         if !state
             .accounts
             .delete_role(&permit, caller(req).address_text().as_deref(), &name)

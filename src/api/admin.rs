@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::methods::{get, post};
 use poem::http::{StatusCode, header};
 use poem::web::{Data, Path};
-use poem::{Body, IntoResponse, Request, Response, Route, handler};
+use poem::{Body, EndpointExt, IntoResponse, Request, Response, Route, handler};
 use poem_openapi::OpenApiService;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -58,7 +58,12 @@ pub fn routes() -> Route {
     Route::new()
         .nest(
             "/",
-            super::methods::documented(service, &spec, super::types::PREFIX),
+            // Their answers (sessions, secrets, accounts) are never stored by a cache, as
+            // `json_response` says for the hand-made routes.
+            super::methods::documented(service, &spec, super::types::PREFIX).with(
+                poem::middleware::SetHeader::new()
+                    .overriding(poem::http::header::CACHE_CONTROL, "no-store"),
+            ),
         )
         .at("/content/:type", get(list_entries).post(create_entry))
         .at(

@@ -12,9 +12,8 @@ use poem_openapi::{Object, OpenApi};
 
 use super::AppState;
 use super::accounts::only_parameters;
-use super::auth::administer;
 use super::invalid_parameter;
-use super::oai::{AdminToken, Failure, Tag, statuses};
+use super::oai::{Admin, AdminToken, Failure, Tag, statuses};
 use crate::storage::events::{Event, EventFilter};
 
 statuses! {
@@ -102,6 +101,7 @@ impl EventsApi {
     async fn list_events(
         &self,
         _auth: AdminToken,
+        _admin: Admin,
         req: &Request,
         state: State<&Arc<AppState>>,
         /// Only this kind (`entry.published`), or this family of kinds (`entry`).
@@ -122,7 +122,6 @@ impl EventsApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
         limit: Query<Option<u32>>,
     ) -> Result<Json<EventPage>, Failure<ListFails>> {
-        administer(req, &state)?;
         only_parameters(
             req,
             &["kind", "type", "subject", "after", "since", "limit"],

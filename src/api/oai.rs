@@ -1,17 +1,20 @@
 //! What the poem-openapi operations of the admin API share, so that the document describes
 //! what the handlers take and answer because it is made from the same types:
 //!
-//! - the credentials an operation takes ([`AdminToken`]);
+//! - the credentials an operation takes ([`AdminToken`]) and who may call it ([`Staff`],
+//!   [`Admin`], [`SignedInCaller`]), checked before anything else is read;
 //! - [`Failure`]: the error statuses an operation can answer, each with the one error body
 //!   ([`ErrorBody`], named `Error` in the documents), given as a list ([`statuses!`]);
 //! - [`JsonBody`]: a JSON request body read as every route reads one (size limit, an object,
 //!   strict types, unknown keys refused, our error codes), described by its type's schema;
 //! - [`WithCookies`]: an answer that also sets cookies, and [`NoContent`].
 
-use std::collections::BTreeMap;
+use std::any::TypeId;
+use std::collections::{BTreeMap, HashMap};
 use std::marker::PhantomData;
+use std::sync::{Arc, Mutex, OnceLock};
 
-use poem::{IntoResponse, Request, RequestBody, Response};
+use poem::{FromRequest, IntoResponse, Request, RequestBody, Response};
 use poem_openapi::auth::Bearer;
 use poem_openapi::payload::Json;
 use poem_openapi::payload::{ParsePayload, Payload};
@@ -24,6 +27,8 @@ use poem_openapi::{
 };
 use serde::de::DeserializeOwned;
 
+use super::AppState;
+use crate::access::{AdminPermit, Principal};
 use crate::error::{Error, code};
 
 /// A session token (`fs_…`, from signing in) or an API token with admin scope (`ft_…`).
@@ -46,6 +51,61 @@ pub enum AdminToken {
     Bearer(BearerToken),
     #[oai(fallback)]
     Cookie,
+}
+
+/// Who may call an operation, checked as the operation's first extractor: before its
+/// parameters and body are read, so an anonymous caller or one of another role gets 401 or
+/// 403, never a validation error about what they sent.
+fn state(req: &Request) -> Result<&Arc<AppState>, Error> {
+    req.data::<Arc<AppState>>()
+        .ok_or_else(|| Error::internal("the application state is missing"))
+}
+
+/// A caller acting with a role (not anonymous, not a delivery token, not a user who must set
+/// up two-factor sign-in first).
+pub struct Staff;
+
+impl<'a> FromRequest<'a> for Staff {
+    async fn from_request(req: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
+        let principal = super::auth::caller(req).principal;
+        if let Principal::User {
+            enrolment_only: true,
+            ..
+        } = principal
+        {
+            return Err(Error::TwoFactorRequired.into());
+        }
+        match principal.role() {
+            Some(_) => Ok(Staff),
+            None if matches!(principal, Principal::Public) => Err(Error::Unauthenticated.into()),
+            None => Err(Error::Forbidden.into()),
+        }
+    }
+}
+
+/// An administrator's permit.
+pub struct Admin(pub AdminPermit);
+
+impl<'a> FromRequest<'a> for Admin {
+    async fn from_request(req: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
+        Ok(Admin(super::auth::administer(req, state(req)?)?))
+    }
+}
+
+/// A user signed in with a session (not an API token), and the session.
+pub struct SignedInCaller {
+    pub user: String,
+    pub session: String,
+}
+
+impl<'a> FromRequest<'a> for SignedInCaller {
+    async fn from_request(req: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
+        match super::auth::caller(req).principal {
+            Principal::User { id, session, .. } => Ok(SignedInCaller { user: id, session }),
+            Principal::Public => Err(Error::Unauthenticated.into()),
+            Principal::Token { .. } => Err(Error::Forbidden.into()),
+        }
+    }
 }
 
 /// The error body every endpoint answers with.
@@ -184,7 +244,9 @@ impl<T: Type, const LIMIT: usize> Payload for JsonBody<T, LIMIT> {
     }
 }
 
-impl<T: ParseFromJSON + DeserializeOwned, const LIMIT: usize> ParsePayload for JsonBody<T, LIMIT> {
+impl<T: ParseFromJSON + DeserializeOwned + 'static, const LIMIT: usize> ParsePayload
+    for JsonBody<T, LIMIT>
+{
     const IS_REQUIRED: bool = true;
 
     async fn from_request(_req: &Request, body: &mut RequestBody) -> poem::Result<Self> {
@@ -196,7 +258,9 @@ impl<T: ParseFromJSON + DeserializeOwned, const LIMIT: usize> ParsePayload for J
 /// A body read as `T`: no key its schema does not name (the documents say
 /// `additionalProperties: false` for every such body), serde-strict types, then the schema's
 /// own checks (lengths, ranges) as poem-openapi reads it.
-fn checked<T: ParseFromJSON + DeserializeOwned>(value: serde_json::Value) -> Result<T, Error> {
+fn checked<T: ParseFromJSON + DeserializeOwned + 'static>(
+    value: serde_json::Value,
+) -> Result<T, Error> {
     let known = properties::<T>();
     if let Some(key) = value
         .as_object()
@@ -215,15 +279,35 @@ fn checked<T: ParseFromJSON + DeserializeOwned>(value: serde_json::Value) -> Res
         ));
     }
     // serde reads the types strictly (poem-openapi would take `5` for a string).
-    serde_json::from_value::<T>(value.clone()).map_err(|e| {
+    T::deserialize(&value).map_err(|e| {
         Error::bad_request(code::INVALID_BODY, format!("the body is not valid: {e}"))
     })?;
-    T::parse_from_json(Some(value)).map_err(|e| {
-        Error::bad_request(
+    T::parse_from_json(Some(value)).map_err(|e| schema_check_failed(&e.into_message()))
+}
+
+/// The answer to a body whose types are right but which breaks one of its schema's checks
+/// (a length, a range): 422 naming the field, as the server's own checks of a field answer.
+/// poem-openapi says which field as "failed to parse \"T\": field `name` verification
+/// failed. minLength(1)".
+fn schema_check_failed(message: &str) -> Error {
+    let field = message
+        .split_once("field `")
+        .and_then(|(_, rest)| rest.split_once("` verification failed"))
+        .map(|(field, _)| field);
+    match field {
+        Some(field) => Error::Validation(vec![crate::schema::FieldError {
+            path: field.to_owned(),
+            code: crate::schema::field_code::INVALID,
+            message: format!(
+                "`{field}` is not valid: {}",
+                message.rsplit(". ").next().unwrap_or(message)
+            ),
+        }]),
+        None => Error::bad_request(
             code::INVALID_BODY,
-            format!("the body is not valid: {}", e.into_message()),
-        )
-    })
+            format!("the body is not valid: {message}"),
+        ),
+    }
 }
 
 /// A [`JsonBody`] that may be left out: an empty (or blank) body is `None`.
@@ -241,7 +325,7 @@ impl<T: Type, const LIMIT: usize> Payload for OptionalJsonBody<T, LIMIT> {
     }
 }
 
-impl<T: ParseFromJSON + DeserializeOwned, const LIMIT: usize> ParsePayload
+impl<T: ParseFromJSON + DeserializeOwned + 'static, const LIMIT: usize> ParsePayload
     for OptionalJsonBody<T, LIMIT>
 {
     const IS_REQUIRED: bool = false;
@@ -271,7 +355,7 @@ impl<T: ParseFromJSON + DeserializeOwned, const LIMIT: usize> ParsePayload
 // is `None` for an optional one).
 macro_rules! body_extractor {
     ($ty:ident) => {
-        impl<'a, T: ParseFromJSON + DeserializeOwned, const LIMIT: usize> ApiExtractor<'a>
+        impl<'a, T: ParseFromJSON + DeserializeOwned + 'static, const LIMIT: usize> ApiExtractor<'a>
             for $ty<T, LIMIT>
         {
             const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
@@ -306,15 +390,24 @@ macro_rules! body_extractor {
 body_extractor!(JsonBody);
 body_extractor!(OptionalJsonBody);
 
-/// The property names of the object type `T`'s schema.
-fn properties<T: Type>() -> Vec<String> {
-    let mut registry = Registry::new();
-    T::register(&mut registry);
-    registry
-        .schemas
-        .get(&*T::name())
-        .map(|s| s.properties.iter().map(|(k, _)| (*k).to_owned()).collect())
-        .unwrap_or_default()
+/// The property names of the object type `T`'s schema (worked out once a type).
+fn properties<T: Type + 'static>() -> Arc<Vec<String>> {
+    static KNOWN: OnceLock<Mutex<HashMap<TypeId, Arc<Vec<String>>>>> = OnceLock::new();
+    let known = KNOWN.get_or_init(Mutex::default);
+    let mut known = known.lock().unwrap_or_else(|e| e.into_inner());
+    known
+        .entry(TypeId::of::<T>())
+        .or_insert_with(|| {
+            let mut registry = Registry::new();
+            T::register(&mut registry);
+            let names = registry
+                .schemas
+                .get(&*T::name())
+                .map(|s| s.properties.iter().map(|(k, _)| (*k).to_owned()).collect())
+                .unwrap_or_default();
+            Arc::new(names)
+        })
+        .clone()
 }
 
 /// An answer that also sets cookies (the sign-in's session and CSRF cookies).
@@ -435,4 +528,24 @@ pub enum Tag {
     /// The log of changes that other systems follow (admins).
     #[oai(rename = "Change events")]
     ChangeEvents,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_broken_schema_check_names_its_field() {
+        let e = schema_check_failed(
+            "failed to parse \"CreateToken\": field `name` verification failed. minLength(1)",
+        );
+        let body = e.body();
+        assert_eq!(e.status(), 422);
+        let fields = body.fields.unwrap();
+        assert_eq!(fields["name"].code, "invalid");
+        assert!(fields["name"].message.contains("minLength(1)"));
+        // Anything else is the body's fault as a whole.
+        let e = schema_check_failed("failed to parse \"CreateToken\": expected object");
+        assert_eq!(e.code().name, "invalid_body");
+    }
 }

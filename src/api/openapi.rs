@@ -559,20 +559,24 @@ fn admin_document(schema: &Schema) -> Value {
     // (`{}`); name the cookie instead. Its operations without credentials (signing in, first
     // setup, the links from mails) say so, rather than inheriting the document's default.
     if let Some(paths) = doc["paths"].as_object_mut() {
-        for op in paths
-            .values_mut()
-            .filter_map(Value::as_object_mut)
-            .flat_map(|p| p.values_mut())
-        {
-            match op.get_mut("security").and_then(Value::as_array_mut) {
-                Some(security) => {
-                    for s in security.iter_mut() {
-                        if s.as_object().is_some_and(|o| o.is_empty()) {
-                            *s = json!({ "session_cookie": [] });
+        for item in paths.values_mut().filter_map(Value::as_object_mut) {
+            for (method, op) in item.iter_mut() {
+                // A write with the cookie also needs the CSRF header.
+                let cookie = if method == "get" {
+                    json!({ "session_cookie": [] })
+                } else {
+                    json!({ "session_cookie": [], "csrf": [] })
+                };
+                match op.get_mut("security").and_then(Value::as_array_mut) {
+                    Some(security) => {
+                        for s in security.iter_mut() {
+                            if s.as_object().is_some_and(|o| o.is_empty()) {
+                                *s = cookie.clone();
+                            }
                         }
                     }
+                    None => op["security"] = json!([]),
                 }
-                None => op["security"] = json!([]),
             }
         }
     }

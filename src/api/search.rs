@@ -23,8 +23,10 @@ use poem_openapi::{Object, OpenApi};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::auth::{administer, caller};
-use super::oai::{Accepted, AdminToken, Data as Answer, Failure, OptionalJsonBody, Tag, statuses};
+use super::auth::caller;
+use super::oai::{
+    Accepted, Admin, AdminToken, Data as Answer, Failure, OptionalJsonBody, Tag, statuses,
+};
 use super::{AppState, etag_of, if_none_match, query_pairs};
 use crate::access::{Action, Principal};
 use crate::content::query::{EntryQuery, Sight};
@@ -674,10 +676,9 @@ impl SearchAdminApi {
     async fn status(
         &self,
         _auth: AdminToken,
-        req: &Request,
+        _admin: Admin,
         state: State<&Arc<AppState>>,
     ) -> std::result::Result<Json<Answer<SearchStatus>>, Failure<StatusFails>> {
-        administer(req, &state)?;
         Ok(Answer::ok(state.search.status().await?.into()))
     }
 
@@ -691,11 +692,10 @@ impl SearchAdminApi {
     async fn reindex(
         &self,
         _auth: AdminToken,
-        req: &Request,
+        _admin: Admin,
         state: State<&Arc<AppState>>,
         body: OptionalJsonBody<ReindexBody>,
     ) -> std::result::Result<Accepted<Queued>, Failure<ReindexFails>> {
-        administer(req, &state)?;
         let types = body.0.map(|b| b.types).unwrap_or_default();
         let queued = state.search.request_rebuild(&types)?;
         Ok(Accepted::Accepted(Answer::ok(Queued { queued })))

@@ -16,9 +16,10 @@ use super::AppState;
 use super::accounts::User;
 use super::auth::{CSRF_COOKIE, SESSION_COOKIE, caller, user_agent};
 use super::oai::{
-    Accepted, AdminToken, Data, Failure, JsonBody, NoContent, Tag, WithCookies, statuses,
+    Accepted, AdminToken, Data, Failure, JsonBody, NoContent, SignedInCaller, Tag, WithCookies,
+    statuses,
 };
-use crate::access::{Action, Principal};
+use crate::access::Action;
 use crate::accounts::{LoginOutcome, NewSession};
 use crate::error::{Error, code};
 
@@ -262,15 +263,6 @@ struct EmailVerified {
     email_verified: bool,
 }
 
-/// The signed-in user of the request and their session, or 401 (403 for an API token).
-fn signed_in(req: &Request) -> Result<(String, String), Error> {
-    match caller(req).principal {
-        Principal::User { id, session, .. } => Ok((id, session)),
-        Principal::Public => Err(Error::Unauthenticated),
-        Principal::Token { .. } => Err(Error::Forbidden),
-    }
-}
-
 /// A cookie for `name`, as the sign-in sets it (`value` empty and no age: as sign-out clears it).
 fn cookie(state: &AppState, name: &str, value: &str, http_only: bool) -> String {
     let secure = if state.config.secure_cookies() {
@@ -376,10 +368,10 @@ impl SignInApi {
     async fn logout(
         &self,
         _auth: AdminToken,
-        req: &Request,
+        who: SignedInCaller,
         state: State<&Arc<AppState>>,
     ) -> Result<WithCookies<Json<Data<SignedOut>>>, Failure<SignedInFails>> {
-        let (user, session) = signed_in(req)?;
+        let SignedInCaller { user, session } = who;
         state
             .accounts
             .end_session(&format!("user:{user}"), &user, &session)
@@ -399,10 +391,11 @@ impl SignInApi {
     async fn me(
         &self,
         _auth: AdminToken,
+        who: SignedInCaller,
         req: &Request,
         state: State<&Arc<AppState>>,
     ) -> Result<Json<Data<Me>>, Failure<SignedInFails>> {
-        let (user, _) = signed_in(req)?;
+        let SignedInCaller { user, .. } = who;
         let user = state
             .accounts
             .get_user(&user)
@@ -433,11 +426,12 @@ impl SignInApi {
     async fn change_password(
         &self,
         _auth: AdminToken,
+        who: SignedInCaller,
         req: &Request,
         state: State<&Arc<AppState>>,
         body: JsonBody<PasswordChange>,
     ) -> Result<Json<Data<PasswordChanged>>, Failure<PasswordFails>> {
-        let (user, session) = signed_in(req)?;
+        let SignedInCaller { user, session } = who;
         state
             .accounts
             .change_password(
@@ -459,10 +453,10 @@ impl SignInApi {
     async fn sessions(
         &self,
         _auth: AdminToken,
-        req: &Request,
+        who: SignedInCaller,
         state: State<&Arc<AppState>>,
     ) -> Result<Json<Data<Vec<SessionInfo>>>, Failure<SignedInFails>> {
-        let (user, session) = signed_in(req)?;
+        let SignedInCaller { user, session } = who;
         let list = state.accounts.sessions_of(&user, Some(&session)).await?;
         Ok(Data::all(list))
     }
@@ -476,12 +470,12 @@ impl SignInApi {
     async fn end_session(
         &self,
         _auth: AdminToken,
-        req: &Request,
+        who: SignedInCaller,
         state: State<&Arc<AppState>>,
         /// The session's id.
         id: Path<String>,
     ) -> Result<NoContent, Failure<SessionFails>> {
-        let (user, _) = signed_in(req)?;
+        let SignedInCaller { user, .. } = who;
         if !state
             .accounts
             .end_session(&format!("user:{user}"), &user, &id)
@@ -501,10 +495,10 @@ impl SignInApi {
     async fn two_factor_setup(
         &self,
         _auth: AdminToken,
-        req: &Request,
+        who: SignedInCaller,
         state: State<&Arc<AppState>>,
     ) -> Result<Json<Data<TwoFactorSecret>>, Failure<TwoFactorSetupFails>> {
-        let (user, _) = signed_in(req)?;
+        let SignedInCaller { user, .. } = who;
         let (secret, otpauth_uri) = state.accounts.begin_two_factor(&user, "Folio").await?;
         Ok(Data::ok(TwoFactorSecret {
             secret,
@@ -521,11 +515,12 @@ impl SignInApi {
     async fn two_factor_enable(
         &self,
         _auth: AdminToken,
+        who: SignedInCaller,
         req: &Request,
         state: State<&Arc<AppState>>,
         body: JsonBody<CodeBody>,
     ) -> Result<Json<Data<TwoFactorOn>>, Failure<TwoFactorEnableFails>> {
-        let (user, _) = signed_in(req)?;
+        let SignedInCaller { user, .. } = who;
         let recovery_codes = state
             .accounts
             .enable_two_factor(&user, &body.0.code, caller(req).address_text().as_deref())
@@ -545,11 +540,12 @@ impl SignInApi {
     async fn two_factor_disable(
         &self,
         _auth: AdminToken,
+        who: SignedInCaller,
         req: &Request,
         state: State<&Arc<AppState>>,
         body: JsonBody<PasswordConfirmation>,
     ) -> Result<Json<Data<TwoFactorOff>>, Failure<PasswordFails>> {
-        let (user, _) = signed_in(req)?;
+        let SignedInCaller { user, .. } = who;
         state
             .accounts
             .disable_two_factor(

@@ -1358,3 +1358,55 @@ async fn sessions_and_tokens_survive_a_restart() {
     .await;
     assert_eq!(r.status, StatusCode::OK);
 }
+
+/// Who may call comes before what was sent: an anonymous caller or one of another role is
+/// refused (401/403) whatever the parameters or body; what sign-in and account answers hold
+/// (sessions, secrets) is never kept by a cache; a field the schema bounds is the field's 422.
+#[tokio::test]
+async fn account_operations_refuse_the_caller_first_and_are_never_cached() {
+    let app = TestApp::spawn().await;
+    let anonymous = send(app.client.get(app.url("/admin/api/v1/audit?limit=0"))).await;
+    assert_error(
+        anonymous.status,
+        &anonymous.json(),
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    );
+    let (_, editor) = app.user_with_role("editor").await;
+    for (method, path, body) in [
+        (Method::POST, "/admin/api/v1/users", json!({})),
+        (Method::PUT, "/admin/api/v1/roles/x", json!({ "colour": 1 })),
+        (Method::GET, "/admin/api/v1/events?limit=0", Value::Null),
+    ] {
+        let mut request = app
+            .client
+            .request(method.clone(), app.url(path))
+            .bearer_auth(&editor);
+        if !body.is_null() {
+            request = request.json(&body);
+        }
+        let r = send(request).await;
+        assert_error(r.status, &r.json(), StatusCode::FORBIDDEN, "forbidden");
+    }
+
+    let signed_in = app.login(ADMIN_EMAIL, ADMIN_PASSWORD, true).await;
+    assert_eq!(signed_in.status, StatusCode::OK);
+    assert_eq!(signed_in.header("cache-control"), Some("no-store"));
+    let made = send(
+        app.admin(Method::POST, "/tokens")
+            .json(&json!({ "name": "site", "scope": "delivery" })),
+    )
+    .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.text);
+    assert_eq!(made.header("cache-control"), Some("no-store"));
+
+    let (status, body) = app
+        .admin_json(
+            Method::POST,
+            "/tokens",
+            json!({ "name": "", "scope": "delivery" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["fields"]["name"]["code"], "invalid", "{body}");
+}

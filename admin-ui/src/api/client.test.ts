@@ -74,7 +74,7 @@ describe("Client", () => {
     const client = new Client({
       fetch: async (input) =>
         String(input).endsWith("/auth/login")
-          ? answer(200, { data: { user: { id: "u1" } } })
+          ? answer(200, { data: { user: { id: "u1" }, session: { id: "s1" } } })
           : new Promise<Response>((ok) => {
               answerList = ok;
             }),
@@ -82,6 +82,13 @@ describe("Client", () => {
     });
     const mark = client.sessionMark();
     const list = client.get("/content/article").catch((e: unknown) => e);
+    // Asked for the second factor: no session yet.
+    const challenged = new Client({
+      fetch: async () => answer(200, { data: { two_factor_required: true, challenge: "c" } }),
+    });
+    const before = challenged.sessionMark();
+    await challenged.post("/auth/login", { email: "a", password: "b" });
+    expect(challenged.signedInSince(before)).toBe(false);
     await client.post("/auth/login", { email: "a", password: "b" });
     expect(client.signedInSince(mark)).toBe(true);
     answerList(answer(401, { code: "unauthenticated", message: "authentication is required" }));

@@ -116,7 +116,8 @@ export class Client {
       }
     }
     if (res.ok) {
-      if (method === "POST" && SIGN_IN_PATHS.includes(path)) {
+      // A sign-in answer with a session (not a request for the second factor) starts one.
+      if (method === "POST" && SIGN_IN_PATHS.includes(path) && hasSession(json)) {
         this.sessions++;
       }
       return json as T;
@@ -192,6 +193,12 @@ export class Client {
   }
 }
 
+/** Whether a sign-in's answer holds a new session. */
+function hasSession(json: unknown): boolean {
+  const data = (json as { data?: { session?: unknown } } | undefined)?.data;
+  return !!data && data.session !== undefined;
+}
+
 /** The `ApiError` for a non-2xx answer with body `json`. */
 export function errorOf(status: number, json: unknown): ApiError {
   const err = (json ?? {}) as {
@@ -259,9 +266,8 @@ export type MediaFolder = NonNullable<JsonOk<paths["/admin/api/v1/media/folders"
 /** An entry that uses a media item, and whether its published version does. */
 export type MediaUse = NonNullable<JsonOk<paths["/admin/api/v1/media/{id}/usage"]["get"]>["data"]>[number];
 
-export interface Me {
-  data: Schemas["Me"];
-}
+/** `GET /auth/me`: the signed-in user with what they may do. */
+export type Me = JsonOk<paths["/admin/api/v1/auth/me"]["get"]>;
 
 /** What signing in answers: signed in, or asked for the second factor (whose flag is always `true`). */
 export type LoginAnswer = {
