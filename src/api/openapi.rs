@@ -191,14 +191,16 @@ fn entry_schema(ct: &ContentType, fields_ref: &str, admin: bool) -> Value {
     json!({ "type": "object", "properties": props })
 }
 
-fn list_parameters(ct: &ContentType) -> Value {
+/// The query parameters of a type's list. Admin lists answer whole entries as JSON: they
+/// take no `fields`, `populate`, `render` or `format`.
+fn list_parameters(ct: &ContentType, admin: bool) -> Value {
     let filterable: Vec<&str> = ct
         .fields
         .iter()
         .filter(|f| !f.private)
         .map(|f| f.name.as_str())
         .collect();
-    json!([
+    let mut params = json!([
         { "name": "filter", "in": "query", "style": "deepObject", "explode": true, "schema": { "type": "object" },
           "description": format!("`filter[field][op]=value`; ops: eq ne lt lte gt gte in nin contains starts_with exists; nested on relations: `filter[author.name][eq]=...`. Fields: {}", filterable.join(", ")) },
         { "name": "sort", "in": "query", "schema": { "type": "string" }, "description": "Comma-separated keys, `-` for descending: `-published_at,title`" },
@@ -210,7 +212,13 @@ fn list_parameters(ct: &ContentType) -> Value {
         { "name": "locale", "in": "query", "schema": { "type": "string" } },
         { "name": "render", "in": "query", "schema": { "type": "string", "enum": ["html"] }, "description": "Markdown fields as sanitised HTML" },
         { "name": "format", "in": "query", "schema": { "type": "string", "enum": ["json", "csv", "ndjson"] } }
-    ])
+    ]);
+    if admin && let Some(list) = params.as_array_mut() {
+        list.retain(|p| {
+            !["fields", "populate", "render", "format"].contains(&p["name"].as_str().unwrap_or(""))
+        });
+    }
+    params
 }
 
 fn list_meta_schema() -> Value {
@@ -266,7 +274,7 @@ fn delivery_document(schema: &Schema) -> Value {
         doc["paths"][&path] = json!({ "get": {
             "tags": [ct.name], "operationId": format!("list_{}", ct.id.replace('-', "_")),
             "summary": if ct.kind == Kind::Single { format!("The {} entry", ct.name) } else { format!("List published {}", ct.name) },
-            "parameters": if ct.kind == Kind::Single { json!([]) } else { list_parameters(ct) },
+            "parameters": if ct.kind == Kind::Single { json!([]) } else { list_parameters(ct, false) },
             "security": security, "responses": ok }});
         if ct.kind == Kind::Collection {
             let mut r = Map::new();
@@ -625,12 +633,12 @@ fn admin_document(schema: &Schema) -> Value {
         let base = format!("/admin/api/v1/content/{}", ct.id);
         let id_param =
             json!({ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } });
-        let if_match = json!({ "name": "If-Match", "in": "header", "schema": { "type": "string" }, "description": "The version you read, e.g. \"3\"" });
+        let if_match = json!({ "name": "If-Match", "in": "header", "schema": { "type": "string", "pattern": "^(W/)?\"?[0-9]{1,15}\"?$" }, "description": "The version you read, e.g. \"3\" (a weak `W/\"3\"` too)" });
         let mut list_ok = Map::new();
         list_ok.insert("200".into(), json!({ "description": "OK", "content": { "application/json": { "schema": { "type": "object", "properties": { "data": { "type": "array", "items": entry_ref }, "meta": list_meta_schema() } } } } }));
         list_ok.extend(error_responses(&["400", "401", "404"]));
         doc["paths"][&base] = json!({
-            "get": { "tags": tag, "operationId": format!("admin_list_{t}"), "summary": format!("List {} (drafts included)", ct.name), "parameters": list_parameters(ct), "responses": list_ok },
+            "get": { "tags": tag, "operationId": format!("admin_list_{t}"), "summary": format!("List {} (drafts included)", ct.name), "parameters": list_parameters(ct, true), "responses": list_ok },
             "post": { "tags": tag, "operationId": format!("admin_create_{t}"), "summary": format!("Create a {}", ct.name), "requestBody": write_body, "responses": resp(&["400", "401", "404", "409", "413", "422"], "201") }
         });
         let mut del = Map::new();
