@@ -191,6 +191,15 @@ fn entry_schema(ct: &ContentType, fields_ref: &str, admin: bool) -> Value {
     json!({ "type": "object", "properties": props })
 }
 
+/// `locale`: one of the type's locales (none for a type without any).
+fn locale_parameter(ct: &ContentType) -> Value {
+    if ct.locales.is_empty() {
+        return Value::Null;
+    }
+    json!({ "name": "locale", "in": "query", "schema": { "type": "string", "enum": ct.locales },
+            "description": "Answer in this locale (the default's text where there is no translation)" })
+}
+
 /// The query parameters of a type's list. Admin lists answer whole entries as JSON: they
 /// take no `fields`, `populate`, `render` or `format`.
 fn list_parameters(ct: &ContentType, admin: bool) -> Value {
@@ -209,10 +218,13 @@ fn list_parameters(ct: &ContentType, admin: bool) -> Value {
         { "name": "cursor", "in": "query", "schema": { "type": "string" }, "description": "Keyset pagination: empty for the first page, then `meta.next_cursor`" },
         { "name": "fields", "in": "query", "schema": { "type": "string" }, "description": "Sparse fields: `title,slug`" },
         { "name": "populate", "in": "query", "schema": { "type": "string" }, "description": "Relations to expand: `author,tags` or `*`" },
-        { "name": "locale", "in": "query", "schema": { "type": "string" } },
+        locale_parameter(ct),
         { "name": "render", "in": "query", "schema": { "type": "string", "enum": ["html"] }, "description": "Markdown fields as sanitised HTML" },
         { "name": "format", "in": "query", "schema": { "type": "string", "enum": ["json", "csv", "ndjson"] } }
     ]);
+    if let Some(list) = params.as_array_mut() {
+        list.retain(|p| !p.is_null());
+    }
     if admin && let Some(list) = params.as_array_mut() {
         list.retain(|p| {
             !["fields", "populate", "render", "format"].contains(&p["name"].as_str().unwrap_or(""))
@@ -288,10 +300,16 @@ fn delivery_document(schema: &Schema) -> Value {
                     { "name": "key", "in": "path", "required": true, "schema": { "type": "string" } },
                     { "name": "fields", "in": "query", "schema": { "type": "string" } },
                     { "name": "populate", "in": "query", "schema": { "type": "string" } },
-                    { "name": "locale", "in": "query", "schema": { "type": "string" } },
                     { "name": "render", "in": "query", "schema": { "type": "string", "enum": ["html"] } }
                 ],
                 "security": security, "responses": r }});
+            let locale = locale_parameter(ct);
+            if let Some(params) =
+                doc["paths"][format!("{path}/{{key}}")]["get"]["parameters"].as_array_mut()
+                && !locale.is_null()
+            {
+                params.push(locale);
+            }
         }
     }
     search_paths(&mut doc, schema, false);
