@@ -606,6 +606,20 @@ fn admin_document(schema: &Schema) -> Value {
             }
         }
     }
+    // poem-openapi leaves the description of a plain JSON answer empty.
+    for response in doc["paths"]
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+        .filter_map(Value::as_object_mut)
+        .flat_map(|item| item.values_mut())
+        .filter_map(|op| op["responses"].as_object_mut())
+        .flat_map(|responses| responses.values_mut())
+    {
+        if response["description"] == "" {
+            response["description"] = json!("OK");
+        }
+    }
     // Their JSON bodies (`oai::JsonBody`) refuse keys the schema does not name.
     let bodies: Vec<String> = doc["paths"]
         .as_object()
