@@ -232,18 +232,6 @@ impl<S: Statuses> ApiResponse for Failure<S> {
 /// `#[serde(default)]`, `deny_unknown_fields` on both).
 pub struct JsonBody<T, const LIMIT: usize = { 16 * 1024 }>(pub T);
 
-impl<T: Type, const LIMIT: usize> Payload for JsonBody<T, LIMIT> {
-    const CONTENT_TYPE: &'static str = "application/json";
-
-    fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {
-        T::schema_ref()
-    }
-
-    fn register(registry: &mut Registry) {
-        T::register(registry);
-    }
-}
-
 impl<T: ParseFromJSON + DeserializeOwned + 'static, const LIMIT: usize> ParsePayload
     for JsonBody<T, LIMIT>
 {
@@ -313,18 +301,6 @@ fn schema_check_failed(message: &str) -> Error {
 /// A [`JsonBody`] that may be left out: an empty (or blank) body is `None`.
 pub struct OptionalJsonBody<T, const LIMIT: usize = { 16 * 1024 }>(pub Option<T>);
 
-impl<T: Type, const LIMIT: usize> Payload for OptionalJsonBody<T, LIMIT> {
-    const CONTENT_TYPE: &'static str = "application/json";
-
-    fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {
-        T::schema_ref()
-    }
-
-    fn register(registry: &mut Registry) {
-        T::register(registry);
-    }
-}
-
 impl<T: ParseFromJSON + DeserializeOwned + 'static, const LIMIT: usize> ParsePayload
     for OptionalJsonBody<T, LIMIT>
 {
@@ -350,11 +326,23 @@ impl<T: ParseFromJSON + DeserializeOwned + 'static, const LIMIT: usize> ParsePay
     }
 }
 
-// As poem-openapi's own payloads are extracted, without their content-type check: `guard`
-// has refused a body that is not JSON (415), and an empty body is answered `empty_body` (or
-// is `None` for an optional one).
+// Both bodies are described by `T`'s schema, and extracted as poem-openapi's own payloads
+// are, without their content-type check: `guard` has refused a body that is not JSON (415),
+// and an empty body is answered `empty_body` (or is `None` for an optional one).
 macro_rules! body_extractor {
     ($ty:ident) => {
+        impl<T: Type, const LIMIT: usize> Payload for $ty<T, LIMIT> {
+            const CONTENT_TYPE: &'static str = "application/json";
+
+            fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {
+                T::schema_ref()
+            }
+
+            fn register(registry: &mut Registry) {
+                T::register(registry);
+            }
+        }
+
         impl<'a, T: ParseFromJSON + DeserializeOwned + 'static, const LIMIT: usize> ApiExtractor<'a>
             for $ty<T, LIMIT>
         {
