@@ -4,7 +4,9 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { api, setupAdmin, startFolio } from "./server.mjs";
-import { axeProblems, launch, png, signIn } from "./browser.mjs";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { ARTIFACTS, axeProblems, launch, png, signIn } from "./browser.mjs";
 
 const EMAIL = "chief@example.com";
 const PASSWORD = "lantern orchard velvet 42";
@@ -69,7 +71,15 @@ test("the main screens have no serious accessibility problems", async () => {
     await page.goto(`${server.base}${path}`);
     await page.getByRole("heading", { level: 1, name: heading }).waitFor();
     await page.waitForLoadState("networkidle");
+    // The screen as it settles: nothing still loading.
+    await page.locator(".loading").first().waitFor({ state: "detached" });
     problems[name] = await axeProblems(page);
+    if (problems[name].length) {
+      // What axe saw, for whoever reads the failure.
+      mkdirSync(ARTIFACTS, { recursive: true });
+      writeFileSync(join(ARTIFACTS, `axe-${name.replace(/ /g, "-")}.html`), await page.content());
+      await page.screenshot({ path: join(ARTIFACTS, `axe-${name.replace(/ /g, "-")}.png`), fullPage: true });
+    }
   }
   const found = Object.entries(problems).filter(([, p]) => p.length);
   assert.deepEqual(found, [], JSON.stringify(found, null, 2));
