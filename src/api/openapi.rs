@@ -191,6 +191,21 @@ fn entry_schema(ct: &ContentType, fields_ref: &str, admin: bool) -> Value {
     json!({ "type": "object", "properties": props })
 }
 
+/// `fields`: a comma-separated list of the type's public top-level fields (the entry's id and
+/// times always come).
+fn fields_parameter(ct: &ContentType) -> Value {
+    let names: Vec<&str> = ct
+        .fields
+        .iter()
+        .filter(|f| !f.private)
+        .map(|f| f.name.as_str())
+        .collect();
+    let one = format!("({})", names.join("|"));
+    json!({ "name": "fields", "in": "query",
+            "schema": { "type": "string", "pattern": format!("^{one}(,{one})*$") },
+            "description": format!("Sparse fields, comma-separated: {}", names.join(", ")) })
+}
+
 /// `locale`: one of the type's locales (none for a type without any).
 fn locale_parameter(ct: &ContentType) -> Value {
     if ct.locales.is_empty() {
@@ -216,7 +231,7 @@ fn list_parameters(ct: &ContentType, admin: bool) -> Value {
         { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1 } },
         { "name": "page", "in": "query", "schema": { "type": "integer", "minimum": 1 }, "description": "Offset pagination (1-based)" },
         { "name": "cursor", "in": "query", "schema": { "type": "string" }, "description": "Keyset pagination: empty for the first page, then `meta.next_cursor`" },
-        { "name": "fields", "in": "query", "schema": { "type": "string" }, "description": "Sparse fields: `title,slug`" },
+        fields_parameter(ct),
         { "name": "populate", "in": "query", "schema": { "type": "string" }, "description": "Relations to expand: `author,tags` or `*`" },
         locale_parameter(ct),
         { "name": "render", "in": "query", "schema": { "type": "string", "enum": ["html"] }, "description": "Markdown fields as sanitised HTML" },
@@ -298,7 +313,7 @@ fn delivery_document(schema: &Schema) -> Value {
                 "summary": format!("One published {} by id or {}", ct.name, ct.lookup_uid_field().map_or("id", |f| f.name.as_str())),
                 "parameters": [
                     { "name": "key", "in": "path", "required": true, "schema": { "type": "string" } },
-                    { "name": "fields", "in": "query", "schema": { "type": "string" } },
+                    fields_parameter(ct),
                     { "name": "populate", "in": "query", "schema": { "type": "string" } },
                     { "name": "render", "in": "query", "schema": { "type": "string", "enum": ["html"] } }
                 ],
