@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::AppState;
 use super::auth::caller;
 use super::oai::{Admin, AdminToken, Created, Data, Failure, JsonBody, NoContent, Tag, statuses};
-use super::{query_pairs, unknown_parameter};
+use super::only_parameters;
 use crate::access::{BUILTIN_ROLES, TokenScope};
 use crate::accounts::audit::{self, ListFilter};
 use crate::accounts::{NewToken, UserChanges};
@@ -593,15 +593,4 @@ fn role_error<S>(code: &'static str, message: &str) -> Failure<S> {
         message: message.into(),
     }])
     .into()
-}
-
-/// Refuses a query parameter not in `known` (the operation's declared parameters do not).
-pub(super) fn only_parameters(req: &Request, known: &[&str], listing: &str) -> Result<(), Error> {
-    match query_pairs(req)?
-        .into_iter()
-        .find(|(k, _)| !known.contains(&k.as_str()))
-    {
-        Some((k, _)) => Err(unknown_parameter(&k, listing)),
-        None => Ok(()),
-    }
 }

@@ -292,12 +292,7 @@ fn to_csv(ct: &ContentType, entries: &[Entry]) -> String {
             s
         }
     }
-    let fields: Vec<&str> = ct
-        .fields
-        .iter()
-        .filter(|f| !f.private)
-        .map(|f| f.name.as_str())
-        .collect();
+    let fields = ct.public_field_names();
     let mut out = String::from("id,created_at,updated_at,published_at");
     for f in &fields {
         out.push(',');

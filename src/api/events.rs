@@ -11,9 +11,8 @@ use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
 use super::AppState;
-use super::accounts::only_parameters;
-use super::invalid_parameter;
 use super::oai::{Admin, AdminToken, Failure, Tag, statuses};
+use super::{invalid_parameter, only_parameters};
 use crate::storage::events::{Event, EventFilter};
 
 statuses! {

@@ -435,6 +435,18 @@ pub(crate) fn unknown_parameter(param: &str, listing: &str) -> Error {
     }
 }
 
+/// Refuses a query parameter not in `known` (a poem-openapi operation reads its declared
+/// parameters and lets others through).
+pub(crate) fn only_parameters(req: &Request, known: &[&str], listing: &str) -> Result<(), Error> {
+    match query_pairs(req)?
+        .into_iter()
+        .find(|(k, _)| !known.contains(&k.as_str()))
+    {
+        Some((k, _)) => Err(unknown_parameter(&k, listing)),
+        None => Ok(()),
+    }
+}
+
 /// Decoded query-string pairs, in order.
 pub(crate) fn query_pairs(req: &Request) -> Result<Vec<(String, String)>, Error> {
     let raw = req.uri().query().unwrap_or("");

@@ -404,6 +404,16 @@ pub struct WithCookies<T> {
     pub cookies: Vec<String>,
 }
 
+impl<T> WithCookies<T> {
+    /// The same cookies with another answer made from this one.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> WithCookies<U> {
+        WithCookies {
+            answer: f(self.answer),
+            cookies: self.cookies,
+        }
+    }
+}
+
 impl<T: ApiResponse> ApiResponse for WithCookies<T> {
     fn meta() -> MetaResponses {
         let mut meta = T::meta();

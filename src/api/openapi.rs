@@ -194,12 +194,7 @@ fn entry_schema(ct: &ContentType, fields_ref: &str, admin: bool) -> Value {
 /// `fields`: a comma-separated list of the type's public top-level fields (the entry's id and
 /// times always come).
 fn fields_parameter(ct: &ContentType) -> Value {
-    let names: Vec<&str> = ct
-        .fields
-        .iter()
-        .filter(|f| !f.private)
-        .map(|f| f.name.as_str())
-        .collect();
+    let names = ct.public_field_names();
     let one = format!("({})", names.join("|"));
     json!({ "name": "fields", "in": "query",
             "schema": { "type": "string", "pattern": format!("^{one}(,{one})*$") },
@@ -218,12 +213,7 @@ fn locale_parameter(ct: &ContentType) -> Value {
 /// The query parameters of a type's list. Admin lists answer whole entries as JSON: they
 /// take no `fields`, `populate`, `render` or `format`.
 fn list_parameters(ct: &ContentType, admin: bool) -> Value {
-    let filterable: Vec<&str> = ct
-        .fields
-        .iter()
-        .filter(|f| !f.private)
-        .map(|f| f.name.as_str())
-        .collect();
+    let filterable = ct.public_field_names();
     let mut params = json!([
         { "name": "filter", "in": "query", "style": "deepObject", "explode": true, "schema": { "type": "object" },
           "description": format!("`filter[field][op]=value`; ops: eq ne lt lte gt gte in nin contains starts_with exists; nested on relations: `filter[author.name][eq]=...`. Fields: {}", filterable.join(", ")) },
@@ -596,58 +586,53 @@ fn admin_document(schema: &Schema) -> Value {
         "description": "The `csrf_token` of the sign-in answer, for writes authenticated by the cookie."
     });
     doc["security"] = json!([{ "bearer": [] }, { "session_cookie": [], "csrf": [] }]);
-    // poem-openapi writes the session-cookie fallback (`AdminToken`) as "no credentials"
-    // (`{}`); name the cookie instead. Its operations without credentials (signing in, first
-    // setup, the links from mails) say so, rather than inheriting the document's default.
-    if let Some(paths) = doc["paths"].as_object_mut() {
-        for item in paths.values_mut().filter_map(Value::as_object_mut) {
-            for (method, op) in item.iter_mut() {
-                // A write with the cookie also needs the CSRF header.
-                let cookie = if method == "get" {
-                    json!({ "session_cookie": [] })
-                } else {
-                    json!({ "session_cookie": [], "csrf": [] })
-                };
-                match op.get_mut("security").and_then(Value::as_array_mut) {
-                    Some(security) => {
-                        for s in security.iter_mut() {
-                            if s.as_object().is_some_and(|o| o.is_empty()) {
-                                *s = cookie.clone();
-                            }
-                        }
-                    }
-                    None => op["security"] = json!([]),
-                }
-            }
-        }
-    }
-    // poem-openapi leaves the description of a plain JSON answer empty.
-    for response in doc["paths"]
+    // What poem-openapi leaves to say about these operations, in one pass:
+    // - it writes the session-cookie fallback (`AdminToken`) as "no credentials" (`{}`): name
+    //   the cookie instead, with the CSRF header for a write; operations without credentials
+    //   (signing in, first setup, the links from mails) say so, rather than inheriting the
+    //   document's default;
+    // - it leaves the description of a plain JSON answer empty;
+    // - their JSON bodies (`oai::JsonBody`) refuse keys the schema does not name.
+    let mut bodies = Vec::new();
+    let ops = doc["paths"]
         .as_object_mut()
         .into_iter()
         .flat_map(|paths| paths.values_mut())
         .filter_map(Value::as_object_mut)
-        .flat_map(|item| item.values_mut())
-        .filter_map(|op| op["responses"].as_object_mut())
-        .flat_map(|responses| responses.values_mut())
-    {
-        if response["description"] == "" {
-            response["description"] = json!("OK");
+        .flat_map(|item| item.iter_mut());
+    for (method, op) in ops {
+        let cookie = if method == "get" {
+            json!({ "session_cookie": [] })
+        } else {
+            json!({ "session_cookie": [], "csrf": [] })
+        };
+        match op.get_mut("security").and_then(Value::as_array_mut) {
+            Some(security) => {
+                for s in security.iter_mut() {
+                    if s.as_object().is_some_and(|o| o.is_empty()) {
+                        *s = cookie.clone();
+                    }
+                }
+            }
+            None => op["security"] = json!([]),
+        }
+        for response in op
+            .get_mut("responses")
+            .and_then(Value::as_object_mut)
+            .into_iter()
+            .flat_map(|r| r.values_mut())
+        {
+            if response["description"] == "" {
+                response["description"] = json!("OK");
+            }
+        }
+        if let Some(name) = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+            .as_str()
+            .and_then(|r| r.rsplit('/').next())
+        {
+            bodies.push(name.to_owned());
         }
     }
-    // Their JSON bodies (`oai::JsonBody`) refuse keys the schema does not name.
-    let bodies: Vec<String> = doc["paths"]
-        .as_object()
-        .into_iter()
-        .flat_map(|paths| paths.values())
-        .filter_map(Value::as_object)
-        .flat_map(|item| item.values())
-        .filter_map(|op| {
-            op["requestBody"]["content"]["application/json"]["schema"]["$ref"].as_str()
-        })
-        .filter_map(|r| r.rsplit('/').next())
-        .map(str::to_owned)
-        .collect();
     for name in bodies {
         doc["components"]["schemas"][&name]["additionalProperties"] = json!(false);
     }
@@ -723,7 +708,7 @@ fn document_body_errors(doc: &mut Value) {
             continue;
         };
         for (method, op) in item.iter_mut() {
-            if let Some(responses) = op["responses"].as_object_mut() {
+            if let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) {
                 for (code, response) in error_responses(&["400"]) {
                     responses.entry(code).or_insert(response);
                 }
@@ -735,7 +720,7 @@ fn document_body_errors(doc: &mut Value) {
             if method == "post" && super::guard::ANONYMOUS_BODY_ROUTES.contains(&path.as_str()) {
                 codes.push("403");
             }
-            let Some(responses) = op["responses"].as_object_mut() else {
+            let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
                 continue;
             };
             for (code, response) in error_responses(&codes) {

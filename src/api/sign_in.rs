@@ -322,11 +322,9 @@ impl SignInApi {
             .await?
         {
             LoginOutcome::Session(session) => {
-                let s = started(&state, *session, body.token == Some(TokenDelivery::Bearer));
-                Ok(WithCookies {
-                    answer: Data::ok(LoginResult::SignedIn(Box::new(s.answer))),
-                    cookies: s.cookies,
-                })
+                let bearer = body.token == Some(TokenDelivery::Bearer);
+                Ok(started(&state, *session, bearer)
+                    .map(|s| Data::ok(LoginResult::SignedIn(Box::new(s)))))
             }
             LoginOutcome::SecondFactor { challenge } => Ok(WithCookies {
                 answer: Data::ok(LoginResult::SecondFactorNeeded(SecondFactorNeeded {
@@ -356,11 +354,8 @@ impl SignInApi {
             .accounts
             .login_second_factor(&body.challenge, &body.code, c.address, user_agent(req))
             .await?;
-        let s = started(&state, session, body.token == Some(TokenDelivery::Bearer));
-        Ok(WithCookies {
-            answer: Data::ok(s.answer),
-            cookies: s.cookies,
-        })
+        let bearer = body.token == Some(TokenDelivery::Bearer);
+        Ok(started(&state, session, bearer).map(Data::ok))
     }
 
     /// End this session.
@@ -578,11 +573,7 @@ impl SignInApi {
                 user_agent(req),
             )
             .await?;
-        let s = started(&state, session, false);
-        Ok(WithCookies {
-            answer: SetUp::Created(Data::ok(s.answer)),
-            cookies: s.cookies,
-        })
+        Ok(started(&state, session, false).map(|s| SetUp::Created(Data::ok(s))))
     }
 
     /// Mail a password-reset link to the address if an account has it (the answer is the

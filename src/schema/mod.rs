@@ -141,6 +141,16 @@ impl ContentType {
         self.fields.iter().find(|f| f.name == name)
     }
 
+    /// The names of the fields that are not private (what the delivery API may show), in
+    /// order.
+    pub fn public_field_names(&self) -> Vec<&str> {
+        self.fields
+            .iter()
+            .filter(|f| !f.private)
+            .map(|f| f.name.as_str())
+            .collect()
+    }
+
     pub fn default_locale(&self) -> Option<&str> {
         self.locales.first().map(String::as_str)
     }
