@@ -81,7 +81,7 @@ codes! {
     NOT_FOUND = "not_found", 404, "what the request names does not exist";
     VALIDATION_FAILED = "validation_failed", 422, "fields are not valid: `fields` names each with a code of its own";
     VERSION_CONFLICT = "version_conflict", 409, "the record changed since the version the request names (`current_version`)";
-    VERSION_MISMATCH = "version_mismatch", 400, "`If-Match` and the body name different versions";
+    VERSION_MISMATCH = "version_mismatch", 422, "`If-Match` and the body name different versions";
     INVALID_IF_MATCH = "invalid_if_match", 400, "`If-Match` is not a version this server gave out";
     SINGLE_EXISTS = "single_exists", 409, "the single type already has its one entry";
     DRAFTS_DISABLED = "drafts_disabled", 400, "the type has no drafts: every save is published";
@@ -96,7 +96,7 @@ codes! {
     INVALID_METADATA = "invalid_metadata", 400, "media metadata (alt text, caption, focal point, tags) is not valid";
     INVALID_UPLOAD = "invalid_upload", 400, "the upload is not a raw body or a multipart form with one file";
     UPLOAD_INTERRUPTED = "upload_interrupted", 400, "the upload ended before the whole file arrived";
-    EMPTY_FILE = "empty_file", 400, "the uploaded file is empty";
+    EMPTY_FILE = "empty_file", 422, "the uploaded file is empty";
     FILE_TOO_LARGE = "file_too_large", 413, "the file is larger than the upload limit";
     UNSUPPORTED_TYPE = "unsupported_type", 415, "the file's content is of a kind the server does not store";
     TYPE_NOT_ALLOWED = "type_not_allowed", 415, "the file's kind is not one the field or library accepts";

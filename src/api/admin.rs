@@ -33,11 +33,12 @@ type Operations = (
     super::accounts::RolesApi,
     super::events::EventsApi,
     super::search::SearchAdminApi,
+    super::media::MediaApi,
 );
 
 /// Those operations as one service (its document is the fixed part of the admin document).
 pub fn service() -> OpenApiService<Operations, ()> {
-    use super::{accounts, events, search, sign_in, types};
+    use super::{accounts, events, media, search, sign_in, types};
     let operations: Operations = (
         types::TypesApi,
         sign_in::SignInApi,
@@ -47,6 +48,7 @@ pub fn service() -> OpenApiService<Operations, ()> {
         accounts::RolesApi,
         events::EventsApi,
         search::SearchAdminApi,
+        media::MediaApi,
     );
     OpenApiService::new(operations, "Folio admin API", env!("CARGO_PKG_VERSION"))
         .url_prefix(types::PREFIX)

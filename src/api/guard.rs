@@ -142,7 +142,8 @@ pub async fn admit(
     let path = req.uri().path();
     let admin_api = path.starts_with("/admin/api/");
     let anonymous_route = ANONYMOUS_BODY_ROUTES.contains(&path);
-    let upload = path == UPLOAD_ROUTE && *req.method() == Method::POST;
+    // (with any method: only POST reads it, and the route answers others 405)
+    let upload = path == UPLOAD_ROUTE;
     if anonymous_route && *req.method() == Method::POST && !same_site(req, config) {
         return Err(Error::CrossSite);
     }
@@ -171,7 +172,13 @@ pub async fn admit(
     }
     let watch = BodyWatch::default();
     let stream = limited(body, limit, limits.body_timeout, watch.clone());
-    if upload || !admin_api {
+    // Only these methods' admin operations read a body (any other is answered before one
+    // is read: GET and HEAD never look at it, TRACE and the rest are 405).
+    let takes_body = matches!(
+        *req.method(),
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    );
+    if upload || !admin_api || !takes_body {
         // Uploads stream on to the media code; other routes never read a body, and one that
         // is sent anyway is counted and timed like any other.
         req.set_body(Body::from_bytes_stream(stream));

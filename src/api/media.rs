@@ -1,6 +1,7 @@
 //! The media library over HTTP: `/admin/api/v1/media` (upload, list, metadata, folders,
 //! usage, delete) and `/media/{id}/{filename}` (the bytes, whole or in ranges, and resized
-//! images).
+//! images). Both are declared with poem-openapi, so the documents describe them from the
+//! types below.
 //!
 //! Uploads are `multipart/form-data` (any number of `file` parts, plus optional `folder`,
 //! `alt` and `caption` parts, which apply to every file) or a raw body with `?filename=`.
@@ -11,58 +12,753 @@
 //! delivery API is public (cached for a year: an item's bytes never change); any other item
 //! only reaches callers who may read the media library, and answers 404 to everyone else.
 
+use std::collections::BTreeMap;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
-use super::methods::{get, patch};
 use futures::TryStreamExt;
 use poem::http::{HeaderValue, StatusCode, header};
-use poem::web::{Data, Path};
-use poem::{Body, Request, Response, Route, handler};
+use poem::web::Data as State;
+use poem::{Body, Endpoint, FromRequest, IntoResponse, Request, RequestBody, Response};
+use poem_openapi::param::{Header, Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::registry::{
+    MetaMediaType, MetaRequest, MetaResponse, MetaResponses, MetaSchema, MetaSchemaRef, Registry,
+};
+use poem_openapi::types::{MaybeUndefined, ParseFromJSON, ToJSON, Type};
+use poem_openapi::{
+    ApiExtractor, ApiExtractorType, ApiResponse, ExtractParamOptions, Object, OpenApi,
+};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tokio_util::io::StreamReader;
 
 use super::auth::caller;
-use super::{AppState, if_none_match, json_response, query_pairs, read_json};
+use super::oai::{
+    AdminToken, Created, Data, DeliveryToken, ErrorBody, Failure, JsonBody, Tag, statuses,
+};
+use super::{AppState, if_none_match, only_parameters, query_pairs};
 use crate::access::{Action, MediaPermit, Principal};
 use crate::error::{Error, Result, code};
 use crate::media::imaging::{Fit, Format, Transform};
 use crate::media::{MediaPatch, UploadMeta, sniff};
 use crate::storage::MediaFilter;
 
-pub fn admin_routes() -> Route {
-    Route::new()
-        .at("/", get(list_media).post(upload))
-        .at("/folders", get(list_folders).post(create_folder))
-        .at("/folders/:id", patch(update_folder).delete(delete_folder))
-        .at(
-            "/:id",
-            get(get_media).patch(update_media).delete(delete_media),
-        )
-        .at("/:id/usage", get(usage))
+statuses! {
+    ListFails = [400, 401, 403];
+    UploadFails = [400, 401, 403, 404, 413, 415, 422];
+    ReadFails = [400, 401, 403, 404];
+    ChangeFails = [400, 401, 403, 404, 409, 422];
+    RemoveFails = [400, 401, 403, 404, 409];
+    FolderFails = [400, 401, 403, 404, 409, 422];
+    BytesFails = [400, 404];
 }
 
-pub fn public_routes() -> Route {
-    Route::new().at("/:id/:filename", get(serve))
+/// What a caller wants to do with the library, for [`Library`].
+pub trait LibraryAction: Send + Sync + 'static {
+    const ACTION: Action;
 }
 
-fn permit(req: &Request, state: &AppState, action: Action) -> Result<MediaPermit> {
-    let c = caller(req);
-    Ok(state
-        .policy
-        .media(&c.principal, action)?
-        .at(c.address_text()))
+macro_rules! library_actions {
+    ($($name:ident => $action:ident),*) => {$(
+        pub enum $name {}
+        impl LibraryAction for $name {
+            const ACTION: Action = Action::$action;
+        }
+    )*};
+}
+library_actions!(Read => Read, Upload => Create, Change => Update, Remove => Delete);
+
+/// The caller's permit for the library, checked as an operation's first extractor: an
+/// anonymous caller or one whose role may not gets 401 or 403 before anything they sent is
+/// read.
+pub struct Library<A>(MediaPermit, PhantomData<A>);
+
+impl<'a, A: LibraryAction> FromRequest<'a> for Library<A> {
+    async fn from_request(req: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
+        let state = req
+            .data::<Arc<AppState>>()
+            .ok_or_else(|| Error::internal("the application state is missing"))?;
+        let c = caller(req);
+        let permit = state.policy.media(&c.principal, A::ACTION)?;
+        Ok(Library(permit.at(c.address_text()), PhantomData))
+    }
 }
 
-fn item_body(state: &AppState, record: &Map<String, Value>) -> Value {
-    state.media.admin_object(record)
+/// A media library item.
+#[derive(Object, Deserialize)]
+struct MediaItem {
+    id: String,
+    /// Where the bytes are served: `/media/{id}/{filename}`.
+    url: String,
+    filename: String,
+    /// Detected from the bytes, never from the name.
+    mime: String,
+    size: u64,
+    /// Of the uploaded bytes; identical uploads are stored once.
+    sha256: String,
+    /// Images only.
+    #[oai(skip_serializing_if_is_none)]
+    width: Option<u32>,
+    /// Images only.
+    #[oai(skip_serializing_if_is_none)]
+    height: Option<u32>,
+    /// A tiny image as a `data:` URI, to show while the real one loads (images only).
+    #[oai(skip_serializing_if_is_none)]
+    placeholder: Option<String>,
+    /// The alternative text for readers who cannot see the image.
+    #[oai(nullable)]
+    alt: Option<Text>,
+    #[oai(nullable)]
+    caption: Option<Text>,
+    /// The point crops keep in view.
+    #[oai(nullable)]
+    focal: Option<Focal>,
+    /// The folder's id (none: the root).
+    #[oai(nullable)]
+    folder: Option<String>,
+    version: u64,
+    /// Who uploaded it (`user:…`, `token:…`).
+    created_by: String,
+    created_at: String,
+    updated_at: String,
+    /// On upload: the bytes were already in the library, and this is that item.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(default)]
+    duplicate: Option<bool>,
+}
+
+impl MediaItem {
+    /// The item as the admin API answers it (`duplicate` is set by uploads only).
+    fn of(state: &AppState, record: &crate::media::Record) -> Result<MediaItem> {
+        serde_json::from_value(state.media.admin_object(record))
+            .map_err(|e| Error::internal(format!("a stored media item is malformed: {e}")))
+    }
+}
+
+/// A text of an item: one string, or one per locale (locale → string) on a site with
+/// locales. Up to 1,000 characters.
+#[derive(Deserialize, serde::Serialize)]
+#[serde(untagged)]
+enum Text {
+    Plain(String),
+    Localised(BTreeMap<String, String>),
+}
+
+// Described as `oneOf` a string and an object of strings (poem-openapi's `Union` would also
+// say `type: object`, which a plain string breaks).
+impl Type for Text {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> std::borrow::Cow<'static, str> {
+        "MediaText".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Reference(Self::name().into_owned())
+    }
+
+    fn register(registry: &mut Registry) {
+        registry.create_schema::<Self, _>(Self::name().into_owned(), |_| {
+            let text = || MetaSchema {
+                max_length: Some(1000),
+                ..MetaSchema::new("string")
+            };
+            MetaSchema {
+                description: Some(
+                    "One string, or one per locale (locale → string) on a site with locales; \
+                     up to 1,000 characters",
+                ),
+                one_of: vec![
+                    MetaSchemaRef::Inline(Box::new(text())),
+                    MetaSchemaRef::Inline(Box::new(MetaSchema {
+                        additional_properties: Some(Box::new(MetaSchemaRef::Inline(Box::new(
+                            text(),
+                        )))),
+                        ..MetaSchema::new("object")
+                    })),
+                ],
+                ..MetaSchema::ANY
+            }
+        });
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl ParseFromJSON for Text {
+    fn parse_from_json(value: Option<Value>) -> poem_openapi::types::ParseResult<Self> {
+        serde_json::from_value(value.unwrap_or_default())
+            .map_err(poem_openapi::types::ParseError::custom)
+    }
+}
+
+impl ToJSON for Text {
+    fn to_json(&self) -> Option<Value> {
+        serde_json::to_value(self).ok()
+    }
+}
+
+impl Text {
+    fn into_value(self) -> Value {
+        match self {
+            Text::Plain(s) => Value::String(s),
+            Text::Localised(map) => json!(map),
+        }
+    }
+}
+
+/// Fractions of the width and height (0 to 1) that crops keep in view.
+#[derive(Object, Deserialize, Clone, Copy)]
+#[oai(deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
+struct Focal {
+    #[oai(validator(minimum(value = "0"), maximum(value = "1")))]
+    x: f64,
+    #[oai(validator(minimum(value = "0"), maximum(value = "1")))]
+    y: f64,
+}
+
+/// A page of the library.
+#[derive(Object)]
+struct MediaPage {
+    data: Vec<MediaItem>,
+    meta: PageMeta,
+}
+
+#[derive(Object)]
+#[oai(rename = "MediaPageMeta")]
+struct PageMeta {
+    /// Items matching the filters.
+    total: u64,
+    page: u32,
+    limit: u32,
+}
+
+/// An entry that uses an item.
+#[derive(Object, Deserialize)]
+struct MediaUse {
+    /// The entry's content type.
+    #[oai(rename = "type")]
+    #[serde(rename = "type")]
+    type_id: String,
+    /// The entry's id.
+    id: String,
+    /// Whether its published version uses the item (otherwise only its working copy does).
+    published: bool,
+}
+
+/// A folder of the library.
+#[derive(Object, Deserialize)]
+#[oai(rename = "MediaFolder")]
+struct Folder {
+    id: String,
+    /// Unique within its parent.
+    name: String,
+    /// The parent folder's id (none: the root).
+    #[oai(nullable)]
+    #[serde(default)]
+    parent: Option<String>,
+    created_at: String,
+}
+
+impl Folder {
+    fn of(record: crate::media::Record) -> Result<Folder> {
+        serde_json::from_value(Value::Object(record))
+            .map_err(|e| Error::internal(format!("a stored media folder is malformed: {e}")))
+    }
+}
+
+/// What deleting an item did.
+#[derive(Object)]
+struct DeletedMedia {
+    id: String,
+    deleted: bool,
+    /// How many entries `force=true` removed the item from.
+    entries_changed: u64,
+}
+
+/// A deleted folder.
+#[derive(Object)]
+struct DeletedFolder {
+    id: String,
+    deleted: bool,
+}
+
+/// The body of `PATCH /media/{id}`: what to change (`null` clears, a key left out keeps).
+#[derive(Object, Deserialize)]
+#[oai(deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
+struct UpdateMedia {
+    /// A new name; the extension stays the one the bytes call for.
+    #[oai(validator(min_length = 1, max_length = 255))]
+    filename: Option<String>,
+    alt: MaybeUndefined<Text>,
+    caption: MaybeUndefined<Text>,
+    focal: MaybeUndefined<Focal>,
+    /// A folder id, or `null` for the root.
+    folder: MaybeUndefined<String>,
+    /// The version you read; a stale one gets 409 (or send If-Match).
+    #[oai(validator(minimum(value = "1"), maximum(value = "999999999999999")))]
+    version: Option<u64>,
+}
+
+/// The body that creates, renames or moves a folder.
+#[derive(Object, Deserialize)]
+#[oai(rename = "MediaFolderBody", deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
+struct FolderBody {
+    /// Up to 100 characters, without `/` or `\`.
+    #[oai(validator(min_length = 1, max_length = 100))]
+    name: String,
+    /// The parent folder's id (none: the root).
+    #[oai(nullable)]
+    #[serde(default)]
+    parent: Option<String>,
+}
+
+/// Stored, or already there.
+#[derive(ApiResponse)]
+enum Uploaded {
+    /// Stored (each item says whether it was already there).
+    #[oai(status = 201)]
+    Created(Json<Data<Vec<MediaItem>>>),
+    /// Every file was already in the library.
+    #[oai(status = 200)]
+    AlreadyThere(Json<Data<Vec<MediaItem>>>),
+}
+
+/// The upload's body, left unread for the operation to stream: `multipart/form-data`, or
+/// the file's bytes as they are.
+struct UploadBody(Body);
+
+impl<'a> ApiExtractor<'a> for UploadBody {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(_registry: &mut Registry) {}
+
+    fn request_meta() -> Option<MetaRequest> {
+        let text = || MetaSchemaRef::Inline(Box::new(MetaSchema::new("string")));
+        let binary =
+            || MetaSchemaRef::Inline(Box::new(MetaSchema::new_with_format("string", "binary")));
+        let form = MetaSchema {
+            properties: vec![
+                (
+                    "file",
+                    MetaSchemaRef::Inline(Box::new(MetaSchema {
+                        items: Some(Box::new(binary())),
+                        min_items: Some(1),
+                        max_items: Some(100),
+                        description: Some("One part per file (up to 100)"),
+                        ..MetaSchema::new("array")
+                    })),
+                ),
+                ("folder", text()),
+                ("alt", text()),
+                ("caption", text()),
+            ],
+            required: vec!["file"],
+            ..MetaSchema::new("object")
+        };
+        Some(MetaRequest {
+            description: None,
+            content: vec![
+                MetaMediaType {
+                    content_type: "multipart/form-data",
+                    schema: MetaSchemaRef::Inline(Box::new(form)),
+                },
+                MetaMediaType {
+                    content_type: "application/octet-stream",
+                    schema: binary(),
+                },
+            ],
+            required: true,
+        })
+    }
+
+    async fn from_request(
+        _req: &'a Request,
+        body: &mut RequestBody,
+        _param_opts: ExtractParamOptions<Self::ParamType>,
+    ) -> poem::Result<Self> {
+        Ok(UploadBody(body.take()?))
+    }
+}
+
+pub struct MediaApi;
+
+#[OpenApi(tag = "Tag::Media")]
+impl MediaApi {
+    /// The library, newest first.
+    #[oai(path = "/media", method = "get", operation_id = "list_media")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one argument per query parameter"
+    )]
+    async fn list_media(
+        &self,
+        _auth: AdminToken,
+        _library: Library<Read>,
+        req: &Request,
+        state: State<&Arc<AppState>>,
+        /// Words in the file name, alt text or caption.
+        #[oai(validator(max_length = 200))]
+        q: Query<Option<String>>,
+        /// A folder id, or `root`.
+        #[oai(validator(pattern = "^(|root|[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25})$"))]
+        folder: Query<Option<String>>,
+        /// `image`, `video`, ... or a full MIME type.
+        #[oai(name = "type", validator(min_length = 1, max_length = 100))]
+        mime: Query<Option<String>>,
+        /// From 1.
+        #[oai(validator(minimum(value = "1"), maximum(value = "100000")))]
+        page: Query<Option<u32>>,
+        /// Items a page, 1–100 (default 25).
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
+        limit: Query<Option<u32>>,
+    ) -> Result<Json<MediaPage>, Failure<ListFails>> {
+        only_parameters(
+            req,
+            &["q", "folder", "type", "page", "limit"],
+            "the library",
+        )?;
+        let folder = match folder.0.as_deref() {
+            None => None,
+            Some("" | "root") => Some(None),
+            Some(id) => Some(Some(crate::media::media_id(id).map_err(|_| {
+                Error::InvalidQuery {
+                    code: code::INVALID_PARAMETER,
+                    param: "folder".into(),
+                    message: format!("`{id}` is not a folder id (or `root`)"),
+                }
+            })?)),
+        };
+        let limit = limit.0.unwrap_or(25);
+        let page = page.0.unwrap_or(1);
+        let filter = MediaFilter {
+            folder,
+            mime: mime
+                .0
+                .map(|m| if m.contains('/') { m } else { format!("{m}/") }),
+            text: q
+                .0
+                .map(|q| q.trim().to_lowercase())
+                .filter(|q| !q.is_empty()),
+            limit,
+            offset: (page - 1) * limit,
+            ..MediaFilter::default()
+        };
+        let (rows, total) = state.media.list(&filter).await?;
+        Ok(Json(MediaPage {
+            data: items(&state, &rows)?,
+            meta: PageMeta { total, page, limit },
+        }))
+    }
+
+    /// Upload files: `multipart/form-data` with `file` parts (and `folder`, `alt`,
+    /// `caption`), or the raw bytes with `?filename=`. The kind is read from the bytes; a
+    /// name that says otherwise, HTML and SVG are refused (415: `extension_mismatch`,
+    /// `active_content`, `svg_not_accepted`, `type_not_allowed`, `unsupported_type`,
+    /// `invalid_image`, `image_too_large`). Identical bytes already in the library answer
+    /// with that item (`duplicate`). A folder that does not exist is 404
+    /// `folder_not_found`; a file or the request over its limit is 413; a raw upload
+    /// without `filename` is 422.
+    #[oai(path = "/media", method = "post", operation_id = "upload_media")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one argument per query parameter"
+    )]
+    async fn upload_media(
+        &self,
+        _auth: AdminToken,
+        library: Library<Upload>,
+        req: &Request,
+        state: State<&Arc<AppState>>,
+        /// Raw uploads: the file's name.
+        filename: Query<Option<String>>,
+        /// The folder to put the files in.
+        folder: Query<Option<String>>,
+        /// Raw uploads: the alt text.
+        alt: Query<Option<String>>,
+        /// Raw uploads: the caption.
+        caption: Query<Option<String>>,
+        /// `type.field`: refuse files that media field does not accept.
+        field: Query<Option<String>>,
+        body: UploadBody,
+    ) -> Result<Uploaded, Failure<UploadFails>> {
+        let ask = UploadAsk {
+            filename: filename.0.filter(|v| !v.is_empty()),
+            folder: folder.0.filter(|v| !v.is_empty()),
+            alt: alt.0.filter(|v| !v.is_empty()),
+            caption: caption.0.filter(|v| !v.is_empty()),
+            field: field.0,
+        };
+        let results = upload(req, body.0, &state, &library.0, ask).await?;
+        let created = results.iter().any(|r| r.created);
+        let data = results
+            .iter()
+            .map(|r| {
+                let mut item = MediaItem::of(&state, &r.record)?;
+                item.duplicate = Some(!r.created);
+                Ok(item)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(if created {
+            Uploaded::Created(Json(Data { data }))
+        } else {
+            Uploaded::AlreadyThere(Data::ok(data))
+        })
+    }
+
+    /// One item.
+    #[oai(path = "/media/:id", method = "get", operation_id = "get_media")]
+    async fn get_media(
+        &self,
+        _auth: AdminToken,
+        _library: Library<Read>,
+        state: State<&Arc<AppState>>,
+        /// The item's id.
+        id: Path<String>,
+    ) -> Result<Json<Data<MediaItem>>, Failure<ReadFails>> {
+        let record = state.media.get(&id).await?;
+        Ok(Data::ok(MediaItem::of(&state, &record)?))
+    }
+
+    /// Change the file name, alt text, caption, focal point or folder (`null` clears); with
+    /// `version` (or If-Match), only if unchanged since.
+    #[oai(path = "/media/:id", method = "patch", operation_id = "update_media")]
+    async fn update_media(
+        &self,
+        _auth: AdminToken,
+        library: Library<Change>,
+        state: State<&Arc<AppState>>,
+        /// The item's id.
+        id: Path<String>,
+        /// The version you read, e.g. "3" (a weak `W/"3"` too).
+        #[oai(name = "If-Match", validator(pattern = r#"^(W/)?"?[0-9]{1,15}"?$"#))]
+        if_match: Header<Option<String>>,
+        body: JsonBody<UpdateMedia, { 64 * 1024 }>,
+    ) -> Result<Json<Data<MediaItem>>, Failure<ChangeFails>> {
+        let body = body.0;
+        let folder = match body.folder {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => Some(None),
+            MaybeUndefined::Value(f) => Some(Some(crate::media::media_id(&f).map_err(|_| {
+                Error::not_found(code::FOLDER_NOT_FOUND, "no media folder has this id")
+            })?)),
+        };
+        let text = |t: MaybeUndefined<Text>| match t {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => Some(Value::Null),
+            MaybeUndefined::Value(t) => Some(t.into_value()),
+        };
+        let patch = MediaPatch {
+            filename: body.filename,
+            alt: text(body.alt),
+            caption: text(body.caption),
+            focal: match body.focal {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => Some(None),
+                MaybeUndefined::Value(f) => Some(Some((f.x, f.y))),
+            },
+            folder,
+            version: super::version_to_match(if_match.0.as_deref(), body.version)?,
+        };
+        let record = state.media.update(&library.0, &id, patch).await?;
+        Ok(Data::ok(MediaItem::of(&state, &record)?))
+    }
+
+    /// Delete an item and its bytes. One that entries use is refused (409 `media_in_use`
+    /// with `usage`) unless `force=true`, which first removes it from those entries.
+    #[oai(path = "/media/:id", method = "delete", operation_id = "delete_media")]
+    async fn delete_media(
+        &self,
+        _auth: AdminToken,
+        library: Library<Remove>,
+        req: &Request,
+        state: State<&Arc<AppState>>,
+        /// The item's id.
+        id: Path<String>,
+        /// Remove the item from the entries that use it first (you must be allowed to
+        /// change them, and to publish those whose published version uses it).
+        force: Query<Option<bool>>,
+    ) -> Result<Json<Data<DeletedMedia>>, Failure<RemoveFails>> {
+        let permit = library.0;
+        let id = crate::media::media_id(&id)?;
+        let record = state.media.get(&id).await?;
+        if !permit.covers(record.get("created_by").and_then(Value::as_str)) {
+            return Err(
+                Error::not_found(code::MEDIA_NOT_FOUND, "no media item has this id").into(),
+            );
+        }
+        let mut detached = 0;
+        if force.0.unwrap_or(false) {
+            // Clearing references edits entries: the caller must be allowed to update every
+            // one.
+            let c = caller(req);
+            for u in state.media.usage(&id).await? {
+                let Some(ct) = u
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .and_then(|t| state.content.content_type(t).ok())
+                else {
+                    continue;
+                };
+                state.policy.permit(&c.principal, &ct, Action::Update)?;
+                if ct.drafts && u.get("published") == Some(&json!(true)) {
+                    state.policy.permit(&c.principal, &ct, Action::Publish)?;
+                }
+            }
+            detached = state
+                .content
+                .detach_media(permit.actor(), permit.address(), &id)
+                .await?;
+        }
+        state.media.delete(&permit, &id).await?;
+        Ok(Data::ok(DeletedMedia {
+            id,
+            deleted: true,
+            entries_changed: detached as u64,
+        }))
+    }
+
+    /// The entries that use an item, and whether their published version does.
+    #[oai(
+        path = "/media/:id/usage",
+        method = "get",
+        operation_id = "media_usage"
+    )]
+    async fn media_usage(
+        &self,
+        _auth: AdminToken,
+        _library: Library<Read>,
+        state: State<&Arc<AppState>>,
+        /// The item's id.
+        id: Path<String>,
+    ) -> Result<Json<Data<Vec<MediaUse>>>, Failure<ReadFails>> {
+        let uses = state.media.usage(&id).await?;
+        let uses = serde_json::from_value(Value::Array(uses))
+            .map_err(|e| Error::internal(format!("a media use is malformed: {e}")))?;
+        Ok(Data::ok(uses))
+    }
+
+    /// Every folder.
+    #[oai(
+        path = "/media/folders",
+        method = "get",
+        operation_id = "list_media_folders"
+    )]
+    async fn list_media_folders(
+        &self,
+        _auth: AdminToken,
+        _library: Library<Read>,
+        state: State<&Arc<AppState>>,
+    ) -> Result<Json<Data<Vec<Folder>>>, Failure<ListFails>> {
+        let folders = state.media.list_folders().await?;
+        Ok(Data::ok(
+            folders.into_iter().map(Folder::of).collect::<Result<_>>()?,
+        ))
+    }
+
+    /// Create a folder (names are unique within their parent).
+    #[oai(
+        path = "/media/folders",
+        method = "post",
+        operation_id = "create_media_folder"
+    )]
+    async fn create_media_folder(
+        &self,
+        _auth: AdminToken,
+        library: Library<Upload>,
+        state: State<&Arc<AppState>>,
+        body: JsonBody<FolderBody>,
+    ) -> Result<Created<Folder>, Failure<FolderFails>> {
+        let body = body.0;
+        let folder = state
+            .media
+            .put_folder(&library.0, None, &body.name, body.parent)
+            .await?;
+        Ok(Created::with(Folder::of(folder)?))
+    }
+
+    /// Rename or move a folder.
+    #[oai(
+        path = "/media/folders/:id",
+        method = "patch",
+        operation_id = "update_media_folder"
+    )]
+    async fn update_media_folder(
+        &self,
+        _auth: AdminToken,
+        library: Library<Change>,
+        state: State<&Arc<AppState>>,
+        /// The folder's id.
+        id: Path<String>,
+        body: JsonBody<FolderBody>,
+    ) -> Result<Json<Data<Folder>>, Failure<FolderFails>> {
+        let body = body.0;
+        let folder = state
+            .media
+            .put_folder(&library.0, Some(&id), &body.name, body.parent)
+            .await?;
+        Ok(Data::ok(Folder::of(folder)?))
+    }
+
+    /// Delete an empty folder (409 `folder_not_empty` otherwise).
+    #[oai(
+        path = "/media/folders/:id",
+        method = "delete",
+        operation_id = "delete_media_folder"
+    )]
+    async fn delete_media_folder(
+        &self,
+        _auth: AdminToken,
+        library: Library<Remove>,
+        state: State<&Arc<AppState>>,
+        /// The folder's id.
+        id: Path<String>,
+    ) -> Result<Json<Data<DeletedFolder>>, Failure<RemoveFails>> {
+        state.media.delete_folder(&library.0, &id).await?;
+        Ok(Data::ok(DeletedFolder {
+            id: id.0,
+            deleted: true,
+        }))
+    }
+}
+
+fn items(state: &AppState, rows: &[crate::media::Record]) -> Result<Vec<MediaItem>> {
+    rows.iter().map(|r| MediaItem::of(state, r)).collect()
 }
 
 // ---- uploads --------------------------------------------------------------------------
 
-#[handler]
-async fn upload(req: &Request, body: Body, state: Data<&Arc<AppState>>) -> Result<Response> {
-    let permit = permit(req, &state, Action::Create)?;
+/// What an upload's query string asks.
+struct UploadAsk {
+    filename: Option<String>,
+    folder: Option<String>,
+    alt: Option<String>,
+    caption: Option<String>,
+    field: Option<String>,
+}
+
+/// Receives every file of an upload, checks them all, then stores them.
+async fn upload(
+    req: &Request,
+    body: Body,
+    state: &AppState,
+    permit: &MediaPermit,
+    ask: UploadAsk,
+) -> Result<Vec<crate::media::Stored>> {
     let media = &state.media;
     let per_file = media.max_file_bytes();
     let per_request = media.config().max_request_mib * 1024 * 1024;
@@ -76,16 +772,8 @@ async fn upload(req: &Request, body: Body, state: Data<&Arc<AppState>>) -> Resul
             limit: per_request as usize,
         });
     }
-    let pairs = query_pairs(req)?;
-    let param = |k: &str| {
-        pairs
-            .iter()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v.clone())
-            .filter(|v| !v.is_empty())
-    };
-    let accept = match param("field") {
-        Some(path) => Some(field_accept(&state, &path)?),
+    let accept = match &ask.field {
+        Some(path) => Some(field_accept(state, path)?),
         None => None,
     };
     let is_multipart = req
@@ -96,7 +784,7 @@ async fn upload(req: &Request, body: Body, state: Data<&Arc<AppState>>) -> Resul
     if is_multipart {
         let mut multipart = multipart_form(req, body, per_request, &framing_error)?;
         let mut meta = UploadMeta {
-            folder: param("folder"),
+            folder: ask.folder,
             ..UploadMeta::default()
         };
         let mut files = Vec::new();
@@ -185,15 +873,17 @@ async fn upload(req: &Request, body: Body, state: Data<&Arc<AppState>>) -> Resul
             };
             results.push(
                 media
-                    .store_upload(&permit, received, meta, accept.as_deref())
+                    .store_upload(permit, received, meta, accept.as_deref())
                     .await?,
             );
         }
     } else {
-        let Some(filename) = param("filename") else {
-            return Err(bad_upload(
-                "a raw upload needs ?filename= (or send multipart/form-data)",
-            ));
+        let Some(filename) = ask.filename else {
+            return Err(Error::Validation(vec![crate::schema::FieldError {
+                path: "filename".into(),
+                code: crate::schema::field_code::REQUIRED,
+                message: "a raw upload needs ?filename= (or send multipart/form-data)".into(),
+            }]));
         };
         let reader = StreamReader::new(
             body.into_bytes_stream()
@@ -202,35 +892,17 @@ async fn upload(req: &Request, body: Body, state: Data<&Arc<AppState>>) -> Resul
         let received = media.receive(reader, per_file).await?;
         let meta = UploadMeta {
             filename,
-            folder: param("folder"),
-            alt: param("alt").map(Value::String),
-            caption: param("caption").map(Value::String),
+            folder: ask.folder,
+            alt: ask.alt.map(Value::String),
+            caption: ask.caption.map(Value::String),
         };
         results.push(
             media
-                .store_upload(&permit, received, meta, accept.as_deref())
+                .store_upload(permit, received, meta, accept.as_deref())
                 .await?,
         );
     }
-    let created = results.iter().any(|r| r.created);
-    let data: Vec<Value> = results
-        .iter()
-        .map(|r| {
-            let mut item = item_body(&state, &r.record);
-            if let Value::Object(o) = &mut item {
-                o.insert("duplicate".into(), json!(!r.created));
-            }
-            item
-        })
-        .collect();
-    Ok(json_response(
-        if created {
-            StatusCode::CREATED
-        } else {
-            StatusCode::OK
-        },
-        json!({ "data": data }),
-    ))
+    Ok(results)
 }
 
 /// Form fields besides the files, and the most each may hold.
@@ -303,292 +975,202 @@ fn field_accept(state: &AppState, path: &str) -> Result<Vec<String>> {
     }
 }
 
-// ---- library --------------------------------------------------------------------------
-
-#[handler]
-async fn list_media(req: &Request, state: Data<&Arc<AppState>>) -> Result<Response> {
-    permit(req, &state, Action::Read)?;
-    let pairs = query_pairs(req)?;
-    let mut filter = MediaFilter {
-        limit: 25,
-        ..MediaFilter::default()
-    };
-    let mut page = 1u32;
-    let bad = |param: &str, message: String| Error::InvalidQuery {
-        code: code::INVALID_PARAMETER,
-        param: param.to_owned(),
-        message,
-    };
-    for (key, value) in &pairs {
-        match key.as_str() {
-            "folder" => {
-                filter.folder = Some(match value.as_str() {
-                    "" | "root" => None,
-                    id => Some(crate::media::media_id(id).map_err(|_| {
-                        bad("folder", format!("`{id}` is not a folder id (or `root`)"))
-                    })?),
-                })
-            }
-            "type" => {
-                if value.is_empty() || value.len() > 100 {
-                    return Err(bad("type", "type is a MIME type or its first part".into()));
-                }
-                filter.mime = Some(if value.contains('/') {
-                    value.clone()
-                } else {
-                    format!("{value}/")
-                });
-            }
-            "q" => {
-                let q = value.trim().to_lowercase();
-                if q.chars().count() > 200 {
-                    return Err(bad("q", "q is at most 200 characters".into()));
-                }
-                filter.text = Some(q).filter(|q| !q.is_empty());
-            }
-            "page" => {
-                page = value
-                    .parse()
-                    .ok()
-                    .filter(|p| (1..=100_000).contains(p))
-                    .ok_or_else(|| bad("page", "page is a number from 1".into()))?;
-            }
-            "limit" => {
-                filter.limit = value
-                    .parse()
-                    .ok()
-                    .filter(|l| (1..=100).contains(l))
-                    .ok_or_else(|| bad("limit", "limit is a number from 1 to 100".into()))?;
-            }
-            other => {
-                return Err(bad(
-                    other,
-                    format!("unknown parameter `{other}`: folder, type, q, page, limit"),
-                ));
-            }
-        }
-    }
-    filter.offset = (page - 1) * filter.limit;
-    let (rows, total) = state.media.list(&filter).await?;
-    let data: Vec<Value> = rows.iter().map(|r| item_body(&state, r)).collect();
-    Ok(json_response(
-        StatusCode::OK,
-        json!({ "data": data, "meta": { "total": total, "page": page, "limit": filter.limit } }),
-    ))
-}
-
-#[handler]
-async fn get_media(
-    req: &Request,
-    Path(id): Path<String>,
-    state: Data<&Arc<AppState>>,
-) -> Result<Response> {
-    permit(req, &state, Action::Read)?;
-    let record = state.media.get(&id).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        json!({ "data": item_body(&state, &record) }),
-    ))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PatchBody {
-    filename: Option<String>,
-    #[serde(default, deserialize_with = "present")]
-    alt: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    caption: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    focal: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    folder: Option<Value>,
-    version: Option<u64>,
-}
-
-/// A key that is present, even with `null`, is `Some` (null clears).
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<Value>, D::Error> {
-    Value::deserialize(d).map(Some)
-}
-
-#[handler]
-async fn update_media(
-    req: &Request,
-    Path(id): Path<String>,
-    body: Body,
-    state: Data<&Arc<AppState>>,
-) -> Result<Response> {
-    let permit = permit(req, &state, Action::Update)?;
-    let body: PatchBody = read_json(body, 64 * 1024).await?;
-    let invalid = |m: &str| Error::bad_request(code::INVALID_METADATA, m.to_owned());
-    let focal = match body.focal {
-        None => None,
-        Some(Value::Null) => Some(None),
-        Some(Value::Object(o)) => {
-            let x = o.get("x").and_then(Value::as_f64);
-            let y = o.get("y").and_then(Value::as_f64);
-            match (x, y, o.len()) {
-                (Some(x), Some(y), 2) => Some(Some((x, y))),
-                _ => return Err(invalid("focal is {\"x\": 0..1, \"y\": 0..1} or null")),
-            }
-        }
-        Some(_) => return Err(invalid("focal is {\"x\": 0..1, \"y\": 0..1} or null")),
-    };
-    let folder = match body.folder {
-        None => None,
-        Some(Value::Null) => Some(None),
-        Some(Value::String(f)) => Some(Some(crate::media::media_id(&f).map_err(|_| {
-            Error::not_found(code::FOLDER_NOT_FOUND, "no media folder has this id")
-        })?)),
-        Some(_) => return Err(invalid("folder is a folder id or null")),
-    };
-    let version = super::expected_version(req, body.version)?;
-    let patch = MediaPatch {
-        filename: body.filename,
-        alt: body.alt,
-        caption: body.caption,
-        focal,
-        folder,
-        version,
-    };
-    let record = state.media.update(&permit, &id, patch).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        json!({ "data": item_body(&state, &record) }),
-    ))
-}
-
-#[handler]
-async fn delete_media(
-    req: &Request,
-    Path(id): Path<String>,
-    state: Data<&Arc<AppState>>,
-) -> Result<Response> {
-    let permit = permit(req, &state, Action::Delete)?;
-    let force = query_pairs(req)?
-        .iter()
-        .any(|(k, v)| k == "force" && (v == "true" || v == "1"));
-    let id = crate::media::media_id(&id)?;
-    let record = state.media.get(&id).await?;
-    if !permit.covers(record.get("created_by").and_then(Value::as_str)) {
-        return Err(Error::not_found(
-            code::MEDIA_NOT_FOUND,
-            "no media item has this id",
-        ));
-    }
-    let mut detached = 0;
-    if force {
-        // Clearing references edits entries: the caller must be allowed to update every one.
-        let uses = state.media.usage(&id).await?;
-        let c = caller(req);
-        for u in &uses {
-            if let Some(ct) = u
-                .get("type")
-                .and_then(Value::as_str)
-                .and_then(|t| state.content.content_type(t).ok())
-            {
-                state.policy.permit(&c.principal, &ct, Action::Update)?;
-                if ct.drafts && u.get("published") == Some(&json!(true)) {
-                    state.policy.permit(&c.principal, &ct, Action::Publish)?;
-                }
-            }
-        }
-        detached = state
-            .content
-            .detach_media(permit.actor(), permit.address(), &id)
-            .await?;
-    }
-    state.media.delete(&permit, &id).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        json!({ "data": { "id": id, "deleted": true, "entries_changed": detached } }),
-    ))
-}
-
-#[handler]
-async fn usage(
-    req: &Request,
-    Path(id): Path<String>,
-    state: Data<&Arc<AppState>>,
-) -> Result<Response> {
-    permit(req, &state, Action::Read)?;
-    let uses = state.media.usage(&id).await?;
-    Ok(json_response(StatusCode::OK, json!({ "data": uses })))
-}
-
-// ---- folders --------------------------------------------------------------------------
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FolderBody {
-    name: String,
-    #[serde(default)]
-    parent: Option<String>,
-}
-
-#[handler]
-async fn list_folders(req: &Request, state: Data<&Arc<AppState>>) -> Result<Response> {
-    permit(req, &state, Action::Read)?;
-    let folders = state.media.list_folders().await?;
-    Ok(json_response(StatusCode::OK, json!({ "data": folders })))
-}
-
-#[handler]
-async fn create_folder(req: &Request, body: Body, state: Data<&Arc<AppState>>) -> Result<Response> {
-    let permit = permit(req, &state, Action::Create)?;
-    let body: FolderBody = read_json(body, 16 * 1024).await?;
-    let folder = state
-        .media
-        .put_folder(&permit, None, &body.name, body.parent)
-        .await?;
-    Ok(json_response(
-        StatusCode::CREATED,
-        json!({ "data": folder }),
-    ))
-}
-
-#[handler]
-async fn update_folder(
-    req: &Request,
-    Path(id): Path<String>,
-    body: Body,
-    state: Data<&Arc<AppState>>,
-) -> Result<Response> {
-    let permit = permit(req, &state, Action::Update)?;
-    let body: FolderBody = read_json(body, 16 * 1024).await?;
-    let folder = state
-        .media
-        .put_folder(&permit, Some(&id), &body.name, body.parent)
-        .await?;
-    Ok(json_response(StatusCode::OK, json!({ "data": folder })))
-}
-
-#[handler]
-async fn delete_folder(
-    req: &Request,
-    Path(id): Path<String>,
-    state: Data<&Arc<AppState>>,
-) -> Result<Response> {
-    let permit = permit(req, &state, Action::Delete)?;
-    state.media.delete_folder(&permit, &id).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        json!({ "data": { "id": id, "deleted": true } }),
-    ))
-}
-
 // ---- serving --------------------------------------------------------------------------
 
 const YEAR: &str = "max-age=31536000, immutable";
 
-#[handler]
+/// The query parameters of `/media/{id}/{filename}` (a transform is given as them).
+const TRANSFORM_PARAMETERS: [&str; 6] = ["w", "h", "fit", "format", "q", "v"];
+
+/// How a resized image fills its box.
+#[derive(poem_openapi::Enum, Clone, Copy)]
+#[oai(rename_all = "lowercase")]
+enum ImageFit {
+    /// Exactly w×h, cropped around the focal point (the default).
+    Cover,
+    /// Exactly w×h, letterboxed.
+    Contain,
+    /// Within w×h, never enlarged.
+    Inside,
+}
+
+/// The format to answer an image in.
+#[derive(poem_openapi::Enum, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "lowercase")]
+enum ImageFormat {
+    Avif,
+    Webp,
+    Jpeg,
+    Jpg,
+    Png,
+    /// AVIF, else WebP, as far as the Accept header allows.
+    Auto,
+}
+
+/// The transform asked for by the query.
+struct TransformAsk {
+    w: Option<u32>,
+    h: Option<u32>,
+    fit: Option<ImageFit>,
+    format: Option<ImageFormat>,
+    q: Option<u8>,
+}
+
+/// A media item's bytes (or the transformed image), whole or a range, or "not modified".
+pub struct MediaBytes(Response);
+
+impl ApiResponse for MediaBytes {
+    fn meta() -> MetaResponses {
+        let answer =
+            |status: u16, description: &'static str, content: Vec<MetaMediaType>| MetaResponse {
+                description,
+                status: Some(status),
+                status_range: None,
+                content,
+                headers: Vec::new(),
+            };
+        let binary = || MetaMediaType {
+            content_type: "*/*",
+            schema: MetaSchemaRef::Inline(Box::new(MetaSchema::new_with_format(
+                "string", "binary",
+            ))),
+        };
+        MetaResponses {
+            responses: vec![
+                answer(
+                    200,
+                    "The bytes (or the transformed image), with a strong ETag; cached for a year \
+                     when public",
+                    vec![binary()],
+                ),
+                answer(
+                    206,
+                    "The requested byte range (`Range: bytes=a-b`)",
+                    vec![binary()],
+                ),
+                answer(
+                    304,
+                    "Not modified (If-None-Match matched the ETag)",
+                    Vec::new(),
+                ),
+                answer(
+                    416,
+                    "The range starts past the end of the file",
+                    vec![MetaMediaType {
+                        content_type: "application/json",
+                        schema: ErrorBody::schema_ref(),
+                    }],
+                ),
+            ],
+        }
+    }
+
+    fn register(registry: &mut Registry) {
+        ErrorBody::register(registry);
+    }
+}
+
+impl IntoResponse for MediaBytes {
+    fn into_response(self) -> Response {
+        self.0
+    }
+}
+
+/// Query parameters the operation could not read are answered as transform errors.
+fn transform_errors(ep: impl Endpoint + 'static) -> impl Endpoint {
+    use poem::EndpointExt;
+    ep.around(|ep, req| async move {
+        ep.call(req).await.map_err(|e| {
+            match e.downcast_ref::<poem_openapi::error::ParseParamError>() {
+                Some(p) if TRANSFORM_PARAMETERS.contains(&p.name) => Error::InvalidQuery {
+                    code: code::INVALID_TRANSFORM,
+                    param: p.name.to_owned(),
+                    message: transform_rule(p.name).to_owned(),
+                }
+                .into(),
+                _ => e,
+            }
+        })
+    })
+}
+
+/// What a transform parameter takes.
+fn transform_rule(param: &str) -> &'static str {
+    match param {
+        "w" | "h" => "w and h are numbers of pixels from 1 (up to media.max_transform_dimension)",
+        "fit" => "fit is cover, contain or inside",
+        "format" => "format is avif, webp, jpeg, png or auto (chosen from Accept)",
+        "q" => "q is a quality from 1 to 100",
+        _ => "unknown parameter: w, h, fit, format, q",
+    }
+}
+
+pub struct MediaBytesApi;
+
+#[OpenApi(tag = "Tag::Media")]
+impl MediaBytesApi {
+    /// A media item's bytes. Public once a published entry of a public type uses it;
+    /// otherwise for signed-in users who may read the library (404 to others). Images take
+    /// `w`, `h`, `fit`, `format`, `q`; a `.avif`, `.webp`, `.jpg` or `.png` file name asks
+    /// for that format.
+    #[oai(
+        path = "/media/:id/:filename",
+        method = "get",
+        operation_id = "media_bytes",
+        transform = "transform_errors"
+    )]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one argument per query parameter"
+    )]
+    async fn media_bytes(
+        &self,
+        _auth: DeliveryToken,
+        req: &Request,
+        state: State<&Arc<AppState>>,
+        /// The item's id.
+        id: Path<String>,
+        /// The item's file name; another extension converts an image.
+        filename: Path<String>,
+        /// Width in pixels (up to `media.max_transform_dimension`).
+        #[oai(validator(minimum(value = "1")))]
+        w: Query<Option<u32>>,
+        /// Height in pixels (up to `media.max_transform_dimension`).
+        #[oai(validator(minimum(value = "1")))]
+        h: Query<Option<u32>>,
+        /// `cover` (default): exactly w×h, cropped around the focal point; `contain`:
+        /// exactly w×h, letterboxed; `inside`: within w×h, never enlarged.
+        fit: Query<Option<ImageFit>>,
+        /// `auto` picks AVIF, else WebP, as far as the Accept header allows.
+        format: Query<Option<ImageFormat>>,
+        /// Quality of lossy formats (default 80).
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
+        q: Query<Option<u8>>,
+        /// Ignored: add the item's `version` so caches notice a new focal point.
+        #[oai(name = "v")]
+        _v: Query<Option<String>>,
+    ) -> Result<MediaBytes, Failure<BytesFails>> {
+        let ask = TransformAsk {
+            w: w.0,
+            h: h.0,
+            fit: fit.0,
+            format: format.0,
+            q: q.0,
+        };
+        Ok(MediaBytes(serve(req, &state, &id, &filename, ask).await?))
+    }
+}
+
+/// The bytes of item `id` under `filename`, as [`MediaBytesApi::media_bytes`] answers.
 async fn serve(
     req: &Request,
-    Path((id, filename)): Path<(String, String)>,
-    state: Data<&Arc<AppState>>,
+    state: &AppState,
+    id: &str,
+    filename: &str,
+    ask: TransformAsk,
 ) -> Result<Response> {
     let not_found = || Error::not_found(code::MEDIA_NOT_FOUND, "no media item has this id");
-    let record = state.media.get(&id).await.map_err(|_| not_found())?;
+    let record = state.media.get(id).await.map_err(|_| not_found())?;
     let id = record
         .get("id")
         .and_then(Value::as_str)
@@ -630,12 +1212,21 @@ async fn serve(
         .and_then(Value::as_str)
         .unwrap_or_default();
     let (stored_stem, stored_ext) = sniff::split_extension(stored_name);
-    let (stem, ext) = sniff::split_extension(&filename);
+    let (stem, ext) = sniff::split_extension(filename);
     if stem != stored_stem {
         return Err(not_found());
     }
-    let pairs = query_pairs(req)?;
-    let transform = transform_of(&state, &record, mime, ext, stored_ext, &pairs, req)?;
+    if let Some((k, _)) = query_pairs(req)?
+        .into_iter()
+        .find(|(k, _)| !TRANSFORM_PARAMETERS.contains(&k.as_str()))
+    {
+        return Err(Error::InvalidQuery {
+            code: code::INVALID_TRANSFORM,
+            message: format!("unknown parameter `{k}`: w, h, fit, format, q"),
+            param: k,
+        });
+    }
+    let transform = transform_of(state, &record, mime, ext, stored_ext, ask, req)?;
 
     if let Some(t) = transform {
         let etag = format!(
@@ -825,13 +1416,13 @@ fn transform_of(
     mime: &str,
     ext: &str,
     stored_ext: &str,
-    pairs: &[(String, String)],
+    ask: TransformAsk,
     req: &Request,
 ) -> Result<Option<Transform>> {
-    let bad = |param: &str, message: String| Error::InvalidQuery {
+    let bad = |param: &str| Error::InvalidQuery {
         code: code::INVALID_TRANSFORM,
         param: param.to_owned(),
-        message,
+        message: transform_rule(param).to_owned(),
     };
     let image = sniff::kind_of_mime(mime).is_raster();
     let ext_format = if ext.eq_ignore_ascii_case(stored_ext) {
@@ -847,93 +1438,69 @@ fn transform_of(
             }
         }
     };
-    let mut t = Transform {
-        width: None,
-        height: None,
-        fit: Fit::Cover,
-        format: ext_format.unwrap_or(Format::of(mime)),
-        quality: 80,
+    let max = state.media.config().max_transform_dimension;
+    let dimension = |d: Option<u32>, param: &str| match d {
+        Some(d) if !(1..=max).contains(&d) => Err(Error::InvalidQuery {
+            code: code::INVALID_TRANSFORM,
+            param: param.to_owned(),
+            message: format!("{param} is a number of pixels from 1 to {max}"),
+        }),
+        d => Ok(d),
+    };
+    let format = ask.format.map(|f| match f {
+        ImageFormat::Auto => {
+            let accept = req
+                .headers()
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            if accept.contains("image/avif") {
+                Format::Avif
+            } else if accept.contains("image/webp") {
+                Format::Webp
+            } else {
+                Format::of(mime)
+            }
+        }
+        ImageFormat::Avif => Format::Avif,
+        ImageFormat::Webp => Format::Webp,
+        ImageFormat::Jpeg | ImageFormat::Jpg => Format::Jpeg,
+        ImageFormat::Png => Format::Png,
+    });
+    let quality = match ask.q {
+        Some(q) if !(1..=100).contains(&q) => return Err(bad("q")),
+        q => q,
+    };
+    let t = Transform {
+        width: dimension(ask.w, "w")?,
+        height: dimension(ask.h, "h")?,
+        fit: match ask.fit {
+            None | Some(ImageFit::Cover) => Fit::Cover,
+            Some(ImageFit::Contain) => Fit::Contain,
+            Some(ImageFit::Inside) => Fit::Inside,
+        },
+        format: format.or(ext_format).unwrap_or(Format::of(mime)),
+        quality: quality.unwrap_or(80),
         focal: record
             .get("focal")
             .and_then(|f| Some((f.get("x")?.as_f64()?, f.get("y")?.as_f64()?)))
             .unwrap_or((0.5, 0.5)),
     };
-    let mut asked = ext_format.is_some();
-    let max = state.media.config().max_transform_dimension;
-    let mut seen = std::collections::HashSet::new();
-    for (key, value) in pairs {
-        if !seen.insert(key.as_str()) {
-            return Err(bad(key, format!("`{key}` is given more than once")));
-        }
-        let dim = |param: &str| {
-            value
-                .parse::<u32>()
-                .ok()
-                .filter(|d| (1..=max).contains(d))
-                .ok_or_else(|| {
-                    bad(
-                        param,
-                        format!("{param} is a number of pixels from 1 to {max}"),
-                    )
-                })
-        };
-        match key.as_str() {
-            "w" => t.width = Some(dim("w")?),
-            "h" => t.height = Some(dim("h")?),
-            "fit" => {
-                t.fit = Fit::parse(value)
-                    .ok_or_else(|| bad("fit", "fit is cover, contain or inside".into()))?
-            }
-            "q" => {
-                t.quality = value
-                    .parse::<u8>()
-                    .ok()
-                    .filter(|q| (1..=100).contains(q))
-                    .ok_or_else(|| bad("q", "q is a quality from 1 to 100".into()))?
-            }
-            "format" => {
-                t.format = match value.as_str() {
-                    "auto" => {
-                        let accept = req
-                            .headers()
-                            .get(header::ACCEPT)
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or_default();
-                        if accept.contains("image/avif") {
-                            Format::Avif
-                        } else if accept.contains("image/webp") {
-                            Format::Webp
-                        } else {
-                            Format::of(mime)
-                        }
-                    }
-                    v => Format::from_extension(v).ok_or_else(|| {
-                        bad(
-                            "format",
-                            "format is avif, webp, jpeg, png or auto (chosen from Accept)".into(),
-                        )
-                    })?,
-                }
-            }
-            // A version the client adds to a URL so a changed focal point busts its caches.
-            "v" => continue,
-            other => {
-                return Err(bad(
-                    other,
-                    format!("unknown parameter `{other}`: w, h, fit, format, q"),
-                ));
-            }
-        }
-        asked = true;
-    }
+    let asked = ext_format.is_some()
+        || ask.w.is_some()
+        || ask.h.is_some()
+        || ask.fit.is_some()
+        || ask.format.is_some()
+        || ask.q.is_some();
     if !asked {
         return Ok(None);
     }
     if !image {
-        return Err(bad(
-            "w",
-            "only JPEG, PNG, GIF and WebP images can be transformed".into(),
-        ));
+        return Err(Error::InvalidQuery {
+            code: code::INVALID_TRANSFORM,
+            param: "w".into(),
+            message: "only JPEG, PNG, GIF and WebP images can be transformed".into(),
+        });
     }
     Ok(Some(t))
 }

@@ -51,7 +51,7 @@ macro_rules! first_method {
 }
 
 methods!(get => GET, post => POST, put => PUT, patch => PATCH, delete => DELETE);
-first_method!(get, post, patch);
+first_method!(get, post);
 
 /// The `Allow` header's value for a route taking `methods`.
 fn allow(methods: &[Method]) -> String {
@@ -141,13 +141,21 @@ impl<E: Endpoint> Endpoint for Documented<E> {
         match self.inner.call(req).await {
             Err(e) if e.is::<MethodNotAllowedError>() => {
                 let path: Vec<&str> = segments(uri.path()).collect();
-                let allow = self.paths.iter().find(|(template, _)| {
-                    template.len() == path.len()
-                        && template
-                            .iter()
-                            .zip(&path)
-                            .all(|(t, p)| t.starts_with('{') || t == p)
-                });
+                // A literal segment wins over a parameter (`/media/folders`, not
+                // `/media/{id}`), as the router chose.
+                let allow = self
+                    .paths
+                    .iter()
+                    .filter(|(template, _)| {
+                        template.len() == path.len()
+                            && template
+                                .iter()
+                                .zip(&path)
+                                .all(|(t, p)| t.starts_with('{') || t == p)
+                    })
+                    .max_by_key(|(template, _)| {
+                        template.iter().filter(|t| !t.starts_with('{')).count()
+                    });
                 match allow {
                     Some((_, allow)) => Ok(not_allowed(allow)),
                     None => Err(e),

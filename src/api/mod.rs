@@ -114,11 +114,7 @@ pub fn app(state: Arc<AppState>) -> impl Endpoint {
             "/api/v1",
             delivery::routes().nest("/search", search::delivery_routes()),
         )
-        .nest(
-            "/admin/api/v1",
-            search::add_admin_routes(admin::routes()).nest("/media", media::admin_routes()),
-        )
-        .nest("/media", media::public_routes())
+        .nest("/admin/api/v1", search::add_admin_routes(admin::routes()))
         .nest("/", system::routes())
         .nest("/openapi", openapi::routes())
         .at("/admin", ui::ui)
@@ -300,6 +296,9 @@ fn error_response(e: poem::Error) -> Response {
     // A query or path parameter a poem-openapi operation could not read (or whose declared
     // bounds it broke), as our own parameter checks name it.
     if let Some(p) = e.downcast_ref::<poem_openapi::error::ParseParamError>() {
+        if p.name.eq_ignore_ascii_case("if-match") {
+            return json_error(&if_match_error());
+        }
         return json_error(&Error::InvalidQuery {
             code: code::INVALID_PARAMETER,
             param: p.name.to_owned(),
@@ -391,21 +390,23 @@ pub(crate) fn if_none_match(req: &Request, etag: &str) -> bool {
 /// The version the client last read, from `If-Match` (`"3"`, `W/"3"` or `3`) or the body's
 /// `version`; they must agree when both are given. Entries and media take it the same way.
 pub(crate) fn expected_version(req: &Request, body: Option<u64>) -> Result<Option<u64>, Error> {
-    let header = match req.headers().get(header::IF_MATCH) {
+    let header = req
+        .headers()
+        .get(header::IF_MATCH)
+        .map(|v| v.to_str().unwrap_or(""));
+    version_to_match(header, body)
+}
+
+/// [`expected_version`] of an `If-Match` value already read.
+pub(crate) fn version_to_match(
+    header: Option<&str>,
+    body: Option<u64>,
+) -> Result<Option<u64>, Error> {
+    let header = match header {
         None => None,
         Some(v) => {
-            let s = v
-                .to_str()
-                .unwrap_or("")
-                .trim()
-                .trim_start_matches("W/")
-                .trim_matches('"');
-            Some(s.parse::<u64>().map_err(|_| {
-                Error::bad_request(
-                    code::INVALID_IF_MATCH,
-                    "If-Match must carry the version you read, such as \"3\"",
-                )
-            })?)
+            let s = v.trim().trim_start_matches("W/").trim_matches('"');
+            Some(s.parse::<u64>().map_err(|_| if_match_error())?)
         }
     };
     match (header, body) {
@@ -415,6 +416,14 @@ pub(crate) fn expected_version(req: &Request, body: Option<u64>) -> Result<Optio
         )),
         (h, b) => Ok(h.or(b)),
     }
+}
+
+/// An `If-Match` that is not a version.
+fn if_match_error() -> Error {
+    Error::bad_request(
+        code::INVALID_IF_MATCH,
+        "If-Match must carry the version you read, such as \"3\"",
+    )
 }
 
 /// A query parameter `param` whose value is not `what` it must be.

@@ -53,6 +53,18 @@ pub enum AdminToken {
     Cookie,
 }
 
+/// A delivery token as a bearer token, or nothing: what the public may read needs none.
+#[derive(SecurityScheme)]
+#[expect(
+    dead_code,
+    reason = "declares the schemes; the middleware reads the token"
+)]
+pub enum DeliveryToken {
+    Bearer(BearerToken),
+    #[oai(fallback)]
+    Anonymous,
+}
+
 /// Who may call an operation, checked as the operation's first extractor: before its
 /// parameters and body are read, so an anonymous caller or one of another role gets 401 or
 /// 403, never a validation error about what they sent.
@@ -270,27 +282,42 @@ fn checked<T: ParseFromJSON + DeserializeOwned + 'static>(
     T::deserialize(&value).map_err(|e| {
         Error::bad_request(code::INVALID_BODY, format!("the body is not valid: {e}"))
     })?;
-    T::parse_from_json(Some(value)).map_err(|e| schema_check_failed(&e.into_message()))
+    let message = match T::parse_from_json(Some(value.clone())) {
+        Ok(parsed) => return Ok(parsed),
+        Err(e) => e.into_message(),
+    };
+    Err(schema_check_failed(&message, &value))
 }
 
 /// The answer to a body whose types are right but which breaks one of its schema's checks
 /// (a length, a range): 422 naming the field, as the server's own checks of a field answer.
 /// poem-openapi says which field as "failed to parse \"T\": field `name` verification
-/// failed. minLength(1)".
-fn schema_check_failed(message: &str) -> Error {
+/// failed. minLength(1)", naming the field within the object that holds it: a field of a
+/// nested object (`focal.x`) is found in `body`.
+fn schema_check_failed(message: &str, body: &serde_json::Value) -> Error {
     let field = message
         .split_once("field `")
         .and_then(|(_, rest)| rest.split_once("` verification failed"))
         .map(|(field, _)| field);
     match field {
-        Some(field) => Error::Validation(vec![crate::schema::FieldError {
-            path: field.to_owned(),
-            code: crate::schema::field_code::INVALID,
-            message: format!(
-                "`{field}` is not valid: {}",
-                message.rsplit(". ").next().unwrap_or(message)
-            ),
-        }]),
+        Some(field) => {
+            let nested = body.as_object().and_then(|o| {
+                o.iter()
+                    .find(|(_, v)| v.get(field).is_some())
+                    .map(|(k, _)| format!("{k}.{field}"))
+            });
+            let path = match body.get(field) {
+                Some(_) => field.to_owned(),
+                None => nested.unwrap_or_else(|| field.to_owned()),
+            };
+            let rule = message.rsplit(". ").next().unwrap_or(message);
+            let rule = rule.split(" (occurred while").next().unwrap_or(rule);
+            Error::Validation(vec![crate::schema::FieldError {
+                message: format!("`{path}` is not valid: {rule}"),
+                path,
+                code: crate::schema::field_code::INVALID,
+            }])
+        }
         None => Error::bad_request(
             code::INVALID_BODY,
             format!("the body is not valid: {message}"),
@@ -526,6 +553,8 @@ pub enum Tag {
     /// The log of changes that other systems follow (admins).
     #[oai(rename = "Change events")]
     ChangeEvents,
+    /// The media library: uploads, folders, and the bytes with their image transforms.
+    Media,
 }
 
 #[cfg(test)]
@@ -536,6 +565,7 @@ mod tests {
     fn a_broken_schema_check_names_its_field() {
         let e = schema_check_failed(
             "failed to parse \"CreateToken\": field `name` verification failed. minLength(1)",
+            &serde_json::json!({ "name": "" }),
         );
         let body = e.body();
         assert_eq!(e.status(), 422);
@@ -543,7 +573,21 @@ mod tests {
         assert_eq!(fields["name"].code, "invalid");
         assert!(fields["name"].message.contains("minLength(1)"));
         // Anything else is the body's fault as a whole.
-        let e = schema_check_failed("failed to parse \"CreateToken\": expected object");
+        let e = schema_check_failed(
+            "failed to parse \"CreateToken\": expected object",
+            &serde_json::json!([]),
+        );
         assert_eq!(e.code().name, "invalid_body");
+        // A field of a nested object is named with its path, without the parser's trail.
+        let e = schema_check_failed(
+            "failed to parse \"UpdateMedia\": field `x` verification failed. maximum(1, \
+             exclusive: false) (occurred while parsing \"optional_Focal\")",
+            &serde_json::json!({ "focal": { "x": 2, "y": 0.5 } }),
+        );
+        let fields = e.body().fields.unwrap();
+        assert_eq!(
+            fields["focal.x"].message,
+            "`focal.x` is not valid: maximum(1, exclusive: false)"
+        );
     }
 }

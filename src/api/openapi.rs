@@ -318,7 +318,20 @@ fn delivery_document(schema: &Schema) -> Value {
         }
     }
     search_paths(&mut doc, schema, false);
-    media_paths(&mut doc, false);
+    // The tags of the operations poem-openapi lists are all the admin document's too: keep
+    // the ones this document uses.
+    let used: std::collections::HashSet<String> = doc["paths"]
+        .as_object()
+        .into_iter()
+        .flat_map(|paths| paths.values())
+        .filter_map(Value::as_object)
+        .flat_map(|item| item.values())
+        .flat_map(|op| op["tags"].as_array().cloned().unwrap_or_default())
+        .filter_map(|t| t.as_str().map(str::to_owned))
+        .collect();
+    if let Some(tags) = doc["tags"].as_array_mut() {
+        tags.retain(|t| t["name"].as_str().is_some_and(|n| used.contains(n)));
+    }
     doc
 }
 
@@ -408,152 +421,6 @@ fn search_paths(doc: &mut Value, schema: &Schema, admin: bool) {
     }
 }
 
-/// The media library (admin) and the media bytes with their transforms (delivery).
-fn media_paths(doc: &mut Value, admin: bool) {
-    let json_ok = |description: &str, schema: Value| json!({ "description": description, "content": { "application/json": { "schema": schema } } });
-    let responses = |ok: &str, body: Value, errors: &[&str]| {
-        let mut m = Map::new();
-        m.insert(ok.into(), body);
-        m.extend(error_responses(errors));
-        Value::Object(m)
-    };
-    let id_param = json!({ "name": "id", "in": "path", "required": true, "schema": string() });
-    if !admin {
-        let mut ok = Map::new();
-        ok.insert("200".into(), json!({ "description": "The bytes (or the transformed image), with a strong ETag; cached for a year when public", "content": { "*/*": { "schema": { "type": "string", "format": "binary" } } } }));
-        ok.insert(
-            "206".into(),
-            json!({ "description": "The requested byte range (`Range: bytes=a-b`)" }),
-        );
-        ok.insert(
-            "304".into(),
-            json!({ "description": "Not modified (If-None-Match matched the ETag)" }),
-        );
-        ok.insert(
-            "416".into(),
-            json!({ "description": "The range starts past the end of the file" }),
-        );
-        ok.extend(error_responses(&["400", "404"]));
-        doc["paths"]["/media/{id}/{filename}"] = json!({ "get": {
-            "tags": ["Media"], "operationId": "media_bytes",
-            "summary": "A media item's bytes. Public once a published entry of a public type uses it; otherwise for signed-in users who may read the library (404 to others). Images take `w`, `h`, `fit`, `format`, `q`; a `.avif`, `.webp`, `.jpg` or `.png` file name asks for that format",
-            "parameters": [
-                id_param,
-                { "name": "filename", "in": "path", "required": true, "schema": string(), "description": "The item's file name; another extension converts an image" },
-                { "name": "w", "in": "query", "schema": { "type": "integer", "minimum": 1 }, "description": "Width in pixels (capped by `media.max_transform_dimension`)" },
-                { "name": "h", "in": "query", "schema": { "type": "integer", "minimum": 1 } },
-                { "name": "fit", "in": "query", "schema": { "type": "string", "enum": ["cover", "contain", "inside"] }, "description": "`cover` (default): exactly w×h, cropped around the focal point; `contain`: exactly w×h, letterboxed; `inside`: within w×h, never enlarged" },
-                { "name": "format", "in": "query", "schema": { "type": "string", "enum": ["avif", "webp", "jpeg", "png", "auto"] }, "description": "`auto` picks AVIF, else WebP, as far as the Accept header allows" },
-                { "name": "q", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 100 }, "description": "Quality of lossy formats (default 80)" },
-                { "name": "v", "in": "query", "schema": string(), "description": "Ignored: add the item's `version` so caches notice a new focal point" }
-            ],
-            "security": [{}, { "bearer": [] }],
-            "responses": ok } });
-        return;
-    }
-    doc["components"]["schemas"]["MediaItem"] = json!({
-        "type": "object",
-        "properties": {
-            "id": string(),
-            "url": { "type": "string", "description": "Where the bytes are served: `/media/{id}/{filename}`" },
-            "filename": string(),
-            "mime": { "type": "string", "description": "Detected from the bytes, never from the name" },
-            "size": { "type": "integer" },
-            "sha256": { "type": "string", "description": "Of the uploaded bytes; identical uploads are stored once" },
-            "width": { "type": "integer" }, "height": { "type": "integer" },
-            "placeholder": { "type": "string", "description": "A tiny image as a `data:` URI, to show while the real one loads" },
-            "alt": { "description": "A string, or locale → string on a site with locales" },
-            "caption": { "description": "As `alt`" },
-            "focal": { "type": "object", "nullable": true, "properties": { "x": { "type": "number" }, "y": { "type": "number" } }, "description": "Fractions (0–1) of the width and height that crops keep in view" },
-            "folder": { "type": "string", "nullable": true },
-            "version": { "type": "integer" },
-            "created_by": string(), "created_at": string(), "updated_at": string(),
-            "duplicate": { "type": "boolean", "description": "On upload: the bytes were already in the library, and this is that item" }
-        }
-    });
-    let item = json!({ "type": "object", "properties": { "data": { "$ref": "#/components/schemas/MediaItem" } } });
-    let items = json!({ "type": "object", "properties": {
-        "data": { "type": "array", "items": { "$ref": "#/components/schemas/MediaItem" } },
-        "meta": { "type": "object", "properties": { "total": { "type": "integer" }, "page": { "type": "integer" }, "limit": { "type": "integer" } } } } });
-    let folder = json!({ "type": "object", "required": ["id", "name", "created_at"], "properties": { "id": string(), "name": string(), "parent": { "type": "string", "nullable": true }, "created_at": string() } });
-    let folder_body = json!({ "required": true, "content": { "application/json": { "schema": { "type": "object", "additionalProperties": false, "required": ["name"],
-        "properties": { "name": string(), "parent": { "type": "string", "nullable": true } } } } } });
-    doc["paths"]["/admin/api/v1/media"] = json!({
-        "get": {
-            "tags": ["Media"], "operationId": "list_media", "summary": "The library, newest first",
-            "parameters": [
-                { "name": "q", "in": "query", "schema": string(), "description": "Words in the file name, alt text or caption" },
-                { "name": "folder", "in": "query", "schema": string(), "description": "A folder id, or `root`" },
-                { "name": "type", "in": "query", "schema": string(), "description": "`image`, `video`, ... or a full MIME type" },
-                { "name": "page", "in": "query", "schema": { "type": "integer", "minimum": 1 } },
-                { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 100 } }
-            ],
-            "responses": responses("200", json_ok("A page of items", items.clone()), &["400", "401", "403"]) },
-        "post": {
-            "tags": ["Media"], "operationId": "upload_media",
-            "summary": "Upload files: `multipart/form-data` with `file` parts (and `folder`, `alt`, `caption`), or the raw bytes with `?filename=`. The kind is read from the bytes; a name that says otherwise, HTML and SVG are refused. Identical bytes already in the library answer with that item (`duplicate`)",
-            "parameters": [
-                { "name": "filename", "in": "query", "schema": string(), "description": "Raw uploads: the file's name" },
-                { "name": "folder", "in": "query", "schema": string() },
-                { "name": "alt", "in": "query", "schema": string() },
-                { "name": "caption", "in": "query", "schema": string() },
-                { "name": "field", "in": "query", "schema": string(), "description": "`type.field`: refuse files that media field does not accept" }
-            ],
-            "requestBody": { "required": true, "content": {
-                "multipart/form-data": { "schema": { "type": "object", "properties": {
-                    "file": { "type": "array", "items": { "type": "string", "format": "binary" } },
-                    "folder": string(), "alt": string(), "caption": string() } } },
-                "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } } },
-            "responses": {
-                "201": json_ok("Stored (each item says whether it was already there)", items.clone()),
-                "200": json_ok("Every file was already in the library", items),
-                "400": error_responses(&["400"])["400"].clone(),
-                "401": error_responses(&["401"])["401"].clone(),
-                "403": error_responses(&["403"])["403"].clone(),
-                "404": { "description": "The folder named does not exist (`folder_not_found`)", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
-                "413": { "description": "A file or the request is over its size limit (`file_too_large`, `payload_too_large`)", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
-                "415": { "description": "Not accepted: `extension_mismatch`, `active_content`, `svg_not_accepted`, `type_not_allowed`, `unsupported_type`, `invalid_image`, `image_too_large`", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
-            } }
-    });
-    doc["paths"]["/admin/api/v1/media/{id}"] = json!({
-        "get": { "tags": ["Media"], "operationId": "get_media", "summary": "One item",
-            "parameters": [id_param.clone()],
-            "responses": responses("200", json_ok("The item", item.clone()), &["401", "403", "404"]) },
-        "patch": { "tags": ["Media"], "operationId": "update_media",
-            "summary": "Change the file name, alt text, caption, focal point or folder (`null` clears); with `version` (or If-Match), only if unchanged since",
-            "parameters": [id_param.clone()],
-            "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "additionalProperties": false, "properties": {
-                "filename": string(), "alt": {}, "caption": {},
-                "focal": { "type": "object", "nullable": true, "properties": { "x": { "type": "number" }, "y": { "type": "number" } } },
-                "folder": { "type": "string", "nullable": true }, "version": { "type": "integer" } } } } } },
-            "responses": responses("200", json_ok("The item", item.clone()), &["400", "401", "403", "404", "409"]) },
-        "delete": { "tags": ["Media"], "operationId": "delete_media",
-            "summary": "Delete an item and its bytes. One that entries use is refused (409 `media_in_use` with `usage`) unless `force=true`, which first removes it from those entries",
-            "parameters": [id_param.clone(), { "name": "force", "in": "query", "schema": { "type": "boolean" } }],
-            "responses": responses("200", json_ok("Deleted", json!({ "type": "object" })), &["401", "403", "404", "409"]) }
-    });
-    doc["paths"]["/admin/api/v1/media/{id}/usage"] = json!({ "get": {
-        "tags": ["Media"], "operationId": "media_usage", "summary": "The entries that use an item, and whether their published version does",
-        "parameters": [id_param.clone()],
-        "responses": responses("200", json_ok("Entries", json!({ "type": "object", "properties": { "data": { "type": "array", "items": { "type": "object", "required": ["type", "id", "published"], "properties": {
-            "type": string(), "id": string(), "published": { "type": "boolean" } } } } } })), &["401", "403", "404"]) } });
-    doc["paths"]["/admin/api/v1/media/folders"] = json!({
-        "get": { "tags": ["Media"], "operationId": "list_media_folders", "summary": "Every folder",
-            "responses": responses("200", json_ok("Folders", json!({ "type": "object", "properties": { "data": { "type": "array", "items": folder.clone() } } })), &["401", "403"]) },
-        "post": { "tags": ["Media"], "operationId": "create_media_folder", "summary": "Create a folder (names are unique within their parent)",
-            "requestBody": folder_body.clone(),
-            "responses": responses("201", json_ok("The folder", json!({ "type": "object", "properties": { "data": folder.clone() } })), &["400", "401", "403", "404", "409"]) }
-    });
-    doc["paths"]["/admin/api/v1/media/folders/{id}"] = json!({
-        "patch": { "tags": ["Media"], "operationId": "update_media_folder", "summary": "Rename or move a folder",
-            "parameters": [id_param.clone()], "requestBody": folder_body,
-            "responses": responses("200", json_ok("The folder", json!({ "type": "object", "properties": { "data": folder } })), &["400", "401", "403", "404", "409"]) },
-        "delete": { "tags": ["Media"], "operationId": "delete_media_folder", "summary": "Delete an empty folder (409 `folder_not_empty` otherwise)",
-            "parameters": [id_param],
-            "responses": responses("200", json_ok("Deleted", json!({ "type": "object" })), &["401", "403", "404", "409"]) }
-    });
-}
-
 fn admin_document(schema: &Schema) -> Value {
     let mut doc = fixed_document(
         &super::admin::service().spec(),
@@ -633,11 +500,53 @@ fn admin_document(schema: &Schema) -> Value {
             bodies.push(name.to_owned());
         }
     }
-    for name in bodies {
-        doc["components"]["schemas"][&name]["additionalProperties"] = json!(false);
+    // (and so do the objects inside them: `deny_unknown_fields` on every body type)
+    while let Some(name) = bodies.pop() {
+        let body = &mut doc["components"]["schemas"][&name];
+        if body["additionalProperties"] == json!(false) {
+            continue;
+        }
+        body["additionalProperties"] = json!(false);
+        let nested = body["properties"]
+            .as_object()
+            .into_iter()
+            .flat_map(|p| p.values())
+            .filter_map(|p| {
+                p["$ref"]
+                    .as_str()
+                    .or_else(|| p["allOf"][0]["$ref"].as_str())
+                    .and_then(|r| r.rsplit('/').next())
+                    .map(str::to_owned)
+            })
+            .collect::<Vec<_>>();
+        bodies.extend(
+            nested
+                .into_iter()
+                .filter(|n| doc["components"]["schemas"][n]["properties"].is_object()),
+        );
+    }
+    // An upload's form has no parts besides those it names (poem-openapi cannot say so).
+    doc["paths"]["/admin/api/v1/media"]["post"]["requestBody"]["content"]["multipart/form-data"]
+        ["schema"]["additionalProperties"] = json!(false);
+    // An upload made for a media field names it: `type.field`.
+    let media_fields: Vec<String> = schema
+        .types()
+        .flat_map(|ct| {
+            ct.fields
+                .iter()
+                .filter(|f| matches!(f.ty, crate::schema::FieldType::Media { .. }))
+                .map(move |f| format!("{}.{}", ct.id, f.name))
+        })
+        .collect();
+    if let Some(params) = doc["paths"]["/admin/api/v1/media"]["post"]["parameters"].as_array_mut() {
+        for p in params
+            .iter_mut()
+            .filter(|p| p["name"] == "field" && !media_fields.is_empty())
+        {
+            p["schema"]["enum"] = json!(media_fields);
+        }
     }
     search_paths(&mut doc, schema, true);
-    media_paths(&mut doc, true);
     admin_entry_schemas(&mut doc);
     for ct in schema.types() {
         let fields_name = schema_name(ct, "FieldsInput");
@@ -728,8 +637,4 @@ fn document_body_errors(doc: &mut Value) {
             }
         }
     }
-}
-
-fn string() -> Value {
-    json!({ "type": "string" })
 }

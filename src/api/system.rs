@@ -83,8 +83,12 @@ impl SystemApi {
     }
 }
 
-pub fn service() -> OpenApiService<SystemApi, ()> {
-    OpenApiService::new(SystemApi, "Folio", env!("CARGO_PKG_VERSION"))
+pub fn service() -> OpenApiService<(SystemApi, super::media::MediaBytesApi), ()> {
+    OpenApiService::new(
+        (SystemApi, super::media::MediaBytesApi),
+        "Folio",
+        env!("CARGO_PKG_VERSION"),
+    )
 }
 
 pub fn routes() -> poem::Route {

@@ -411,7 +411,7 @@ async fn stale_versions_are_refused_with_the_current_one() {
     assert_error(
         reply.status,
         &reply.json(),
-        StatusCode::BAD_REQUEST,
+        StatusCode::UNPROCESSABLE_ENTITY,
         "version_mismatch",
     );
     let reply = send(

@@ -47,6 +47,25 @@ async fn a_method_a_route_does_not_take_is_answered_with_those_it_does() {
             true,
             "GET, HEAD",
         ),
+        // A literal segment is not taken for a parameter: `/media/folders` is not an item.
+        (
+            Method::PUT,
+            "/admin/api/v1/media/folders",
+            true,
+            "GET, POST, HEAD",
+        ),
+        (
+            Method::PUT,
+            "/admin/api/v1/media/01M96FQ5CR0J1GMAZVWCZVYA8Y",
+            true,
+            "GET, PATCH, DELETE, HEAD",
+        ),
+        (
+            Method::POST,
+            "/media/01M96FQ5CR0J1GMAZVWCZVYA8Y/photo.jpg",
+            false,
+            "GET, HEAD",
+        ),
     ];
     for (method, path, admin, allow) in cases {
         let mut req = app.client.request(method.clone(), app.url(path));

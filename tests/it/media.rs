@@ -254,7 +254,7 @@ async fn refused_uploads_leave_nothing_behind() {
         (
             "empty.txt",
             Vec::new(),
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNPROCESSABLE_ENTITY,
             "empty_file",
         ),
         (
@@ -790,9 +790,29 @@ async fn the_library_lists_searches_files_in_folders_and_checks_versions() {
     let (s, body) = patch_with("three", json!({ "caption": "Bad" })).await;
     assert_error(s, &body, StatusCode::BAD_REQUEST, "invalid_if_match");
     let (s, body) = patch_with("\"3\"", json!({ "caption": "Bad", "version": 2 })).await;
-    assert_error(s, &body, StatusCode::BAD_REQUEST, "version_mismatch");
+    assert_error(
+        s,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "version_mismatch",
+    );
+    // A focal point off the image names its coordinate.
+    let (s, body) = app
+        .admin_json(
+            Method::PATCH,
+            &format!("/media/{id}"),
+            json!({ "focal": { "x": 2, "y": 0.5 } }),
+        )
+        .await;
+    assert_error(
+        s,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    );
+    assert_eq!(body["fields"]["focal.x"]["code"], "invalid", "{body}");
     for bad in [
-        json!({ "focal": { "x": 2, "y": 0.5 } }),
+        json!({ "focal": { "x": 0.5 } }),
         json!({ "alt": 5 }),
         json!({ "alt": { "de": "Hafen" } }),
         json!({ "sha256": "x" }),
