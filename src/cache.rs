@@ -5,8 +5,10 @@
 //! write); a response is kept with the counts of the tables it may contain (its type's, those
 //! of every type its relations reach, the media table's) and the policy's, and is served only
 //! while they are all the same. A write to tags leaves cached articles alone unless articles
-//! relate to tags. Writes made by other nodes reach the counts through the change-event log
-//! (see `lib.rs`, the cache follower).
+//! relate to tags. A response showing one entry is kept with the mark of that entry instead
+//! of its own table's count ([`Cached::entry`]), so a write to one article leaves the other
+//! articles' cached answers alone (lists of articles go with it). Writes made by other nodes
+//! reach the counts through the change-event log (see `lib.rs`, the cache follower).
 //!
 //! It knows nothing of HTTP beyond opaque bytes and header values.
 
@@ -26,6 +28,9 @@ pub struct Cached {
     pub etag: String,
     pub content_type: &'static str,
     pub cache_control: String,
+    /// For a response showing one entry: its id and the entry's change mark it was made under
+    /// (`storage::Store::entry_mark`), which the caller checks beside the counts.
+    pub entry: Option<(String, u64)>,
 }
 
 #[derive(Default)]
@@ -97,6 +102,7 @@ mod tests {
             etag: "\"x\"".into(),
             content_type: "application/json",
             cache_control: "public".into(),
+            entry: None,
         }
     }
 

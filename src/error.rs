@@ -141,7 +141,7 @@ pub enum Error {
     #[error("entry not found")]
     EntryNotFound,
 
-    #[error("the entry is not valid")]
+    #[error("some fields are not valid: see `fields`")]
     Validation(Vec<FieldError>),
 
     #[error("the entry was changed by someone else: it is now at version {current}")]

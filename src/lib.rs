@@ -229,7 +229,7 @@ async fn follow_other_nodes(
                 {
                     let family = e.kind.split('.').next().unwrap_or_default();
                     match (family, e.type_id.as_deref().and_then(|t| schema.get(t))) {
-                        ("entry", Some(ct)) => store.changed_elsewhere(ct),
+                        ("entry", Some(ct)) => store.changed_elsewhere(ct, e.subject.as_deref()),
                         ("media", _) => store.media_changed_elsewhere(),
                         ("role", _) => store.policy_changed(),
                         _ => {}

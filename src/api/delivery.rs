@@ -44,21 +44,33 @@ fn cache_control(ct: &ContentType) -> String {
     }
 }
 
-/// The tables a delivery response of `ct` may be made from: its own, those of every type its
-/// relations reach (populated entries, facet titles), and the media table.
-fn read_tables(state: &AppState, ct: &ContentType) -> Vec<String> {
+/// What a cached delivery response shows: a list (or a single type's one entry), made from
+/// its type's table, or one entry of a collection, which depends on that entry only.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shows {
+    Table,
+    OneEntry,
+}
+
+/// The tables a delivery response of `ct` may be made from: its own (for one entry of it,
+/// only when its relations lead back to it), those of every type its relations reach
+/// (populated entries, facet titles), and the media table.
+fn read_tables(state: &AppState, ct: &ContentType, shows: Shows) -> Vec<String> {
     let schema = state.content.schema();
-    let mut types = vec![ct];
-    let mut i = 0;
-    while i < types.len() {
-        for target in types[i].relation_targets() {
+    let mut types: Vec<&ContentType> = match shows {
+        Shows::Table => vec![ct],
+        Shows::OneEntry => Vec::new(),
+    };
+    let mut next = vec![ct];
+    while let Some(from) = next.pop() {
+        for target in from.relation_targets() {
             if let Some(t) = schema.get(target)
                 && !types.iter().any(|seen| seen.id == t.id)
             {
                 types.push(t);
+                next.push(t);
             }
         }
-        i += 1;
     }
     let mut tables: Vec<String> = types.iter().map(|t| storage::delivery_table(t)).collect();
     tables.push(storage::MEDIA_TABLE.to_owned());
@@ -68,11 +80,13 @@ fn read_tables(state: &AppState, ct: &ContentType) -> Vec<String> {
 /// Serves a delivery GET from the response cache, or computes it with `make` and keeps it.
 /// The key is the path and query as sent, and what the caller may read (credentials open
 /// types the public may not read); it is served while the tables it may be made from
-/// ([`read_tables`]) have not changed.
+/// ([`read_tables`]) have not changed, and for one entry (`make` names it in
+/// [`Cached::entry`]) while that entry has not been written.
 async fn cached<F, Fut>(
     req: &Request,
     state: &AppState,
     ct: &ContentType,
+    shows: Shows,
     make: F,
 ) -> Result<Response>
 where
@@ -84,21 +98,40 @@ where
         audience_key(&caller(req).principal),
         req.uri().path_and_query().map_or("", |p| p.as_str())
     );
-    let generation = state.content.store().generations(&read_tables(state, ct));
-    if let Some(hit) = state.cache.get(&key, &generation) {
+    let store = state.content.store();
+    let table = storage::delivery_table(ct);
+    // Anything written after this may or may not be in what `make` reads.
+    let started = store.change_count();
+    let generation = store.generations(&read_tables(state, ct, shows));
+    let current = |hit: &Cached| match &hit.entry {
+        Some((id, mark)) => store.entry_mark(&table, id) == *mark,
+        None => shows == Shows::Table,
+    };
+    if let Some(hit) = state.cache.get(&key, &generation).filter(current) {
         return Ok(respond(req, hit));
     }
     // One request computes a cold key; the others wait for it and take its result.
     let flight = state.cache.flight(&key);
     let made = {
         let _turn = flight.lock().await;
-        match state.cache.get(&key, &generation) {
+        match state.cache.get(&key, &generation).filter(current) {
             Some(hit) => Ok(hit),
             None => match make().await {
-                Ok(made) => {
-                    state
-                        .cache
-                        .put(key.clone(), generation.clone(), made.clone());
+                Ok(mut made) => {
+                    // One entry: kept under the entry's mark, unless a write to it may have
+                    // raced the read (its mark moved after `started`).
+                    let keep = match made.entry.as_mut() {
+                        Some((id, mark)) => {
+                            *mark = store.entry_mark(&table, id);
+                            *mark <= started
+                        }
+                        None => shows == Shows::Table,
+                    };
+                    if keep {
+                        state
+                            .cache
+                            .put(key.clone(), generation.clone(), made.clone());
+                    }
                     Ok(made)
                 }
                 Err(e) => Err(e),
@@ -137,6 +170,7 @@ fn respond(req: &Request, c: Cached) -> Response {
 fn finished(body: Vec<u8>, content_type: &'static str, ct: &ContentType, req: &Request) -> Cached {
     Cached {
         etag: etag_of(&body),
+        entry: None,
         body: body.into(),
         content_type,
         // What credentials open must never sit in a shared cache.
@@ -160,7 +194,7 @@ async fn list(
 ) -> Result<Response> {
     let state: &AppState = &state;
     let ct = readable(state, req, &type_id)?;
-    cached(req, state, &ct, || async {
+    cached(req, state, &ct, Shows::Table, || async {
         let pairs = query_pairs(req)?;
         let schema = state.content.schema().clone();
         // Types the caller may not read, and private fields, do not exist for its query.
@@ -224,7 +258,7 @@ async fn one(
 ) -> Result<Response> {
     let state: &AppState = &state;
     let ct = readable(state, req, &type_id)?;
-    cached(req, state, &ct, || async {
+    cached(req, state, &ct, Shows::OneEntry, || async {
         let pairs = query_pairs(req)?;
         let schema = state.content.schema().clone();
         let sight = state
@@ -236,12 +270,15 @@ async fn one(
             .content
             .get_published(&ct, Some(&key), &q, &sight)
             .await?;
-        Ok(finished(
+        let id = entry.get("id").and_then(Value::as_str).map(str::to_owned);
+        let mut made = finished(
             json_body(&json!({ "data": entry })),
             "application/json",
             &ct,
             req,
-        ))
+        );
+        made.entry = id.map(|id| (id, 0));
+        Ok(made)
     })
     .await
 }

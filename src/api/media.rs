@@ -131,8 +131,7 @@ struct MediaItem {
 impl MediaItem {
     /// The item as the admin API answers it (`duplicate` is set by uploads only).
     fn of(state: &AppState, record: &crate::media::Record) -> Result<MediaItem> {
-        serde_json::from_value(state.media.admin_object(record))
-            .map_err(|e| Error::internal(format!("a stored media item is malformed: {e}")))
+        stored(state.media.admin_object(record), "media item")
     }
 }
 
@@ -245,7 +244,7 @@ struct PageMeta {
 
 /// An entry that uses an item.
 #[derive(Object, Deserialize)]
-struct MediaUse {
+pub(super) struct MediaUse {
     /// The entry's content type.
     #[oai(rename = "type")]
     #[serde(rename = "type")]
@@ -272,8 +271,7 @@ struct Folder {
 
 impl Folder {
     fn of(record: crate::media::Record) -> Result<Folder> {
-        serde_json::from_value(Value::Object(record))
-            .map_err(|e| Error::internal(format!("a stored media folder is malformed: {e}")))
+        stored(Value::Object(record), "media folder")
     }
 }
 
@@ -647,9 +645,7 @@ impl MediaApi {
         id: Path<String>,
     ) -> Result<Json<Data<Vec<MediaUse>>>, Failure<ReadFails>> {
         let uses = state.media.usage(&id).await?;
-        let uses = serde_json::from_value(Value::Array(uses))
-            .map_err(|e| Error::internal(format!("a media use is malformed: {e}")))?;
-        Ok(Data::ok(uses))
+        Ok(Data::ok(stored(Value::Array(uses), "media use")?))
     }
 
     /// Every folder.
@@ -734,6 +730,13 @@ impl MediaApi {
             deleted: true,
         }))
     }
+}
+
+/// What the library stores, read into what the API answers. A stored record that does not
+/// fit is the server's fault (500), never a malformed answer.
+fn stored<T: serde::de::DeserializeOwned>(value: Value, what: &str) -> Result<T> {
+    serde_json::from_value(value)
+        .map_err(|e| Error::internal(format!("a stored {what} is malformed: {e}")))
 }
 
 fn items(state: &AppState, rows: &[crate::media::Record]) -> Result<Vec<MediaItem>> {

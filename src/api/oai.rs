@@ -135,7 +135,7 @@ pub struct ErrorBody {
     /// The entry's version now, on a 409.
     current_version: Option<u64>,
     /// The entries using a media item, on `media_in_use`.
-    usage: Option<Vec<serde_json::Value>>,
+    usage: Option<Vec<super::media::MediaUse>>,
 }
 
 /// Why one field failed validation.
@@ -152,6 +152,7 @@ pub fn error_schema() -> serde_json::Value {
     ErrorBody::register(&mut registry);
     let mut schemas = serde_json::to_value(&registry.schemas).unwrap_or_default();
     schemas["Error"]["properties"]["fields"]["additionalProperties"] = schemas["FieldError"].take();
+    schemas["Error"]["properties"]["usage"]["items"] = schemas["MediaUse"].take();
     schemas["Error"].take()
 }
 

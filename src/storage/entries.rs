@@ -217,7 +217,7 @@ impl Store {
         snapshot: Option<Row>,
         change: &ChangeRecord,
     ) -> Result<Row> {
-        let _changing = self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
+        let _changing = self.invalidate_entry(ct, id);
         // The links follow the delivery row: the row itself without drafts, else the snapshot.
         let (links, link_binds) = match (&snapshot, ct.drafts) {
             (_, false) => link_script(ct, id, Some(&row))?,
@@ -334,7 +334,7 @@ impl Store {
              {events}
              COMMIT;"
         );
-        let _changing = self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
+        let _changing = self.invalidate_entry(ct, id);
         let snapshot_row = match snapshot {
             Snapshot::Publish(s) => strip_nulls(s),
             _ => Map::new(),
@@ -380,7 +380,7 @@ impl Store {
         expected: Option<u64>,
         change: &ChangeRecord,
     ) -> Result<WriteOutcome> {
-        let _changing = self.invalidate(&[&entry_table(&ct.id), &delivery_table(ct)]);
+        let _changing = self.invalidate_entry(ct, id);
         let pub_stmt = if ct.drafts {
             "DELETE type::record($pub, $id);"
         } else {

@@ -317,7 +317,14 @@ pub struct EventReader {
     /// last read (or the last key handed out, if lower). `None` at first, when the writes of
     /// the process before are unknown and the overlap is read again.
     next_from: Option<String>,
+    /// How much of the log (by key time) one read takes: the whole span is read before
+    /// `limit` is applied, so it narrows where events are dense (an import writes tens of
+    /// thousands a minute) and widens again, up to [`SPAN`], where they are sparse.
+    span: Duration,
 }
+
+/// The narrowest span a reader reads.
+const MIN_SPAN: Duration = Duration::from_millis(10);
 
 impl EventReader {
     /// The next events (up to `limit`) this reader has not handed out, in key order.
@@ -343,16 +350,35 @@ impl EventReader {
         }
         loop {
             let start = key_time(&from).unwrap_or(now);
-            let to = key_bound(start + SPAN, true);
+            let span = self.span;
+            let to = key_bound(start + span, true);
             let rows = store.event_range(&from, &to).await?;
             settled(rows.iter().map(|e| &e.key));
+            // About `limit` events a read: reading a span of many times that to hand out
+            // `limit` of them made a reader's way through a dense stretch quadratic.
+            self.span = if rows.len() > 2 * limit.max(1) {
+                span.mul_f64(limit.max(1) as f64 / rows.len() as f64)
+                    .max(MIN_SPAN)
+            } else if rows.len() < limit / 2 {
+                (span * 2).min(SPAN)
+            } else {
+                span
+            };
+            let read_any = !rows.is_empty();
             let fresh: Vec<Event> = rows
                 .into_iter()
                 .filter(|e| !self.seen.contains(&e.key))
                 .take(limit)
                 .collect();
-            // An empty span that ends in the past: the log goes on after it.
-            if fresh.is_empty() && start + SPAN < now {
+            // A span that ends in the past and holds nothing new: the log goes on after it.
+            // Past events all handed out already (the overlap), on from the span's end; past
+            // an empty span, to the next key there is (a read of the whole rest of the log, so
+            // only across a gap).
+            if fresh.is_empty() && start + span < now {
+                if read_any {
+                    from = key_bound(start + span + Duration::from_millis(1), false);
+                    continue;
+                }
                 match store.first_event_key_after(&to).await? {
                     Some(next) => {
                         from = next;
@@ -440,6 +466,7 @@ impl EventReader {
             seen: BTreeSet::new(),
             handed: Some(key_bound(SystemTime::now(), false)),
             next_from: None,
+            span: SPAN,
         }
     }
 }
@@ -477,6 +504,7 @@ impl Store {
             position,
             seen,
             next_from: None,
+            span: SPAN,
         })
     }
 
@@ -928,6 +956,38 @@ mod tests {
             .collect();
         expected.sort();
         assert_eq!(sorted, expected, "every event handed out");
+    }
+
+    /// A dense stretch (an import logs thousands of events a second) is read a little more
+    /// than `limit` at a time, each event once, not the whole minute on every read.
+    #[tokio::test]
+    async fn a_reader_narrows_its_reads_where_the_log_is_dense() {
+        let (store, _config, _dir) = store().await;
+        for batch in 0..6 {
+            let subjects = (0..500)
+                .map(|i| (format!("{batch}-{i:03}"), Some(1), None))
+                .collect();
+            let (script, binds) =
+                events_script("test", Some("article"), &change("entry.created"), subjects);
+            store.system_write(&script, binds).await.expect("logged");
+        }
+        let mut reader = store.event_reader("test").await.unwrap();
+        let mut all = Vec::new();
+        let mut reads = 0;
+        loop {
+            let batch = keys(&mut reader, &store).await;
+            if batch.is_empty() {
+                break;
+            }
+            reads += 1;
+            assert!(batch.len() <= 100);
+            all.extend(batch);
+        }
+        assert_eq!(all.len(), 3000);
+        let unique: BTreeSet<&String> = all.iter().collect();
+        assert_eq!(unique.len(), 3000, "each event once");
+        assert!(reads >= 30, "{reads} reads");
+        assert!(reader.span < SPAN, "narrowed to {:?}", reader.span);
     }
 
     #[tokio::test]

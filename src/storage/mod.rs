@@ -26,6 +26,7 @@ mod media;
 mod migrate;
 mod search;
 
+use std::collections::HashMap;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -133,6 +134,21 @@ struct Totals {
     /// Table → row id → whether the row exists, as last read (see
     /// [`Store::existing_ids_remembered`]).
     rows: std::collections::HashMap<String, std::collections::HashMap<String, bool>>,
+    /// Table → for each bucket of entry ids, the change count ([`Store::change_count`]) at
+    /// the last mark of a write to an entry in it; a write to the table as a whole marks every
+    /// bucket (see [`Store::entry_mark`]).
+    entry_marks: HashMap<String, Vec<u64>>,
+}
+
+/// Buckets of entry ids per table for [`Store::entry_mark`]: two entries in one bucket only
+/// make a cached response of one go with a write to the other.
+const ENTRY_BUCKETS: usize = 1024;
+
+fn entry_bucket(id: &str) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    id.hash(&mut h);
+    (h.finish() % ENTRY_BUCKETS as u64) as usize
 }
 
 /// Most totals kept per table before the table's cache is cleared.
@@ -264,27 +280,75 @@ impl Store {
     /// gone: read after the first mark, a response cached under it would otherwise be served
     /// as current until the next write (an unpublished entry, say, still delivered).
     pub(crate) fn invalidate(&self, tables: &[&str]) -> Changing<'_> {
-        self.mark_changing(tables);
+        self.mark_changing(tables, None);
         Changing {
             store: self,
             tables: tables.iter().map(|t| (*t).to_owned()).collect(),
+            entry: None,
         }
     }
 
-    fn mark_changing(&self, tables: &[&str]) {
-        self.changes
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    /// [`Store::invalidate`] for a write to the one entry `id` of `ct`: its tables' counts
+    /// move (lists may change), but of the responses showing one entry only those of this
+    /// entry go ([`Store::entry_mark`]).
+    pub(crate) fn invalidate_entry(
+        &self,
+        ct: &crate::schema::ContentType,
+        id: &str,
+    ) -> Changing<'_> {
+        let tables = [entry_table(&ct.id), delivery_table(ct)];
+        let entry = (delivery_table(ct), id.to_owned());
+        self.mark_changing(&[&tables[0], &tables[1]], Some((&entry.0, &entry.1)));
+        Changing {
+            store: self,
+            tables: tables.into(),
+            entry: Some(entry),
+        }
+    }
+
+    /// Marks `tables` changed and, for a write to one entry, its bucket of `entry`'s table;
+    /// without one, every bucket of `tables`.
+    fn mark_changing(&self, tables: &[&str], entry: Option<(&str, &str)>) {
+        let seq = self
+            .changes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1;
         let mut totals = self.totals.lock().unwrap_or_else(|e| e.into_inner());
         for t in tables {
             *totals.generation.entry((*t).to_owned()).or_default() += 1;
             totals.counts.remove(*t);
             totals.rows.remove(*t);
         }
+        fn marks<'m>(all: &'m mut HashMap<String, Vec<u64>>, table: &str) -> &'m mut Vec<u64> {
+            all.entry(table.to_owned())
+                .or_insert_with(|| vec![0; ENTRY_BUCKETS])
+        }
+        match entry {
+            Some((table, id)) => marks(&mut totals.entry_marks, table)[entry_bucket(id)] = seq,
+            None => {
+                for t in tables {
+                    marks(&mut totals.entry_marks, t).fill(seq);
+                }
+            }
+        }
+    }
+
+    /// The change count at the last write that may have changed entry `id` of `table`: a
+    /// response showing that one entry, read after [`Store::change_count`] said `c`, is
+    /// current while this stays the same, and only if it was not above `c` once read.
+    pub fn entry_mark(&self, table: &str, id: &str) -> u64 {
+        let totals = self.totals.lock().unwrap_or_else(|e| e.into_inner());
+        totals
+            .entry_marks
+            .get(table)
+            .map_or(0, |m| m[entry_bucket(id)])
     }
 
     fn invalidate_all(&self) {
-        self.changes
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let seq = self
+            .changes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1;
         self.policy_changed();
         let mut totals = self.totals.lock().unwrap_or_else(|e| e.into_inner());
         let tables: Vec<String> = totals.generation.keys().cloned().collect();
@@ -293,6 +357,9 @@ impl Store {
         }
         totals.counts.clear();
         totals.rows.clear();
+        for marks in totals.entry_marks.values_mut() {
+            marks.fill(seq);
+        }
     }
 
     /// This server process's name in the change-event log.
@@ -309,13 +376,17 @@ impl Store {
 
     /// Notes that entries of `type_id` changed elsewhere (another node, as the change-event
     /// log tells), so what was read of them here may be stale.
-    pub fn changed_elsewhere(&self, ct: &crate::schema::ContentType) {
-        self.mark_changing(&[&entry_table(&ct.id), &delivery_table(ct)]);
+    pub fn changed_elsewhere(&self, ct: &crate::schema::ContentType, id: Option<&str>) {
+        let delivery = delivery_table(ct);
+        self.mark_changing(
+            &[&entry_table(&ct.id), &delivery],
+            id.map(|id| (delivery.as_str(), id)),
+        );
     }
 
     /// Notes that media changed elsewhere (see [`Store::changed_elsewhere`]).
     pub fn media_changed_elsewhere(&self) {
-        self.mark_changing(&[media::MEDIA_TABLE]);
+        self.mark_changing(&[media::MEDIA_TABLE], None);
     }
 
     /// The change counts of `tables`, after the policy's: a response read under them is
@@ -587,12 +658,15 @@ pub(crate) fn cause(
 pub(crate) struct Changing<'a> {
     store: &'a Store,
     tables: Vec<String>,
+    /// The one entry written (table, id), if the write is to one entry.
+    entry: Option<(String, String)>,
 }
 
 impl Drop for Changing<'_> {
     fn drop(&mut self) {
         let tables: Vec<&str> = self.tables.iter().map(String::as_str).collect();
-        self.store.mark_changing(&tables);
+        let entry = self.entry.as_ref().map(|(t, id)| (t.as_str(), id.as_str()));
+        self.store.mark_changing(&tables, entry);
     }
 }
 
@@ -660,6 +734,41 @@ mod tests {
         drop(writing);
         assert_ne!(store.change_count(), during, "and again when it is done");
         assert_eq!(store.cached_total("entry_article", "k").0, None);
+    }
+
+    /// A write to one entry moves that entry's mark (twice: when it starts and when it is
+    /// done) and no other's; a write to the table as a whole moves every entry's.
+    #[tokio::test]
+    async fn entry_marks_move_with_writes_to_their_entry() {
+        let (store, _config, _dir) = Store::for_tests().await;
+        let ct = crate::schema::ContentType::new_for_tests("article");
+        let table = delivery_table(&ct);
+        // Two ids in different buckets.
+        let a = "01HZAAAAAAAAAAAAAAAAAAAAAA";
+        let b = (0..)
+            .map(|i| format!("01HZB{i:021}"))
+            .find(|b| entry_bucket(b) != entry_bucket(a))
+            .unwrap();
+        let started = store.change_count();
+        let writing = store.invalidate_entry(&ct, a);
+        let during = store.entry_mark(&table, a);
+        assert!(during > started, "marked when the write starts");
+        assert_eq!(store.entry_mark(&table, &b), 0, "another entry is not");
+        // Read during the write, under the count then: the mark after it says so.
+        let read_at = store.change_count();
+        drop(writing);
+        assert!(
+            store.entry_mark(&table, a) > read_at,
+            "and again when it is done"
+        );
+        assert_eq!(store.entry_mark(&table, &b), 0);
+        let before = store.change_count();
+        drop(store.invalidate(&[&table]));
+        assert!(
+            store.entry_mark(&table, &b) > before,
+            "a table write marks them all"
+        );
+        assert!(store.entry_mark(&table, a) > before);
     }
 
     #[test]

@@ -1261,6 +1261,80 @@ async fn cached_responses_go_only_with_writes_to_what_they_contain() {
     );
 }
 
+/// A cached answer showing one entry goes with a write to that entry (or to what it shows),
+/// not with a write to another entry of its type; lists of the type go with any.
+#[tokio::test]
+async fn one_entry_stays_cached_while_only_other_entries_change() {
+    let app = TestApp::spawn().await;
+    let (_, _, kept) = app.seed_article("Kept in the cache", "kept").await;
+    let (_, _, other) = app.seed_article("Written meanwhile", "other").await;
+    let kept_path = format!("/api/v1/content/article/{}", kept["id"].as_str().unwrap());
+    let other_id = other["id"].as_str().unwrap().to_owned();
+    let read = |path: String| {
+        let app = &app;
+        async move {
+            let before = app.queries.load(Ordering::SeqCst);
+            let (status, body) = app.get(&path).await;
+            assert_eq!(status, StatusCode::OK, "{path}: {body}");
+            (app.queries.load(Ordering::SeqCst) - before, body)
+        }
+    };
+    let list = "/api/v1/content/article".to_owned();
+    read(kept_path.clone()).await;
+    read(list.clone()).await;
+    assert_eq!(read(kept_path.clone()).await.0, 0, "cached");
+    assert_eq!(read(list.clone()).await.0, 0, "cached");
+    // Another article is changed and published again.
+    let (status, body) = app
+        .admin_json(
+            Method::PATCH,
+            &format!("/content/article/{other_id}"),
+            json!({ "fields": { "title": "Written meanwhile, again" }, "publish": true }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        read(kept_path.clone()).await.0,
+        0,
+        "one entry's answer outlives a write to another"
+    );
+    let (queries, page) = read(list.clone()).await;
+    assert!(queries > 0, "a list goes with any write to its type");
+    assert!(
+        page.to_string().contains("Written meanwhile, again"),
+        "{page}"
+    );
+    // The entry itself is changed: its answer goes at once.
+    let (status, body) = app
+        .admin_json(
+            Method::PATCH,
+            &format!("/content/article/{}", kept["id"].as_str().unwrap()),
+            json!({ "fields": { "title": "Kept, then changed" }, "publish": true }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (queries, body) = read(kept_path.clone()).await;
+    assert!(queries > 0, "read again after a write to it");
+    assert_eq!(
+        body["data"]["fields"]["title"], "Kept, then changed",
+        "{body}"
+    );
+    assert_eq!(read(kept_path.clone()).await.0, 0, "and cached again");
+    // Unpublished: gone from delivery at once.
+    let (status, body) = app
+        .admin_call(
+            Method::POST,
+            &format!(
+                "/content/article/{}/unpublish",
+                kept["id"].as_str().unwrap()
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = app.get(&kept_path).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
 /// Lists filtered by one related entry (a tag) are read through the link table; they must
 /// agree with the generic path in order, totals and cursor walks, and follow every change.
 #[tokio::test]
