@@ -314,8 +314,12 @@ struct UpdateMedia {
 #[oai(rename = "MediaFolderBody", deny_unknown_fields)]
 #[serde(deny_unknown_fields)]
 struct FolderBody {
-    /// Up to 100 characters, without `/` or `\`.
-    #[oai(validator(min_length = 1, max_length = 100))]
+    /// Up to 100 characters, not only spaces, without `/` or `\`.
+    #[oai(validator(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^/\\]*[^/\\\s][^/\\]*$"
+    ))]
     name: String,
     /// The parent folder's id (none: the root).
     #[oai(nullable)]

@@ -698,6 +698,18 @@ async fn the_library_lists_searches_files_in_folders_and_checks_versions() {
         )
         .await;
     assert_error(s, &body, StatusCode::BAD_REQUEST, "invalid_folder");
+    for name in ["a/b", "back\\slash", "   "] {
+        let (s, body) = app
+            .admin_json(Method::POST, "/media/folders", json!({ "name": name }))
+            .await;
+        assert_error(
+            s,
+            &body,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        );
+        assert_eq!(body["fields"]["name"]["code"], "invalid", "{name}: {body}");
+    }
 
     let form = Form::new()
         .text("folder", folder_id.clone())
