@@ -210,7 +210,10 @@ async fn run(command: Command, config: Config) -> Result<ExitCode> {
         }
         Command::Openapi { which } => {
             let schema = crate::load_schema(&config.content_types)?;
-            println!("{}", crate::api::openapi_json(&schema, which == "admin"));
+            println!(
+                "{}",
+                crate::api::openapi_json(&schema, &config, which == "admin")
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Types(TypesCommand::Plan) => {

@@ -77,7 +77,7 @@ impl AppState {
             max_populate_depth: config.limits.max_populate_depth,
             ..QueryLimits::default()
         };
-        let docs = openapi::Docs::build(content.schema());
+        let docs = openapi::Docs::build(content.schema(), &config);
         let policy = accounts.policy().clone();
         let body_limits = guard::BodyLimits::from_config(&config);
         Arc::new(AppState {
@@ -101,8 +101,8 @@ impl AppState {
 }
 
 /// An OpenAPI document as `/openapi/admin.json` (or `delivery.json`) serves it.
-pub fn openapi_json(schema: &crate::schema::Schema, admin: bool) -> String {
-    let docs = openapi::Docs::build(schema);
+pub fn openapi_json(schema: &crate::schema::Schema, config: &Config, admin: bool) -> String {
+    let docs = openapi::Docs::build(schema, config);
     if admin { docs.admin } else { docs.delivery }
 }
 

@@ -22,8 +22,9 @@ pub struct Docs {
 }
 
 impl Docs {
-    pub fn build(schema: &Schema) -> Docs {
-        let delivery = serde_json::to_string_pretty(&delivery_document(schema)).unwrap_or_default();
+    pub fn build(schema: &Schema, config: &crate::Config) -> Docs {
+        let delivery =
+            serde_json::to_string_pretty(&delivery_document(schema, config)).unwrap_or_default();
         let admin = serde_json::to_string_pretty(&admin_document(schema)).unwrap_or_default();
         let svc = super::system::service();
         let template = svc.swagger_ui_html();
@@ -248,7 +249,7 @@ fn list_meta_schema() -> Value {
     }})
 }
 
-fn delivery_document(schema: &Schema) -> Value {
+fn delivery_document(schema: &Schema, config: &crate::Config) -> Value {
     let mut doc = fixed_document(
         &super::system::service().spec(),
         "Folio delivery API",
@@ -318,6 +319,16 @@ fn delivery_document(schema: &Schema) -> Value {
         }
     }
     search_paths(&mut doc, schema, false);
+    // An image is resized up to the configured size.
+    if let Some(params) = doc["paths"]["/media/{id}/{filename}"]["get"]["parameters"].as_array_mut()
+    {
+        for p in params
+            .iter_mut()
+            .filter(|p| p["name"] == "w" || p["name"] == "h")
+        {
+            p["schema"]["maximum"] = json!(config.media.max_transform_dimension);
+        }
+    }
     // The tags of the operations poem-openapi lists are all the admin document's too: keep
     // the ones this document uses.
     let used: std::collections::HashSet<String> = doc["paths"]
