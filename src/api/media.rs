@@ -1426,11 +1426,6 @@ fn transform_of(
     ask: TransformAsk,
     req: &Request,
 ) -> Result<Option<Transform>> {
-    let bad = |param: &str| Error::InvalidQuery {
-        code: code::INVALID_TRANSFORM,
-        param: param.to_owned(),
-        message: transform_rule(param).to_owned(),
-    };
     let image = sniff::kind_of_mime(mime).is_raster();
     let ext_format = if ext.eq_ignore_ascii_case(stored_ext) {
         None
@@ -1474,10 +1469,6 @@ fn transform_of(
         ImageFormat::Jpeg | ImageFormat::Jpg => Format::Jpeg,
         ImageFormat::Png => Format::Png,
     });
-    let quality = match ask.q {
-        Some(q) if !(1..=100).contains(&q) => return Err(bad("q")),
-        q => q,
-    };
     let t = Transform {
         width: dimension(ask.w, "w")?,
         height: dimension(ask.h, "h")?,
@@ -1487,7 +1478,8 @@ fn transform_of(
             Some(ImageFit::Inside) => Fit::Inside,
         },
         format: format.or(ext_format).unwrap_or(Format::of(mime)),
-        quality: quality.unwrap_or(80),
+        // (`q` is 1–100: the operation's validator refused anything else)
+        quality: ask.q.unwrap_or(80),
         focal: record
             .get("focal")
             .and_then(|f| Some((f.get("x")?.as_f64()?, f.get("y")?.as_f64()?)))
