@@ -168,7 +168,7 @@ async fn around<E: Endpoint>(
         }
         resp
     } else {
-        async {
+        let handled = async {
             let anonymous = match auth::resolve(&req, &state).await {
                 Ok(caller) => {
                     rate = caller.rate;
@@ -201,8 +201,9 @@ async fn around<E: Endpoint>(
                 guard::Admitted::Ready => resp,
             }
         }
-        .instrument(span)
-        .await
+        .instrument(span);
+        // Queries are counted per request (background work is not).
+        crate::storage::counting_queries(handled).await
     };
     if resp.status() == StatusCode::INTERNAL_SERVER_ERROR
         && resp

@@ -134,16 +134,43 @@ impl Store {
         script: &str,
         binds: Vec<(String, Value)>,
     ) -> Result<Vec<Vec<Record>>> {
+        self.script_write(script, binds, false).await
+    }
+
+    /// [`Store::system_write`] for the bookkeeping of background work (mail claims, consumer
+    /// positions, pruning): left out of the query counter and, as it records no audited
+    /// change, without waking the audit chainer.
+    pub(super) async fn background_write(
+        &self,
+        script: &str,
+        binds: Vec<(String, Value)>,
+    ) -> Result<Vec<Vec<Record>>> {
+        self.script_write(script, binds, true).await
+    }
+
+    async fn script_write(
+        &self,
+        script: &str,
+        binds: Vec<(String, Value)>,
+        background: bool,
+    ) -> Result<Vec<Vec<Record>>> {
         let full = format!("BEGIN;\n{script}\nCOMMIT;");
-        let (mut res, errors) = self
-            .run_write(|db| {
-                let mut q = db.statement(full.clone());
-                for b in &binds {
-                    q = q.bind(b.clone());
-                }
-                q
-            })
-            .await?;
+        let build = |db, background| {
+            let mut q = if background {
+                Store::uncounted(db, full.clone())
+            } else {
+                Store::statement(db, full.clone())
+            };
+            for b in &binds {
+                q = q.bind(b.clone());
+            }
+            q
+        };
+        let (mut res, errors) = if background {
+            self.run_attempts(|db| build(db, true)).await?
+        } else {
+            self.run_write(|db| build(db, false)).await?
+        };
         if let Some(e) = super::cause(errors) {
             let text = e.to_string();
             if let Some(code) = thrown_code(&text) {

@@ -426,7 +426,7 @@ impl EventReader {
         let Some((statement, binds)) = self.position_write() else {
             return Ok(());
         };
-        store.system_write(&statement, binds).await?;
+        store.background_write(&statement, binds).await?;
         self.stored();
         Ok(())
     }
@@ -523,7 +523,7 @@ impl Store {
 
     /// Notes that consumer `name` is still there, so pruning keeps waiting for it.
     pub async fn touch_reader(&self, name: &str) -> Result<()> {
-        self.system_write(
+        self.background_write(
             &format!("UPDATE type::record('{CONSUMER_TABLE}', $name) SET at = $at RETURN NONE;"),
             vec![
                 ("name".into(), json!(name)),
@@ -548,7 +548,7 @@ impl Store {
     /// it when it is closing (empty otherwise).
     async fn save_position(&self, name: &str, position: &str, seen: Vec<String>) -> Result<()> {
         let (statement, binds) = position_statement(name, position, seen);
-        self.system_write(&statement, binds).await?;
+        self.background_write(&statement, binds).await?;
         Ok(())
     }
 
@@ -713,7 +713,7 @@ impl Store {
         let bound = (slowest.checked_sub(OVERLAP).unwrap_or(UNIX_EPOCH))
             .min(now.checked_sub(keep).unwrap_or(UNIX_EPOCH));
         let (start, end) = (ulid::Ulid::nil(), key_bound(bound, false));
-        self.system_write(
+        self.background_write(
             &format!("DELETE {EVENT_TABLE}:⟨{start}⟩..⟨{end}⟩ RETURN NONE;"),
             Vec::new(),
         )

@@ -97,7 +97,7 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<QueuedMail>> {
         let claimed = self
-            .system_write(
+            .background_write(
                 "UPDATE (SELECT VALUE id FROM folio_mail
                          WHERE status = 'pending' AND next_attempt_at <= $now
                            AND (lease_until = NONE OR lease_until < $now)
@@ -150,7 +150,7 @@ impl Store {
             ("id".to_owned(), json!(message.id)),
             ("attempts".to_owned(), json!(attempts)),
         ]);
-        self.system_write(script, binds).await?;
+        self.background_write(script, binds).await?;
         Ok(())
     }
 }

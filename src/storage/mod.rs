@@ -46,11 +46,21 @@ pub use list::{Cursor, ListPlan, ListResult, Total};
 pub use media::{MEDIA_TABLE, MediaFilter};
 pub use migrate::{Change, Plan};
 
+tokio::task_local! {
+    static IN_REQUEST: ();
+}
+
+/// Runs `work` (the handling of one HTTP request) so that the queries it sends are counted.
+pub async fn counting_queries<F: Future>(work: F) -> F::Output {
+    IN_REQUEST.scope((), work).await
+}
+
 /// A handle on the database. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
     db: Arc<Connection>,
-    /// Counts every query sent, so tests can check that list pages batch their reads.
+    /// Counts the queries requests send (see [`counting_queries`]), so tests can check that
+    /// list pages batch their reads and cached answers send none.
     queries: Arc<std::sync::atomic::AtomicU64>,
     /// The SurrealKV directory, when the database is embedded on disk.
     path: Option<std::path::PathBuf>,
@@ -218,7 +228,7 @@ impl Store {
         self.uncounted("RETURN true").await.is_ok()
     }
 
-    /// The number of queries sent so far.
+    /// The number of queries requests have sent so far.
     pub fn query_count(&self) -> u64 {
         self.queries.load(std::sync::atomic::Ordering::Relaxed)
     }
@@ -435,10 +445,13 @@ impl Store {
         self.queries.clone()
     }
 
-    /// A request of `sql`, counted.
+    /// A request of `sql`, counted when an HTTP request sends it (background work — the
+    /// indexer, mail, the audit chainer — runs outside [`counting_queries`] and is not).
     fn statement(&self, sql: impl Into<String>) -> Statement<'_> {
-        self.queries
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if IN_REQUEST.try_with(|_| ()).is_ok() {
+            self.queries
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         self.uncounted(sql)
     }
 
