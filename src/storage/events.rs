@@ -859,6 +859,18 @@ mod tests {
             .unwrap();
     }
 
+    /// 3,000 events in six writes of 500, as an import logs them (subjects `0-000`…`5-499`).
+    async fn log_dense(store: &Store) {
+        for batch in 0..6 {
+            let subjects = (0..500)
+                .map(|i| (format!("{batch}-{i:03}"), Some(1), None))
+                .collect();
+            let (script, binds) =
+                events_script("test", Some("article"), &change("entry.created"), subjects);
+            store.system_write(&script, binds).await.expect("logged");
+        }
+    }
+
     async fn keys(reader: &mut EventReader, store: &Store) -> Vec<String> {
         let events = reader.next(store, 100).await.expect("read");
         events
@@ -987,14 +999,7 @@ mod tests {
     #[tokio::test]
     async fn a_reader_narrows_its_reads_where_the_log_is_dense() {
         let (store, _config, _dir) = store().await;
-        for batch in 0..6 {
-            let subjects = (0..500)
-                .map(|i| (format!("{batch}-{i:03}"), Some(1), None))
-                .collect();
-            let (script, binds) =
-                events_script("test", Some("article"), &change("entry.created"), subjects);
-            store.system_write(&script, binds).await.expect("logged");
-        }
+        log_dense(&store).await;
         let mut reader = store.event_reader("test").await.unwrap();
         let mut all = Vec::new();
         let mut reads = 0;
@@ -1020,14 +1025,7 @@ mod tests {
     async fn a_listing_pages_through_dense_and_quiet_stretches() {
         let (store, _config, _dir) = store().await;
         log_past(&store, 3600, "old").await;
-        for batch in 0..6 {
-            let subjects = (0..500)
-                .map(|i| (format!("{batch}-{i:03}"), Some(1), None))
-                .collect();
-            let (script, binds) =
-                events_script("test", Some("article"), &change("entry.created"), subjects);
-            store.system_write(&script, binds).await.expect("logged");
-        }
+        log_dense(&store).await;
         let mut all = Vec::new();
         let mut after: Option<String> = None;
         for _ in 0..100 {

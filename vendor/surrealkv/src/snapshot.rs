@@ -152,11 +152,15 @@ impl Snapshot {
 	/// This is a helper method used by both iterators and optimized operations
 	/// like count
 	pub(crate) fn collect_iter_state(&self) -> Result<IterState> {
+		// Folio's patch: the locks in the order every writer takes them (active memtable, level
+		// manifest, immutable memtables). Published 0.21.4 took the immutable memtables before
+		// the manifest, while a compaction finishing (`Compactor::update_manifest`) holds the
+		// manifest's write lock and waits for the immutable memtables': both wait for ever.
 		let active = guardian::ArcRwLockReadGuardian::take(Arc::clone(&self.core.active_memtable))?;
-		let immutable =
-			guardian::ArcRwLockReadGuardian::take(Arc::clone(&self.core.immutable_memtables))?;
 		let manifest =
 			guardian::ArcRwLockReadGuardian::take(Arc::clone(&self.core.level_manifest))?;
+		let immutable =
+			guardian::ArcRwLockReadGuardian::take(Arc::clone(&self.core.immutable_memtables))?;
 
 		Ok(IterState {
 			active: active.clone(),
